@@ -1,0 +1,160 @@
+"""The ``aefx`` command. Heavy libraries are imported inside the commands, so --help is fast."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aefx.errors import AefxError
+
+app = typer.Typer(
+    help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="Params file (YAML).", dir_okay=False)
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a param: dotted.key=value (repeatable)."),
+]
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
+}
+
+
+def _quiet_environment() -> None:
+    """Telemetry off, C++ and library chatter down; our own stage logs at INFO."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in ("aefx", "tasks", "flows"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def _err(message: str) -> None:
+    typer.echo(f"aefx: error: {message}", err=True)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an AefxError into one line on stderr and exit code 2, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AefxError as exc:
+            _err(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def run(
+    params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
+) -> None:
+    """Run the whole pipeline as a Prefect flow and record it in MLflow (and dvc.lock)."""
+    from aefx.config import load_params
+
+    params = load_params(params_file, overrides or [])
+    _quiet_environment()
+    from aefx.console import hide_user_error_tracebacks, print_summary
+    from flows.pipeline import pipeline
+
+    # dvc.lock records params.yaml; outputs made with other params must not be committed as its.
+    record_dvc = not overrides and params_file.resolve() == Path("params.yaml").resolve()
+    with hide_user_error_tracebacks():
+        result = pipeline(params, record_dvc=record_dvc)
+    print_summary(params, result)
+
+
+@app.command("stage")
+@user_errors
+def run_stage(
+    name: Annotated[str, typer.Argument(help="Stage name, as in dvc.yaml.")],
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Run one stage without Prefect (this is what `dvc repro` calls)."""
+    from aefx.config import load_params
+    from aefx.pipeline import STAGE_NAMES, stage
+
+    if name not in STAGE_NAMES:
+        raise AefxError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
+    params = load_params(params_file)
+    _quiet_environment()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    result = stage(name).run(params)
+    if name == "log_run":
+        typer.echo(f"MLflow run {result.run_id}; open it with: aefx ui")
+
+
+@app.command()
+@user_errors
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Open the MLflow UI on this project's store (listens on 127.0.0.1 only)."""
+    from aefx.config import load_params
+    from aefx.tracking import tracking_uri
+
+    uri = tracking_uri(load_params(params_file).tracking.uri)
+    typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
+    _quiet_environment()
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+    )
+
+
+@app.command("dvc-yaml")
+@user_errors
+def dvc_yaml(
+    check: Annotated[bool, typer.Option(help="Only check dvc.yaml is up to date.")] = False,
+    path: Annotated[Path, typer.Option(help="Where dvc.yaml is.")] = Path("dvc.yaml"),
+) -> None:
+    """Write dvc.yaml from the stage graph in aefx/pipeline.py."""
+    from aefx.pipeline import dvc_yaml_text
+
+    text = dvc_yaml_text()
+    if check:
+        if not path.is_file() or path.read_text() != text:
+            raise AefxError(f"{path} is out of date with aefx/pipeline.py: run `aefx dvc-yaml`")
+        typer.echo(f"{path} is up to date")
+        return
+    path.write_text(text)
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,228 @@
+"""Typed configuration: params.yaml plus ``--set`` overrides, parsed once at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aefx.errors import AefxError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SyntheticConfig(_Frozen):
+    """Arguments of ``make_classification``; the defaults are the reference task."""
+
+    n_samples: int = Field(1000, ge=10)
+    n_features: int = Field(100, ge=2)
+    n_informative: int = Field(10, ge=1)
+    n_redundant: int = Field(90, ge=0)
+    n_classes: int = Field(2, ge=2)
+    random_state: int = 1
+
+
+class DataConfig(_Frozen):
+    """Where rows come from and how they are split."""
+
+    source: Literal["synthetic", "file"] = "synthetic"
+    path: Path | None = None
+    label: str = "label"
+    synthetic: SyntheticConfig = SyntheticConfig()
+    test_size: float = Field(0.33, gt=0, lt=1)
+    split_seed: int = 1
+    stratify: bool = False
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> DataConfig:
+        if self.source == "file" and self.path is None:
+            raise ValueError("data.source is 'file' but data.path is not set")
+        return self
+
+
+class ScaleConfig(_Frozen):
+    kind: Literal["minmax", "standard"] = "minmax"
+
+
+class AutoencoderConfig(_Frozen):
+    """The reference dense autoencoder; ``None`` sizes are derived from the feature count."""
+
+    hidden: tuple[int, ...] | None = None
+    bottleneck: int | None = Field(None, ge=1)
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _positive_hidden(self) -> AutoencoderConfig:
+        if self.hidden is not None and (not self.hidden or min(self.hidden) < 1):
+            raise ValueError("autoencoder.hidden must be a non-empty list of positive sizes")
+        return self
+
+    def hidden_for(self, n_features: int) -> tuple[int, ...]:
+        return self.hidden if self.hidden is not None else (2 * n_features, n_features)
+
+    def bottleneck_for(self, n_features: int) -> int:
+        return self.bottleneck if self.bottleneck is not None else max(1, round(n_features / 2))
+
+
+class LogRegConfig(_Frozen):
+    C: float = Field(1.0, gt=0)
+    max_iter: int = Field(1000, ge=1)
+
+
+class SvmConfig(_Frozen):
+    C: float = Field(1.0, gt=0)
+    gamma: Literal["scale", "auto"] | float = "scale"
+
+
+class GBoostConfig(_Frozen):
+    max_iter: int = Field(100, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    max_leaf_nodes: int = Field(31, ge=2)
+
+
+ClassifierName = Literal["logreg", "svm_rbf", "gboost"]
+
+
+class ClassifiersConfig(_Frozen):
+    use: tuple[ClassifierName, ...] = ("logreg", "svm_rbf", "gboost")
+    logreg: LogRegConfig = LogRegConfig()
+    svm_rbf: SvmConfig = SvmConfig()
+    gboost: GBoostConfig = GBoostConfig()
+
+    @model_validator(mode="after")
+    def _some(self) -> ClassifiersConfig:
+        if not self.use:
+            raise ValueError("classifiers.use must name at least one classifier")
+        return self
+
+
+class TrackingConfig(_Frozen):
+    experiment: str = "aefx"
+    # None: a SQLite store under mlruns/ in the project; MLFLOW_TRACKING_URI wins over both.
+    uri: str | None = None
+
+
+class PathsConfig(_Frozen):
+    """Every file the pipeline reads or writes, relative to the project root."""
+
+    raw_dir: Path = Path("data/raw")
+    train: Path = Path("data/processed/train.parquet")
+    test: Path = Path("data/processed/test.parquet")
+    train_scaled: Path = Path("data/scaled/train.parquet")
+    test_scaled: Path = Path("data/scaled/test.parquet")
+    scaler: Path = Path("models/scaler.json")
+    autoencoders: Path = Path("models/autoencoders")
+    train_metrics: Path = Path("metrics/train.json")
+    learning_curves: Path = Path("metrics/learning_curves")
+    learning_curve_plot: Path = Path("plots/learning_curves.png")
+    encoder: Path = Path("models/encoder.keras")
+    encoder_meta: Path = Path("models/encoder.json")
+    encoders: Path = Path("models/encoders")
+    encoded: Path = Path("data/encoded")
+    comparison: Path = Path("metrics/comparison.json")
+    scores: Path = Path("metrics/scores.json")
+    comparison_table: Path = Path("reports/comparison.md")
+    run_record: Path = Path("metrics/mlflow_run.json")
+
+
+class Params(_Frozen):
+    """Everything in params.yaml."""
+
+    seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
+    data: DataConfig = DataConfig()
+    scale: ScaleConfig = ScaleConfig()
+    autoencoder: AutoencoderConfig = AutoencoderConfig()
+    classifiers: ClassifiersConfig = ClassifiersConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    paths: PathsConfig = PathsConfig()
+
+    @model_validator(mode="after")
+    def _some_seeds(self) -> Params:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be a non-empty list of distinct integers")
+        return self
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and a YAML-typed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise AefxError(f"--set {text!r}: expected key=value, e.g. autoencoder.bottleneck=25")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise AefxError(f"--set {text!r}: value is not valid YAML ({exc.problem})") from None
+    return key.strip().split("."), value
+
+
+def _apply(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -> None:
+    node = tree
+    for depth, key in enumerate(keys[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            where = ".".join(keys[: depth + 1])
+            raise AefxError(f"{origin}: {where} is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{where}: {msg.removeprefix('Value error, ')}")
+    return f"{origin}: " + "; ".join(problems)
+
+
+def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Read params.yaml (or ``path``), apply dotted overrides and validate the result."""
+    path = Path(path) if path is not None else DEFAULT_PARAMS
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise AefxError(f"{path}: params file not found") from None
+    except OSError as exc:
+        raise AefxError(f"{path}: cannot read params file ({exc.strerror})") from None
+    try:
+        tree = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise AefxError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(tree, dict):
+        raise AefxError(f"{path}: expected a mapping of sections at the top level")
+    origin = str(path)
+    for text_override in overrides:
+        keys, value = parse_override(text_override)
+        _apply(tree, keys, value, f"--set {text_override}")
+    if overrides:
+        origin += " with --set " + " ".join(overrides)
+    try:
+        return Params.model_validate(tree)
+    except ValidationError as exc:
+        raise AefxError(_describe(exc, origin)) from None
+
+
+def params_to_flat_dict(params: Params) -> dict[str, str]:
+    """Dotted-key view of every param, as MLflow logs them."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, child)
+        else:
+            flat[prefix] = "null" if value is None else str(value)
+
+    walk("", params.model_dump(mode="json"))
+    return flat

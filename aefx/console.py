@@ -1,0 +1,81 @@
+"""What `aefx run` shows a person: quiet failures for user mistakes, a summary at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from aefx.errors import AefxError
+
+
+class _UserErrorFilter(logging.Filter):
+    """Keep Prefect's console from printing tracebacks for mistakes the CLI reports itself.
+
+    The records still reach Prefect's API handler, so the UI shows the full failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, AefxError) and "AefxError" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def hide_user_error_tracebacks() -> Iterator[None]:
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()
+    filt = _UserErrorFilter()
+    names = ["", "prefect", "prefect.flow_runs", "prefect.task_runs"]
+    handlers = {
+        h
+        for n in names
+        for h in logging.getLogger(n).handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    }
+    for handler in handlers:
+        handler.addFilter(filt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(filt)
+
+
+def print_summary(params: Any, result: Any) -> None:
+    from rich.console import Console
+
+    from aefx.report import comparison_table
+
+    console = Console()
+    console.print(comparison_table(result.records))
+    p = params.paths
+    console.print(
+        f"MLflow run [bold]{result.run_id}[/] in experiment "
+        f"'{params.tracking.experiment}' ({result.tracking_uri})"
+    )
+    console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
+    console.print(
+        "Files written: "
+        + ", ".join(
+            str(x)
+            for x in (
+                p.train,
+                p.test,
+                p.scaler,
+                p.autoencoders,
+                p.encoder,
+                p.encoder_meta,
+                p.encoded,
+                p.comparison,
+                p.comparison_table,
+                p.learning_curve_plot,
+            )
+        )
+    )
+    if result.dvc_recorded:
+        console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
+    else:
+        console.print(
+            "Not recorded in dvc.lock (params differ from params.yaml, or no DVC repository here)."
+        )

@@ -1,0 +1,88 @@
+"""Keras model builders. The encoder and decoder are named sub-models of the autoencoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aefx.errors import AefxError
+
+ENCODER = "encoder"
+DECODER = "decoder"
+
+
+def code_columns(code_size: int) -> list[str]:
+    """Names of the code columns in encoded files: z00, z01, ..."""
+    width = len(str(max(code_size - 1, 0)))
+    return [f"z{i:0{width}d}" for i in range(code_size)]
+
+
+def configure_determinism(seed: int) -> None:
+    """Same seed, same machine: bit-identical weights (op determinism costs nothing here)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _dense_block(x: Any, width: int, name: str) -> Any:
+    from keras import layers
+
+    x = layers.Dense(width, name=f"{name}_dense")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.LeakyReLU(name=f"{name}_act")(x)
+
+
+def build_autoencoder(
+    n_features: int, hidden: Sequence[int], bottleneck: int, learning_rate: float
+) -> Any:
+    """The reference dense autoencoder: Dense -> BatchNorm -> LeakyReLU blocks, linear code
+    and a mirrored decoder with a linear output, trained with MSE and Adam."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((n_features,), name="features")
+    x = inputs
+    for i, width in enumerate(hidden):
+        x = _dense_block(x, width, f"enc{i}")
+    code = layers.Dense(bottleneck, name="code")(x)
+    encoder = keras.Model(inputs, code, name=ENCODER)
+
+    code_in = keras.Input((bottleneck,), name="code_in")
+    y = code_in
+    for i, width in enumerate(reversed(hidden)):
+        y = _dense_block(y, width, f"dec{i}")
+    recon = layers.Dense(n_features, name="reconstruction")(y)
+    decoder = keras.Model(code_in, recon, name=DECODER)
+
+    ae_in = keras.Input((n_features,), name="autoencoder_in")
+    autoencoder = keras.Model(ae_in, decoder(encoder(ae_in)), name="autoencoder")
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    return autoencoder
+
+
+def load_model(path: Path) -> Any:
+    """Load a ``.keras`` file with safe_mode on (no Lambda layers, no arbitrary code)."""
+    import keras
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise AefxError(f"{path}: only .keras model files are loaded")
+    if not path.is_file():
+        raise AefxError(f"{path}: model file not found (run the pipeline first)")
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def save_model(model: Any, path: Path) -> None:
+    from aefx.io import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
+        # Keras insists on the .keras suffix, so save beside the temporary name and move.
+        staged = tmp.with_suffix(".keras")
+        try:
+            model.save(staged)
+            staged.replace(tmp)
+        finally:
+            staged.unlink(missing_ok=True)

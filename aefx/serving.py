@@ -1,0 +1,44 @@
+"""The shipped encoder as an MLflow pyfunc model: raw feature rows in, codes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from aefx.errors import AefxError
+from aefx.io import read_json
+from aefx.models import load_model
+from aefx.scaling import scaler_from_dict
+
+
+class EncoderModel(mlflow.pyfunc.PythonModel):
+    """Scales raw rows with the training scaler, then encodes them with the encoder."""
+
+    @classmethod
+    def from_files(cls, encoder_path: str, meta_path: str) -> EncoderModel:
+        """An already loaded model, for use outside MLflow's loader."""
+        model = cls()
+        model._load(encoder_path, meta_path)
+        return model
+
+    def load_context(self, context: Any) -> None:
+        self._load(context.artifacts["encoder"], context.artifacts["meta"])
+
+    def _load(self, encoder_path: str, meta_path: str) -> None:
+        meta = read_json(meta_path)
+        self.features = list(meta["features"])
+        self.code_columns = list(meta["code_columns"])
+        self.scaler = scaler_from_dict(meta["scaler"])
+        self.encoder = load_model(encoder_path)
+
+    def predict(self, context, model_input, params=None):
+        frame = pd.DataFrame(model_input)
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise AefxError(f"input is missing feature column(s): {', '.join(missing[:10])}")
+        X = self.scaler.transform(frame[self.features].astype("float64"))
+        codes = self.encoder.predict(np.asarray(X, dtype="float32"), verbose=0)
+        return pd.DataFrame(codes, columns=self.code_columns, index=frame.index)

@@ -1,0 +1,92 @@
+"""Where MLflow records runs, and the few calls the pipeline makes to it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+STORE_DIR = "mlruns"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project directory, even when DVC runs a stage in ``.dvc/tmp/exps/...``."""
+    here = Path(start or Path.cwd()).resolve()
+    parts = here.parts
+    for i in range(len(parts) - 2):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return here
+
+
+def tracking_uri(configured: str | None = None, root: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI``, else params' ``tracking.uri``, else SQLite under mlruns/."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    if configured:
+        return configured
+    store = project_root(root) / STORE_DIR
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def artifact_root(root: Path | None = None) -> str:
+    return (project_root(root) / STORE_DIR / "artifacts").as_uri()
+
+
+def client(uri: str) -> Any:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> str:
+    """Get or create the experiment, with artifacts beside the store (an absolute path)."""
+    from mlflow.exceptions import MlflowException
+
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return mlflow_client.create_experiment(name, artifact_location=artifact_root(root))
+    except MlflowException:  # another process created it first
+        return mlflow_client.get_experiment_by_name(name).experiment_id
+
+
+def git_tags(root: Path) -> dict[str, str]:
+    """The commit the code came from, and whether the work tree had uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git.commit": "none"}
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "git.commit": commit,
+        "git.dirty": str(dirty).lower(),
+        "mlflow.source.git.commit": commit,
+    }
+
+
+def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
+    """Open a run (RUNNING) without making it the thread's active run; return its id."""
+    mlflow_client = client(uri)
+    run = mlflow_client.create_run(experiment_id(mlflow_client, experiment), tags=tags)
+    return run.info.run_id
+
+
+def end_run(uri: str, run_id: str, status: str) -> None:
+    client(uri).set_terminated(run_id, status=status)

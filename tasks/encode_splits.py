@@ -1,0 +1,55 @@
+"""encode_splits: map the scaled train and test splits to codes with each seed's encoder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aefx.io import atomic_dir
+from aefx.models import code_columns, load_model
+from tasks.train_autoencoder import model_file
+
+log = logging.getLogger(__name__)
+ENCODE_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    seeds: tuple[int, ...]
+    code_size: int
+
+
+def encoded_file(directory: Path, split: str, seed: int) -> Path:
+    return Path(directory) / f"{split}-seed-{seed}.parquet"
+
+
+def encode_frame(encoder: object, X: np.ndarray) -> np.ndarray:
+    return np.asarray(encoder.predict(X.astype("float32"), batch_size=ENCODE_BATCH, verbose=0))
+
+
+def encode_splits(
+    seeds: tuple[int, ...],
+    label: str,
+    train_scaled: Path,
+    test_scaled: Path,
+    encoders_dir: Path,
+    encoded_dir: Path,
+) -> EncodeResult:
+    """Write ``{train,test}-seed-N.parquet`` with code columns and the label."""
+    splits = {"train": pd.read_parquet(train_scaled), "test": pd.read_parquet(test_scaled)}
+    code_size = 0
+    with atomic_dir(encoded_dir) as tmp:
+        for seed in seeds:
+            encoder = load_model(model_file(encoders_dir, seed))
+            for split, frame in splits.items():
+                codes = encode_frame(encoder, frame.drop(columns=[label]).to_numpy())
+                code_size = codes.shape[1]
+                out = pd.DataFrame(codes, columns=code_columns(code_size))
+                out[label] = frame[label].to_numpy()
+                out.to_parquet(encoded_file(tmp, split, seed), index=False)
+    log.info("encode_splits: %d seeds x 2 splits encoded to %d codes", len(seeds), code_size)
+    return EncodeResult(tuple(seeds), code_size)

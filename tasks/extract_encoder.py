@@ -1,0 +1,67 @@
+"""extract_encoder: keep only the encoder of each trained autoencoder, and ship the best one."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aefx.io import atomic_dir, read_json, write_json
+from aefx.models import ENCODER, code_columns, load_model, save_model
+from tasks.train_autoencoder import model_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    seed: int
+    code_size: int
+
+
+def extract_encoder(
+    seeds: tuple[int, ...],
+    label: str,
+    autoencoders_dir: Path,
+    train_metrics: Path,
+    scaler_path: Path,
+    encoders_dir: Path,
+    encoder_path: Path,
+    encoder_meta: Path,
+) -> ExtractResult:
+    """Save each seed's encoder sub-model; the seed with the lowest validation loss (never the
+    test loss) becomes ``encoder_path``, described by ``encoder_meta`` with its scaler."""
+    import keras
+
+    per_seed = read_json(train_metrics)["per_seed"]
+    best = min(seeds, key=lambda s: per_seed[f"seed_{s}"]["val_loss"])
+    code_size = 0
+    with atomic_dir(encoders_dir) as tmp:
+        for seed in seeds:
+            encoder = load_model(model_file(autoencoders_dir, seed)).get_layer(ENCODER)
+            save_model(encoder, model_file(tmp, seed))
+            if seed == best:
+                save_model(encoder, encoder_path)
+                code_size = int(encoder.output.shape[-1])
+    scaler = read_json(scaler_path)
+    write_json(
+        encoder_meta,
+        {
+            "encoder": encoder_path.name,
+            "seed": best,
+            "features": scaler["features"],
+            "label": label,
+            "code_size": code_size,
+            "code_columns": code_columns(code_size),
+            "scaler": scaler,
+            "keras_version": keras.__version__,
+        },
+    )
+    log.info(
+        "extract_encoder: %d encoders saved, seed %d shipped as %s (%d codes)",
+        len(seeds),
+        best,
+        encoder_path,
+        code_size,
+    )
+    return ExtractResult(best, code_size)

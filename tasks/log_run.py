@@ -1,0 +1,133 @@
+"""log_run: record one pipeline execution in MLflow from the files the stages wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from aefx.config import Params, params_to_flat_dict
+from aefx.io import file_md5, read_json, write_json
+from aefx.tracking import client, experiment_id, git_tags, project_root, tracking_uri
+from tasks.train_autoencoder import curve_file
+
+log = logging.getLogger(__name__)
+PIP_REQUIREMENTS = ["aefx", "keras>=3.15", "tensorflow>=2.21", "scikit-learn>=1.9", "pandas"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+def data_version(train: Path, test: Path) -> str:
+    """One hash for the ingested data: the DVC (MD5) hashes of both splits, combined."""
+    return hashlib.md5(f"{file_md5(train)}:{file_md5(test)}".encode()).hexdigest()
+
+
+def run_tags(params: Params, entry_point: str) -> dict[str, str]:
+    p = params.paths
+    return {
+        **git_tags(project_root()),
+        "data.version": data_version(p.train, p.test),
+        "data.source": params.data.source if params.data.path is None else str(params.data.path),
+        "aefx.entry_point": entry_point,
+    }
+
+
+def _metrics(params: Params, run_id: str) -> list:
+    from mlflow.entities import Metric
+
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    metrics = []
+    best_seed = read_json(params.paths.encoder_meta)["seed"]
+    for seed in params.seeds:
+        curve = pd.read_csv(curve_file(params.paths.learning_curves, seed))
+        for row in curve.itertuples(index=False):
+            for name in ("loss", "val_loss"):
+                value = float(getattr(row, name))
+                metrics.append(Metric(f"ae_{name}.seed{seed}", value, now, int(row.epoch)))
+                if seed == best_seed:
+                    metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
+    for record in read_json(params.paths.comparison):
+        for metric in ("accuracy", "f1_macro", "roc_auc"):
+            key = f"{record['classifier']}.{record['features']}"
+            if record[metric] is not None:
+                metrics.append(Metric(f"test_{metric}.{key}", record[metric], now, 0))
+                metrics.append(Metric(f"test_{metric}_std.{key}", record[f"{metric}_std"], now, 0))
+    return metrics
+
+
+def _log_encoder(params: Params) -> None:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from aefx import serving
+    from aefx.serving import EncoderModel
+
+    p = params.paths
+    meta = read_json(p.encoder_meta)
+    sample = pd.read_parquet(p.train).drop(columns=[params.data.label]).head(20)
+    loaded = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    signature = infer_signature(sample, loaded.predict(None, sample))
+    with warnings.catch_warnings():
+        # MLflow asks for predict() type hints; the explicit signature below does that job.
+        warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*predict. method", category=UserWarning)
+        mlflow.pyfunc.log_model(
+            name="encoder",
+            # A model from code: loading runs our file instead of unpickling an object.
+            python_model=str(Path(serving.__file__).with_name("encoder_model.py")),
+            artifacts={"encoder": str(p.encoder), "meta": str(p.encoder_meta)},
+            signature=signature,
+            input_example=sample.head(3),
+            pip_requirements=PIP_REQUIREMENTS,
+            metadata={"code_size": meta["code_size"], "seed": meta["seed"]},
+        )
+
+
+def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc repro") -> RunRecord:
+    """Log params, learning curves, comparison metrics, plots and the encoder to one run.
+
+    With ``run_id`` the run already exists (the Prefect flow opened it); otherwise a new one is
+    created. Either way the run ends FINISHED here, or FAILED if logging fails.
+    """
+    import mlflow
+    from mlflow.entities import Param, RunTag
+
+    uri = tracking_uri(params.tracking.uri)
+    mlflow_client = client(uri)
+    exp_id = experiment_id(mlflow_client, params.tracking.experiment)
+    tags = run_tags(params, entry_point)
+    if run_id is None:
+        run_id = mlflow_client.create_run(exp_id, tags=tags).info.run_id
+    else:
+        mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    p = params.paths
+    with mlflow.start_run(run_id=run_id):
+        flat = list(params_to_flat_dict(params).items())
+        for i in range(0, len(flat), 100):
+            mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in flat[i : i + 100]])
+        metrics = _metrics(params, run_id)
+        for i in range(0, len(metrics), 1000):
+            mlflow_client.log_batch(run_id, metrics=metrics[i : i + 1000])
+        for path, folder in (
+            (p.learning_curve_plot, "plots"),
+            (p.comparison, "comparison"),
+            (p.comparison_table, "comparison"),
+            (p.scores, "comparison"),
+            (p.train_metrics, "training"),
+            (p.encoder_meta, "encoder"),
+        ):
+            mlflow_client.log_artifact(run_id, str(path), folder)
+        _log_encoder(params)
+    record = RunRecord(run_id, exp_id, uri)
+    write_json(p.run_record, {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri})
+    log.info("log_run: MLflow run %s in experiment %r", run_id, params.tracking.experiment)
+    return record

@@ -1,0 +1,61 @@
+"""scale: fit a scaler on the training split only and apply it to both splits."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from aefx.config import ScaleConfig
+from aefx.io import write_parquet
+from aefx.scaling import make_scaler, save_scaler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    n_features: int
+    constant_features: tuple[str, ...]
+
+
+def split_xy(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series]:
+    return frame.drop(columns=[label]), frame[label]
+
+
+def scale(
+    cfg: ScaleConfig,
+    label: str,
+    train_path: Path,
+    test_path: Path,
+    train_out: Path,
+    test_out: Path,
+    scaler_out: Path,
+) -> ScaleResult:
+    """Fit the scaler on train rows and write scaled copies of both splits plus the scaler."""
+    X_train, y_train = split_xy(pd.read_parquet(train_path), label)
+    X_test, y_test = split_xy(pd.read_parquet(test_path), label)
+    # Fit on train only: test rows must not leak into the min/max (or mean/std).
+    scaler = make_scaler(cfg.kind).fit(X_train)
+    features = list(X_train.columns)
+    constant = tuple(
+        c for c, lo, hi in zip(features, X_train.min(), X_train.max(), strict=True) if lo == hi
+    )
+    if constant:
+        # scikit-learn maps a zero range to scale 1, so these stay finite; say so all the same.
+        log.warning(
+            "scale: %d constant feature(s) carry no information: %s",
+            len(constant),
+            ", ".join(constant[:5]),
+        )
+    for X, y, out in ((X_train, y_train, train_out), (X_test, y_test, test_out)):
+        scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)
+        scaled[label] = y.to_numpy()
+        write_parquet(out, scaled)
+    save_scaler(scaler_out, scaler, cfg.kind, features)
+    log.info(
+        "scale: %s scaler fit on %d train rows, %d features", cfg.kind, len(X_train), len(features)
+    )
+    return ScaleResult(len(features), constant)

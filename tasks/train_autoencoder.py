@@ -1,0 +1,152 @@
+"""train_autoencoder: fit one autoencoder per seed on the scaled training split."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aefx.config import AutoencoderConfig
+from aefx.errors import AefxError
+from aefx.io import atomic_dir, atomic_path, write_json
+from aefx.models import build_autoencoder, configure_determinism, save_model
+from aefx.progress import epoch_callback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    seeds: tuple[int, ...]
+    final_loss: dict[int, float]
+    final_val_loss: dict[int, float]
+    n_params: int
+
+
+def model_file(directory: Path, seed: int) -> Path:
+    return Path(directory) / f"seed-{seed}.keras"
+
+
+def curve_file(directory: Path, seed: int) -> Path:
+    return Path(directory) / f"seed-{seed}.csv"
+
+
+def carve_validation(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out a slice of the *training* split for validation; the test split is never used."""
+    n_val = max(1, round(fraction * len(X)))
+    if len(X) - n_val < 1:
+        raise AefxError(f"autoencoder.validation_fraction={fraction} leaves no training rows")
+    order = np.random.default_rng(seed).permutation(len(X))
+    return X[order[n_val:]], X[order[:n_val]]
+
+
+def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, pd.DataFrame, float]:
+    """Train one autoencoder; return it, its per-epoch losses and the fit time in seconds."""
+    configure_determinism(seed)
+    X_fit, X_val = carve_validation(X, cfg.validation_fraction, seed)
+    n_features = X.shape[1]
+    model = build_autoencoder(
+        n_features, cfg.hidden_for(n_features), cfg.bottleneck_for(n_features), cfg.learning_rate
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        X_fit,
+        X_fit,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        validation_data=(X_val, X_val),
+        shuffle=True,
+        verbose=0,
+        callbacks=[epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs)],
+    )
+    seconds = time.perf_counter() - start
+    curve = pd.DataFrame(history.history)
+    curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
+    return model, curve, seconds
+
+
+def plot_learning_curves(curves: dict[int, pd.DataFrame], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for i, (seed, curve) in enumerate(sorted(curves.items())):
+        color = f"C{i % 10}"
+        ax.plot(curve["epoch"], curve["loss"], color=color, label=f"seed {seed} train")
+        ax.plot(
+            curve["epoch"],
+            curve["val_loss"],
+            color=color,
+            linestyle="--",
+            label=f"seed {seed} validation",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction MSE (log scale)")
+    ax.set_title("Autoencoder learning curves (dashed: validation slice of train)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def train_autoencoder(
+    cfg: AutoencoderConfig,
+    seeds: tuple[int, ...],
+    label: str,
+    train_scaled: Path,
+    models_dir: Path,
+    curves_dir: Path,
+    metrics_path: Path,
+    plot_path: Path,
+) -> TrainResult:
+    """Train one autoencoder per seed; write the models, learning curves, a plot and metrics."""
+    X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
+    curves: dict[int, pd.DataFrame] = {}
+    summary: dict[str, dict[str, float]] = {}
+    n_params = 0
+    with atomic_dir(models_dir) as models_tmp, atomic_dir(curves_dir) as curves_tmp:
+        for seed in seeds:
+            model, curve, seconds = fit_one(X, cfg, seed)
+            n_params = int(model.count_params())
+            save_model(model, model_file(models_tmp, seed))
+            curve.to_csv(curve_file(curves_tmp, seed), index=False)
+            curves[seed] = curve
+            last = curve.iloc[-1]
+            summary[f"seed_{seed}"] = {
+                "loss": float(last["loss"]),
+                "val_loss": float(last["val_loss"]),
+                "epochs": int(last["epoch"]),
+                "fit_seconds": round(seconds, 3),
+            }
+            log.info(
+                "train_autoencoder: seed %d done in %.1f s, val_loss=%.5f",
+                seed,
+                seconds,
+                last["val_loss"],
+            )
+    val = [s["val_loss"] for s in summary.values()]
+    write_json(
+        metrics_path,
+        {
+            "n_params": n_params,
+            "val_loss_mean": float(np.mean(val)),
+            "val_loss_std": float(np.std(val)),
+            "per_seed": summary,
+        },
+    )
+    plot_learning_curves(curves, plot_path)
+    return TrainResult(
+        seeds=tuple(seeds),
+        final_loss={s: summary[f"seed_{s}"]["loss"] for s in seeds},
+        final_val_loss={s: summary[f"seed_{s}"]["val_loss"] for s in seeds},
+        n_params=n_params,
+    )

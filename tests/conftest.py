@@ -1,0 +1,76 @@
+"""Shared fixtures: a tiny project directory, tiny params, one Prefect harness per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+for _key, _value in {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
+}.items():
+    os.environ.setdefault(_key, _value)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+# A small version of the reference task: fast enough for every test, same code paths.
+TINY_PARAMS = {
+    "seeds": [1, 2],
+    "data": {
+        "synthetic": {"n_samples": 120, "n_features": 12, "n_informative": 4, "n_redundant": 8}
+    },
+    "autoencoder": {"epochs": 3, "batch_size": 32},
+    "classifiers": {"gboost": {"max_iter": 10}},
+}
+
+
+def write_params(directory: Path, tree: dict | None = None) -> Path:
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(tree if tree is not None else TINY_PARAMS))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory with tiny params, as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    write_params(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """Prefect's test harness (a temporary database and server), started once: ~9 s."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def copy_project(dest: Path) -> Path:
+    """The files a user's clone has that `dvc repro` needs, without data or run state."""
+    for name in ("aefx", "tasks", "flows"):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "pyproject.toml"):
+        shutil.copy(REPO / name, dest / name)
+    (dest / "data" / "raw").mkdir(parents=True)
+    (dest / "data" / "raw" / ".gitkeep").touch()
+    return dest
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
