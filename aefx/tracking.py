@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,28 @@ def artifact_root(root: Path | None = None) -> str:
 
 
 def client(uri: str) -> Any:
-    import mlflow
+    """A client bound to ``uri``; it leaves MLflow's process-wide tracking URI alone."""
     from mlflow.tracking import MlflowClient
 
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
     return MlflowClient(tracking_uri=uri)
+
+
+@contextlib.contextmanager
+def using_store(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``uri`` for a block, then put things back.
+
+    ``mlflow.set_tracking_uri`` also exports MLFLOW_TRACKING_URI, which would make every later
+    pipeline in this process (a served deployment, a test session) log to this store."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # None unsets the variable again
 
 
 def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> str:

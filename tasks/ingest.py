@@ -98,6 +98,11 @@ def check_frame(frame: pd.DataFrame, label: str, origin: str) -> pd.DataFrame:
     return out
 
 
+def _show(value: object) -> str:
+    """repr() of a label without numpy's type wrapper: 1, not np.int64(1)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str) -> None:
     n_rows = len(frame)
     n_test = math.ceil(cfg.test_size * n_rows)
@@ -109,12 +114,12 @@ def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: s
     counts = frame[label].value_counts()
     if len(counts) < 2:
         raise AefxError(
-            f"{origin}: label column {label!r} has a single class ({counts.index[0]!r}); "
+            f"{origin}: label column {label!r} has a single class ({_show(counts.index[0])}); "
             "a classifier needs at least two"
         )
     if cfg.stratify and counts.min() < 2:
         raise AefxError(
-            f"{origin}: class {counts.idxmin()!r} in {label!r} has {counts.min()} row; "
+            f"{origin}: class {_show(counts.idxmin())} in {label!r} has {counts.min()} row; "
             "stratified splitting needs at least 2 per class"
         )
     if cfg.stratify and min(n_test, n_rows - n_test) < len(counts):

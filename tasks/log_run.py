@@ -12,7 +12,14 @@ import pandas as pd
 
 from aefx.config import Params, params_to_flat_dict
 from aefx.io import file_md5, read_json, write_json
-from aefx.tracking import client, experiment_id, git_tags, project_root, tracking_uri
+from aefx.tracking import (
+    client,
+    experiment_id,
+    git_tags,
+    project_root,
+    tracking_uri,
+    using_store,
+)
 from tasks.train_autoencoder import curve_file
 
 log = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
     else:
         mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     p = params.paths
-    with mlflow.start_run(run_id=run_id):
+    with using_store(uri), mlflow.start_run(run_id=run_id):
         flat = list(params_to_flat_dict(params).items())
         for i in range(0, len(flat), 100):
             mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in flat[i : i + 100]])

@@ -1,0 +1,3 @@
+from aefx.cli import app
+
+app(prog_name="aefx")

@@ -1,0 +1,153 @@
+"""The aefx command as a user runs it: a fast --help, one clear line for every bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import TINY_PARAMS, subprocess_env, write_params
+
+AEFX = [sys.executable, "-m", "aefx"]
+
+
+def aefx(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*AEFX, *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_help_imports_no_heavy_library(tmp_path):
+    probe = (
+        "import sys\n"
+        "from aefx.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'prefect', 'dvc', 'sklearn')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        timeout=120,
+        check=True,
+    )
+    assert "run" in done.stdout and "HEAVY []" in done.stdout
+
+
+def _user_data(tmp_path: Path, frame: pd.DataFrame, name: str = "mine.csv", **data) -> Path:
+    (tmp_path / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "data" / "raw" / name
+    if name.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    tree = {**TINY_PARAMS, "data": {"source": "file", "path": f"data/raw/{name}", **data}}
+    write_params(tmp_path, tree)
+    return path
+
+
+GOOD = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["a", "b", "c"])
+BAD_DATA = {
+    "missing label": (GOOD, {"label": "target"}, "label column 'target' not found"),
+    "non-numeric": (GOOD.assign(b=["x"] * 40, label=[0, 1] * 20), {}, "column 'b' is not numeric"),
+    "nan": (
+        GOOD.assign(a=[np.nan] + [1.0] * 39, label=[0, 1] * 20),
+        {},
+        "column 'a' has 1 missing",
+    ),
+    "infinite": (
+        GOOD.assign(c=[np.inf] * 2 + [1.0] * 38, label=[0, 1] * 20),
+        {},
+        "column 'c' has 0 missing and 2 infinite",
+    ),
+    "single class": (GOOD.assign(label=1), {}, "single class"),
+    "too few rows": (GOOD.head(5).assign(label=[0, 1, 0, 1, 0]), {}, "too few to split"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_gets_one_line_exit_2_and_no_output(tmp_path, case):
+    frame, data, needle = BAD_DATA[case]
+    source = _user_data(tmp_path, frame, **data)
+    done = aefx("stage", "ingest", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aefx: error: ")
+    assert needle in lines[0] and str(source.relative_to(tmp_path)) in lines[0]
+    assert not (tmp_path / "data" / "processed").exists()
+
+
+def test_missing_data_file(tmp_path):
+    write_params(tmp_path, {"data": {"source": "file", "path": "data/raw/gone.csv"}})
+    done = aefx("stage", "ingest", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "aefx: error: data/raw/gone.csv: data file not found"
+
+
+@pytest.mark.parametrize(
+    ("params_text", "args", "needle"),
+    [
+        ("autoencoder: {epochs: -1}\n", [], "autoencoder.epochs"),
+        ("autoencoder: {epochs: [\n", [], "not valid YAML"),
+        ("{}\n", ["--set", "autoencoder.bottlneck=3"], "autoencoder.bottlneck: unknown key"),
+        ("{}\n", ["--set", "nonsense"], "expected key=value"),
+    ],
+)
+def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text, args, needle):
+    (tmp_path / "params.yaml").write_text(params_text)
+    done = aefx("run", *args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and needle in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "mlruns").exists()
+
+
+def test_run_with_bad_data_shows_no_traceback(tmp_path):
+    """Through the real Prefect engine: the failure is one line, the MLflow run ends FAILED."""
+    _user_data(tmp_path, GOOD.assign(label=1))
+    done = aefx("run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("aefx: error:")]
+    assert errors == [
+        "aefx: error: data/raw/mine.csv: label column 'label' has a single class "
+        "(1); a classifier needs at least two"
+    ]
+    assert not (tmp_path / "data" / "processed").exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_unknown_stage(tmp_path):
+    write_params(tmp_path)
+    done = aefx("stage", "nope", cwd=tmp_path)
+    assert done.returncode == 2 and "unknown stage 'nope'" in done.stderr
+
+
+def test_dvc_yaml_is_generated_from_the_stage_graph():
+    from aefx.pipeline import STAGE_NAMES, dvc_yaml_text
+
+    repo = Path(__file__).resolve().parents[1]
+    committed = (repo / "dvc.yaml").read_text()
+    assert committed == dvc_yaml_text(), "run `aefx dvc-yaml` after changing aefx/pipeline.py"
+    stages = yaml.safe_load(committed)["stages"]
+    assert list(stages) == list(STAGE_NAMES)
+    assert all(s["cmd"] == f"aefx stage {name}" for name, s in stages.items())
+    # Changing a classifier setting must not retrain the autoencoder.
+    assert "classifiers" not in str(stages["train_autoencoder"]["params"])
+    assert stages["compare_classifiers"]["params"][0] == "classifiers"

@@ -1,0 +1,71 @@
+"""params.yaml parsing and --set overrides."""
+
+from pathlib import Path
+
+import pytest
+
+from aefx.config import Params, load_params, params_to_flat_dict
+from aefx.errors import AefxError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repo_params_match_the_reference_task():
+    params = load_params(REPO / "params.yaml")
+    synth = params.data.synthetic
+    assert (synth.n_samples, synth.n_features, synth.n_informative, synth.n_redundant) == (
+        1000,
+        100,
+        10,
+        90,
+    )
+    assert params.data.test_size == 0.33 and params.data.split_seed == 1
+    assert params.autoencoder.bottleneck_for(100) == 50
+    assert params.autoencoder.hidden_for(100) == (200, 100)
+    assert len(params.seeds) >= 3
+    # Every default in params.yaml is spelled out, so the file and the model agree.
+    assert params == Params.model_validate(params.model_dump())
+
+
+def test_override_is_typed_and_validated(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("autoencoder:\n  epochs: 5\n")
+    params = load_params(path, ["autoencoder.bottleneck=25", "seeds=[3, 4]"])
+    assert params.autoencoder.bottleneck == 25 and params.autoencoder.epochs == 5
+    assert params.seeds == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "needle"),
+    [
+        ("autoencoder: {epochs: 0}\n", [], "autoencoder.epochs"),
+        ("autoencoder: {bottlenek: 3}\n", [], "autoencoder.bottlenek: unknown key"),
+        ("data: [1, 2\n", [], "not valid YAML at line"),
+        ("- 1\n", [], "expected a mapping"),
+        ("{}\n", ["autoencoder.bottleneck=-1"], "autoencoder.bottleneck"),
+        ("{}\n", ["autoencoder.bottleneck"], "expected key=value"),
+        ("seeds: [1]\n", ["seeds.x=1"], "seeds is a value"),
+        ("{}\n", ["data.source=file"], "data.path is not set"),
+        ("{}\n", ["classifiers.use=[knn]"], "classifiers.use"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path, text, overrides, needle):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(AefxError) as err:
+        load_params(path, overrides)
+    message = str(err.value)
+    assert needle in message and "\n" not in message
+    assert message.startswith((str(path), "--set"))
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(AefxError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_flat_params_use_dotted_keys():
+    flat = params_to_flat_dict(Params())
+    assert flat["autoencoder.epochs"] == "200"
+    assert flat["autoencoder.bottleneck"] == "null"
+    assert flat["paths.encoder"] == "models/encoder.keras"

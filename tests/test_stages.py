@@ -1,0 +1,179 @@
+"""Each stage function on tiny data, called directly: no Prefect, no MLflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aefx.config import load_params
+from aefx.errors import AefxError
+from aefx.models import load_model
+from aefx.pipeline import STAGES
+from aefx.scaling import load_scaler
+from tasks.ingest import ingest
+
+
+def run_until(params, last: str) -> None:
+    for stage in STAGES:
+        stage.run(params)
+        if stage.name == last:
+            return
+
+
+def test_ingest_reproduces_the_reference_split(tmp_path):
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+
+    from aefx.config import DataConfig
+
+    result = ingest(DataConfig(), tmp_path / "train.parquet", tmp_path / "test.parquet")
+    X, y = make_classification(
+        n_samples=1000, n_features=100, n_informative=10, n_redundant=90, random_state=1
+    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.33, random_state=1)
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    test = pd.read_parquet(tmp_path / "test.parquet")
+    assert (result.n_train, result.n_test, len(result.features)) == (670, 330, 100)
+    np.testing.assert_array_equal(train.drop(columns="label").to_numpy(), X_train)
+    np.testing.assert_array_equal(test.drop(columns="label").to_numpy(), X_test)
+    np.testing.assert_array_equal(train["label"].to_numpy(), y_train)
+    np.testing.assert_array_equal(test["label"].to_numpy(), y_test)
+
+
+def test_ingest_reads_a_users_csv_and_stratifies(tmp_path):
+    from aefx.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    frame["kind"] = ["x"] * 40 + ["y"] * 20
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    cfg = DataConfig(
+        source="file", path=tmp_path / "mine.csv", label="kind", stratify=True, test_size=0.25
+    )
+    result = ingest(cfg, tmp_path / "tr.parquet", tmp_path / "te.parquet")
+    test = pd.read_parquet(tmp_path / "te.parquet")
+    assert result.features == ("a", "b", "c") and result.classes == ("x", "y")
+    assert (test["kind"] == "y").sum() == 5  # a quarter of each class
+
+
+@pytest.mark.parametrize(
+    ("frame", "label", "needle"),
+    [
+        (pd.DataFrame({"a": range(20), "b": range(20)}), "label", "label column 'label' not found"),
+        (
+            pd.DataFrame({"a": ["1", "x"] * 10, "label": [0, 1] * 10}),
+            "label",
+            "column 'a' is not numeric (value 'x')",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, np.nan] * 10, "b": [np.inf, 1] * 10, "label": [0, 1] * 10}),
+            "label",
+            "column 'a' has 10 missing and 0 infinite",
+        ),
+        (pd.DataFrame({"a": range(20), "label": [1] * 20}), "label", "single class"),
+        (pd.DataFrame({"a": range(4), "label": [0, 1] * 2}), "label", "too few to split"),
+    ],
+)
+def test_ingest_rejects_bad_data_and_writes_nothing(tmp_path, frame, label, needle):
+    from aefx.config import DataConfig
+
+    source = tmp_path / "bad.csv"
+    frame.to_csv(source, index=False)
+    cfg = DataConfig(source="file", path=source, label=label)
+    with pytest.raises(AefxError) as err:
+        ingest(cfg, tmp_path / "out" / "train.parquet", tmp_path / "out" / "test.parquet")
+    assert needle in str(err.value) and str(source) in str(err.value)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_ingest_missing_and_unreadable_files(tmp_path):
+    from aefx.config import DataConfig
+
+    with pytest.raises(AefxError, match="data file not found"):
+        ingest(
+            DataConfig(source="file", path=tmp_path / "none.csv"), tmp_path / "a", tmp_path / "b"
+        )
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("not parquet")
+    with pytest.raises(AefxError, match="cannot be read as Parquet"):
+        ingest(DataConfig(source="file", path=broken), tmp_path / "a", tmp_path / "b")
+
+
+def test_scaler_is_fit_on_train_only_and_round_trips(project):
+    params = load_params()
+    run_until(params, "scale")
+    p = params.paths
+    train = pd.read_parquet(p.train_scaled).drop(columns="label")
+    test = pd.read_parquet(p.test_scaled).drop(columns="label")
+    assert np.allclose(train.min(), 0) and np.allclose(train.max(), 1)
+    assert not (np.allclose(test.min(), 0) and np.allclose(test.max(), 1))
+    scaler, features = load_scaler(p.scaler)
+    raw_test = pd.read_parquet(p.test).drop(columns="label")
+    assert features == list(raw_test.columns)
+    np.testing.assert_allclose(scaler.transform(raw_test), test.to_numpy())
+
+
+def test_standard_scaler_round_trips(tmp_path):
+    from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
+
+    X = pd.DataFrame(np.random.default_rng(1).normal(3, 2, size=(30, 4)), columns=list("abcd"))
+    fitted = make_scaler("standard").fit(X)
+    rebuilt = scaler_from_dict(scaler_to_dict(fitted, "standard", list(X.columns)))
+    np.testing.assert_allclose(rebuilt.transform(X), fitted.transform(X))
+
+
+def test_training_lowers_the_loss_and_the_encoder_loads_safely(project):
+    params = load_params(overrides=["autoencoder.epochs=8", "seeds=[7]"])
+    run_until(params, "extract_encoder")
+    p = params.paths
+    curve = pd.read_csv(p.learning_curves / "seed-7.csv")
+    assert list(curve.columns) == ["epoch", "loss", "val_loss"] and len(curve) == 8
+    assert curve["loss"].iloc[-1] < curve["loss"].iloc[0]
+    assert p.learning_curve_plot.stat().st_size > 10_000
+    encoder = load_model(p.encoder)
+    assert encoder.name == "encoder" and encoder.output.shape[-1] == 6  # round(12 / 2)
+    meta = pd.read_json(p.encoder_meta, typ="series")
+    assert meta["seed"] == 7 and len(meta["features"]) == 12
+
+
+def test_validation_rows_come_from_train_only():
+    from tasks.train_autoencoder import carve_validation
+
+    X = np.arange(100).reshape(50, 2)
+    fit, val = carve_validation(X, 0.2, seed=3)
+    assert len(fit) == 40 and len(val) == 10
+    assert sorted(np.concatenate([fit, val])[:, 0].tolist()) == X[:, 0].tolist()
+
+
+def test_encode_and_compare_produce_every_record(project):
+    params = load_params()
+    run_until(params, "compare_classifiers")
+    p = params.paths
+    for split in ("train", "test"):
+        for seed in params.seeds:
+            codes = pd.read_parquet(p.encoded / f"{split}-seed-{seed}.parquet")
+            assert codes.shape[1] == 6 + 1 and codes.notna().all().all()
+    records = pd.read_json(p.comparison)
+    assert set(zip(records.classifier, records.features, strict=True)) == {
+        (c, f) for c in ("logreg", "svm_rbf", "gboost") for f in ("raw", "pca", "encoded")
+    }
+    assert records["accuracy"].between(0, 1).all() and records["f1_macro"].between(0, 1).all()
+    assert (records["n_seeds"] == 2).all() and records["roc_auc"].notna().all()
+    rows = [
+        line
+        for line in p.comparison_table.read_text().splitlines()
+        if line.startswith(("| logreg", "| svm_rbf", "| gboost"))
+    ]
+    assert len(rows) == 3 and all("**" in row for row in rows)  # a winner marked per row
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    from aefx.io import atomic_path
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
