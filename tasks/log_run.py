@@ -72,27 +72,25 @@ def _metrics(params: Params, run_id: str) -> list:
 
 
 def _log_encoder(params: Params) -> None:
+    """The shipped encoder and its scaler as one pyfunc model: raw rows in, codes out."""
     import mlflow
     from mlflow.models import infer_signature
-
-    from aefx import serving
-    from aefx.serving import EncoderModel
 
     p = params.paths
     meta = read_json(p.encoder_meta)
     sample = pd.read_parquet(p.train).drop(columns=[params.data.label]).head(20)
-    loaded = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
-    signature = infer_signature(sample, loaded.predict(None, sample))
     with warnings.catch_warnings():
         # MLflow asks for predict() type hints; the explicit signature below does that job.
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*predict. method", category=UserWarning)
+        from aefx import serving
+
+        loaded = serving.EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
         mlflow.pyfunc.log_model(
             name="encoder",
             # A model from code: loading runs our file instead of unpickling an object.
             python_model=str(Path(serving.__file__).with_name("encoder_model.py")),
             artifacts={"encoder": str(p.encoder), "meta": str(p.encoder_meta)},
-            signature=signature,
+            signature=infer_signature(sample, loaded.predict(None, sample)),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
             metadata={"code_size": meta["code_size"], "seed": meta["seed"]},

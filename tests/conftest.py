@@ -36,9 +36,20 @@ TINY_PARAMS = {
 }
 
 
-def write_params(directory: Path, tree: dict | None = None) -> Path:
+def _merge(base: dict, changes: dict) -> dict:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def write_params(directory: Path, changes: dict | None = None) -> Path:
+    """The repo's params.yaml (dvc.yaml interpolates its paths) with ``changes`` applied."""
+    tree = yaml.safe_load((REPO / "params.yaml").read_text())
     path = directory / "params.yaml"
-    path.write_text(yaml.safe_dump(tree if tree is not None else TINY_PARAMS))
+    path.write_text(yaml.safe_dump(_merge(tree, TINY_PARAMS if changes is None else changes)))
     return path
 
 

@@ -1,0 +1,118 @@
+"""`dvc repro` in a temporary Git repository: the stages, their caching, and the flow's record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aefx.io import file_md5
+from tests.conftest import copy_project, subprocess_env, write_params
+
+pytestmark = pytest.mark.slow
+
+
+def sh(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        list(args),
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return sh(sys.executable, "-m", "dvc", *args, cwd=cwd)
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def mlflow_runs(repo: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    return client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = copy_project(tmp_path / "project")
+    write_params(root)
+    for args in (
+        ("git", "init", "-q"),
+        ("git", "config", "user.email", "t@example.invalid"),
+        ("git", "config", "user.name", "t"),
+    ):
+        sh(*args, cwd=root)
+    dvc("init", "-q", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "project", cwd=root)
+    return root
+
+
+def test_repro_runs_only_what_changed_and_the_flow_is_versioned(repo: Path):
+    first = dvc("repro", cwd=repo)
+    assert ran_stages(first) == {
+        "ingest",
+        "scale",
+        "train_autoencoder",
+        "extract_encoder",
+        "encode_splits",
+        "compare_classifiers",
+        "log_run",
+    }
+    runs = mlflow_runs(repo)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.tags["aefx.entry_point"] == "dvc repro"
+    assert runs[0].data.tags["git.commit"] != "none"
+    assert "test_accuracy.logreg.encoded" in runs[0].data.metrics
+
+    # Nothing changed: nothing runs, nothing is logged.
+    assert ran_stages(dvc("repro", cwd=repo)) == set()
+    assert len(mlflow_runs(repo)) == 1
+
+    # A classifier-only param re-runs the comparison (and its record), never the autoencoder.
+    model = repo / "models" / "autoencoders" / "seed-1.keras"
+    before = (file_md5(model), model.stat().st_mtime_ns)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["classifiers"]["logreg"]["C"] = 0.5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ran_stages(dvc("repro", cwd=repo)) == {"compare_classifiers", "log_run"}
+    assert (file_md5(model), model.stat().st_mtime_ns) == before
+    assert len(mlflow_runs(repo)) == 2
+
+    # `aefx run` records what it produced in dvc.lock: DVC sees nothing left to do.
+    sh(sys.executable, "-m", "aefx", "run", cwd=repo)
+    assert json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1]) == {}
+    runs = mlflow_runs(repo)
+    assert len(runs) == 3 and {r.data.tags["aefx.entry_point"] for r in runs} == {
+        "dvc repro",
+        "aefx run",
+    }
+
+
+def test_push_and_pull_round_trip_through_a_local_remote(repo: Path, tmp_path: Path):
+    dvc("repro", cwd=repo)
+    remote = tmp_path / "remote"
+    dvc("remote", "add", "-d", "local", str(remote), cwd=repo)
+    dvc("push", cwd=repo)
+    encoder = repo / "models" / "encoder.keras"
+    digest = file_md5(encoder)
+    for out in ("models", "data/processed", "data/scaled", "data/encoded", ".dvc/cache"):
+        shutil.rmtree(repo / out)
+    dvc("pull", cwd=repo)
+    assert file_md5(encoder) == digest
+    assert (repo / "data" / "processed" / "train.parquet").is_file()
+    assert json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1]) == {}
