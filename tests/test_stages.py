@@ -177,3 +177,28 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("killed")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_logreg_on_raw_features_reproduces_the_reference(project):
+    """The reference task's published baseline: 0.8939 test accuracy, deterministic."""
+    from aefx.config import ClassifiersConfig, Params
+    from tasks.compare_classifiers import make_classifier, score
+
+    params = Params()  # the defaults are the reference task
+    run_until(params, "scale")
+    train = pd.read_parquet(params.paths.train_scaled)
+    test = pd.read_parquet(params.paths.test_scaled)
+    model = make_classifier("logreg", ClassifiersConfig(), seed=1)
+    model.fit(train.drop(columns="label"), train["label"])
+    result = score(model, test.drop(columns="label"), test["label"])
+    assert round(result["accuracy"], 4) == 0.8939
+
+
+def test_ingest_reads_parquet(tmp_path):
+    from aefx.config import DataConfig
+
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0) ** 2, "t": [0, 1, 2] * 10})
+    frame.to_parquet(tmp_path / "in.parquet")
+    cfg = DataConfig(source="file", path=tmp_path / "in.parquet", label="t", stratify=True)
+    result = ingest(cfg, tmp_path / "a.parquet", tmp_path / "b.parquet")
+    assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
