@@ -52,6 +52,16 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def seed_file(directory: Path, seed: int, suffix: str) -> Path:
+    """The per-seed file in a stage's output directory: ``seed-3.keras``, ``seed-3.csv``."""
+    return Path(directory) / f"seed-{seed}{suffix}"
+
+
+def encoded_file(directory: Path, split: str, seed: int) -> Path:
+    """Codes of one split made by one seed's encoder."""
+    return Path(directory) / f"{split}-seed-{seed}.parquet"
+
+
 def write_json(path: Path, payload: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")

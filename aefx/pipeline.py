@@ -4,7 +4,7 @@ the same stages under the same names (a test fails when either drifts)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aefx.config import Params
@@ -24,7 +24,7 @@ class Stage:
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     uncached: tuple[str, ...] = ()  # outs that must re-run, never be restored from DVC's cache
-    code: tuple[str, ...] = field(default=())
+    code: tuple[str, ...] = ()
 
     @property
     def code_files(self) -> tuple[str, ...]:

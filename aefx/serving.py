@@ -34,7 +34,7 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.scaler = scaler_from_dict(meta["scaler"])
         self.encoder = load_model(encoder_path)
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:
         frame = pd.DataFrame(model_input)
         missing = [c for c in self.features if c not in frame.columns]
         if missing:

@@ -57,13 +57,25 @@ class PipelineResult:
 
 
 def record_in_dvc(root: Path) -> bool:
-    """Commit the outputs to dvc.lock, so `dvc status` sees the flow's run as up to date."""
+    """Commit the outputs to dvc.lock, so `dvc status` sees the flow's run as up to date.
+
+    Like `dvc repro`, also list the cached outputs in .gitignore so Git leaves them to DVC."""
     if not (root / "dvc.yaml").is_file() or not (root / ".dvc").is_dir():
         return False
     from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
-        repo.commit(None, force=True)
+    dvc_logger = logging.getLogger("dvc")
+    level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)  # its "Updating lock file" lines would print twice
+    try:
+        with Repo(str(root)) as repo, repo.scm_context:
+            for committed in repo.commit(None, force=True):
+                for out in committed.outs:
+                    if out.use_cache:
+                        out.ignore()
+    finally:
+        dvc_logger.setLevel(level)
+    log.info("outputs recorded in dvc.lock")
     return True
 
 
@@ -90,8 +102,9 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         encode_splits(params)
         compared = compare_classifiers(params)
         log_run(params, run_id=run_id, entry_point="aefx run")
-    except BaseException:
-        end_run(uri, run_id, "FAILED")
+    except BaseException as exc:
+        # Never leave the MLflow run RUNNING: a stopped run is KILLED, anything else FAILED.
+        end_run(uri, run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(run_id, uri, compared.records, recorded)

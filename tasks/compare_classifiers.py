@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from aefx.config import ClassifiersConfig
-from aefx.io import write_json, write_text
+from aefx.io import encoded_file, write_json, write_text
 from aefx.report import comparison_markdown
-from tasks.encode_splits import encoded_file
 
 log = logging.getLogger(__name__)
 

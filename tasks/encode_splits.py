@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aefx.io import atomic_dir
+from aefx.io import atomic_dir, encoded_file, seed_file
 from aefx.models import code_columns, load_model
-from tasks.train_autoencoder import model_file
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 4096
@@ -21,10 +20,6 @@ ENCODE_BATCH = 4096
 class EncodeResult:
     seeds: tuple[int, ...]
     code_size: int
-
-
-def encoded_file(directory: Path, split: str, seed: int) -> Path:
-    return Path(directory) / f"{split}-seed-{seed}.parquet"
 
 
 def encode_frame(encoder: object, X: np.ndarray) -> np.ndarray:
@@ -44,7 +39,7 @@ def encode_splits(
     code_size = 0
     with atomic_dir(encoded_dir) as tmp:
         for seed in seeds:
-            encoder = load_model(model_file(encoders_dir, seed))
+            encoder = load_model(seed_file(encoders_dir, seed, ".keras"))
             for split, frame in splits.items():
                 codes = encode_frame(encoder, frame.drop(columns=[label]).to_numpy())
                 code_size = codes.shape[1]

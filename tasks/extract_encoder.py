@@ -6,9 +6,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from aefx.io import atomic_dir, read_json, write_json
+from aefx.io import atomic_dir, read_json, seed_file, write_json
 from aefx.models import ENCODER, code_columns, load_model, save_model
-from tasks.train_autoencoder import model_file
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ def extract_encoder(
     code_size = 0
     with atomic_dir(encoders_dir) as tmp:
         for seed in seeds:
-            encoder = load_model(model_file(autoencoders_dir, seed)).get_layer(ENCODER)
-            save_model(encoder, model_file(tmp, seed))
+            encoder = load_model(seed_file(autoencoders_dir, seed, ".keras")).get_layer(ENCODER)
+            save_model(encoder, seed_file(tmp, seed, ".keras"))
             if seed == best:
                 save_model(encoder, encoder_path)
                 code_size = int(encoder.output.shape[-1])

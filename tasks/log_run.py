@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from aefx.config import Params, params_to_flat_dict
-from aefx.io import file_md5, read_json, write_json
+from aefx.io import file_md5, read_json, seed_file, write_json
 from aefx.tracking import (
     client,
     experiment_id,
@@ -20,7 +20,6 @@ from aefx.tracking import (
     tracking_uri,
     using_store,
 )
-from tasks.train_autoencoder import curve_file
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = ["aefx", "keras>=3.15", "tensorflow>=2.21", "scikit-learn>=1.9", "pandas"]
@@ -55,7 +54,7 @@ def _metrics(params: Params, run_id: str) -> list:
     metrics = []
     best_seed = read_json(params.paths.encoder_meta)["seed"]
     for seed in params.seeds:
-        curve = pd.read_csv(curve_file(params.paths.learning_curves, seed))
+        curve = pd.read_csv(seed_file(params.paths.learning_curves, seed, ".csv"))
         for row in curve.itertuples(index=False):
             for name in ("loss", "val_loss"):
                 value = float(getattr(row, name))

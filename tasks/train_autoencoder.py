@@ -12,7 +12,7 @@ import pandas as pd
 
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
-from aefx.io import atomic_dir, atomic_path, write_json
+from aefx.io import atomic_dir, atomic_path, seed_file, write_json
 from aefx.models import build_autoencoder, configure_determinism, save_model
 from aefx.progress import epoch_callback
 
@@ -25,14 +25,6 @@ class TrainResult:
     final_loss: dict[int, float]
     final_val_loss: dict[int, float]
     n_params: int
-
-
-def model_file(directory: Path, seed: int) -> Path:
-    return Path(directory) / f"seed-{seed}.keras"
-
-
-def curve_file(directory: Path, seed: int) -> Path:
-    return Path(directory) / f"seed-{seed}.csv"
 
 
 def carve_validation(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +109,8 @@ def train_autoencoder(
         for seed in seeds:
             model, curve, seconds = fit_one(X, cfg, seed)
             n_params = int(model.count_params())
-            save_model(model, model_file(models_tmp, seed))
-            curve.to_csv(curve_file(curves_tmp, seed), index=False)
+            save_model(model, seed_file(models_tmp, seed, ".keras"))
+            curve.to_csv(seed_file(curves_tmp, seed, ".csv"), index=False)
             curves[seed] = curve
             last = curve.iloc[-1]
             summary[f"seed_{seed}"] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def copy_project(dest: Path) -> Path:
     """The files a user's clone has that `dvc repro` needs, without data or run state."""
     for name in ("aefx", "tasks", "flows"):
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "pyproject.toml"):
+    (dest / "mlruns").mkdir()
+    for name in ("dvc.yaml", "pyproject.toml", ".gitignore", "mlruns/.gitignore"):
         shutil.copy(REPO / name, dest / name)
     (dest / "data" / "raw").mkdir(parents=True)
     (dest / "data" / "raw" / ".gitkeep").touch()
@@ -86,3 +88,16 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a command as a user would, with this venv's tools on PATH."""
+    return subprocess.run(
+        list(args),
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )

@@ -11,21 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import TINY_PARAMS, subprocess_env, write_params
+from tests.conftest import TINY_PARAMS, run_command, subprocess_env, write_params
 
 AEFX = [sys.executable, "-m", "aefx"]
 
 
 def aefx(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*AEFX, *args],
-        cwd=cwd,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_command(*AEFX, *args, cwd=cwd)
 
 
 def test_help_imports_no_heavy_library(tmp_path):

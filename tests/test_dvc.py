@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,21 +11,13 @@ import pytest
 import yaml
 
 from aefx.io import file_md5
-from tests.conftest import copy_project, subprocess_env, write_params
+from tests.conftest import copy_project, run_command, write_params
 
 pytestmark = pytest.mark.slow
 
 
 def sh(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        list(args),
-        cwd=cwd,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = run_command(*args, cwd=cwd)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -62,22 +53,19 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def test_repro_runs_only_what_changed_and_the_flow_is_versioned(repo: Path):
-    first = dvc("repro", cwd=repo)
-    assert ran_stages(first) == {
-        "ingest",
-        "scale",
-        "train_autoencoder",
-        "extract_encoder",
-        "encode_splits",
-        "compare_classifiers",
-        "log_run",
-    }
+def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
+    # `aefx run` records what it produced in dvc.lock, and leaves cached outputs to DVC.
+    sh(sys.executable, "-m", "aefx", "run", cwd=repo)
+    assert json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1]) == {}
+    untracked = sh("git", "status", "--porcelain", "--untracked-files=all", cwd=repo)
+    leaked = [
+        line
+        for line in untracked.splitlines()
+        if line.startswith(("?? models", "?? data")) and not line.endswith(".gitignore")
+    ]
+    assert "?? models/.gitignore" in untracked.splitlines() and not leaked
     runs = mlflow_runs(repo)
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert runs[0].data.tags["aefx.entry_point"] == "dvc repro"
-    assert runs[0].data.tags["git.commit"] != "none"
-    assert "test_accuracy.logreg.encoded" in runs[0].data.metrics
+    assert len(runs) == 1 and runs[0].data.tags["aefx.entry_point"] == "aefx run"
 
     # Nothing changed: nothing runs, nothing is logged.
     assert ran_stages(dvc("repro", cwd=repo)) == set()
@@ -91,20 +79,33 @@ def test_repro_runs_only_what_changed_and_the_flow_is_versioned(repo: Path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     assert ran_stages(dvc("repro", cwd=repo)) == {"compare_classifiers", "log_run"}
     assert (file_md5(model), model.stat().st_mtime_ns) == before
-    assert len(mlflow_runs(repo)) == 2
-
-    # `aefx run` records what it produced in dvc.lock: DVC sees nothing left to do.
-    sh(sys.executable, "-m", "aefx", "run", cwd=repo)
-    assert json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1]) == {}
     runs = mlflow_runs(repo)
-    assert len(runs) == 3 and {r.data.tags["aefx.entry_point"] for r in runs} == {
-        "dvc repro",
-        "aefx run",
+    assert len(runs) == 2 and runs[0].data.tags["aefx.entry_point"] == "dvc repro"
+    assert runs[0].data.params["classifiers.logreg.C"] == "0.5"
+
+    # A DVC experiment in a temporary workspace logs to the project's store, not a stray one.
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "results", cwd=repo)
+    dvc("exp", "run", "--temp", "--set-param", "classifiers.logreg.C=0.25", cwd=repo)
+    assert len(mlflow_runs(repo)) == 3
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
+
+
+def test_repro_from_scratch_and_push_pull_through_a_local_remote(repo: Path, tmp_path: Path):
+    assert ran_stages(dvc("repro", cwd=repo)) == {
+        "ingest",
+        "scale",
+        "train_autoencoder",
+        "extract_encoder",
+        "encode_splits",
+        "compare_classifiers",
+        "log_run",
     }
+    (run,) = mlflow_runs(repo)
+    assert run.info.status == "FINISHED" and run.data.tags["aefx.entry_point"] == "dvc repro"
+    assert run.data.tags["git.commit"] != "none"
+    assert "test_accuracy.logreg.encoded" in run.data.metrics
 
-
-def test_push_and_pull_round_trip_through_a_local_remote(repo: Path, tmp_path: Path):
-    dvc("repro", cwd=repo)
     remote = tmp_path / "remote"
     dvc("remote", "add", "-d", "local", str(remote), cwd=repo)
     dvc("push", cwd=repo)
