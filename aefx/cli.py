@@ -137,6 +137,28 @@ def ui(
     )
 
 
+@app.command("compare-runs")
+@user_errors
+def compare_runs(
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs.", min=1)] = 5,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The last N pipeline runs side by side: params that differ, headline metrics."""
+    from rich.console import Console
+
+    from aefx.config import load_params
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import tracking_uri
+
+    params = load_params(params_file)
+    _quiet_environment()
+    uri = tracking_uri(params.tracking.uri)
+    runs = recent_runs(uri, params.tracking.experiment, last)
+    if not runs:
+        raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")
+    Console().print(runs_table(runs))
+
+
 @app.command("dvc-yaml")
 @user_errors
 def dvc_yaml(

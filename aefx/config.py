@@ -59,6 +59,13 @@ class AutoencoderConfig(_Frozen):
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+    noise_std: float = Field(0.0, ge=0)  # > 0: denoising, Gaussian input noise in training
+    l2: float = Field(0.0, ge=0)  # L2 weight penalty on the dense layers
+    # Stop when the validation loss has not improved for this many epochs and keep the best
+    # weights (judged on the validation slice of the training split); null: train all epochs.
+    early_stopping_patience: int | None = Field(None, ge=1)
+    # Halve the learning rate after this many epochs without improvement; null: constant.
+    reduce_lr_patience: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _positive_hidden(self) -> AutoencoderConfig:
@@ -73,36 +80,93 @@ class AutoencoderConfig(_Frozen):
         return self.bottleneck if self.bottleneck is not None else max(1, round(n_features / 2))
 
 
-class LogRegConfig(_Frozen):
+GridValue = float | int | str | None
+
+
+class _Classifier(_Frozen):
+    # Values to try per setting when classifiers.tune is on (cross-validated on train only).
+    grid: dict[str, list[GridValue]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _grid_names_settings(self) -> _Classifier:
+        unknown = set(self.grid) - (set(type(self).model_fields) - {"grid"})
+        if unknown:
+            raise ValueError(f"grid names unknown setting(s): {', '.join(sorted(unknown))}")
+        if any(not values for values in self.grid.values()):
+            raise ValueError("every grid entry needs at least one value")
+        return self
+
+    def settings(self) -> dict[str, GridValue]:
+        return self.model_dump(exclude={"grid"})
+
+
+class LogRegConfig(_Classifier):
     C: float = Field(1.0, gt=0)
     max_iter: int = Field(1000, ge=1)
 
 
-class SvmConfig(_Frozen):
+class SvmConfig(_Classifier):
     C: float = Field(1.0, gt=0)
     gamma: Literal["scale", "auto"] | float = "scale"
 
 
-class GBoostConfig(_Frozen):
+class ForestConfig(_Classifier):
+    n_estimators: int = Field(200, ge=1)
+    max_depth: int | None = Field(None, ge=1)
+    min_samples_leaf: int = Field(1, ge=1)
+
+
+class GBoostConfig(_Classifier):
     max_iter: int = Field(100, ge=1)
     learning_rate: float = Field(0.1, gt=0)
     max_leaf_nodes: int = Field(31, ge=2)
 
 
-ClassifierName = Literal["logreg", "svm_rbf", "gboost"]
+class KnnConfig(_Classifier):
+    n_neighbors: int = Field(15, ge=1)
+    weights: Literal["uniform", "distance"] = "distance"
+
+
+class MlpConfig(_Classifier):
+    hidden_layer_sizes: tuple[int, ...] = (64,)
+    alpha: float = Field(1e-3, ge=0)
+    max_iter: int = Field(500, ge=1)
+
+
+ClassifierName = Literal["logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp"]
+FeatureSet = Literal["raw", "pca", "encoded", "raw_encoded"]
 
 
 class ClassifiersConfig(_Frozen):
-    use: tuple[ClassifierName, ...] = ("logreg", "svm_rbf", "gboost")
+    use: tuple[ClassifierName, ...] = ("logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp")
+    features: tuple[FeatureSet, ...] = ("raw", "pca", "encoded", "raw_encoded")
+    # Tune each classifier over its grid by cross-validation on the training split.
+    tune: bool = False
+    tune_folds: int = Field(3, ge=2)
     logreg: LogRegConfig = LogRegConfig()
     svm_rbf: SvmConfig = SvmConfig()
+    random_forest: ForestConfig = ForestConfig()
     gboost: GBoostConfig = GBoostConfig()
+    knn: KnnConfig = KnnConfig()
+    mlp: MlpConfig = MlpConfig()
 
     @model_validator(mode="after")
     def _some(self) -> ClassifiersConfig:
         if not self.use:
             raise ValueError("classifiers.use must name at least one classifier")
+        if "raw" not in self.features or "encoded" not in self.features:
+            raise ValueError("classifiers.features must include raw and encoded")
         return self
+
+
+class EvaluationConfig(_Frozen):
+    """How scores become a verdict. The test split is only ever used for the final report."""
+
+    # holdout: intervals over seeds on the test split; cv: over seeds x folds of k-fold
+    # cross-validation on the training split (the test scores are still reported beside them).
+    mode: Literal["holdout", "cv"] = "holdout"
+    folds: int = Field(5, ge=2)
+    confidence: float = Field(0.95, gt=0, lt=1)
 
 
 class TrackingConfig(_Frozen):
@@ -129,6 +193,10 @@ class PathsConfig(_Frozen):
     encoders: Path = Path("models/encoders")
     encoded: Path = Path("data/encoded")
     comparison: Path = Path("metrics/comparison.json")
+    comparison_rows: Path = Path("metrics/comparison_per_seed.csv")
+    differences: Path = Path("metrics/differences.json")
+    comparison_plot: Path = Path("plots/comparison.png")
+    confusion_plot: Path = Path("plots/confusion_matrix.png")
     scores: Path = Path("metrics/scores.json")
     comparison_table: Path = Path("reports/comparison.md")
     run_record: Path = Path("metrics/mlflow_run.json")
@@ -142,6 +210,7 @@ class Params(_Frozen):
     scale: ScaleConfig = ScaleConfig()
     autoencoder: AutoencoderConfig = AutoencoderConfig()
     classifiers: ClassifiersConfig = ClassifiersConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
     paths: PathsConfig = PathsConfig()
 

@@ -45,10 +45,11 @@ def hide_user_error_tracebacks() -> Iterator[None]:
 def print_summary(params: Any, result: Any) -> None:
     from rich.console import Console
 
-    from aefx.report import comparison_table
+    from aefx.report import comparison_table, verdict_table
 
     console = Console()
-    console.print(comparison_table(result.records))
+    console.print(comparison_table(result.records, params.evaluation.confidence))
+    console.print(verdict_table(result.differences))
     p = params.paths
     console.print(
         f"MLflow run [bold]{result.run_id}[/] in experiment "
@@ -68,8 +69,11 @@ def print_summary(params: Any, result: Any) -> None:
                 p.encoder_meta,
                 p.encoded,
                 p.comparison,
+                p.differences,
                 p.comparison_table,
                 p.learning_curve_plot,
+                p.comparison_plot,
+                p.confusion_plot,
             )
         )
     )

@@ -27,38 +27,48 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _dense_block(x: Any, width: int, name: str) -> Any:
-    from keras import layers
+def _dense_block(x: Any, width: int, name: str, l2: float = 0.0) -> Any:
+    from keras import layers, regularizers
 
-    x = layers.Dense(width, name=f"{name}_dense")(x)
+    reg = regularizers.L2(l2) if l2 > 0 else None
+    x = layers.Dense(width, name=f"{name}_dense", kernel_regularizer=reg)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.LeakyReLU(name=f"{name}_act")(x)
 
 
 def build_autoencoder(
-    n_features: int, hidden: Sequence[int], bottleneck: int, learning_rate: float
+    n_features: int,
+    hidden: Sequence[int],
+    bottleneck: int,
+    learning_rate: float,
+    noise_std: float = 0.0,
+    l2: float = 0.0,
 ) -> Any:
     """The reference dense autoencoder: Dense -> BatchNorm -> LeakyReLU blocks, linear code
-    and a mirrored decoder with a linear output, trained with MSE and Adam."""
+    and a mirrored decoder with a linear output, trained with MSE and Adam.
+
+    ``noise_std`` > 0 makes it denoising: Gaussian noise is added to the input during training
+    only, outside the encoder, so the saved encoder maps clean rows to codes."""
     import keras
     from keras import layers
 
     inputs = keras.Input((n_features,), name="features")
     x = inputs
     for i, width in enumerate(hidden):
-        x = _dense_block(x, width, f"enc{i}")
+        x = _dense_block(x, width, f"enc{i}", l2)
     code = layers.Dense(bottleneck, name="code")(x)
     encoder = keras.Model(inputs, code, name=ENCODER)
 
     code_in = keras.Input((bottleneck,), name="code_in")
     y = code_in
     for i, width in enumerate(reversed(hidden)):
-        y = _dense_block(y, width, f"dec{i}")
+        y = _dense_block(y, width, f"dec{i}", l2)
     recon = layers.Dense(n_features, name="reconstruction")(y)
     decoder = keras.Model(code_in, recon, name=DECODER)
 
     ae_in = keras.Input((n_features,), name="autoencoder_in")
-    autoencoder = keras.Model(ae_in, decoder(encoder(ae_in)), name="autoencoder")
+    noisy = layers.GaussianNoise(noise_std, name="input_noise")(ae_in) if noise_std > 0 else ae_in
+    autoencoder = keras.Model(ae_in, decoder(encoder(noisy)), name="autoencoder")
     autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     return autoencoder
 

@@ -95,17 +95,26 @@ def _compare_classifiers(params: Params) -> Any:
     from tasks.compare_classifiers import compare_classifiers
 
     p = params.paths
+    outputs = {key: getattr(p, key) for key in _COMPARE_OUTS}
     return compare_classifiers(
         params.classifiers,
+        params.evaluation,
         params.seeds,
         params.data.label,
-        p.train_scaled,
-        p.test_scaled,
-        p.encoded,
-        p.comparison,
-        p.scores,
-        p.comparison_table,
+        (p.train_scaled, p.test_scaled, p.encoded),
+        outputs,
     )
+
+
+_COMPARE_OUTS = (
+    "comparison",
+    "comparison_rows",
+    "differences",
+    "scores",
+    "comparison_table",
+    "comparison_plot",
+    "confusion_plot",
+)
 
 
 def _log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc repro") -> Any:
@@ -158,12 +167,12 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "compare_classifiers",
         _compare_classifiers,
-        params=("classifiers", "seeds", "data.label"),
+        params=("classifiers", "evaluation", "seeds", "data.label"),
         deps=("train_scaled", "test_scaled", "encoded"),
-        outs=("comparison_table",),
-        metrics=("scores",),
-        plots=("comparison",),
-        code=(*_COMMON, "aefx/report.py"),
+        outs=("comparison_table", "comparison_rows"),
+        metrics=("scores", "differences"),
+        plots=("comparison", "comparison_plot", "confusion_plot"),
+        code=(*_COMMON, "aefx/report.py", "aefx/stats.py"),
     ),
     Stage(
         "log_run",
@@ -178,7 +187,11 @@ STAGES: tuple[Stage, ...] = (
             "encoder",
             "encoder_meta",
             "comparison",
+            "comparison_rows",
             "comparison_table",
+            "comparison_plot",
+            "confusion_plot",
+            "differences",
             "scores",
         ),
         outs=("run_record",),

@@ -1,16 +1,24 @@
-"""The comparison table, as Markdown for files and as a rich table for the terminal."""
+"""The comparison for people: Markdown and terminal tables, a bar chart, a confusion matrix."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-FEATURE_ORDER = ("raw", "pca", "encoded")
+FEATURE_ORDER = ("raw", "pca", "encoded", "raw_encoded")
+LABELS = {"raw_encoded": "raw+encoded"}
+
+
+def basis_metric(records: list[dict[str, Any]]) -> str:
+    """The metric the verdicts rest on: CV accuracy in cv mode, else test accuracy."""
+    return "cv_accuracy" if records and records[0].get("cv_accuracy") is not None else "accuracy"
 
 
 def _grid(records: list[dict[str, Any]]) -> tuple[list[str], list[str], dict]:
     classifiers = list(dict.fromkeys(r["classifier"] for r in records))
-    features = [f for f in FEATURE_ORDER if any(r["features"] == f for r in records)]
-    features += [f for f in dict.fromkeys(r["features"] for r in records) if f not in features]
+    present = {r["features"] for r in records}
+    features = [f for f in FEATURE_ORDER if f in present]
+    features += sorted(present - set(features))
     cells = {(r["classifier"], r["features"]): r for r in records}
     return classifiers, features, cells
 
@@ -27,46 +35,174 @@ def winners(records: list[dict[str, Any]], metric: str = "accuracy") -> dict[str
 
 
 def cell_text(record: dict[str, Any], metric: str = "accuracy") -> str:
-    return f"{record[metric]:.4f} ± {record[f'{metric}_std']:.4f}"
+    """``mean ± half-width of the confidence interval`` (``± ?`` for a single seed)."""
+    low, high = record.get(f"{metric}_ci_low"), record.get(f"{metric}_ci_high")
+    if low is None or high is None:
+        return f"{record[metric]:.4f} ± ?"
+    return f"{record[metric]:.4f} ± {(high - low) / 2:.4f}"
 
 
-def comparison_markdown(records: list[dict[str, Any]], metric: str = "accuracy") -> str:
+def _caption(records: list[dict[str, Any]], metric: str, confidence: float) -> str:
+    n_seeds = max(r["n_seeds"] for r in records)
+    where = "k-fold CV on the training split" if metric.startswith("cv_") else "the test split"
+    return (
+        f"{metric.removeprefix('cv_')} on {where}: mean ± half-width of the "
+        f"{confidence:.0%} t interval over {n_seeds} seed(s)"
+    )
+
+
+def _table_rows(records, metric) -> tuple[list[str], list[tuple[str, list[tuple[str, bool]]]]]:
     classifiers, features, cells = _grid(records)
     best = winners(records, metric)
-    n_seeds = max(r["n_seeds"] for r in records)
-    lines = [
-        f"# Test {metric} by classifier and feature set",
-        "",
-        f"Mean ± standard deviation over {n_seeds} seed(s); **bold** marks the best feature set "
-        "of each row.",
-        "",
-        "| classifier | " + " | ".join(features) + " |",
-        "|---|" + "---|" * len(features),
-    ]
+    rows = []
     for clf in classifiers:
-        row = []
+        cells_out = []
         for f in features:
             text = cell_text(cells[(clf, f)], metric) if (clf, f) in cells else "n/a"
-            row.append(f"**{text}**" if f in best[clf] else text)
-        lines.append(f"| {clf} | " + " | ".join(row) + " |")
+            cells_out.append((text, f in best[clf]))
+        rows.append((clf, cells_out))
+    return [LABELS.get(f, f) for f in features], rows
+
+
+def comparison_markdown(
+    records: list[dict[str, Any]], differences: list[dict[str, Any]], evaluation: Any
+) -> str:
+    metric = basis_metric(records)
+    lines = ["# Classifier comparison", ""]
+    tables = [metric] if metric == "accuracy" else [metric, "accuracy"]
+    for m in tables:
+        header, rows = _table_rows(records, m)
+        lines += [
+            f"**{_caption(records, m, evaluation.confidence)}**; bold: best per row.",
+            "",
+            "| classifier | " + " | ".join(header) + " |",
+            "|---|" + "---|" * len(header),
+        ]
+        for clf, cells in rows:
+            shown = [f"**{t}**" if win else t for t, win in cells]
+            lines.append(f"| {clf} | " + " | ".join(shown) + " |")
+        lines.append("")
+    lines += [
+        "## Paired differences (same seed" + (", same fold" if metric != "accuracy" else "") + ")",
+        "",
+        "| classifier | contrast | metric | mean | CI | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in differences:
+        ci = "n/a" if d["ci_low"] is None else f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        contrast = d["contrast"].replace("raw_encoded", "raw+encoded")
+        lines.append(
+            f"| {d['classifier']} | {contrast} | {d['metric']} | {d['mean']:+.4f} | "
+            f"{ci} | {d['verdict']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(records: list[dict[str, Any]], metric: str = "accuracy") -> Any:
-    """A rich Table with the winner of each row in bold green."""
+def comparison_table(records: list[dict[str, Any]], confidence: float = 0.95) -> Any:
+    """A rich Table of the verdict metric with the winner of each row marked."""
     from rich.table import Table
 
-    classifiers, features, cells = _grid(records)
-    best = winners(records, metric)
-    n_seeds = max(r["n_seeds"] for r in records)
-    table = Table(title=f"Test {metric} (mean ± std over {n_seeds} seed(s); ★ best per row)")
+    metric = basis_metric(records)
+    header, rows = _table_rows(records, metric)
+    table = Table(title=_caption(records, metric, confidence) + "; ★ best per row")
     table.add_column("classifier")
-    for f in features:
+    for f in header:
         table.add_column(f, justify="right")
-    for clf in classifiers:
-        row = []
-        for f in features:
-            text = cell_text(cells[(clf, f)], metric) if (clf, f) in cells else "n/a"
-            row.append(f"[bold green]★ {text}[/]" if f in best[clf] else text)
-        table.add_row(clf, *row)
+    for clf, cells in rows:
+        table.add_row(clf, *[f"[bold green]★ {t}[/]" if win else t for t, win in cells])
     return table
+
+
+def verdict_table(differences: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="Is the learned feature set better? (paired accuracy differences)")
+    for name in ("classifier", "contrast", "mean", "CI", "verdict"):
+        table.add_column(name, justify="right" if name in ("mean", "CI") else "left")
+    colour = {"better": "green", "worse": "red"}
+    for d in differences:
+        if d["metric"] != "accuracy":
+            continue
+        ci = "n/a" if d["ci_low"] is None else f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        style = colour.get(d["verdict"], "yellow")
+        table.add_row(
+            d["classifier"],
+            d["contrast"].replace("raw_encoded", "raw+encoded"),
+            f"{d['mean']:+.4f}",
+            ci,
+            f"[{style}]{d['verdict']}[/]",
+        )
+    return table
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    from aefx.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
+    """Grouped bars: one group per classifier, one bar per feature set, CI error bars."""
+    import numpy as np
+
+    plt = _pyplot()
+    metric = basis_metric(records)
+    classifiers, features, cells = _grid(records)
+    width = 0.8 / len(features)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(classifiers) + 2), 4.2), dpi=110)
+    x = np.arange(len(classifiers))
+    lowest = 1.0
+    for i, f in enumerate(features):
+        means, errs = [], []
+        for clf in classifiers:
+            r = cells[(clf, f)]
+            means.append(r[metric])
+            lo, hi = r.get(f"{metric}_ci_low"), r.get(f"{metric}_ci_high")
+            errs.append(0.0 if lo is None else (hi - lo) / 2)
+        lowest = min(lowest, min(m - e for m, e in zip(means, errs, strict=True)))
+        ax.bar(
+            x + (i - (len(features) - 1) / 2) * width,
+            means,
+            width,
+            yerr=errs,
+            capsize=3,
+            label=LABELS.get(f, f),
+            color=f"C{i}",
+        )
+    ax.set_xticks(x, classifiers)
+    ax.set_ylim(max(0.0, lowest - 0.03), 1.0)
+    ax.set_xlabel("classifier")
+    ax.set_ylabel(metric.replace("cv_", "CV ") + " (error bars: confidence interval)")
+    ax.set_title("Accuracy by classifier and feature set")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(title="features", fontsize=8, ncol=len(features))
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_confusion(y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path) -> None:
+    """Confusion matrix of the best classifier x feature set, test predictions of all seeds."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ax=ax, colorbar=False)
+    ax.set_title(
+        f"{pair[0]} on {LABELS.get(pair[1], pair[1])} features\n"
+        "(test split, predictions of every seed)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

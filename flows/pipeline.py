@@ -53,6 +53,7 @@ class PipelineResult:
     run_id: str
     tracking_uri: str
     records: list[dict[str, Any]]
+    differences: list[dict[str, Any]]
     dvc_recorded: bool
 
 
@@ -79,6 +80,23 @@ def record_in_dvc(root: Path) -> bool:
     return True
 
 
+def publish_comparison(compared: Any) -> None:
+    """The comparison as Prefect artifacts on the flow run: a table and the Markdown report."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    # Artifacts take plain Python values; the records are JSON-ready already.
+    create_table_artifact(
+        key="aefx-comparison",
+        table=compared.records,
+        description="Classifier x feature set scores over seeds",
+    )
+    create_markdown_artifact(
+        key="aefx-comparison-report",
+        markdown=compared.markdown,
+        description="Comparison with paired verdicts",
+    )
+
+
 @flow(name="aefx-pipeline")
 def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> extract_encoder -> encode_splits ->
@@ -101,10 +119,11 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         extract_encoder(params)
         encode_splits(params)
         compared = compare_classifiers(params)
+        publish_comparison(compared)
         log_run(params, run_id=run_id, entry_point="aefx run")
     except BaseException as exc:
         # Never leave the MLflow run RUNNING: a stopped run is KILLED, anything else FAILED.
         end_run(uri, run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     recorded = record_dvc and record_in_dvc(project_root())
-    return PipelineResult(run_id, uri, compared.records, recorded)
+    return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)

@@ -1,4 +1,5 @@
-"""compare_classifiers: each classifier on raw, PCA and encoded features, over every seed."""
+"""compare_classifiers: every classifier on every feature set for every seed, with intervals
+and paired verdicts (encoded vs raw, encoded vs PCA)."""
 
 from __future__ import annotations
 
@@ -10,39 +11,54 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.config import ClassifiersConfig
-from aefx.io import encoded_file, write_json, write_text
-from aefx.report import comparison_markdown
+from aefx.config import ClassifiersConfig, EvaluationConfig
+from aefx.io import atomic_path, encoded_file, write_json, write_text
+from aefx.report import comparison_markdown, plot_comparison, plot_confusion
+from aefx.stats import paired_difference, t_interval, verdict
 
 log = logging.getLogger(__name__)
 
-FEATURE_SETS = ("raw", "pca", "encoded")
 METRICS = ("accuracy", "f1_macro", "roc_auc")
+# Each learned feature set is compared, seed by seed, with these baselines.
+CONTRASTS = (("encoded", "raw"), ("encoded", "pca"), ("raw_encoded", "raw"))
 
 
 @dataclass(frozen=True)
 class CompareResult:
     records: list[dict[str, Any]]
+    differences: list[dict[str, Any]]
+    markdown: str
 
 
 def make_classifier(name: str, cfg: ClassifiersConfig, seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """A fresh estimator with the settings from params.yaml; tuned over its grid if asked."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
     from sklearn.svm import SVC
 
-    if name == "logreg":
-        return LogisticRegression(C=cfg.logreg.C, max_iter=cfg.logreg.max_iter)
-    if name == "svm_rbf":
-        return SVC(C=cfg.svm_rbf.C, gamma=cfg.svm_rbf.gamma, kernel="rbf")
-    if name == "gboost":
-        g = cfg.gboost
-        return HistGradientBoostingClassifier(
-            max_iter=g.max_iter,
-            learning_rate=g.learning_rate,
-            max_leaf_nodes=g.max_leaf_nodes,
+    settings = getattr(cfg, name)
+    kwargs = settings.settings()
+    builders = {
+        "logreg": lambda: LogisticRegression(**kwargs),
+        "svm_rbf": lambda: SVC(kernel="rbf", **kwargs),
+        "random_forest": lambda: RandomForestClassifier(random_state=seed, n_jobs=1, **kwargs),
+        "gboost": lambda: HistGradientBoostingClassifier(random_state=seed, **kwargs),
+        "knn": lambda: KNeighborsClassifier(**kwargs),
+        "mlp": lambda: MLPClassifier(
             random_state=seed,
-        )
-    raise ValueError(f"unknown classifier {name!r}")
+            early_stopping=True,
+            **{**kwargs, "hidden_layer_sizes": tuple(kwargs["hidden_layer_sizes"])},
+        ),
+    }
+    model = builders[name]()
+    if cfg.tune and settings.grid:
+        # Tuning sees only the rows it is given: the training split (or a CV fold of it).
+        folds = StratifiedKFold(cfg.tune_folds, shuffle=True, random_state=seed)
+        model = GridSearchCV(model, settings.grid, cv=folds, scoring="accuracy")
+    return model
 
 
 def score(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -76,73 +92,163 @@ def _xy(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def feature_sets(
-    label: str, train_scaled: Path, test_scaled: Path, encoded_dir: Path, seed: int
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Train/test matrices for each feature set; PCA has as many components as the code."""
+    names: tuple[str, ...],
+    label: str,
+    train_scaled: Path,
+    test_scaled: Path,
+    encoded_dir: Path,
+    seed: int,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """(train, test) matrices per feature set, and the labels. PCA has the code's width."""
     from sklearn.decomposition import PCA
 
     X_train, y_train = _xy(pd.read_parquet(train_scaled), label)
     X_test, y_test = _xy(pd.read_parquet(test_scaled), label)
     Z_train, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "train", seed)), label)
     Z_test, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "test", seed)), label)
-    width = min(Z_train.shape[1], *X_train.shape)
-    # PCA is fit on train only, like the scaler and the autoencoder.
-    pca = PCA(n_components=width, random_state=seed).fit(X_train)
+    sets = {"raw": (X_train, X_test), "encoded": (Z_train, Z_test)}
+    if "pca" in names:
+        # PCA is fit on train only, like the scaler and the autoencoder.
+        width = min(Z_train.shape[1], *X_train.shape)
+        pca = PCA(n_components=width, random_state=seed).fit(X_train)
+        sets["pca"] = (pca.transform(X_train), pca.transform(X_test))
+    if "raw_encoded" in names:
+        sets["raw_encoded"] = (np.hstack([X_train, Z_train]), np.hstack([X_test, Z_test]))
+    return {n: sets[n] for n in names}, y_train, y_test
+
+
+def evaluate(
+    name: str,
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    seed: int,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Score rows for one classifier on one feature set and seed, and its test predictions."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    X_train, y_train, X_test, y_test = data
+    template = make_classifier(name, cfg, seed)
+    rows = []
+    if evaluation.mode == "cv":
+        folds = StratifiedKFold(evaluation.folds, shuffle=True, random_state=seed)
+        for k, (fit_idx, val_idx) in enumerate(folds.split(X_train, y_train)):
+            model = clone(template).fit(X_train[fit_idx], y_train[fit_idx])
+            rows.append({"split": f"cv{k}", **score(model, X_train[val_idx], y_train[val_idx])})
+    model = clone(template).fit(X_train, y_train)
+    rows.append({"split": "test", **score(model, X_test, y_test)})
+    return rows, model.predict(X_test)
+
+
+def _interval_fields(prefix: str, values: pd.Series, confidence: float) -> dict[str, Any]:
+    values = values.dropna()
+    if values.empty:
+        return {
+            prefix: None,
+            f"{prefix}_std": None,
+            f"{prefix}_ci_low": None,
+            f"{prefix}_ci_high": None,
+        }
+    iv = t_interval(values.tolist(), confidence)
     return {
-        "raw": (X_train, y_train, X_test, y_test),
-        "pca": (pca.transform(X_train), y_train, pca.transform(X_test), y_test),
-        "encoded": (Z_train, y_train, Z_test, y_test),
+        prefix: iv.mean,
+        f"{prefix}_std": iv.std,
+        f"{prefix}_ci_low": iv.low if np.isfinite(iv.low) else None,
+        f"{prefix}_ci_high": iv.high if np.isfinite(iv.high) else None,
     }
 
 
-def summarise(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """Mean and spread over seeds for every classifier x feature set."""
+def summarise(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str, Any]]:
+    """Per classifier x feature set: test metrics over seeds (and CV metrics in cv mode)."""
     records = []
     for (clf, feats), group in rows.groupby(["classifier", "features"], sort=False):
         record: dict[str, Any] = {"classifier": clf, "features": feats}
+        test = group[group["split"] == "test"]
         for metric in METRICS:
-            values = group[metric].dropna().to_numpy(dtype=float)
-            record[metric] = float(values.mean()) if len(values) else None
-            record[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        record["n_seeds"] = len(group)
+            record.update(_interval_fields(metric, test[metric], evaluation.confidence))
+        if evaluation.mode == "cv":
+            cv = group[group["split"] != "test"]
+            for metric in METRICS:
+                record.update(_interval_fields(f"cv_{metric}", cv[metric], evaluation.confidence))
+        record["n_seeds"] = int(test["seed"].nunique())
         records.append(record)
     return records
 
 
-def compare_classifiers(
-    cfg: ClassifiersConfig,
-    seeds: tuple[int, ...],
-    label: str,
-    train_scaled: Path,
-    test_scaled: Path,
-    encoded_dir: Path,
-    comparison_path: Path,
-    scores_path: Path,
-    table_path: Path,
-) -> CompareResult:
-    """Fit every classifier on every feature set for every seed; score on the test split."""
-    rows = []
-    for seed in seeds:
-        sets = feature_sets(label, train_scaled, test_scaled, encoded_dir, seed)
-        for name in cfg.use:
-            for feats in FEATURE_SETS:
-                X_train, y_train, X_test, y_test = sets[feats]
-                model = make_classifier(name, cfg, seed).fit(X_train, y_train)
-                rows.append(
+def differences(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str, Any]]:
+    """Paired (same seed, same fold) differences of accuracy and macro F1, with a verdict."""
+    basis = (
+        rows[rows["split"] != "test"] if evaluation.mode == "cv" else rows[rows["split"] == "test"]
+    )
+    out = []
+    for clf, group in basis.groupby("classifier", sort=False):
+        wide = {
+            m: group.pivot_table(index=["seed", "split"], columns="features", values=m)
+            for m in ("accuracy", "f1_macro")
+        }
+        for learned, baseline in CONTRASTS:
+            if learned not in wide["accuracy"] or baseline not in wide["accuracy"]:
+                continue
+            for metric, table in wide.items():
+                diff = paired_difference(
+                    table[learned].tolist(), table[baseline].tolist(), evaluation.confidence
+                )
+                out.append(
                     {
-                        "seed": seed,
-                        "classifier": name,
-                        "features": feats,
-                        **score(model, X_test, y_test),
+                        "classifier": clf,
+                        "contrast": f"{learned} - {baseline}",
+                        "metric": metric,
+                        "basis": "cv" if evaluation.mode == "cv" else "test",
+                        "mean": diff.mean,
+                        "std": diff.std,
+                        "ci_low": diff.low if np.isfinite(diff.low) else None,
+                        "ci_high": diff.high if np.isfinite(diff.high) else None,
+                        "n": diff.n,
+                        "verdict": verdict(diff),
                     }
                 )
-            log.info(
-                "compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(FEATURE_SETS)
-            )
-    records = summarise(pd.DataFrame(rows))
-    write_json(comparison_path, records)
+    return out
+
+
+def compare_classifiers(
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    seeds: tuple[int, ...],
+    label: str,
+    inputs: tuple[Path, Path, Path],
+    outputs: dict[str, Path],
+) -> CompareResult:
+    """Fit and score everything; write records, per-seed rows, differences, report and plots.
+
+    ``inputs`` are the scaled train and test splits and the encoded directory; ``outputs``
+    maps comparison, comparison_rows, differences, scores, comparison_table, comparison_plot
+    and confusion_plot to their paths."""
+    train_scaled, test_scaled, encoded_dir = inputs
+    rows, predictions, y_test = [], {}, None
+    for seed in seeds:
+        sets, y_train, y_test = feature_sets(
+            cfg.features, label, train_scaled, test_scaled, encoded_dir, seed
+        )
+        for name in cfg.use:
+            for feats, (X_train, X_test) in sets.items():
+                scored, predicted = evaluate(
+                    name, cfg, evaluation, seed, (X_train, y_train, X_test, y_test)
+                )
+                rows += [{"seed": seed, "classifier": name, "features": feats, **r} for r in scored]
+                predictions.setdefault((name, feats), []).append(predicted)
+            log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(sets))
+    frame = pd.DataFrame(rows)
+    records = summarise(frame, evaluation)
+    diffs = differences(frame, evaluation)
+    markdown = comparison_markdown(records, diffs, evaluation)
+
+    write_json(outputs["comparison"], records)
+    write_json(outputs["differences"], diffs)
+    with atomic_path(outputs["comparison_rows"]) as tmp:
+        frame.to_csv(tmp, index=False)
     write_json(
-        scores_path,
+        outputs["scores"],
         {
             clf: {
                 r["features"]: {k: v for k, v in r.items() if k not in ("classifier", "features")}
@@ -152,5 +258,14 @@ def compare_classifiers(
             for clf in cfg.use
         },
     )
-    write_text(table_path, comparison_markdown(records))
-    return CompareResult(records)
+    write_text(outputs["comparison_table"], markdown)
+    plot_comparison(records, outputs["comparison_plot"])
+    best = max(records, key=lambda r: r["accuracy"])
+    key = (best["classifier"], best["features"])
+    plot_confusion(
+        np.tile(y_test, len(seeds)),
+        np.concatenate(predictions[key]),
+        key,
+        outputs["confusion_plot"],
+    )
+    return CompareResult(records, diffs, markdown)

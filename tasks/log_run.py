@@ -7,6 +7,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -44,6 +45,7 @@ def run_tags(params: Params, entry_point: str) -> dict[str, str]:
         "data.version": data_version(p.train, p.test),
         "data.source": params.data.source if params.data.path is None else str(params.data.path),
         "aefx.entry_point": entry_point,
+        "aefx.kind": "pipeline",
     }
 
 
@@ -62,12 +64,52 @@ def _metrics(params: Params, run_id: str) -> list:
                 if seed == best_seed:
                     metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
     for record in read_json(params.paths.comparison):
-        for metric in ("accuracy", "f1_macro", "roc_auc"):
-            key = f"{record['classifier']}.{record['features']}"
-            if record[metric] is not None:
-                metrics.append(Metric(f"test_{metric}.{key}", record[metric], now, 0))
-                metrics.append(Metric(f"test_{metric}_std.{key}", record[f"{metric}_std"], now, 0))
+        key = f"{record['classifier']}.{record['features']}"
+        for metric in ("accuracy", "f1_macro", "roc_auc", "cv_accuracy"):
+            name = metric if metric.startswith("cv_") else f"test_{metric}"
+            for suffix in ("", "_std", "_ci_low", "_ci_high"):
+                value = record.get(f"{metric}{suffix}")
+                if value is not None:
+                    metrics.append(Metric(f"{name}{suffix}.{key}", value, now, 0))
+    for diff in read_json(params.paths.differences):
+        learned, baseline = (part.strip() for part in diff["contrast"].split("-"))
+        name = f"diff_{diff['metric']}.{diff['classifier']}.{learned}_vs_{baseline}"
+        metrics.append(Metric(name, diff["mean"], now, 0))
     return metrics
+
+
+def _log_child_runs(params: Params, mlflow_client: Any, exp_id: str, run_id: str) -> None:
+    """One nested run per classifier x feature set, with its per-seed scores as steps, so the
+    MLflow compare view and ``mlflow.search_runs`` line them up."""
+    from mlflow.entities import Metric
+
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    rows = pd.read_csv(params.paths.comparison_rows)
+    for record in read_json(params.paths.comparison):
+        clf, feats = record["classifier"], record["features"]
+        child = mlflow_client.create_run(
+            exp_id,
+            run_name=f"{clf} on {feats}",
+            tags={
+                "mlflow.parentRunId": run_id,
+                "aefx.kind": "comparison",
+                "aefx.classifier": clf,
+                "aefx.features": feats,
+            },
+        )
+        mine = rows[(rows["classifier"] == clf) & (rows["features"] == feats)]
+        metrics = [
+            Metric(k, v, now, 0)
+            for k, v in record.items()
+            if isinstance(v, float) and k != "n_seeds"
+        ]
+        for row in mine[mine["split"] == "test"].itertuples(index=False):
+            for metric in ("accuracy", "f1_macro", "roc_auc"):
+                value = getattr(row, metric)
+                if pd.notna(value):
+                    metrics.append(Metric(f"seed_{metric}", float(value), now, int(row.seed)))
+        mlflow_client.log_batch(child.info.run_id, metrics=metrics)
+        mlflow_client.set_terminated(child.info.run_id, "FINISHED")
 
 
 def _log_encoder(params: Params) -> None:
@@ -124,13 +166,18 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         for path, folder in (
             (p.learning_curve_plot, "plots"),
             (p.comparison, "comparison"),
+            (p.comparison_plot, "plots"),
+            (p.confusion_plot, "plots"),
             (p.comparison_table, "comparison"),
+            (p.comparison_rows, "comparison"),
+            (p.differences, "comparison"),
             (p.scores, "comparison"),
             (p.train_metrics, "training"),
             (p.encoder_meta, "encoder"),
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
         _log_encoder(params)
+        _log_child_runs(params, mlflow_client, exp_id, run_id)
     record = RunRecord(run_id, exp_id, uri)
     write_json(p.run_record, {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri})
     log.info("log_run: MLflow run %s in experiment %r", run_id, params.tracking.experiment)

@@ -36,13 +36,39 @@ def carve_validation(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return X[order[n_val:]], X[order[:n_val]]
 
 
+def training_callbacks(cfg: AutoencoderConfig, seed: int) -> list:
+    """Progress, and the optional early stopping and learning-rate schedule, all judged on the
+    validation slice of the training split."""
+    import keras
+
+    callbacks = [epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs)]
+    if cfg.reduce_lr_patience:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=cfg.reduce_lr_patience, min_lr=1e-5
+            )
+        )
+    if cfg.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
+            )
+        )
+    return callbacks
+
+
 def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, pd.DataFrame, float]:
     """Train one autoencoder; return it, its per-epoch losses and the fit time in seconds."""
     configure_determinism(seed)
     X_fit, X_val = carve_validation(X, cfg.validation_fraction, seed)
     n_features = X.shape[1]
     model = build_autoencoder(
-        n_features, cfg.hidden_for(n_features), cfg.bottleneck_for(n_features), cfg.learning_rate
+        n_features,
+        cfg.hidden_for(n_features),
+        cfg.bottleneck_for(n_features),
+        cfg.learning_rate,
+        noise_std=cfg.noise_std,
+        l2=cfg.l2,
     )
     start = time.perf_counter()
     history = model.fit(
@@ -53,10 +79,10 @@ def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, p
         validation_data=(X_val, X_val),
         shuffle=True,
         verbose=0,
-        callbacks=[epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs)],
+        callbacks=training_callbacks(cfg, seed),
     )
     seconds = time.perf_counter() - start
-    curve = pd.DataFrame(history.history)
+    curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
     return model, curve, seconds
 
@@ -112,18 +138,24 @@ def train_autoencoder(
             save_model(model, seed_file(models_tmp, seed, ".keras"))
             curve.to_csv(seed_file(curves_tmp, seed, ".csv"), index=False)
             curves[seed] = curve
-            last = curve.iloc[-1]
+            # The kept weights: the best epoch with early stopping, else the last one.
+            kept = (
+                curve.loc[curve["val_loss"].idxmin()]
+                if cfg.early_stopping_patience
+                else (curve.iloc[-1])
+            )
             summary[f"seed_{seed}"] = {
-                "loss": float(last["loss"]),
-                "val_loss": float(last["val_loss"]),
-                "epochs": int(last["epoch"]),
+                "loss": float(kept["loss"]),
+                "val_loss": float(kept["val_loss"]),
+                "epochs": len(curve),
                 "fit_seconds": round(seconds, 3),
             }
             log.info(
-                "train_autoencoder: seed %d done in %.1f s, val_loss=%.5f",
+                "train_autoencoder: seed %d done in %.1f s, %d epochs, val_loss=%.5f",
                 seed,
                 seconds,
-                last["val_loss"],
+                len(curve),
+                kept["val_loss"],
             )
     val = [s["val_loss"] for s in summary.values()]
     write_json(

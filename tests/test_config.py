@@ -46,7 +46,7 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["autoencoder.bottleneck"], "expected key=value"),
         ("seeds: [1]\n", ["seeds.x=1"], "seeds is a value"),
         ("{}\n", ["data.source=file"], "data.path is not set"),
-        ("{}\n", ["classifiers.use=[knn]"], "classifiers.use"),
+        ("{}\n", ["classifiers.use=[xgboost]"], "classifiers.use"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, text, overrides, needle):

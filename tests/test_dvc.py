@@ -34,7 +34,8 @@ def mlflow_runs(repo: Path) -> list:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    exp_id = client.get_experiment_by_name("aefx").experiment_id
+    return client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
 
 
 @pytest.fixture

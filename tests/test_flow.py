@@ -24,6 +24,17 @@ def _task_names_in_order(flow_run_id: str) -> list[str]:
     return [r.name.rsplit("-", 1)[0] for r in runs]
 
 
+def _artifact_keys(flow_run_id: str) -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in found}
+
+
 def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harness):
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -36,7 +47,8 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     # The default store is under mlruns/ in the project, as an absolute path.
     assert result.tracking_uri == f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
     client = MlflowClient(result.tracking_uri)
-    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    exp_id = client.get_experiment_by_name("aefx").experiment_id
+    runs = client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
     assert len(runs) == 1
     run = runs[0]
     assert run.info.run_id == result.run_id and run.info.status == "FINISHED"
@@ -51,6 +63,38 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert [m.step for m in history] == [1, 2, 3]
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert "plots/learning_curves.png" in artifacts
+
+    # Child runs, one per classifier x feature set, are searchable by tag.
+    with using_store(result.tracking_uri):
+        children = mlflow.search_runs(
+            [exp_id],
+            filter_string="tags.`aefx.kind` = 'comparison' and tags.`aefx.classifier` = 'logreg'",
+            output_format="list",
+        )
+    assert {c.data.tags["aefx.features"] for c in children} == {
+        "raw",
+        "pca",
+        "encoded",
+        "raw_encoded",
+    }
+    assert all(c.data.tags["mlflow.parentRunId"] == result.run_id for c in children)
+    seed_scores = client.get_metric_history(children[0].info.run_id, "seed_accuracy")
+    assert sorted(m.step for m in seed_scores) == [1, 2]
+    assert "diff_accuracy.logreg.encoded_vs_raw" in run.data.metrics
+
+    # The same table is a Prefect artifact on the flow run.
+    assert _artifact_keys(run.data.tags["prefect.flow_run_id"]) >= {
+        "aefx-comparison",
+        "aefx-comparison-report",
+    }
+
+    # `aefx compare-runs` lists the run.
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    listed = CliRunner().invoke(app, ["compare-runs", "-n", "3"], env={"COLUMNS": "240"})
+    assert listed.exit_code == 0 and result.run_id[:8] in listed.output
 
     # The Prefect flow ran one task per stage, in the order dvc.yaml declares them.
     assert _task_names_in_order(run.data.tags["prefect.flow_run_id"]) == list(STAGE_NAMES)

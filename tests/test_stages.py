@@ -155,17 +155,27 @@ def test_encode_and_compare_produce_every_record(project):
             codes = pd.read_parquet(p.encoded / f"{split}-seed-{seed}.parquet")
             assert codes.shape[1] == 6 + 1 and codes.notna().all().all()
     records = pd.read_json(p.comparison)
+    classifiers = ("logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp")
+    features = ("raw", "pca", "encoded", "raw_encoded")
     assert set(zip(records.classifier, records.features, strict=True)) == {
-        (c, f) for c in ("logreg", "svm_rbf", "gboost") for f in ("raw", "pca", "encoded")
+        (c, f) for c in classifiers for f in features
     }
+    assert (records["accuracy_ci_low"] <= records["accuracy"]).all()
+    assert (records["accuracy"] <= records["accuracy_ci_high"]).all()
     assert records["accuracy"].between(0, 1).all() and records["f1_macro"].between(0, 1).all()
     assert (records["n_seeds"] == 2).all() and records["roc_auc"].notna().all()
     rows = [
         line
-        for line in p.comparison_table.read_text().splitlines()
-        if line.startswith(("| logreg", "| svm_rbf", "| gboost"))
+        for line in p.comparison_table.read_text().split("## Paired")[0].splitlines()
+        if line.startswith(tuple(f"| {c} |" for c in classifiers))
     ]
-    assert len(rows) == 3 and all("**" in row for row in rows)  # a winner marked per row
+    assert len(rows) == 6 and all("**" in row for row in rows)  # a winner marked per row
+    diffs = pd.read_json(p.differences)
+    assert set(diffs["contrast"]) == {"encoded - raw", "encoded - pca", "raw_encoded - raw"}
+    assert set(diffs["verdict"]) <= {"better", "worse", "no clear difference"}
+    assert len(diffs) == 6 * 3 * 2  # classifiers x contrasts x (accuracy, macro F1)
+    for plot in (p.comparison_plot, p.confusion_plot):
+        assert plot.stat().st_size > 10_000
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
