@@ -159,7 +159,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
     metric = basis_metric(records)
     classifiers, features, cells = _grid(records)
     width = 0.8 / len(features)
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(classifiers) + 2), 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(classifiers) + 2), 4.8), dpi=110)
     x = np.arange(len(classifiers))
     lowest = 1.0
     for i, f in enumerate(features):
@@ -185,7 +185,14 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel(metric.replace("cv_", "CV ") + " (error bars: confidence interval)")
     ax.set_title("Accuracy by classifier and feature set")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(title="features", fontsize=8, ncol=len(features))
+    ax.legend(
+        title="features",
+        fontsize=8,
+        ncol=len(features),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        frameon=False,
+    )
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

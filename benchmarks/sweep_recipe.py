@@ -27,6 +27,10 @@ RECIPES: dict[str, dict] = {
     "bottleneck-100": {"bottleneck": 100},
     "l2-1e-4": {"l2": 1e-4},
     "batch-64+lr": {"batch_size": 64, "epochs": 400, "reduce_lr_patience": 20},
+    "bottleneck-100+l2": {"bottleneck": 100, "l2": 1e-4},
+    "bottleneck-150": {"bottleneck": 150},
+    "bottleneck-200": {"bottleneck": 200},
+    "bottleneck-100-wide": {"bottleneck": 100, "hidden": [400, 200]},
 }
 
 

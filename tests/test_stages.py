@@ -212,3 +212,44 @@ def test_ingest_reads_parquet(tmp_path):
     cfg = DataConfig(source="file", path=tmp_path / "in.parquet", label="t", stratify=True)
     result = ingest(cfg, tmp_path / "a.parquet", tmp_path / "b.parquet")
     assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
+
+
+def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
+    """In cv mode the verdicts rest on k-fold scores of the training split; tuning grid-searches
+    inside whatever rows it is fitted on. The test split only feeds the reported test scores."""
+    from sklearn.model_selection import GridSearchCV
+
+    import tasks.compare_classifiers as compare
+    from aefx.config import ClassifiersConfig
+
+    params = load_params(
+        overrides=[
+            "evaluation.mode=cv",
+            "evaluation.folds=3",
+            "classifiers.use=[logreg, knn]",
+            "classifiers.tune=true",
+            "seeds=[1, 2]",
+        ]
+    )
+    assert isinstance(compare.make_classifier("logreg", params.classifiers, 1), GridSearchCV)
+    assert not isinstance(compare.make_classifier("logreg", ClassifiersConfig(), 1), GridSearchCV)
+
+    fitted_rows: list[int] = []
+    original = compare.evaluate
+
+    def spy(name, cfg, evaluation, seed, data):
+        fitted_rows.append(len(data[0]))
+        return original(name, cfg, evaluation, seed, data)
+
+    monkeypatch.setattr(compare, "evaluate", spy)
+    run_until(params, "compare_classifiers")
+    n_train = len(pd.read_parquet(params.paths.train))
+    assert set(fitted_rows) == {n_train}
+
+    rows = pd.read_csv(params.paths.comparison_rows)
+    assert set(rows["split"]) == {"cv0", "cv1", "cv2", "test"}
+    diffs = pd.read_json(params.paths.differences)
+    assert (diffs["basis"] == "cv").all() and (diffs["n"] == 2 * 3).all()
+    records = pd.read_json(params.paths.comparison)
+    assert records["cv_accuracy"].between(0, 1).all() and records["accuracy"].notna().all()
+    assert "k-fold CV on the training split" in params.paths.comparison_table.read_text()
