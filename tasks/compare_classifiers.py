@@ -211,6 +211,26 @@ def differences(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[s
     return out
 
 
+def metrics_tree(
+    records: list[dict[str, Any]], diffs: list[dict[str, Any]], classifiers: tuple[str, ...]
+) -> dict[str, Any]:
+    """Nested numbers for `dvc metrics show/diff`: scores per feature set, then the mean paired
+    differences (``encoded_vs_raw``...) of each classifier."""
+    tree: dict[str, Any] = {}
+    for clf in classifiers:
+        tree[clf] = {
+            r["features"]: {k: v for k, v in r.items() if k not in ("classifier", "features")}
+            for r in records
+            if r["classifier"] == clf
+        }
+        tree[clf]["difference"] = {
+            d["contrast"].replace(" - ", "_vs_") + f".{d['metric']}": d["mean"]
+            for d in diffs
+            if d["classifier"] == clf
+        }
+    return tree
+
+
 def compare_classifiers(
     cfg: ClassifiersConfig,
     evaluation: EvaluationConfig,
@@ -247,17 +267,7 @@ def compare_classifiers(
     write_json(outputs["differences"], diffs)
     with atomic_path(outputs["comparison_rows"]) as tmp:
         frame.to_csv(tmp, index=False)
-    write_json(
-        outputs["scores"],
-        {
-            clf: {
-                r["features"]: {k: v for k, v in r.items() if k not in ("classifier", "features")}
-                for r in records
-                if r["classifier"] == clf
-            }
-            for clf in cfg.use
-        },
-    )
+    write_json(outputs["scores"], metrics_tree(records, diffs, cfg.use))
     write_text(outputs["comparison_table"], markdown)
     plot_comparison(records, outputs["comparison_plot"])
     best = max(records, key=lambda r: r["accuracy"])

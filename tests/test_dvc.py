@@ -73,6 +73,8 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     assert len(mlflow_runs(repo)) == 1
 
     # A classifier-only param re-runs the comparison (and its record), never the autoencoder.
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "results", cwd=repo)
     model = repo / "models" / "autoencoders" / "seed-1.keras"
     before = (file_md5(model), model.stat().st_mtime_ns)
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -84,9 +86,14 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     assert len(runs) == 2 and runs[0].data.tags["aefx.entry_point"] == "dvc repro"
     assert runs[0].data.params["classifiers.logreg.C"] == "0.5"
 
+    # DVC compares the two experiments: metrics and plots against the last commit.
+    changed = json.loads(dvc("metrics", "diff", "--json", cwd=repo).strip().splitlines()[-1])
+    scores = changed["metrics/scores.json"]
+    assert any(key.startswith("logreg.") for key in scores)
+    assert not any(key.startswith("svm_rbf.") for key in scores)  # untouched classifier
+    dvc("plots", "diff", "--json", cwd=repo)
+
     # A DVC experiment in a temporary workspace logs to the project's store, not a stray one.
-    sh("git", "add", "-A", cwd=repo)
-    sh("git", "commit", "-qm", "results", cwd=repo)
     dvc("exp", "run", "--temp", "--set-param", "classifiers.logreg.C=0.25", cwd=repo)
     assert len(mlflow_runs(repo)) == 3
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
