@@ -82,7 +82,12 @@ def load_model(path: Path) -> Any:
         raise AefxError(f"{path}: only .keras model files are loaded")
     if not path.is_file():
         raise AefxError(f"{path}: model file not found (run the pipeline first)")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError) as exc:
+        # Safe mode raises ValueError for Lambda layers, TypeError for unknown classes.
+        reason = str(exc).splitlines()[0][:160]
+        raise AefxError(f"{path}: refused to load an unsafe or unknown model ({reason})") from None
 
 
 def save_model(model: Any, path: Path) -> None:

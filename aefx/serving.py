@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import read_json
+from aefx.io import file_sha256, read_json
 from aefx.models import load_model
 from aefx.scaling import scaler_from_dict
 
@@ -32,6 +32,11 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.features = list(meta["features"])
         self.code_columns = list(meta["code_columns"])
         self.scaler = scaler_from_dict(meta["scaler"])
+        if meta.get("sha256") and file_sha256(encoder_path) != meta["sha256"]:
+            raise AefxError(
+                f"{encoder_path}: does not match the hash recorded in its metadata; "
+                "refusing a modified encoder"
+            )
         self.encoder = load_model(encoder_path)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:

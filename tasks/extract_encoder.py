@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from aefx.io import atomic_dir, read_json, seed_file, write_json
+from aefx.io import atomic_dir, file_sha256, read_json, seed_file, write_json
 from aefx.models import ENCODER, code_columns, load_model, save_model
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ def extract_encoder(
             "code_columns": code_columns(code_size),
             "scaler": scaler,
             "keras_version": keras.__version__,
+            # Checked before the encoder is loaded for serving: a changed file is refused.
+            "sha256": file_sha256(encoder_path),
         },
     )
     log.info(

@@ -253,3 +253,62 @@ def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
     records = pd.read_json(params.paths.comparison)
     assert records["cv_accuracy"].between(0, 1).all() and records["accuracy"].notna().all()
     assert "k-fold CV on the training split" in params.paths.comparison_table.read_text()
+
+
+def test_same_params_and_seed_give_identical_weights_and_scores(project):
+    """Op determinism on: a rerun reproduces the encoder bit for bit, and every score."""
+    params = load_params(overrides=["seeds=[3]", "classifiers.use=[logreg, gboost]"])
+    run_until(params, "compare_classifiers")
+    first = load_model(params.paths.encoder).get_weights()
+    first_scores = pd.read_json(params.paths.comparison)
+    run_until(params, "compare_classifiers")
+    second = load_model(params.paths.encoder).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    pd.testing.assert_frame_equal(first_scores, pd.read_json(params.paths.comparison))
+
+
+def test_a_model_with_code_in_it_is_refused_without_running_it(tmp_path):
+    """safe_mode: a Lambda layer's code never runs at load time; the user gets one clear line."""
+    import keras
+
+    marker = tmp_path / "pwned"
+    # Serialized as bytecode; it would leave a file behind if it were ever executed.
+    payload = lambda x, p=str(marker): (__import__("pathlib").Path(p).touch(), x)[1]  # noqa: E731
+    inputs = keras.Input((3,))
+    crafted = keras.Model(inputs, keras.layers.Lambda(payload)(inputs))
+    crafted.save(tmp_path / "crafted.keras")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(AefxError, match="refused"):
+        load_model(tmp_path / "crafted.keras")
+    assert not marker.exists()
+    # A config naming an arbitrary class is refused the same way.
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "crafted.keras") as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    config = json.loads(files["config.json"])
+    config["config"]["layers"][1]["module"] = "os"
+    config["config"]["layers"][1]["class_name"] = "system"
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    with pytest.raises(AefxError, match="refused"):
+        load_model(tmp_path / "evil.keras")
+
+
+def test_a_tampered_encoder_is_refused(project):
+    from aefx.serving import EncoderModel
+
+    params = load_params(overrides=["seeds=[1]", "autoencoder.epochs=1"])
+    run_until(params, "extract_encoder")
+    p = params.paths
+    raw = pd.read_parquet(p.test).drop(columns="label").head(4)
+    assert EncoderModel.from_files(str(p.encoder), str(p.encoder_meta)).predict(
+        None, raw
+    ).shape == (4, 6)
+    with open(p.encoder, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(AefxError, match="refusing a modified encoder"):
+        EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
