@@ -130,7 +130,7 @@ class KnnConfig(_Classifier):
 class MlpConfig(_Classifier):
     hidden_layer_sizes: tuple[int, ...] = (64,)
     alpha: float = Field(1e-3, ge=0)
-    max_iter: int = Field(500, ge=1)
+    max_iter: int = Field(1000, ge=1)
 
 
 ClassifierName = Literal["logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp"]
