@@ -55,6 +55,8 @@ class AutoencoderConfig(_Frozen):
 
     hidden: tuple[int, ...] | None = None
     bottleneck: int | None = Field(None, ge=1)
+    # Used when bottleneck is null: code width = round(ratio x number of features).
+    bottleneck_ratio: float = Field(0.5, gt=0)
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
@@ -77,7 +79,9 @@ class AutoencoderConfig(_Frozen):
         return self.hidden if self.hidden is not None else (2 * n_features, n_features)
 
     def bottleneck_for(self, n_features: int) -> int:
-        return self.bottleneck if self.bottleneck is not None else max(1, round(n_features / 2))
+        if self.bottleneck is not None:
+            return self.bottleneck
+        return max(1, round(self.bottleneck_ratio * n_features))
 
 
 GridValue = float | int | str | None

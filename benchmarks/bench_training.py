@@ -44,7 +44,8 @@ def aefx_run_seconds(epochs: int, batch_size: int) -> float:
     """`aefx run` in a scratch project: one seed, logistic regression, everything else default."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["seeds"] = [1]
-    params["autoencoder"].update(epochs=epochs, batch_size=batch_size)
+    # The baseline script's recipe: code width n / 2.
+    params["autoencoder"].update(epochs=epochs, batch_size=batch_size, bottleneck_ratio=0.5)
     params["classifiers"]["use"] = ["logreg"]
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "params.yaml").write_text(yaml.safe_dump(params))

@@ -31,6 +31,8 @@ RECIPES: dict[str, dict] = {
     "bottleneck-150": {"bottleneck": 150},
     "bottleneck-200": {"bottleneck": 200},
     "bottleneck-100-wide": {"bottleneck": 100, "hidden": [400, 200]},
+    "bottleneck-150-wide": {"bottleneck": 150, "hidden": [400, 200]},
+    "bottleneck-150-e300": {"bottleneck": 150, "epochs": 300},
 }
 
 

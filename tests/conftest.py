@@ -32,7 +32,7 @@ TINY_PARAMS = {
     "data": {
         "synthetic": {"n_samples": 120, "n_features": 12, "n_informative": 4, "n_redundant": 8}
     },
-    "autoencoder": {"epochs": 3, "batch_size": 32},
+    "autoencoder": {"epochs": 3, "batch_size": 32, "bottleneck_ratio": 0.5},
     "classifiers": {"gboost": {"max_iter": 10}},
 }
 

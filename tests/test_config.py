@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aefx.config import Params, load_params, params_to_flat_dict
+from aefx.config import AutoencoderConfig, Params, load_params, params_to_flat_dict
 from aefx.errors import AefxError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +20,8 @@ def test_repo_params_match_the_reference_task():
         90,
     )
     assert params.data.test_size == 0.33 and params.data.split_seed == 1
-    assert params.autoencoder.bottleneck_for(100) == 50
+    assert params.autoencoder.bottleneck_for(100) == 150  # the recipe chosen by train CV
+    assert AutoencoderConfig().bottleneck_for(100) == 50  # without params.yaml: n / 2
     assert params.autoencoder.hidden_for(100) == (200, 100)
     assert len(params.seeds) >= 3
     # Every default in params.yaml is spelled out, so the file and the model agree.
