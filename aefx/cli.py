@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -82,9 +83,19 @@ def run(
 
     # dvc.lock records params.yaml; outputs made with other params must not be committed as its.
     record_dvc = not overrides and params_file.resolve() == Path("params.yaml").resolve()
-    with hide_user_error_tracebacks():
-        result = pipeline(params, record_dvc=record_dvc)
+    # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with hide_user_error_tracebacks():
+            result = pipeline(params, record_dvc=record_dvc)
+    except KeyboardInterrupt:
+        _err("interrupted; the MLflow run is marked KILLED and finished outputs are kept")
+        raise typer.Exit(130) from None
     print_summary(params, result)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @app.command("stage")

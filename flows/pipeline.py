@@ -122,8 +122,9 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         publish_comparison(compared)
         log_run(params, run_id=run_id, entry_point="aefx run")
     except BaseException as exc:
-        # Never leave the MLflow run RUNNING: a stopped run is KILLED, anything else FAILED.
-        end_run(uri, run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        # Never leave the MLflow run RUNNING. Ctrl-C and signals (Prefect turns SIGTERM into
+        # its TerminationSignal) are BaseExceptions but not Exceptions: those runs were KILLED.
+        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
         raise
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)

@@ -143,3 +143,42 @@ def test_dvc_yaml_is_generated_from_the_stage_graph():
     # Changing a classifier setting must not retrain the autoencoder.
     assert "classifiers" not in str(stages["train_autoencoder"]["params"])
     assert stages["compare_classifiers"]["params"][0] == "classifiers"
+
+
+def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
+    """A real process, a real signal: the run is closed KILLED, not left RUNNING."""
+    import signal
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    write_params(
+        tmp_path,
+        {**TINY_PARAMS, "autoencoder": {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5}},
+    )
+    proc = subprocess.Popen(
+        [*AEFX, "run"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = tmp_path / "mlruns" / "mlflow.db"
+    deadline = time.monotonic() + 240
+    try:
+        # Wait until training has started (its first epoch line), then stop the process.
+        while not (tmp_path / "data" / "scaled" / "train.parquet").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        time.sleep(8)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    client = MlflowClient(f"sqlite:///{store}")
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not (tmp_path / "models" / "autoencoders").exists()  # nothing half-written
