@@ -94,16 +94,14 @@ def _xy(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
 def feature_sets(
     names: tuple[str, ...],
     label: str,
-    train_scaled: Path,
-    test_scaled: Path,
+    raw: tuple[np.ndarray, np.ndarray],
     encoded_dir: Path,
     seed: int,
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
-    """(train, test) matrices per feature set, and the labels. PCA has the code's width."""
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(train, test) matrices per feature set for one seed. PCA has the code's width."""
     from sklearn.decomposition import PCA
 
-    X_train, y_train = _xy(pd.read_parquet(train_scaled), label)
-    X_test, y_test = _xy(pd.read_parquet(test_scaled), label)
+    X_train, X_test = raw
     Z_train, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "train", seed)), label)
     Z_test, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "test", seed)), label)
     sets = {"raw": (X_train, X_test), "encoded": (Z_train, Z_test)}
@@ -114,7 +112,7 @@ def feature_sets(
         sets["pca"] = (pca.transform(X_train), pca.transform(X_test))
     if "raw_encoded" in names:
         sets["raw_encoded"] = (np.hstack([X_train, Z_train]), np.hstack([X_test, Z_test]))
-    return {n: sets[n] for n in names}, y_train, y_test
+    return {n: sets[n] for n in names}
 
 
 def evaluate(
@@ -249,15 +247,15 @@ def compare_classifiers(
     maps comparison, comparison_rows, differences, scores, comparison_table, comparison_plot
     and confusion_plot to their paths."""
     train_scaled, test_scaled, encoded_dir = inputs
-    rows, predictions, y_test = [], {}, None
+    X_train, y_train = _xy(pd.read_parquet(train_scaled), label)
+    X_test, y_test = _xy(pd.read_parquet(test_scaled), label)
+    rows, predictions = [], {}
     for seed in seeds:
-        sets, y_train, y_test = feature_sets(
-            cfg.features, label, train_scaled, test_scaled, encoded_dir, seed
-        )
+        sets = feature_sets(cfg.features, label, (X_train, X_test), encoded_dir, seed)
         for name in cfg.use:
-            for feats, (X_train, X_test) in sets.items():
+            for feats, (F_train, F_test) in sets.items():
                 scored, predicted = evaluate(
-                    name, cfg, evaluation, seed, (X_train, y_train, X_test, y_test)
+                    name, cfg, evaluation, seed, (F_train, y_train, F_test, y_test)
                 )
                 rows += [{"seed": seed, "classifier": name, "features": feats, **r} for r in scored]
                 predictions.setdefault((name, feats), []).append(predicted)

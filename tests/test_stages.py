@@ -160,6 +160,9 @@ def test_encode_and_compare_produce_every_record(project):
     assert set(zip(records.classifier, records.features, strict=True)) == {
         (c, f) for c in classifiers for f in features
     }
+    # The raw features are the same for every seed: a deterministic classifier cannot vary.
+    raw_logreg = records[(records.classifier == "logreg") & (records.features == "raw")]
+    assert raw_logreg["accuracy_std"].item() == 0.0
     assert (records["accuracy_ci_low"] <= records["accuracy"]).all()
     assert (records["accuracy"] <= records["accuracy_ci_high"]).all()
     assert records["accuracy"].between(0, 1).all() and records["f1_macro"].between(0, 1).all()
