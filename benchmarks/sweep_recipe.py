@@ -33,6 +33,8 @@ RECIPES: dict[str, dict] = {
     "bottleneck-100-wide": {"bottleneck": 100, "hidden": [400, 200]},
     "bottleneck-150-wide": {"bottleneck": 150, "hidden": [400, 200]},
     "bottleneck-150-e300": {"bottleneck": 150, "epochs": 300},
+    "bottleneck-200-wide": {"bottleneck": 200, "hidden": [400, 200]},
+    "bottleneck-150-wider": {"bottleneck": 150, "hidden": [600, 300]},
 }
 
 
