@@ -49,7 +49,7 @@ def run_tags(params: Params, entry_point: str) -> dict[str, str]:
     }
 
 
-def _metrics(params: Params, run_id: str) -> list:
+def _metrics(params: Params) -> list:
     from mlflow.entities import Metric
 
     now = int(pd.Timestamp.now().timestamp() * 1000)
@@ -160,7 +160,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         flat = list(params_to_flat_dict(params).items())
         for i in range(0, len(flat), 100):
             mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in flat[i : i + 100]])
-        metrics = _metrics(params, run_id)
+        metrics = _metrics(params)
         for i in range(0, len(metrics), 1000):
             mlflow_client.log_batch(run_id, metrics=metrics[i : i + 1000])
         for path, folder in (
