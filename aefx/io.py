@@ -81,18 +81,18 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def file_md5(path: Path) -> str:
-    """The hash DVC records for a single file (plain MD5 of its bytes)."""
-    digest = hashlib.md5()
+def _digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_md5(path: Path) -> str:
+    """The hash DVC records for a single file (plain MD5 of its bytes)."""
+    return _digest(path, "md5")
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _digest(path, "sha256")

@@ -146,7 +146,7 @@ STAGES: tuple[Stage, ...] = (
         outs=("autoencoders",),
         metrics=("train_metrics",),
         plots=("learning_curves", "learning_curve_plot"),
-        code=(*_COMMON, *_KERAS, "aefx/progress.py"),
+        code=(*_COMMON, *_KERAS, "aefx/progress.py", "aefx/report.py"),
     ),
     Stage(
         "extract_encoder",

@@ -42,6 +42,12 @@ def cell_text(record: dict[str, Any], metric: str = "accuracy") -> str:
     return f"{record[metric]:.4f} ± {(high - low) / 2:.4f}"
 
 
+def _ci_text(diff: dict[str, Any]) -> str:
+    if diff["ci_low"] is None:
+        return "n/a"
+    return f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]"
+
+
 def _caption(records: list[dict[str, Any]], metric: str, confidence: float) -> str:
     n_seeds = max(r["n_seeds"] for r in records)
     where = "k-fold CV on the training split" if metric.startswith("cv_") else "the test split"
@@ -89,7 +95,7 @@ def comparison_markdown(
         "|---|---|---|---|---|---|",
     ]
     for d in differences:
-        ci = "n/a" if d["ci_low"] is None else f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        ci = _ci_text(d)
         contrast = d["contrast"].replace("raw_encoded", "raw+encoded")
         lines.append(
             f"| {d['classifier']} | {contrast} | {d['metric']} | {d['mean']:+.4f} | "
@@ -123,7 +129,7 @@ def verdict_table(differences: list[dict[str, Any]]) -> Any:
     for d in differences:
         if d["metric"] != "accuracy":
             continue
-        ci = "n/a" if d["ci_low"] is None else f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        ci = _ci_text(d)
         style = colour.get(d["verdict"], "yellow")
         table.add_row(
             d["classifier"],
@@ -135,7 +141,8 @@ def verdict_table(differences: list[dict[str, Any]]) -> Any:
     return table
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers or CI)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,7 +151,8 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_png(fig: Any, path: Path) -> None:
+    """Write a figure atomically, like every other output."""
     from aefx.io import atomic_path
 
     with atomic_path(path) as tmp:
@@ -155,7 +163,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
     """Grouped bars: one group per classifier, one bar per feature set, CI error bars."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     metric = basis_metric(records)
     classifiers, features, cells = _grid(records)
     width = 0.8 / len(features)
@@ -194,7 +202,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
         frameon=False,
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -202,7 +210,7 @@ def plot_confusion(y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path) 
     """Confusion matrix of the best classifier x feature set, test predictions of all seeds."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ax=ax, colorbar=False)
     ax.set_title(
@@ -211,5 +219,5 @@ def plot_confusion(y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path) 
         fontsize=10,
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

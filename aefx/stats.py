@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 BETTER, WORSE, UNCLEAR = "better", "worse", "no clear difference"
 
@@ -23,8 +23,12 @@ class Interval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def finite_bounds(self) -> tuple[float | None, float | None]:
+        """(low, high) for JSON: None where the interval is unbounded (a single value)."""
+        return (
+            self.low if math.isfinite(self.low) else None,
+            self.high if math.isfinite(self.high) else None,
+        )
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:

@@ -153,11 +153,12 @@ def _interval_fields(prefix: str, values: pd.Series, confidence: float) -> dict[
             f"{prefix}_ci_high": None,
         }
     iv = t_interval(values.tolist(), confidence)
+    low, high = iv.finite_bounds()
     return {
         prefix: iv.mean,
         f"{prefix}_std": iv.std,
-        f"{prefix}_ci_low": iv.low if np.isfinite(iv.low) else None,
-        f"{prefix}_ci_high": iv.high if np.isfinite(iv.high) else None,
+        f"{prefix}_ci_low": low,
+        f"{prefix}_ci_high": high,
     }
 
 
@@ -204,8 +205,8 @@ def differences(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[s
                         "basis": "cv" if evaluation.mode == "cv" else "test",
                         "mean": diff.mean,
                         "std": diff.std,
-                        "ci_low": diff.low if np.isfinite(diff.low) else None,
-                        "ci_high": diff.high if np.isfinite(diff.high) else None,
+                        "ci_low": diff.finite_bounds()[0],
+                        "ci_high": diff.finite_bounds()[1],
                         "n": diff.n,
                         "verdict": verdict(diff),
                     }

@@ -12,7 +12,7 @@ import pandas as pd
 
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
-from aefx.io import atomic_dir, atomic_path, seed_file, write_json
+from aefx.io import atomic_dir, seed_file, write_json
 from aefx.models import build_autoencoder, configure_determinism, save_model
 from aefx.progress import epoch_callback
 
@@ -88,11 +88,9 @@ def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, p
 
 
 def plot_learning_curves(curves: dict[int, pd.DataFrame], path: Path) -> None:
-    import matplotlib
+    from aefx.report import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for i, (seed, curve) in enumerate(sorted(curves.items())):
         color = f"C{i % 10}"
@@ -111,8 +109,7 @@ def plot_learning_curves(curves: dict[int, pd.DataFrame], path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    save_png(fig, path)
     plt.close(fig)
 
 

@@ -11,16 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-for _key, _value in {
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DVC_NO_ANALYTICS": "1",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-}.items():
+from aefx.cli import QUIET_ENV
+
+for _key, _value in QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
