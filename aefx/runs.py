@@ -49,25 +49,27 @@ def headline_metrics(runs: list[Any]) -> list[str]:
 
 
 def runs_table(runs: list[Any]) -> Any:
+    """One column per run (newest first), one row per field, so it fits a terminal however
+    many classifiers and differing params there are."""
     from rich.table import Table
 
-    params = differing_params(runs)
-    metrics = headline_metrics(runs)
+    def started(run: Any) -> str:
+        ms = run.info.start_time
+        return "" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
+
     table = Table(title=f"Last {len(runs)} aefx run(s), newest first")
-    table.add_column("run", no_wrap=True, min_width=8)
-    for name in ("started", "status", "via", *params):
-        table.add_column(name)
-    for name in metrics:
-        table.add_column(name.removeprefix(f"{HEADLINE}.").replace(".", " "), justify="right")
-    for r in runs:
-        started = r.info.start_time
-        when = (
-            ""
-            if started is None
-            else datetime.fromtimestamp(started / 1000).strftime("%Y-%m-%d %H:%M")
+    table.add_column("", no_wrap=True)
+    for run in runs:
+        table.add_column(run.info.run_id[:8], justify="right", no_wrap=True)
+    table.add_row("started", *[started(r) for r in runs])
+    table.add_row("status", *[r.info.status for r in runs])
+    table.add_row("via", *[r.data.tags.get("aefx.entry_point", "") for r in runs])
+    for key in differing_params(runs):
+        table.add_row(key, *[r.data.params.get(key, "") for r in runs], style="cyan")
+    for name in headline_metrics(runs):
+        label = name.removeprefix(f"{HEADLINE}.").replace(".", " on ")
+        table.add_row(
+            f"accuracy: {label}",
+            *[f"{r.data.metrics[name]:.4f}" if name in r.data.metrics else "" for r in runs],
         )
-        row = [r.info.run_id[:8], when, r.info.status, r.data.tags.get("aefx.entry_point", "")]
-        row += [r.data.params.get(k, "") for k in params]
-        row += [f"{r.data.metrics[m]:.4f}" if m in r.data.metrics else "" for m in metrics]
-        table.add_row(*row)
     return table

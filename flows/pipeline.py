@@ -108,6 +108,7 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         {
             **git_tags(project_root()),
             "aefx.entry_point": "aefx run",
+            "aefx.kind": "pipeline",
             "prefect.flow_run_id": str(flow_run.get_id()),
             "prefect.flow_run_name": str(flow_run.get_name()),
         },
