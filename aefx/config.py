@@ -28,55 +28,137 @@ class SyntheticConfig(_Frozen):
     random_state: int = 1
 
 
-class DataConfig(_Frozen):
-    """Where rows come from and how they are split."""
+IMAGE_SOURCES = ("digits", "mnist", "fashion_mnist", "images")
+DataSource = Literal["synthetic", "file", "digits", "mnist", "fashion_mnist", "images"]
 
-    source: Literal["synthetic", "file"] = "synthetic"
+
+class DataConfig(_Frozen):
+    """Where rows come from and how they are split.
+
+    Tables: ``synthetic`` (the reference task) or ``file`` (CSV/Parquet at ``path``).
+    Images: ``digits`` (scikit-learn's embedded 8x8 digits), ``mnist``/``fashion_mnist`` (a local
+    ``.npz`` in Keras' layout at ``path``), or ``images`` (a folder with one sub-folder per class,
+    or a ``.npz``/``.npy`` array at ``path``; a ``.npy`` takes its labels from ``labels_path``).
+    """
+
+    source: DataSource = "synthetic"
     path: Path | None = None
+    labels_path: Path | None = None
     label: str = "label"
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: int = 1
     stratify: bool = False
+    # Keep at most this many rows (a random, seeded subset; split files keep their ratio).
+    max_rows: int | None = Field(None, ge=10)
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> DataConfig:
-        if self.source == "file" and self.path is None:
-            raise ValueError("data.source is 'file' but data.path is not set")
+        if self.source in ("file", "images") and self.path is None:
+            raise ValueError(f"data.source is {self.source!r} but data.path is not set")
         return self
+
+    @property
+    def is_image(self) -> bool:
+        return self.source in IMAGE_SOURCES
+
+    def file_path(self) -> Path | None:
+        """The file or folder read by ingest; mnist and fashion_mnist default under data/raw."""
+        if self.path is None and self.source in ("mnist", "fashion_mnist"):
+            return Path("data/raw") / f"{self.source}.npz"
+        return self.path
 
 
 class ScaleConfig(_Frozen):
-    kind: Literal["minmax", "standard"] = "minmax"
+    # auto: minmax for tables, none for images (ingest already maps pixels to [0, 1]).
+    kind: Literal["auto", "minmax", "standard", "none"] = "auto"
+
+    def kind_for(self, is_image: bool) -> str:
+        if self.kind != "auto":
+            return self.kind
+        return "none" if is_image else "minmax"
+
+
+AutoencoderKind = Literal["dense", "deep-bn", "conv", "denoising", "sparse", "variational"]
 
 
 class AutoencoderConfig(_Frozen):
-    """The reference dense autoencoder; ``None`` sizes are derived from the feature count."""
+    """Which autoencoder, how big, how it is trained. ``None`` sizes follow the feature count."""
 
+    # dense: plain ReLU stack. deep-bn: Dense + BatchNorm + LeakyReLU blocks (the reference).
+    # conv: Conv2D + MaxPooling to a small spatial code, for images. denoising / sparse:
+    # ``base`` trained on corrupted inputs / with an L1 penalty on the code. variational: a VAE.
+    kind: AutoencoderKind = "deep-bn"
+    # The architecture under denoising, sparse and variational; auto = conv for images
+    # (deep-bn for a VAE), deep-bn for tables.
+    base: Literal["auto", "dense", "deep-bn", "conv"] = "auto"
     hidden: tuple[int, ...] | None = None
+    # Used when hidden is null: encoder widths = round(ratio x number of features) per layer.
+    hidden_ratios: tuple[float, ...] = (2.0, 1.0)
     bottleneck: int | None = Field(None, ge=1)
     # Used when bottleneck is null: code width = round(ratio x number of features).
     bottleneck_ratio: float = Field(0.5, gt=0)
+    # conv: filters of each Conv2D + MaxPooling block; the last is the code's channel count.
+    conv_filters: tuple[int, ...] = (16, 8)
+    # linear output + MSE, or sigmoid output + binary cross-entropy (inputs in [0, 1]);
+    # auto: sigmoid for images, linear for tables.
+    output: Literal["auto", "linear", "sigmoid"] = "auto"
+    corruption: Literal["gaussian", "masking"] = "gaussian"  # denoising only
+    corruption_level: float = Field(0.2, gt=0, lt=1)  # noise std, or the fraction zeroed
+    sparsity: float = Field(1e-4, gt=0)  # sparse: L1 activity penalty on the (ReLU) code
+    kl_weight: float = Field(1.0, gt=0)  # variational: weight of the KL term
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
-    noise_std: float = Field(0.0, ge=0)  # > 0: denoising, Gaussian input noise in training
-    l2: float = Field(0.0, ge=0)  # L2 weight penalty on the dense layers
+    l2: float = Field(0.0, ge=0)  # L2 weight penalty on the dense and conv layers
     # Stop when the validation loss has not improved for this many epochs and keep the best
     # weights (judged on the validation slice of the training split); null: train all epochs.
     early_stopping_patience: int | None = Field(None, ge=1)
     # Halve the learning rate after this many epochs without improvement; null: constant.
     reduce_lr_patience: int | None = Field(None, ge=1)
+    # constant, or cosine: decay the rate to 1% of its start over the epochs.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+
+    @model_validator(mode="after")
+    def _conv_filters(self) -> AutoencoderConfig:
+        if not self.conv_filters or min(self.conv_filters) < 1:
+            raise ValueError("autoencoder.conv_filters must be a non-empty list of positive sizes")
+        if self.kind == "variational" and self.base == "conv":
+            raise ValueError("autoencoder: the variational kind has a dense base (dense, deep-bn)")
+        return self
+
+    def architecture(self, is_image: bool) -> str:
+        """The layer stack: dense, deep-bn or conv."""
+        if self.kind in ("dense", "deep-bn", "conv"):
+            return self.kind
+        if self.base != "auto":
+            return self.base
+        return "conv" if is_image and self.kind != "variational" else "deep-bn"
+
+    def output_for(self, is_image: bool) -> str:
+        if self.output != "auto":
+            return self.output
+        return "sigmoid" if is_image else "linear"
 
     @model_validator(mode="after")
     def _positive_hidden(self) -> AutoencoderConfig:
         if self.hidden is not None and (not self.hidden or min(self.hidden) < 1):
             raise ValueError("autoencoder.hidden must be a non-empty list of positive sizes")
+        if not self.hidden_ratios or min(self.hidden_ratios) <= 0:
+            raise ValueError(
+                "autoencoder.hidden_ratios must be a non-empty list of positive ratios"
+            )
+        if self.lr_schedule == "cosine" and self.reduce_lr_patience:
+            raise ValueError(
+                "autoencoder: lr_schedule 'cosine' and reduce_lr_patience exclude each other"
+            )
         return self
 
     def hidden_for(self, n_features: int) -> tuple[int, ...]:
-        return self.hidden if self.hidden is not None else (2 * n_features, n_features)
+        if self.hidden is not None:
+            return self.hidden
+        return tuple(max(1, round(r * n_features)) for r in self.hidden_ratios)
 
     def bottleneck_for(self, n_features: int) -> int:
         if self.bottleneck is not None:
@@ -137,7 +219,17 @@ class MlpConfig(_Classifier):
     max_iter: int = Field(1000, ge=1)
 
 
-ClassifierName = Literal["logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp"]
+class CnnConfig(_Classifier):
+    """A small Keras CNN on the raw images (image data only; raw features only)."""
+
+    filters: tuple[int, ...] = (16, 32)
+    dense: int = Field(64, ge=1)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+
+
+ClassifierName = Literal["logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp", "cnn"]
 FeatureSet = Literal["raw", "pca", "encoded", "raw_encoded"]
 
 
@@ -153,6 +245,7 @@ class ClassifiersConfig(_Frozen):
     gboost: GBoostConfig = GBoostConfig()
     knn: KnnConfig = KnnConfig()
     mlp: MlpConfig = MlpConfig()
+    cnn: CnnConfig = CnnConfig()
 
     @model_validator(mode="after")
     def _some(self) -> ClassifiersConfig:
@@ -187,11 +280,15 @@ class PathsConfig(_Frozen):
     test: Path = Path("data/processed/test.parquet")
     train_scaled: Path = Path("data/scaled/train.parquet")
     test_scaled: Path = Path("data/scaled/test.parquet")
+    data_schema: Path = Path("data/processed/schema.json")
     scaler: Path = Path("models/scaler.json")
     autoencoders: Path = Path("models/autoencoders")
     train_metrics: Path = Path("metrics/train.json")
     learning_curves: Path = Path("metrics/learning_curves")
     learning_curve_plot: Path = Path("plots/learning_curves.png")
+    autoencoder_metrics: Path = Path("metrics/autoencoder.json")
+    reconstruction_plot: Path = Path("plots/reconstructions.png")
+    codes_plot: Path = Path("plots/codes_2d.png")
     encoder: Path = Path("models/encoder.keras")
     encoder_meta: Path = Path("models/encoder.json")
     encoders: Path = Path("models/encoders")
@@ -222,6 +319,16 @@ class Params(_Frozen):
     def _some_seeds(self) -> Params:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be a non-empty list of distinct integers")
+        if "cnn" in self.classifiers.use and not self.data.is_image:
+            raise ValueError(
+                "classifiers.use: cnn needs image data (data.source digits, mnist, "
+                "fashion_mnist or images)"
+            )
+        if self.autoencoder.architecture(self.data.is_image) == "conv" and not self.data.is_image:
+            raise ValueError(
+                "autoencoder: a conv autoencoder needs image data (data.source digits, mnist, "
+                "fashion_mnist or images)"
+            )
         return self
 
 

@@ -56,27 +56,23 @@ def print_summary(params: Any, result: Any) -> None:
         f"'{params.tracking.experiment}' ({result.tracking_uri})"
     )
     console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
-    console.print(
-        "Files written: "
-        + ", ".join(
-            str(x)
-            for x in (
-                p.train,
-                p.test,
-                p.scaler,
-                p.autoencoders,
-                p.encoder,
-                p.encoder_meta,
-                p.encoded,
-                p.comparison,
-                p.differences,
-                p.comparison_table,
-                p.learning_curve_plot,
-                p.comparison_plot,
-                p.confusion_plot,
-            )
-        )
+    data = (p.train, p.test, p.data_schema, p.scaler, p.encoded)
+    models = (p.autoencoders, p.encoder, p.encoder_meta)
+    reports = (p.comparison, p.differences, p.autoencoder_metrics, p.comparison_table)
+    plots = (
+        p.learning_curve_plot,
+        p.reconstruction_plot,
+        p.codes_plot,
+        p.comparison_plot,
+        p.confusion_plot,
     )
+    for title, paths in (
+        ("Data", data),
+        ("Models", models),
+        ("Reports", reports),
+        ("Plots", plots),
+    ):
+        console.print(f"{title}: " + ", ".join(str(x) for x in paths))
     if result.dvc_recorded:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
     else:

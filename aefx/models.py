@@ -1,15 +1,11 @@
-"""Keras model builders. The encoder and decoder are named sub-models of the autoencoder."""
+"""Loading, saving and seeding Keras models (the builders live in aefx.autoencoders)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aefx.errors import AefxError
-
-ENCODER = "encoder"
-DECODER = "decoder"
 
 
 def code_columns(code_size: int) -> list[str]:
@@ -27,52 +23,6 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _dense_block(x: Any, width: int, name: str, l2: float = 0.0) -> Any:
-    from keras import layers, regularizers
-
-    reg = regularizers.L2(l2) if l2 > 0 else None
-    x = layers.Dense(width, name=f"{name}_dense", kernel_regularizer=reg)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.LeakyReLU(name=f"{name}_act")(x)
-
-
-def build_autoencoder(
-    n_features: int,
-    hidden: Sequence[int],
-    bottleneck: int,
-    learning_rate: float,
-    noise_std: float = 0.0,
-    l2: float = 0.0,
-) -> Any:
-    """The reference dense autoencoder: Dense -> BatchNorm -> LeakyReLU blocks, linear code
-    and a mirrored decoder with a linear output, trained with MSE and Adam.
-
-    ``noise_std`` > 0 makes it denoising: Gaussian noise is added to the input during training
-    only, outside the encoder, so the saved encoder maps clean rows to codes."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input((n_features,), name="features")
-    x = inputs
-    for i, width in enumerate(hidden):
-        x = _dense_block(x, width, f"enc{i}", l2)
-    code = layers.Dense(bottleneck, name="code")(x)
-    encoder = keras.Model(inputs, code, name=ENCODER)
-
-    code_in = keras.Input((bottleneck,), name="code_in")
-    y = code_in
-    for i, width in enumerate(reversed(hidden)):
-        y = _dense_block(y, width, f"dec{i}", l2)
-    recon = layers.Dense(n_features, name="reconstruction")(y)
-    decoder = keras.Model(code_in, recon, name=DECODER)
-
-    ae_in = keras.Input((n_features,), name="autoencoder_in")
-    noisy = layers.GaussianNoise(noise_std, name="input_noise")(ae_in) if noise_std > 0 else ae_in
-    autoencoder = keras.Model(ae_in, decoder(encoder(noisy)), name="autoencoder")
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    return autoencoder
-
-
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file with safe_mode on (no Lambda layers, no arbitrary code)."""
     import keras
@@ -82,6 +32,8 @@ def load_model(path: Path) -> Any:
         raise AefxError(f"{path}: only .keras model files are loaded")
     if not path.is_file():
         raise AefxError(f"{path}: model file not found (run the pipeline first)")
+    import aefx.layers  # noqa: F401  (registers the project's own layers for safe loading)
+
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError) as exc:

@@ -38,7 +38,8 @@ class Stage:
 def _ingest(params: Params) -> Any:
     from tasks.ingest import ingest
 
-    return ingest(params.data, params.paths.train, params.paths.test)
+    p = params.paths
+    return ingest(params.data, p.train, p.test, p.data_schema)
 
 
 def _scale(params: Params) -> Any:
@@ -46,7 +47,14 @@ def _scale(params: Params) -> Any:
 
     p = params.paths
     return scale(
-        params.scale, params.data.label, p.train, p.test, p.train_scaled, p.test_scaled, p.scaler
+        params.scale,
+        params.data.label,
+        p.data_schema,
+        p.train,
+        p.test,
+        p.train_scaled,
+        p.test_scaled,
+        p.scaler,
     )
 
 
@@ -58,11 +66,27 @@ def _train_autoencoder(params: Params) -> Any:
         params.autoencoder,
         params.seeds,
         params.data.label,
+        p.data_schema,
         p.train_scaled,
         p.autoencoders,
         p.learning_curves,
         p.train_metrics,
         p.learning_curve_plot,
+    )
+
+
+def _inspect_autoencoder(params: Params) -> Any:
+    from tasks.inspect_autoencoder import inspect_autoencoder
+
+    p = params.paths
+    return inspect_autoencoder(
+        params.seeds,
+        params.data.label,
+        params.autoencoder.kind,
+        (p.data_schema, p.test_scaled, p.autoencoders),
+        p.autoencoder_metrics,
+        p.reconstruction_plot,
+        p.codes_plot,
     )
 
 
@@ -73,6 +97,8 @@ def _extract_encoder(params: Params) -> Any:
     return extract_encoder(
         params.seeds,
         params.data.label,
+        params.autoencoder.kind,
+        p.data_schema,
         p.autoencoders,
         p.train_metrics,
         p.scaler,
@@ -101,7 +127,7 @@ def _compare_classifiers(params: Params) -> Any:
         params.evaluation,
         params.seeds,
         params.data.label,
-        (p.train_scaled, p.test_scaled, p.encoded),
+        (p.data_schema, p.train_scaled, p.test_scaled, p.encoded),
         outputs,
     )
 
@@ -124,17 +150,22 @@ def _log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc 
 
 
 _COMMON = ("aefx/config.py", "aefx/io.py")
-_KERAS = ("aefx/models.py",)
+_KERAS = ("aefx/models.py", "aefx/autoencoders.py", "aefx/layers.py")
 
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "ingest", _ingest, params=("data",), deps=("raw_dir",), outs=("train", "test"), code=_COMMON
+        "ingest",
+        _ingest,
+        params=("data",),
+        deps=("raw_dir",),
+        outs=("train", "test", "data_schema"),
+        code=(*_COMMON, "aefx/images.py"),
     ),
     Stage(
         "scale",
         _scale,
         params=("scale", "data.label"),
-        deps=("train", "test"),
+        deps=("data_schema", "train", "test"),
         outs=("train_scaled", "test_scaled", "scaler"),
         code=(*_COMMON, "aefx/scaling.py"),
     ),
@@ -142,17 +173,26 @@ STAGES: tuple[Stage, ...] = (
         "train_autoencoder",
         _train_autoencoder,
         params=("autoencoder", "seeds", "data.label"),
-        deps=("train_scaled",),
+        deps=("data_schema", "train_scaled"),
         outs=("autoencoders",),
         metrics=("train_metrics",),
         plots=("learning_curves", "learning_curve_plot"),
         code=(*_COMMON, *_KERAS, "aefx/progress.py", "aefx/report.py"),
     ),
     Stage(
+        "inspect_autoencoder",
+        _inspect_autoencoder,
+        params=("seeds", "data.label", "autoencoder.kind"),
+        deps=("data_schema", "test_scaled", "autoencoders"),
+        metrics=("autoencoder_metrics",),
+        plots=("reconstruction_plot", "codes_plot"),
+        code=(*_COMMON, *_KERAS, "aefx/report.py"),
+    ),
+    Stage(
         "extract_encoder",
         _extract_encoder,
-        params=("seeds", "data.label"),
-        deps=("autoencoders", "train_metrics", "scaler"),
+        params=("seeds", "data.label", "autoencoder.kind"),
+        deps=("data_schema", "autoencoders", "train_metrics", "scaler"),
         outs=("encoders", "encoder", "encoder_meta"),
         code=(*_COMMON, *_KERAS),
     ),
@@ -168,11 +208,11 @@ STAGES: tuple[Stage, ...] = (
         "compare_classifiers",
         _compare_classifiers,
         params=("classifiers", "evaluation", "seeds", "data.label"),
-        deps=("train_scaled", "test_scaled", "encoded"),
+        deps=("data_schema", "train_scaled", "test_scaled", "encoded"),
         outs=("comparison_table", "comparison_rows", "differences"),
         metrics=("scores",),
         plots=("comparison", "comparison_plot", "confusion_plot"),
-        code=(*_COMMON, "aefx/report.py", "aefx/stats.py"),
+        code=(*_COMMON, "aefx/report.py", "aefx/stats.py", "aefx/cnn.py"),
     ),
     Stage(
         "log_run",
@@ -184,6 +224,9 @@ STAGES: tuple[Stage, ...] = (
             "learning_curves",
             "learning_curve_plot",
             "train_metrics",
+            "autoencoder_metrics",
+            "reconstruction_plot",
+            "codes_plot",
             "encoder",
             "encoder_meta",
             "comparison",

@@ -173,11 +173,15 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
     for i, f in enumerate(features):
         means, errs = [], []
         for clf in classifiers:
-            r = cells[(clf, f)]
-            means.append(r[metric])
-            lo, hi = r.get(f"{metric}_ci_low"), r.get(f"{metric}_ci_high")
+            r = cells.get((clf, f))  # absent: e.g. the CNN, which only sees raw images
+            means.append(np.nan if r is None else r[metric])
+            lo, hi = (
+                (None, None)
+                if r is None
+                else (r.get(f"{metric}_ci_low"), r.get(f"{metric}_ci_high"))
+            )
             errs.append(0.0 if lo is None else (hi - lo) / 2)
-        lowest = min(lowest, min(m - e for m, e in zip(means, errs, strict=True)))
+        lowest = min(lowest, float(np.nanmin(np.subtract(means, errs))))
         ax.bar(
             x + (i - (len(features) - 1) / 2) * width,
             means,

@@ -14,21 +14,22 @@ from aefx.io import read_json, write_json
 _STATE = {
     "minmax": ("min_", "scale_", "data_min_", "data_max_", "data_range_"),
     "standard": ("mean_", "scale_", "var_"),
+    "none": (),  # identity: images already lie in [0, 1]
 }
 
 
 def make_scaler(kind: str) -> Any:
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
 
-    return {"minmax": MinMaxScaler, "standard": StandardScaler}[kind]()
+    return {"minmax": MinMaxScaler, "standard": StandardScaler, "none": FunctionTransformer}[kind]()
 
 
-def scaler_to_dict(scaler: Any, kind: str, features: list[str]) -> dict[str, Any]:
+def scaler_to_dict(scaler: Any, kind: str, features: list[str], n_samples: int) -> dict[str, Any]:
     state = {name: np.asarray(getattr(scaler, name)).tolist() for name in _STATE[kind]}
     return {
         "kind": kind,
         "features": list(features),
-        "n_samples_seen": int(np.max(scaler.n_samples_seen_)),
+        "n_samples_seen": n_samples,
         "state": state,
     }
 
@@ -43,14 +44,15 @@ def scaler_from_dict(payload: dict[str, Any]) -> Any:
         setattr(scaler, name, np.asarray(payload["state"][name], dtype="float64"))
     scaler.n_features_in_ = len(payload["features"])
     scaler.feature_names_in_ = np.asarray(payload["features"], dtype=object)
-    scaler.n_samples_seen_ = payload["n_samples_seen"]
+    if kind != "none":
+        scaler.n_samples_seen_ = payload["n_samples_seen"]
     if kind == "standard":
         scaler.with_mean = scaler.with_std = True
     return scaler
 
 
-def save_scaler(path: Path, scaler: Any, kind: str, features: list[str]) -> None:
-    write_json(path, scaler_to_dict(scaler, kind, features))
+def save_scaler(path: Path, scaler: Any, kind: str, features: list[str], n_samples: int) -> None:
+    write_json(path, scaler_to_dict(scaler, kind, features, n_samples))
 
 
 def load_scaler(path: Path) -> tuple[Any, list[str]]:

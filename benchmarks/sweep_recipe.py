@@ -22,8 +22,13 @@ RECIPES: dict[str, dict] = {
     "reference": {},
     "early-stop": {"early_stopping_patience": 30, "epochs": 300},
     "early-stop+lr": {"early_stopping_patience": 40, "reduce_lr_patience": 15, "epochs": 300},
-    "denoise-0.05": {"noise_std": 0.05},
-    "denoise-0.1+es": {"noise_std": 0.1, "early_stopping_patience": 30, "epochs": 300},
+    "denoise-0.05": {"kind": "denoising", "corruption_level": 0.05},
+    "denoise-0.1+es": {
+        "kind": "denoising",
+        "corruption_level": 0.1,
+        "early_stopping_patience": 30,
+        "epochs": 300,
+    },
     "bottleneck-100": {"bottleneck": 100},
     "l2-1e-4": {"l2": 1e-4},
     "batch-64+lr": {"batch_size": 64, "epochs": 400, "reduce_lr_patience": 20},
@@ -35,6 +40,14 @@ RECIPES: dict[str, dict] = {
     "bottleneck-150-e300": {"bottleneck": 150, "epochs": 300},
     "bottleneck-200-wide": {"bottleneck": 200, "hidden": [400, 200]},
     "bottleneck-150-wider": {"bottleneck": 150, "hidden": [600, 300]},
+    "bottleneck-150-cosine": {"bottleneck": 150, "lr_schedule": "cosine"},
+    "bottleneck-150-wider-cosine": {
+        "bottleneck": 150,
+        "hidden": [600, 300],
+        "lr_schedule": "cosine",
+    },
+    "bottleneck-150-wider-l2": {"bottleneck": 150, "hidden": [600, 300], "l2": 1e-4},
+    "bottleneck-200-wider": {"bottleneck": 200, "hidden": [600, 300]},
 }
 
 

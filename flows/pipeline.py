@@ -40,6 +40,7 @@ ingest = _stage_task(
 )
 scale = _stage_task("scale")
 train_autoencoder = _stage_task("train_autoencoder")  # training is never blindly retried
+inspect_autoencoder = _stage_task("inspect_autoencoder")
 extract_encoder = _stage_task("extract_encoder")
 encode_splits = _stage_task("encode_splits")
 compare_classifiers = _stage_task("compare_classifiers")
@@ -99,8 +100,8 @@ def publish_comparison(compared: Any) -> None:
 
 @flow(name="aefx-pipeline")
 def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
-    """ingest -> scale -> train_autoencoder -> extract_encoder -> encode_splits ->
-    compare_classifiers -> log_run, as one MLflow run."""
+    """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
+    encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
     uri = tracking_uri(params.tracking.uri)
     run_id = start_run(
         uri,
@@ -117,6 +118,7 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         ingest(params)
         scale(params)
         train_autoencoder(params)
+        inspect_autoencoder(params)
         extract_encoder(params)
         encode_splits(params)
         compared = compare_classifiers(params)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.config import ClassifiersConfig, EvaluationConfig
-from aefx.io import atomic_path, encoded_file, write_json, write_text
+from aefx.io import atomic_path, encoded_file, read_json, write_json, write_text
 from aefx.report import comparison_markdown, plot_comparison, plot_confusion
 from aefx.stats import paired_difference, t_interval, verdict
 
@@ -31,17 +31,30 @@ class CompareResult:
     markdown: str
 
 
-def make_classifier(name: str, cfg: ClassifiersConfig, seed: int) -> Any:
+# Classifiers that only make sense on the raw images, never on codes or PCA components.
+RAW_ONLY = ("cnn",)
+
+
+def make_classifier(
+    name: str, cfg: ClassifiersConfig, seed: int, image_shape: tuple[int, ...] | None = None
+) -> Any:
     """A fresh estimator with the settings from params.yaml; tuned over its grid if asked."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.neural_network import MLPClassifier
     from sklearn.svm import SVC
 
     settings = getattr(cfg, name)
     kwargs = settings.settings()
+    if name == "cnn":
+        from aefx.cnn import CnnClassifier
+
+        assert image_shape is not None  # Params refuses cnn without image data
+        kwargs = {**kwargs, "filters": tuple(kwargs["filters"])}
+        return _tuned(
+            CnnClassifier(tuple(image_shape), random_state=seed, **kwargs), cfg, settings, seed
+        )
     builders = {
         "logreg": lambda: LogisticRegression(**kwargs),
         "svm_rbf": lambda: SVC(kernel="rbf", **kwargs),
@@ -53,7 +66,12 @@ def make_classifier(name: str, cfg: ClassifiersConfig, seed: int) -> Any:
             **{**kwargs, "hidden_layer_sizes": tuple(kwargs["hidden_layer_sizes"])},
         ),
     }
-    model = builders[name]()
+    return _tuned(builders[name](), cfg, settings, seed)
+
+
+def _tuned(model: Any, cfg: ClassifiersConfig, settings: Any, seed: int) -> Any:
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
     if cfg.tune and settings.grid:
         # Tuning sees only the rows it is given: the training split (or a CV fold of it).
         folds = StratifiedKFold(cfg.tune_folds, shuffle=True, random_state=seed)
@@ -121,6 +139,7 @@ def evaluate(
     evaluation: EvaluationConfig,
     seed: int,
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    image_shape: tuple[int, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Score rows for one classifier on one feature set and seed, and its test predictions."""
     from sklearn.base import clone
@@ -128,7 +147,7 @@ def evaluate(
     from sklearn.model_selection import StratifiedKFold
 
     X_train, y_train, X_test, y_test = data
-    template = make_classifier(name, cfg, seed)
+    template = make_classifier(name, cfg, seed, image_shape)
     rows = []
     with warnings.catch_warnings():
         # A classifier that hits max_iter is scored as it stands; the warning is only noise.
@@ -244,10 +263,11 @@ def compare_classifiers(
 ) -> CompareResult:
     """Fit and score everything; write records, per-seed rows, differences, report and plots.
 
-    ``inputs`` are the scaled train and test splits and the encoded directory; ``outputs``
-    maps comparison, comparison_rows, differences, scores, comparison_table, comparison_plot
-    and confusion_plot to their paths."""
-    train_scaled, test_scaled, encoded_dir = inputs
+    ``inputs`` are the schema, the scaled train and test splits and the encoded directory;
+    ``outputs`` maps comparison, comparison_rows, differences, scores, comparison_table,
+    comparison_plot and confusion_plot to their paths."""
+    schema_path, train_scaled, test_scaled, encoded_dir = inputs
+    image_shape = read_json(schema_path)["image_shape"]
     X_train, y_train = _xy(pd.read_parquet(train_scaled), label)
     X_test, y_test = _xy(pd.read_parquet(test_scaled), label)
     rows, predictions = [], {}
@@ -255,12 +275,15 @@ def compare_classifiers(
         sets = feature_sets(cfg.features, label, (X_train, X_test), encoded_dir, seed)
         for name in cfg.use:
             for feats, (F_train, F_test) in sets.items():
+                if name in RAW_ONLY and feats != "raw":
+                    continue
                 scored, predicted = evaluate(
-                    name, cfg, evaluation, seed, (F_train, y_train, F_test, y_test)
+                    name, cfg, evaluation, seed, (F_train, y_train, F_test, y_test), image_shape
                 )
                 rows += [{"seed": seed, "classifier": name, "features": feats, **r} for r in scored]
                 predictions.setdefault((name, feats), []).append(predicted)
-            log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(sets))
+            fitted = ["raw"] if name in RAW_ONLY else list(sets)
+            log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(fitted))
     frame = pd.DataFrame(rows)
     records = summarise(frame, evaluation)
     diffs = differences(frame, evaluation)

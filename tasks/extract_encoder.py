@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from aefx.autoencoders import feature_encoder
 from aefx.io import atomic_dir, file_sha256, read_json, seed_file, write_json
-from aefx.models import ENCODER, code_columns, load_model, save_model
+from aefx.models import code_columns, load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ class ExtractResult:
 def extract_encoder(
     seeds: tuple[int, ...],
     label: str,
+    kind: str,
+    schema_path: Path,
     autoencoders_dir: Path,
     train_metrics: Path,
     scaler_path: Path,
@@ -37,7 +40,7 @@ def extract_encoder(
     code_size = 0
     with atomic_dir(encoders_dir) as tmp:
         for seed in seeds:
-            encoder = load_model(seed_file(autoencoders_dir, seed, ".keras")).get_layer(ENCODER)
+            encoder = feature_encoder(load_model(seed_file(autoencoders_dir, seed, ".keras")))
             save_model(encoder, seed_file(tmp, seed, ".keras"))
             if seed == best:
                 save_model(encoder, encoder_path)
@@ -50,6 +53,8 @@ def extract_encoder(
             "seed": best,
             "features": scaler["features"],
             "label": label,
+            "kind": kind,
+            "image_shape": read_json(schema_path)["image_shape"],
             "code_size": code_size,
             "code_columns": code_columns(code_size),
             "scaler": scaler,

@@ -12,7 +12,8 @@ import pandas as pd
 
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
-from aefx.io import write_parquet
+from aefx.images import load_image_source, pixel_columns
+from aefx.io import write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,20 @@ def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: s
         )
 
 
+def image_frame(images: np.ndarray, labels: np.ndarray, label: str) -> pd.DataFrame:
+    """Images flattened to one float column per pixel (channels last), plus the label."""
+    flat = images.reshape(len(images), -1)
+    frame = pd.DataFrame(flat, columns=pixel_columns(flat.shape[1]))
+    frame[label] = labels
+    return frame
+
+
+def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    return frame if len(frame) <= n else frame.sample(n=n, random_state=seed).sort_index()
+
+
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
-    """The configured data set as a checked frame, and a name for messages."""
+    """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
         return synthetic_frame(cfg.synthetic, cfg.label), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
@@ -138,11 +151,35 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     return check_frame(read_table(cfg.path), cfg.label, origin), origin
 
 
-def ingest(cfg: DataConfig, train_path: Path, test_path: Path) -> IngestResult:
-    """Load, validate and split the data set; write both splits as Parquet."""
+def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[int] | None]:
+    """Train and test frames, a name for messages, and the image shape (None for tables)."""
     from sklearn.model_selection import train_test_split
 
-    frame, origin = load_source(cfg)
+    presplit: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    shape = None
+    if cfg.is_image:
+        path = cfg.file_path()
+        origin = cfg.source if path is None else str(path)
+        images = load_image_source(cfg.source, path, cfg.labels_path)
+        shape = list(images.shape)
+        frame = image_frame(images.images, images.labels, cfg.label)
+        if images.test_images is not None:
+            assert images.test_labels is not None
+            presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
+    else:
+        frame, origin = load_source(cfg)
+    if presplit is not None:
+        # The file's own split is kept; max_rows shrinks both sides in proportion.
+        train, test = presplit
+        if cfg.max_rows is not None:
+            total = len(train) + len(test)
+            n_test = max(1, round(cfg.max_rows * len(test) / total))
+            train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
+            test = subsample(test, n_test, cfg.split_seed)
+        check_splittable(pd.concat([train, test]), cfg.label, cfg, origin)
+        return train, test, origin, shape
+    if cfg.max_rows is not None:
+        frame = subsample(frame, cfg.max_rows, cfg.split_seed)
     check_splittable(frame, cfg.label, cfg, origin)
     train, test = train_test_split(
         frame,
@@ -150,16 +187,34 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path) -> IngestResult:
         random_state=cfg.split_seed,
         stratify=frame[cfg.label] if cfg.stratify else None,
     )
+    return train, test, origin, shape
+
+
+def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
+    """Load, validate and split the data set; write both splits as Parquet and a schema that
+    names the features, the label, the classes and (for images) the image shape."""
+    train, test, origin, shape = load_splits(cfg)
+    features = tuple(c for c in train.columns if c != cfg.label)
+    classes = tuple(str(c) for c in sorted(pd.concat([train, test])[cfg.label].unique()))
     write_parquet(train_path, train)
     write_parquet(test_path, test)
-    features = tuple(c for c in frame.columns if c != cfg.label)
-    classes = tuple(str(c) for c in sorted(frame[cfg.label].unique()))
+    write_json(
+        schema_path,
+        {
+            "source": cfg.source,
+            "features": list(features),
+            "label": cfg.label,
+            "classes": list(classes),
+            "image_shape": shape,
+        },
+    )
     log.info(
-        "ingest: %s -> %d train / %d test rows, %d features, %d classes",
+        "ingest: %s -> %d train / %d test rows, %d features%s, %d classes",
         origin,
         len(train),
         len(test),
         len(features),
+        f" ({'x'.join(map(str, shape))} images)" if shape else "",
         len(classes),
     )
     return IngestResult(len(train), len(test), features, classes)

@@ -43,7 +43,9 @@ def run_tags(params: Params, entry_point: str) -> dict[str, str]:
     return {
         **git_tags(project_root()),
         "data.version": data_version(p.train, p.test),
-        "data.source": params.data.source if params.data.path is None else str(params.data.path),
+        "data.source": params.data.source
+        if params.data.file_path() is None
+        else f"{params.data.source}:{params.data.file_path()}",
         "aefx.entry_point": entry_point,
         "aefx.kind": "pipeline",
     }
@@ -63,6 +65,10 @@ def _metrics(params: Params) -> list:
                 metrics.append(Metric(f"ae_{name}.seed{seed}", value, now, int(row.epoch)))
                 if seed == best_seed:
                     metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
+    # Test-split reconstruction and code statistics: ae_test_mse, ae_mean_code_activation, ...
+    for name, value in read_json(params.paths.autoencoder_metrics).items():
+        if name.endswith("_mean"):
+            metrics.append(Metric(f"ae_{name.removesuffix('_mean')}", value, now, 0))
     for record in read_json(params.paths.comparison):
         key = f"{record['classifier']}.{record['features']}"
         for metric in ("accuracy", "f1_macro", "roc_auc", "cv_accuracy"):
@@ -165,6 +171,9 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
             mlflow_client.log_batch(run_id, metrics=metrics[i : i + 1000])
         for path, folder in (
             (p.learning_curve_plot, "plots"),
+            (p.reconstruction_plot, "plots"),
+            (p.codes_plot, "plots"),
+            (p.autoencoder_metrics, "training"),
             (p.comparison, "comparison"),
             (p.comparison_plot, "plots"),
             (p.confusion_plot, "plots"),

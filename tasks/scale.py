@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from aefx.config import ScaleConfig
-from aefx.io import write_parquet
+from aefx.io import read_json, write_parquet
 from aefx.scaling import make_scaler, save_scaler
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def split_xy(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series]:
 def scale(
     cfg: ScaleConfig,
     label: str,
+    schema_path: Path,
     train_path: Path,
     test_path: Path,
     train_out: Path,
@@ -35,10 +36,11 @@ def scale(
     scaler_out: Path,
 ) -> ScaleResult:
     """Fit the scaler on train rows and write scaled copies of both splits plus the scaler."""
+    kind = cfg.kind_for(read_json(schema_path)["image_shape"] is not None)
     X_train, y_train = split_xy(pd.read_parquet(train_path), label)
     X_test, y_test = split_xy(pd.read_parquet(test_path), label)
     # Fit on train only: test rows must not leak into the min/max (or mean/std).
-    scaler = make_scaler(cfg.kind).fit(X_train)
+    scaler = make_scaler(kind).fit(X_train)
     features = list(X_train.columns)
     constant = tuple(
         c for c, lo, hi in zip(features, X_train.min(), X_train.max(), strict=True) if lo == hi
@@ -54,8 +56,8 @@ def scale(
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)
         scaled[label] = y.to_numpy()
         write_parquet(out, scaled)
-    save_scaler(scaler_out, scaler, cfg.kind, features)
+    save_scaler(scaler_out, scaler, kind, features, len(X_train))
     log.info(
-        "scale: %s scaler fit on %d train rows, %d features", cfg.kind, len(X_train), len(features)
+        "scale: %s scaler fit on %d train rows, %d features", kind, len(X_train), len(features)
     )
     return ScaleResult(len(features), constant)

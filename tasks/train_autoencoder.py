@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from aefx.autoencoders import Architecture, build_autoencoder
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
-from aefx.io import atomic_dir, seed_file, write_json
-from aefx.models import build_autoencoder, configure_determinism, save_model
+from aefx.io import atomic_dir, read_json, seed_file, write_json
+from aefx.models import configure_determinism, save_model
 from aefx.progress import epoch_callback
 
 log = logging.getLogger(__name__)
@@ -57,19 +60,32 @@ def training_callbacks(cfg: AutoencoderConfig, seed: int) -> list:
     return callbacks
 
 
-def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, pd.DataFrame, float]:
+def learning_rate(cfg: AutoencoderConfig, n_rows: int) -> object:
+    """The optimiser's rate: a float, or a cosine decay over every step of the run."""
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    import keras
+
+    steps = math.ceil(n_rows / cfg.batch_size) * cfg.epochs
+    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, alpha=0.01)
+
+
+def fit_one(
+    X: np.ndarray,
+    cfg: AutoencoderConfig,
+    seed: int,
+    image_shape: Sequence[int] | None = None,
+) -> tuple[object, pd.DataFrame, float]:
     """Train one autoencoder; return it, its per-epoch losses and the fit time in seconds."""
     configure_determinism(seed)
     X_fit, X_val = carve_validation(X, cfg.validation_fraction, seed)
-    n_features = X.shape[1]
-    model = build_autoencoder(
-        n_features,
-        cfg.hidden_for(n_features),
-        cfg.bottleneck_for(n_features),
-        cfg.learning_rate,
-        noise_std=cfg.noise_std,
-        l2=cfg.l2,
-    )
+    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    if arch.output == "sigmoid" and (X.min() < 0 or X.max() > 1):
+        raise AefxError(
+            "autoencoder.output is sigmoid (binary cross-entropy) but the scaled training rows "
+            f"leave [0, 1] ({X.min():.3g}..{X.max():.3g}); use scale.kind minmax or output linear"
+        )
+    model = build_autoencoder(arch, learning_rate(cfg, len(X_fit)), seed=seed)
     start = time.perf_counter()
     history = model.fit(
         X_fit,
@@ -87,7 +103,16 @@ def fit_one(X: np.ndarray, cfg: AutoencoderConfig, seed: int) -> tuple[object, p
     return model, curve, seconds
 
 
-def plot_learning_curves(curves: dict[int, pd.DataFrame], path: Path) -> None:
+def loss_label(arch: Architecture) -> str:
+    """What the curves measure: the reconstruction loss plus any penalty the kind adds."""
+    name = {"mse": "reconstruction MSE", "binary_crossentropy": "reconstruction BCE"}[arch.loss]
+    extra = {"variational": " + KL", "sparse": " + L1 on the code"}.get(arch.kind, "")
+    return name + extra
+
+
+def plot_learning_curves(
+    curves: dict[int, pd.DataFrame], path: Path, ylabel: str, kind: str
+) -> None:
     from aefx.report import pyplot, save_png
 
     plt = pyplot()
@@ -104,8 +129,8 @@ def plot_learning_curves(curves: dict[int, pd.DataFrame], path: Path) -> None:
         )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction MSE (log scale)")
-    ax.set_title("Autoencoder learning curves (dashed: validation slice of train)")
+    ax.set_ylabel(f"{ylabel} (log scale)")
+    ax.set_title(f"{kind} autoencoder learning curves (dashed: validation slice of train)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -117,6 +142,7 @@ def train_autoencoder(
     cfg: AutoencoderConfig,
     seeds: tuple[int, ...],
     label: str,
+    schema_path: Path,
     train_scaled: Path,
     models_dir: Path,
     curves_dir: Path,
@@ -125,12 +151,13 @@ def train_autoencoder(
 ) -> TrainResult:
     """Train one autoencoder per seed; write the models, learning curves, a plot and metrics."""
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
+    image_shape = read_json(schema_path)["image_shape"]
     curves: dict[int, pd.DataFrame] = {}
     summary: dict[str, dict[str, float]] = {}
     n_params = 0
     with atomic_dir(models_dir) as models_tmp, atomic_dir(curves_dir) as curves_tmp:
         for seed in seeds:
-            model, curve, seconds = fit_one(X, cfg, seed)
+            model, curve, seconds = fit_one(X, cfg, seed, image_shape)
             n_params = int(model.count_params())
             save_model(model, seed_file(models_tmp, seed, ".keras"))
             curve.to_csv(seed_file(curves_tmp, seed, ".csv"), index=False)
@@ -164,7 +191,8 @@ def train_autoencoder(
             "per_seed": summary,
         },
     )
-    plot_learning_curves(curves, plot_path)
+    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    plot_learning_curves(curves, plot_path, loss_label(arch), cfg.kind)
     return TrainResult(
         seeds=tuple(seeds),
         final_loss={s: summary[f"seed_{s}"]["loss"] for s in seeds},

@@ -8,6 +8,7 @@ import pytest
 
 from aefx.config import load_params
 from aefx.errors import AefxError
+from aefx.io import read_json
 from aefx.pipeline import STAGE_NAMES
 from aefx.tracking import tracking_uri, using_store
 
@@ -122,3 +123,42 @@ def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
     runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert not (project / "data" / "processed").exists()
+
+
+def test_digits_with_a_conv_autoencoder_and_a_cnn_classifier(project, prefect_harness):
+    """Images end to end: embedded digits, conv autoencoder, the CNN on raw pixels beside
+    cheap classifiers on codes, and the pictures logged to MLflow."""
+    from mlflow.tracking import MlflowClient
+
+    from flows.pipeline import pipeline
+
+    params = load_params(
+        overrides=[
+            "data.source=digits",
+            "data.max_rows=240",
+            "data.stratify=true",
+            "autoencoder.kind=conv",
+            "classifiers.use=[logreg, cnn]",
+            "classifiers.cnn.epochs=3",
+        ]
+    )
+    result = pipeline(params, record_dvc=False)
+    p = params.paths
+    encoded = pd.read_parquet(p.encoded / "train-seed-1.parquet")
+    assert encoded.shape[1] - 1 == 2 * 2 * 8  # 8x8 pooled twice to 2x2, 8 code channels
+    rows = {(r["classifier"], r["features"]) for r in result.records}
+    assert ("cnn", "raw") in rows and ("cnn", "encoded") not in rows
+    assert {("logreg", f) for f in ("raw", "pca", "encoded", "raw_encoded")} <= rows
+    table = p.comparison_table.read_text()
+    assert "| cnn |" in table and "n/a" in table
+
+    client = MlflowClient(result.tracking_uri)
+    run = client.get_run(result.run_id)
+    assert run.data.tags["data.source"] == "digits"
+    assert 0 < run.data.metrics["ae_test_mse"] < 0.25
+    assert 0 <= run.data.metrics["test_accuracy.cnn.raw"] <= 1
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert {"plots/reconstructions.png", "plots/codes_2d.png"} <= plots
+    metrics = read_json(p.autoencoder_metrics)
+    assert set(metrics["per_seed"]) == {"seed_1", "seed_2"}
+    assert metrics["test_bce_mean"] > 0 and metrics["mean_code_activation_mean"] > 0

@@ -27,7 +27,9 @@ def test_ingest_reproduces_the_reference_split(tmp_path):
 
     from aefx.config import DataConfig
 
-    result = ingest(DataConfig(), tmp_path / "train.parquet", tmp_path / "test.parquet")
+    result = ingest(
+        DataConfig(), tmp_path / "train.parquet", tmp_path / "test.parquet", tmp_path / "s.json"
+    )
     X, y = make_classification(
         n_samples=1000, n_features=100, n_informative=10, n_redundant=90, random_state=1
     )
@@ -51,7 +53,7 @@ def test_ingest_reads_a_users_csv_and_stratifies(tmp_path):
     cfg = DataConfig(
         source="file", path=tmp_path / "mine.csv", label="kind", stratify=True, test_size=0.25
     )
-    result = ingest(cfg, tmp_path / "tr.parquet", tmp_path / "te.parquet")
+    result = ingest(cfg, tmp_path / "tr.parquet", tmp_path / "te.parquet", tmp_path / "s.json")
     test = pd.read_parquet(tmp_path / "te.parquet")
     assert result.features == ("a", "b", "c") and result.classes == ("x", "y")
     assert (test["kind"] == "y").sum() == 5  # a quarter of each class
@@ -82,7 +84,8 @@ def test_ingest_rejects_bad_data_and_writes_nothing(tmp_path, frame, label, need
     frame.to_csv(source, index=False)
     cfg = DataConfig(source="file", path=source, label=label)
     with pytest.raises(AefxError) as err:
-        ingest(cfg, tmp_path / "out" / "train.parquet", tmp_path / "out" / "test.parquet")
+        out = tmp_path / "out"
+        ingest(cfg, out / "train.parquet", out / "test.parquet", out / "schema.json")
     assert needle in str(err.value) and str(source) in str(err.value)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -92,12 +95,17 @@ def test_ingest_missing_and_unreadable_files(tmp_path):
 
     with pytest.raises(AefxError, match="data file not found"):
         ingest(
-            DataConfig(source="file", path=tmp_path / "none.csv"), tmp_path / "a", tmp_path / "b"
+            DataConfig(source="file", path=tmp_path / "none.csv"),
+            tmp_path / "a",
+            tmp_path / "b",
+            tmp_path / "c",
         )
     broken = tmp_path / "broken.parquet"
     broken.write_text("not parquet")
     with pytest.raises(AefxError, match="cannot be read as Parquet"):
-        ingest(DataConfig(source="file", path=broken), tmp_path / "a", tmp_path / "b")
+        ingest(
+            DataConfig(source="file", path=broken), tmp_path / "a", tmp_path / "b", tmp_path / "c"
+        )
 
 
 def test_scaler_is_fit_on_train_only_and_round_trips(project):
@@ -119,7 +127,7 @@ def test_standard_scaler_round_trips(tmp_path):
 
     X = pd.DataFrame(np.random.default_rng(1).normal(3, 2, size=(30, 4)), columns=list("abcd"))
     fitted = make_scaler("standard").fit(X)
-    rebuilt = scaler_from_dict(scaler_to_dict(fitted, "standard", list(X.columns)))
+    rebuilt = scaler_from_dict(scaler_to_dict(fitted, "standard", list(X.columns), len(X)))
     np.testing.assert_allclose(rebuilt.transform(X), fitted.transform(X))
 
 
@@ -213,7 +221,7 @@ def test_ingest_reads_parquet(tmp_path):
     frame = pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0) ** 2, "t": [0, 1, 2] * 10})
     frame.to_parquet(tmp_path / "in.parquet")
     cfg = DataConfig(source="file", path=tmp_path / "in.parquet", label="t", stratify=True)
-    result = ingest(cfg, tmp_path / "a.parquet", tmp_path / "b.parquet")
+    result = ingest(cfg, tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "s.json")
     assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
 
 
@@ -240,9 +248,9 @@ def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
     fitted_rows: list[int] = []
     original = compare.evaluate
 
-    def spy(name, cfg, evaluation, seed, data):
+    def spy(name, cfg, evaluation, seed, data, image_shape=None):
         fitted_rows.append(len(data[0]))
-        return original(name, cfg, evaluation, seed, data)
+        return original(name, cfg, evaluation, seed, data, image_shape)
 
     monkeypatch.setattr(compare, "evaluate", spy)
     run_until(params, "compare_classifiers")

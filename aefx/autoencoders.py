@@ -1,0 +1,204 @@
+"""Autoencoder builders, one per kind. Every model takes flat rows (an image's pixels, channels
+last) and is made of two named sub-models, ``encoder`` and ``decoder``; corruption (denoising)
+and sampling (variational) sit between them in the full autoencoder, so the saved encoder maps
+clean rows to codes and nothing random happens when it encodes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aefx.config import AutoencoderConfig
+
+ENCODER = "encoder"
+DECODER = "decoder"
+CORRUPTION = "corruption"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything the builders need, resolved from params and the data's shape."""
+
+    kind: str  # dense, deep-bn, conv, denoising, sparse, variational
+    stack: str  # dense, deep-bn or conv: the layers under the kind
+    n_features: int
+    image_shape: tuple[int, int, int] | None
+    hidden: tuple[int, ...]
+    bottleneck: int
+    conv_filters: tuple[int, ...]
+    output: str  # linear (MSE) or sigmoid (binary cross-entropy)
+    l2: float = 0.0
+    corruption: str = "gaussian"
+    corruption_level: float = 0.0
+    sparsity: float = 0.0
+    kl_weight: float = 1.0
+
+    @classmethod
+    def from_config(
+        cls, cfg: AutoencoderConfig, n_features: int, image_shape: Sequence[int] | None
+    ) -> Architecture:
+        is_image = image_shape is not None
+        return cls(
+            kind=cfg.kind,
+            stack=cfg.architecture(is_image),
+            n_features=n_features,
+            image_shape=tuple(image_shape) if image_shape else None,  # type: ignore[arg-type]
+            hidden=cfg.hidden_for(n_features),
+            bottleneck=cfg.bottleneck_for(n_features),
+            conv_filters=cfg.conv_filters,
+            output=cfg.output_for(is_image),
+            l2=cfg.l2,
+            corruption=cfg.corruption,
+            corruption_level=cfg.corruption_level,
+            sparsity=cfg.sparsity,
+            kl_weight=cfg.kl_weight,
+        )
+
+    @property
+    def loss(self) -> str:
+        return "binary_crossentropy" if self.output == "sigmoid" else "mse"
+
+    def conv_code_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of the conv code: each pooling halves, rounding up."""
+        assert self.image_shape is not None
+        h, w, _ = self.image_shape
+        k = len(self.conv_filters)
+        return math.ceil(h / 2**k), math.ceil(w / 2**k), self.conv_filters[-1]
+
+    @property
+    def code_size(self) -> int:
+        if self.stack == "conv":
+            return math.prod(self.conv_code_shape())
+        return self.bottleneck
+
+
+def _regulariser(l2: float) -> Any:
+    from keras import regularizers
+
+    return regularizers.L2(l2) if l2 > 0 else None
+
+
+def _dense_stack(x: Any, widths: Sequence[int], prefix: str, arch: Architecture) -> Any:
+    from keras import layers
+
+    for i, width in enumerate(widths):
+        name = f"{prefix}{i}"
+        reg = _regulariser(arch.l2)
+        if arch.stack == "deep-bn":
+            x = layers.Dense(width, name=f"{name}_dense", kernel_regularizer=reg)(x)
+            x = layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = layers.LeakyReLU(name=f"{name}_act")(x)
+        else:
+            x = layers.Dense(
+                width, activation="relu", name=f"{name}_dense", kernel_regularizer=reg
+            )(x)
+    return x
+
+
+def _sparse_penalty(arch: Architecture) -> Any:
+    from keras import regularizers
+
+    return regularizers.L1(arch.sparsity) if arch.kind == "sparse" else None
+
+
+def _encoder(arch: Architecture) -> Any:
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((arch.n_features,), name="features")
+    if arch.stack == "conv":
+        assert arch.image_shape is not None
+        x = layers.Reshape(arch.image_shape, name="to_image")(inputs)
+        for i, filters in enumerate(arch.conv_filters):
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_regularizer=_regulariser(arch.l2),
+                name=f"enc{i}_conv",
+            )(x)
+            x = layers.MaxPooling2D(2, padding="same", name=f"enc{i}_pool")(x)
+        if arch.kind == "sparse":
+            x = layers.ActivityRegularization(l1=arch.sparsity, name="code_l1")(x)
+        return keras.Model(inputs, layers.Flatten(name="code")(x), name=ENCODER)
+    x = _dense_stack(inputs, arch.hidden, "enc", arch)
+    if arch.kind == "variational":
+        mean = layers.Dense(arch.bottleneck, name="code")(x)
+        log_var = layers.Dense(arch.bottleneck, name="code_log_var")(x)
+        return keras.Model(inputs, [mean, log_var], name=ENCODER)
+    # A sparse code is non-negative (ReLU) with an L1 penalty, so inactive units are exact zeros.
+    code = layers.Dense(
+        arch.bottleneck,
+        activation="relu" if arch.kind == "sparse" else None,
+        activity_regularizer=_sparse_penalty(arch),
+        name="code",
+    )(x)
+    return keras.Model(inputs, code, name=ENCODER)
+
+
+def _decoder(arch: Architecture) -> Any:
+    import keras
+    from keras import layers
+
+    code_in = keras.Input((arch.code_size,), name="code_in")
+    if arch.stack == "conv":
+        assert arch.image_shape is not None
+        height, width, channels = arch.image_shape
+        x = layers.Reshape(arch.conv_code_shape(), name="to_grid")(code_in)
+        for i, filters in enumerate(reversed(arch.conv_filters)):
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_regularizer=_regulariser(arch.l2),
+                name=f"dec{i}_conv",
+            )(x)
+            x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
+        x = layers.Conv2D(channels, 3, padding="same", activation=arch.output, name="pixels")(x)
+        grown_h, grown_w = x.shape[1], x.shape[2]
+        x = layers.Cropping2D(((0, grown_h - height), (0, grown_w - width)), name="crop")(x)
+        return keras.Model(code_in, layers.Flatten(name="reconstruction")(x), name=DECODER)
+    y = _dense_stack(code_in, list(reversed(arch.hidden)), "dec", arch)
+    recon = layers.Dense(arch.n_features, activation=arch.output, name="reconstruction")(y)
+    return keras.Model(code_in, recon, name=DECODER)
+
+
+def build_autoencoder(
+    arch: Architecture, learning_rate: float | Any, seed: int | None = None
+) -> Any:
+    """The compiled autoencoder for ``arch``: corruption -> encoder -> (sampling) -> decoder."""
+    import keras
+    from keras import layers
+
+    from aefx.layers import MaskingNoise, Sampling
+
+    encoder, decoder = _encoder(arch), _decoder(arch)
+    ae_in = keras.Input((arch.n_features,), name="autoencoder_in")
+    x = ae_in
+    if arch.kind == "denoising":
+        if arch.corruption == "masking":
+            x = MaskingNoise(arch.corruption_level, seed=seed, name=CORRUPTION)(x)
+        else:
+            x = layers.GaussianNoise(arch.corruption_level, seed=seed, name=CORRUPTION)(x)
+    code = encoder(x)
+    if arch.kind == "variational":
+        # Binary cross-entropy and MSE are means over the inputs; dividing the KL term by their
+        # count keeps the usual per-row balance of a summed reconstruction loss.
+        code = Sampling(arch.kl_weight / arch.n_features, seed=seed, name="sampling")(code)
+    autoencoder = keras.Model(ae_in, decoder(code), name="autoencoder")
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=arch.loss)
+    return autoencoder
+
+
+def feature_encoder(autoencoder: Any) -> Any:
+    """The encoder that ships: rows in, one flat code vector out (a VAE's mean)."""
+    import keras
+
+    encoder = autoencoder.get_layer(ENCODER)
+    if len(encoder.outputs) == 1:
+        return encoder
+    return keras.Model(encoder.inputs, encoder.outputs[0], name=ENCODER)

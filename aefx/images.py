@@ -1,0 +1,225 @@
+"""Image data sets as arrays in [0, 1]: the embedded digits, Keras-layout ``.npz`` files, user
+arrays and folders of image files. Everything a user supplies is read without pickle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aefx.errors import AefxError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+# The first bytes of each format, so a file that is not what its name says is caught early.
+_MAGIC = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"GIF8": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images as float32 in [0, 1] with shape (n, height, width, channels), and their labels.
+
+    ``test_images`` is set when the source comes already split (Keras' mnist layout)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    test_images: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
+
+
+def pixel_columns(n_pixels: int) -> list[str]:
+    width = len(str(max(n_pixels - 1, 0)))
+    return [f"px{i:0{width}d}" for i in range(n_pixels)]
+
+
+def to_unit_range(array: np.ndarray, origin: str) -> np.ndarray:
+    """Pixels as float32 in [0, 1], with shape (n, h, w, c)."""
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4 or array.shape[0] == 0:
+        raise AefxError(
+            f"{origin}: expected images shaped (n, height, width) or (n, height, width, channels), "
+            f"got {tuple(array.shape)}"
+        )
+    if array.dtype == np.uint8:
+        return array.astype("float32") / 255.0
+    if np.issubdtype(array.dtype, np.integer):
+        top = int(array.max())
+        if int(array.min()) < 0 or top > 255:
+            raise AefxError(f"{origin}: integer pixels must lie in 0..255 (found {top})")
+        return array.astype("float32") / 255.0
+    if not np.issubdtype(array.dtype, np.floating):
+        raise AefxError(f"{origin}: pixels must be numbers, not {array.dtype}")
+    if not np.isfinite(array).all():
+        raise AefxError(f"{origin}: images contain NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low < 0 or high > 1:
+        raise AefxError(f"{origin}: float pixels must lie in [0, 1] (found {low:g}..{high:g})")
+    return array.astype("float32")
+
+
+def sniff(path: Path) -> str | None:
+    """The format a file's first bytes announce: PNG, JPEG, ..., NPY, NPZ, or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(NPY_MAGIC):
+        return "NPY"
+    if head.startswith(ZIP_MAGIC):
+        return "NPZ"
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def load_digits_set() -> ImageSet:
+    """scikit-learn's embedded 8x8 digits; pixel values 0..16 mapped to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., np.newaxis]
+    return ImageSet(images, digits.target.astype("int64"))
+
+
+def _open_npz(path: Path, where_to_put: str = "") -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise AefxError(f"{path}: file not found{where_to_put}")
+    if sniff(path) != "NPZ":
+        raise AefxError(f"{path}: not a .npz archive (its first bytes say otherwise)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0][:120]
+        raise AefxError(f"{path}: cannot be read as .npz without pickle ({reason})") from None
+
+
+def _labels(values: np.ndarray, n: int, origin: str) -> np.ndarray:
+    values = np.asarray(values).reshape(-1)
+    if len(values) != n:
+        raise AefxError(f"{origin}: {n} images but {len(values)} labels")
+    return values
+
+
+def load_keras_npz(path: Path, name: str) -> ImageSet:
+    """mnist / fashion_mnist in Keras' layout: x_train, y_train, x_test, y_test."""
+    hint = f"; put the {name} .npz (Keras layout: x_train, y_train, x_test, y_test) there"
+    arrays = _open_npz(path, hint)
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise AefxError(f"{path}: missing array(s) {', '.join(missing)} (Keras layout expected)")
+    train = to_unit_range(arrays["x_train"], f"{path}: x_train")
+    test = to_unit_range(arrays["x_test"], f"{path}: x_test")
+    if train.shape[1:] != test.shape[1:]:
+        raise AefxError(
+            f"{path}: x_train images are {train.shape[1:]}, x_test images {test.shape[1:]}"
+        )
+    return ImageSet(
+        train,
+        _labels(arrays["y_train"], len(train), f"{path}: y_train"),
+        test,
+        _labels(arrays["y_test"], len(test), f"{path}: y_test"),
+    )
+
+
+def load_array(path: Path, labels_path: Path | None) -> ImageSet:
+    """A user's ``.npz`` (arrays x and y, or Keras' split layout) or ``.npy`` plus labels."""
+    if path.suffix.lower() == ".npz":
+        arrays = _open_npz(path)
+        if "x_train" in arrays:
+            return load_keras_npz(path, "image")
+        if "x" not in arrays or "y" not in arrays:
+            raise AefxError(f"{path}: expected arrays 'x' and 'y' (found {', '.join(arrays)})")
+        images = to_unit_range(arrays["x"], f"{path}: x")
+        return ImageSet(images, _labels(arrays["y"], len(images), f"{path}: y"))
+    if not path.is_file():
+        raise AefxError(f"{path}: file not found")
+    if sniff(path) != "NPY":
+        raise AefxError(f"{path}: not a .npy array (its first bytes say otherwise)")
+    if labels_path is None:
+        raise AefxError(f"{path}: a .npy of images needs data.labels_path (a .npy or .csv)")
+    images = to_unit_range(_load_npy(path), str(path))
+    if labels_path.suffix.lower() == ".csv":
+        import pandas as pd
+
+        if not labels_path.is_file():
+            raise AefxError(f"{labels_path}: labels file not found")
+        labels = pd.read_csv(labels_path).iloc[:, -1].to_numpy()
+    else:
+        labels = _load_npy(labels_path)
+    return ImageSet(images, _labels(labels, len(images), str(labels_path)))
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise AefxError(f"{path}: file not found")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0][:120]
+        raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
+
+
+def load_folder(path: Path) -> ImageSet:
+    """One sub-folder per class, holding image files of one shape."""
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
+    files = [
+        (cls.name, f)
+        for cls in classes
+        for f in sorted(cls.iterdir())
+        if f.is_file() and not f.name.startswith(".")
+    ]
+    if not files:
+        raise AefxError(f"{path}: no image files in the class folders")
+    modes = set()
+    pictures, labels, first = [], [], None
+    for label, file in files:
+        if file.suffix.lower() not in IMAGE_SUFFIXES:
+            raise AefxError(f"{file}: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
+        if sniff(file) is None:
+            raise AefxError(f"{file}: not an image (its first bytes match no image format)")
+        try:
+            with Image.open(file) as img:
+                img.load()
+                modes.add("L" if img.mode in ("1", "L", "P", "I", "I;16") else "RGB")
+                pictures.append(img.copy())
+        except (UnidentifiedImageError, OSError) as exc:
+            raise AefxError(f"{file}: cannot be read as an image ({exc})") from None
+        labels.append(label)
+        if first is None:
+            first = (file, pictures[-1].size)
+        elif pictures[-1].size != first[1]:
+            raise AefxError(
+                f"{file}: image is {pictures[-1].size[0]}x{pictures[-1].size[1]} but "
+                f"{first[0]} is {first[1][0]}x{first[1][1]}; all images need one shape"
+            )
+    mode = "RGB" if "RGB" in modes else "L"
+    stacked = np.stack([np.asarray(p.convert(mode), dtype=np.uint8) for p in pictures])
+    return ImageSet(to_unit_range(stacked, str(path)), np.asarray(labels))
+
+
+def load_image_source(source: str, path: Path | None, labels_path: Path | None) -> ImageSet:
+    if source == "digits":
+        return load_digits_set()
+    assert path is not None  # DataConfig.file_path() gives one for every other image source
+    if source in ("mnist", "fashion_mnist"):
+        return load_keras_npz(path, source)
+    if path.is_dir():
+        return load_folder(path)
+    if path.suffix.lower() not in (".npz", ".npy"):
+        raise AefxError(f"{path}: images come as a folder, a .npz or a .npy (got {path.suffix!r})")
+    return load_array(path, labels_path)

@@ -1,0 +1,140 @@
+"""Every autoencoder kind: trains, saves, reloads with safe_mode and encodes to the right shape;
+the VAE's KL term and the sparse kind's code statistics behave as their definitions say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aefx.autoencoders import ENCODER, Architecture, build_autoencoder, feature_encoder
+from aefx.config import AutoencoderConfig
+from aefx.models import configure_determinism, load_model, save_model
+
+IMAGE_SHAPE = (6, 5, 1)  # odd sizes on purpose: pooling rounds up, the decoder crops back
+
+
+def tiny_table(n: int = 96, d: int = 10) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(n, 3))
+    X = latent @ rng.normal(size=(3, d)) + 0.05 * rng.normal(size=(n, d))
+    return ((X - X.min(0)) / (X.max(0) - X.min(0))).astype("float32")
+
+
+def tiny_images(n: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(n, int(np.prod(IMAGE_SHAPE)))).astype("float32")
+
+
+def fit(
+    cfg: AutoencoderConfig, X: np.ndarray, epochs: int, image_shape=None, seed: int = 3
+) -> object:
+    configure_determinism(seed)
+    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    model = build_autoencoder(arch, cfg.learning_rate, seed=seed)
+    model.fit(X, X, epochs=epochs, batch_size=16, verbose=0)
+    return model
+
+
+CASES = [
+    ({"kind": "dense"}, None),
+    ({"kind": "deep-bn"}, None),
+    ({"kind": "denoising", "corruption": "gaussian"}, None),
+    ({"kind": "denoising", "corruption": "masking"}, None),
+    ({"kind": "sparse"}, None),
+    ({"kind": "variational"}, None),
+    ({"kind": "conv"}, IMAGE_SHAPE),
+    ({"kind": "denoising", "corruption": "masking"}, IMAGE_SHAPE),  # base auto = conv
+    ({"kind": "sparse"}, IMAGE_SHAPE),
+    ({"kind": "dense", "output": "sigmoid"}, IMAGE_SHAPE),
+]
+
+
+@pytest.mark.parametrize(("overrides", "image_shape"), CASES, ids=lambda c: str(c))
+def test_each_kind_trains_saves_reloads_safely_and_encodes(tmp_path, overrides, image_shape):
+    cfg = AutoencoderConfig(bottleneck=4, **overrides)
+    X = tiny_images() if image_shape else tiny_table()
+    model = fit(cfg, X, epochs=1, image_shape=image_shape)
+    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    assert {layer.name for layer in model.layers} >= {"encoder", "decoder"}
+
+    save_model(model, tmp_path / "ae.keras")
+    save_model(feature_encoder(model), tmp_path / "encoder.keras")
+    reloaded = load_model(tmp_path / "ae.keras")
+    encoder = load_model(tmp_path / "encoder.keras")
+
+    codes = np.asarray(encoder.predict(X, verbose=0))
+    assert codes.shape == (len(X), arch.code_size)
+    np.testing.assert_allclose(
+        reloaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        codes, feature_encoder(reloaded).predict(X, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    # Encoding is deterministic: corruption and sampling live outside the shipped encoder.
+    np.testing.assert_array_equal(codes, encoder.predict(X, verbose=0))
+    if image_shape:
+        assert arch.stack == ("dense" if cfg.kind == "dense" else "conv")
+
+
+def test_conv_code_is_a_small_spatial_grid_flattened():
+    cfg = AutoencoderConfig(kind="conv", conv_filters=(8, 4))
+    arch = Architecture.from_config(cfg, 28 * 28, (28, 28, 1))
+    assert arch.conv_code_shape() == (7, 7, 4) and arch.code_size == 196
+    model = build_autoencoder(arch, 1e-3)
+    encoder = model.get_layer(ENCODER)
+    assert [type(layer).__name__ for layer in encoder.layers].count("MaxPooling2D") == 2
+    assert model.output.shape[-1] == 28 * 28
+
+
+def test_vae_kl_is_non_negative_and_its_loss_falls():
+    from aefx.layers import kl_divergence
+
+    X = tiny_table()
+    cfg = AutoencoderConfig(kind="variational", bottleneck=3, learning_rate=3e-3)
+    configure_determinism(5)
+    model = build_autoencoder(Architecture.from_config(cfg, X.shape[1], None), 3e-3, seed=5)
+    history = model.fit(X, X, epochs=6, batch_size=16, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+    mean, log_var = model.get_layer(ENCODER).predict(X, verbose=0)
+    kl = np.asarray(kl_divergence(mean, log_var))
+    assert kl.shape == (len(X),) and np.all(kl >= 0) and np.isfinite(kl).all()
+    # Zero exactly where the posterior is the prior.
+    assert float(np.max(np.abs(kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)))))) == 0.0
+
+
+def test_sparse_codes_are_less_active_than_plain_ones():
+    from tasks.inspect_autoencoder import code_statistics
+
+    X = tiny_table()
+    stats = {}
+    for kind in ("deep-bn", "sparse"):
+        cfg = AutoencoderConfig(kind=kind, bottleneck=8)
+        model = fit(cfg, X, epochs=10)
+        stats[kind] = code_statistics(np.asarray(feature_encoder(model).predict(X, verbose=0)))
+    assert stats["sparse"]["mean_code_activation"] < stats["deep-bn"]["mean_code_activation"]
+    assert stats["sparse"]["inactive_code_fraction"] > stats["deep-bn"]["inactive_code_fraction"]
+
+
+def test_corruption_happens_only_in_training():
+    from aefx.layers import MaskingNoise
+
+    X = np.ones((200, 50), dtype="float32")
+    layer = MaskingNoise(0.3, seed=1)
+    masked = np.asarray(layer(X, training=True))
+    assert 0.2 < 1 - masked.mean() < 0.4 and set(np.unique(masked)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(np.asarray(layer(X, training=False)), X)
+
+
+def test_conv_needs_image_data_and_cnn_too():
+    from aefx.config import load_params
+    from aefx.errors import AefxError
+
+    with pytest.raises(AefxError, match="conv autoencoder needs image data"):
+        load_params(overrides=["autoencoder.kind=conv"])
+    with pytest.raises(AefxError, match="cnn needs image data"):
+        load_params(overrides=["classifiers.use=[logreg, cnn]"])
+    with pytest.raises(AefxError, match="variational kind has a dense base"):
+        load_params(overrides=["autoencoder.kind=variational", "autoencoder.base=conv"])
+    params = load_params(overrides=["data.source=digits", "autoencoder.kind=denoising"])
+    assert params.autoencoder.architecture(params.data.is_image) == "conv"
+    assert params.scale.kind_for(params.data.is_image) == "none"
