@@ -73,21 +73,35 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def run(
     params_file: ParamsOption = Path("params.yaml"),
     overrides: SetOption = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write outputs under this folder. Default: the project for params.yaml as it "
+            "stands, workspaces/<params digest>/ for any other params.",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline as a Prefect flow and record it in MLflow (and dvc.lock)."""
     from aefx.config import load_params
+    from aefx.workspace import default_workspace, in_workspace, workspace_lock
 
     params = load_params(params_file, overrides or [])
+    # dvc.lock records params.yaml; outputs made with other params must not be committed as its,
+    # nor overwrite its outputs: those runs get a workspace of their own.
+    project_params = not overrides and params_file.resolve() == Path("params.yaml").resolve()
+    if workspace is None:
+        workspace = default_workspace(params, project_params)
+    params = in_workspace(params, workspace)
+    record_dvc = project_params and workspace is None
     _quiet_environment()
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import pipeline
 
-    # dvc.lock records params.yaml; outputs made with other params must not be committed as its.
-    record_dvc = not overrides and params_file.resolve() == Path("params.yaml").resolve()
     # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with hide_user_error_tracebacks():
+        with hide_user_error_tracebacks(), workspace_lock(workspace):
             result = pipeline(params, record_dvc=record_dvc)
     except KeyboardInterrupt:
         _err("interrupted; the MLflow run is marked KILLED and finished outputs are kept")
@@ -111,10 +125,13 @@ def run_stage(
 
     if name not in STAGE_NAMES:
         raise AefxError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
+    from aefx.workspace import workspace_lock
+
     params = load_params(params_file)
     _quiet_environment()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
-    result = stage(name).run(params)
+    with workspace_lock(None):  # never while an `aefx run` writes the same files
+        result = stage(name).run(params)
     if name == "log_run":
         typer.echo(f"MLflow run {result.run_id}; open it with: aefx ui")
 

@@ -77,5 +77,6 @@ def print_summary(params: Any, result: Any) -> None:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
     else:
         console.print(
-            "Not recorded in dvc.lock (params differ from params.yaml, or no DVC repository here)."
+            "Not recorded in dvc.lock (params differ from params.yaml, so the outputs went to a "
+            "workspace of their own; or no DVC repository here)."
         )

@@ -223,3 +223,24 @@ def load_image_source(source: str, path: Path | None, labels_path: Path | None) 
     if path.suffix.lower() not in (".npz", ".npy"):
         raise AefxError(f"{path}: images come as a folder, a .npz or a .npy (got {path.suffix!r})")
     return load_array(path, labels_path)
+
+
+def array_bytes(path: Path) -> int:
+    """Estimated float32 size of the images in a .npy or .npz, read from headers only."""
+    import zipfile
+
+    if sniff(path) == "NPY":
+        with open(path, "rb") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read_header(handle)
+        return int(np.prod(shape)) * 4
+    if sniff(path) == "NPZ":
+        with zipfile.ZipFile(path) as archive:
+            # Uncompressed member sizes; uint8 pixels grow four-fold as float32.
+            return sum(info.file_size for info in archive.infolist()) * 4
+    return 0

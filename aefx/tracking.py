@@ -98,10 +98,69 @@ def git_tags(root: Path) -> dict[str, str]:
     }
 
 
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (Linux), so a reused pid is not taken for the run."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_tags() -> dict[str, str]:
+    """Who is running this: host, pid and its start time, to tell a dead run from a live one."""
+    import socket
+
+    tags = {"aefx.host": socket.gethostname(), "aefx.pid": str(os.getpid())}
+    started = _process_start(os.getpid())
+    if started:
+        tags["aefx.pid_start"] = started
+    return tags
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return started is None or _process_start(pid) in (None, started)
+
+
+def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
+    """End as KILLED the RUNNING runs of this host whose process is gone (``kill -9``, a power
+    cut); return their ids. Runs of other hosts are left alone: their processes are not ours to
+    see."""
+    import socket
+
+    host = socket.gethostname()
+    stale = []
+    for run in mlflow_client.search_runs(
+        [exp_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        tags = run.data.tags
+        if tags.get("aefx.host") != host or not tags.get("aefx.pid", "").isdigit():
+            continue
+        if not _alive(int(tags["aefx.pid"]), tags.get("aefx.pid_start")):
+            mlflow_client.set_tag(run.info.run_id, "aefx.closed_by", "stale-run check")
+            mlflow_client.set_terminated(run.info.run_id, status="KILLED")
+            stale.append(run.info.run_id)
+    return stale
+
+
 def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
-    """Open a run (RUNNING) without making it the thread's active run; return its id."""
+    """Open a run (RUNNING) without making it the thread's active run; return its id. Runs
+    left RUNNING by dead processes of this host are closed as KILLED first."""
+    import logging
+
     mlflow_client = client(uri)
-    run = mlflow_client.create_run(experiment_id(mlflow_client, experiment), tags=tags)
+    exp_id = experiment_id(mlflow_client, experiment)
+    for run_id in close_stale_runs(mlflow_client, exp_id):
+        logging.getLogger(__name__).warning(
+            "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
+        )
+    run = mlflow_client.create_run(exp_id, tags={**tags, **process_tags()})
     return run.info.run_id
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +11,12 @@ import pandas as pd
 
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
-from aefx.images import load_image_source, pixel_columns
+from aefx.images import array_bytes, load_image_source, pixel_columns
 from aefx.io import write_json, write_parquet
+from aefx.validation import check_budget, check_content, table_bytes, table_problems, validate_table
 
 log = logging.getLogger(__name__)
 
-MIN_ROWS = 10
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
@@ -49,13 +48,16 @@ def synthetic_frame(cfg: SyntheticConfig, label: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every failure into one clear line."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise AefxError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
     if not path.is_file():
         raise AefxError(f"{path}: data file not found")
+    check_content(path)
+    if budget_mb is not None:
+        check_budget(path, table_bytes(path), budget_mb)
     try:
         frame = reader(path)
     except pd.errors.EmptyDataError:
@@ -68,66 +70,11 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def check_frame(frame: pd.DataFrame, label: str, origin: str) -> pd.DataFrame:
-    """Validate a feature table; return it with float features and the label last."""
-    if label not in frame.columns:
-        shown = ", ".join(list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
-        raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown})")
-    features = [c for c in frame.columns if c != label]
-    if not features:
-        raise AefxError(f"{origin}: no feature columns besides the label {label!r}")
-    problems = []
-    for column in features:
-        values = frame[column]
-        if values.dtype == bool:
-            values = values.astype(float)
-        if not pd.api.types.is_numeric_dtype(values):
-            bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
-            example = values[bad].iloc[0] if bad.any() else values.iloc[0]
-            problems.append(f"column {column!r} is not numeric (value {example!r})")
-            continue
-        n_nan = int(values.isna().sum())
-        n_inf = int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
-        if n_nan or n_inf:
-            problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
-    if frame[label].isna().any():
-        problems.append(f"label column {label!r} has {int(frame[label].isna().sum())} missing")
+def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str) -> None:
+    """Enough rows and classes to split (again after ``max_rows`` took a subset)."""
+    problems = table_problems(frame, label, cfg.test_size, cfg.stratify)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))
-    out = frame[features].astype("float64")
-    out[label] = frame[label].to_numpy()
-    return out
-
-
-def _show(value: object) -> str:
-    """repr() of a label without numpy's type wrapper: 1, not np.int64(1)."""
-    return repr(value.item() if hasattr(value, "item") else value)
-
-
-def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str) -> None:
-    n_rows = len(frame)
-    n_test = math.ceil(cfg.test_size * n_rows)
-    if n_rows < MIN_ROWS or n_rows - n_test < 2:
-        raise AefxError(
-            f"{origin}: {n_rows} rows are too few to split into train and test "
-            f"(need at least {MIN_ROWS})"
-        )
-    counts = frame[label].value_counts()
-    if len(counts) < 2:
-        raise AefxError(
-            f"{origin}: label column {label!r} has a single class ({_show(counts.index[0])}); "
-            "a classifier needs at least two"
-        )
-    if cfg.stratify and counts.min() < 2:
-        raise AefxError(
-            f"{origin}: class {_show(counts.idxmin())} in {label!r} has {counts.min()} row; "
-            "stratified splitting needs at least 2 per class"
-        )
-    if cfg.stratify and min(n_test, n_rows - n_test) < len(counts):
-        raise AefxError(
-            f"{origin}: {n_rows} rows are too few to stratify {len(counts)} classes "
-            f"with data.test_size={cfg.test_size}"
-        )
 
 
 def image_frame(images: np.ndarray, labels: np.ndarray, label: str) -> pd.DataFrame:
@@ -148,7 +95,8 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
         return synthetic_frame(cfg.synthetic, cfg.label), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
     origin = str(cfg.path)
-    return check_frame(read_table(cfg.path), cfg.label, origin), origin
+    frame = read_table(cfg.path, cfg.memory_budget_mb)
+    return validate_table(frame, cfg.label, origin, cfg.test_size, cfg.stratify), origin
 
 
 def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[int] | None]:
@@ -160,6 +108,8 @@ def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[
     if cfg.is_image:
         path = cfg.file_path()
         origin = cfg.source if path is None else str(path)
+        if path is not None and path.is_file():
+            check_budget(path, array_bytes(path), cfg.memory_budget_mb)
         images = load_image_source(cfg.source, path, cfg.labels_path)
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)

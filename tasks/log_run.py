@@ -18,6 +18,7 @@ from aefx.tracking import (
     experiment_id,
     git_tags,
     project_root,
+    start_run,
     tracking_uri,
     using_store,
 )
@@ -48,7 +49,27 @@ def run_tags(params: Params, entry_point: str) -> dict[str, str]:
         else f"{params.data.source}:{params.data.file_path()}",
         "aefx.entry_point": entry_point,
         "aefx.kind": "pipeline",
+        "aefx.outputs": str(p.encoder.parent.parent) if p.encoder.parent.parent != Path() else ".",
+        **package_versions(),
     }
+
+
+VERSIONED = ("aefx", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "pandas")
+VERSIONED += ("mlflow", "prefect", "dvc", "pydantic", "pandera")
+
+
+def package_versions() -> dict[str, str]:
+    """``pkg.<name>`` tags: what a rerun needs installed to reproduce this run's numbers."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    tags = {"pkg.python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            tags[f"pkg.{name}"] = version(name)
+        except PackageNotFoundError:
+            continue
+    return tags
 
 
 def _metrics(params: Params) -> list:
@@ -158,7 +179,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
     exp_id = experiment_id(mlflow_client, params.tracking.experiment)
     tags = run_tags(params, entry_point)
     if run_id is None:
-        run_id = mlflow_client.create_run(exp_id, tags=tags).info.run_id
+        run_id = start_run(uri, params.tracking.experiment, tags)
     else:
         mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     p = params.paths

@@ -101,7 +101,7 @@ def test_ingest_missing_and_unreadable_files(tmp_path):
             tmp_path / "c",
         )
     broken = tmp_path / "broken.parquet"
-    broken.write_text("not parquet")
+    broken.write_bytes(b"PAR1 but then garbage")
     with pytest.raises(AefxError, match="cannot be read as Parquet"):
         ingest(
             DataConfig(source="file", path=broken), tmp_path / "a", tmp_path / "b", tmp_path / "c"

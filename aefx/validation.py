@@ -1,0 +1,177 @@
+"""The rules a feature table must meet, in one place (a pandera schema), with every broken rule
+reported at once as one line naming the file, the column and the rule."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aefx.errors import AefxError
+
+log = logging.getLogger(__name__)
+MIN_ROWS = 10
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def _not_infinite(series: pd.Series) -> pd.Series:
+    values = pd.to_numeric(series, errors="coerce").astype("float64")
+    return ~np.isinf(values)
+
+
+def table_schema(features: list[str], label: str) -> Any:
+    """Every feature numeric, complete and finite; the label complete. Rules about the whole
+    table (rows, classes) need the split settings and live in :func:`validate_table`."""
+    import pandera.pandas as pa
+
+    feature_rules = [
+        pa.Check(_is_numeric, element_wise=False, name="numeric"),
+        pa.Check(_not_infinite, name="finite", ignore_na=True),
+    ]
+    columns = {c: pa.Column(checks=feature_rules, nullable=False) for c in features}
+    columns[label] = pa.Column(nullable=False)
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def _show(value: object) -> str:
+    """repr() of a value without numpy's type wrapper: 1, not np.int64(1)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> list[str]:
+    problems = []
+    for column in [c for c in frame.columns if c in set(cases["column"])]:
+        mine = cases[cases["column"] == column]
+        checks = set(mine["check"].astype(str))
+        if column == label:
+            problems.append(f"label column {label!r} has {len(mine)} missing")
+            continue
+        if "numeric" in checks:
+            values = frame[column]
+            bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+            if bad.any() or values.notna().any():
+                example = values[bad].iloc[0] if bad.any() else values.dropna().iloc[0]
+                problems.append(f"column {column!r} is not numeric (value {example!r})")
+            elif len(values):
+                problems.append(f"column {column!r} has no values (all missing)")
+            continue
+        n_nan = int((mine["check"].astype(str) == "not_nullable").sum())
+        n_inf = int((mine["check"].astype(str) == "finite").sum())
+        problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
+    return problems
+
+
+def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: bool) -> list[str]:
+    problems = []
+    n_rows = len(frame)
+    n_test = math.ceil(test_size * n_rows)
+    if n_rows < MIN_ROWS or n_rows - n_test < 2:
+        problems.append(
+            f"{n_rows} rows are too few to split into train and test (need at least {MIN_ROWS})"
+        )
+    counts = frame[label].value_counts()
+    if len(counts) == 1:
+        problems.append(
+            f"label column {label!r} has a single class ({_show(counts.index[0])}); "
+            "a classifier needs at least two"
+        )
+    elif stratify and counts.min() < 2:
+        problems.append(
+            f"class {_show(counts.idxmin())} in {label!r} has {counts.min()} row; "
+            "stratified splitting needs at least 2 per class"
+        )
+    elif stratify and len(counts) > 1 and min(n_test, n_rows - n_test) < len(counts):
+        problems.append(
+            f"{n_rows} rows are too few to stratify {len(counts)} classes "
+            f"with data.test_size={test_size}"
+        )
+    return problems
+
+
+def warn_about(frame: pd.DataFrame, label: str, origin: str) -> None:
+    """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing)
+    and duplicated rows (they count twice, and may sit on both sides of the split)."""
+    features = frame.drop(columns=[label])
+    constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
+    if constant:
+        shown = ", ".join(constant[:5]) + (", ..." if len(constant) > 5 else "")
+        log.warning(
+            "%s: %d constant column(s) carry no information: %s", origin, len(constant), shown
+        )
+    n_dup = int(frame.duplicated().sum())
+    if n_dup:
+        log.warning("%s: %d duplicated row(s); they may land in both train and test", origin, n_dup)
+
+
+def validate_table(
+    frame: pd.DataFrame, label: str, origin: str, test_size: float = 0.33, stratify: bool = False
+) -> pd.DataFrame:
+    """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
+    return it with float features and the label last."""
+    import pandera.pandas as pa
+
+    if label not in frame.columns:
+        shown = ", ".join(list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
+        raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown})")
+    features = [c for c in frame.columns if c != label]
+    if not features:
+        raise AefxError(f"{origin}: no feature columns besides the label {label!r}")
+    problems: list[str] = []
+    try:
+        table_schema(features, label).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        problems += _column_problems(frame, label, exc.failure_cases)
+    if not frame[label].isna().any():
+        problems += table_problems(frame, label, test_size, stratify)
+    if problems:
+        raise AefxError(f"{origin}: " + "; ".join(problems))
+    warn_about(frame, label, origin)
+    out = frame[features].astype("float64")
+    out[label] = frame[label].to_numpy()
+    return out
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def check_content(path: Path) -> None:
+    """A file must be what its extension says: Parquet starts with PAR1, a CSV is text."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    is_parquet = head.startswith(PARQUET_MAGIC)
+    if path.suffix.lower() in (".parquet", ".pq") and head and not is_parquet:
+        raise AefxError(
+            f"{path}: not a Parquet file (it does not start with Parquet's magic bytes)"
+        )
+    if path.suffix.lower() == ".csv" and (is_parquet or b"\x00" in head):
+        kind = "a Parquet file" if is_parquet else "binary data"
+        raise AefxError(f"{path}: named .csv but holds {kind}")
+
+
+def table_bytes(path: Path) -> int:
+    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer),
+    the file's size for a CSV (its text is about as large as the floats it holds)."""
+    if path.suffix.lower() == ".csv":
+        return path.stat().st_size
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # a corrupt footer: the reader reports it properly
+        return 0
+    return int(meta.num_rows) * int(meta.num_columns) * 8
+
+
+def check_budget(path: Path, estimate: int, budget_mb: float) -> None:
+    if estimate > budget_mb * 2**20:
+        raise AefxError(
+            f"{path}: needs about {estimate / 2**20:,.0f} MB in memory, over "
+            f"data.memory_budget_mb={budget_mb:g} (raise the budget, or use a smaller file)"
+        )

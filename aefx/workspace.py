@@ -1,0 +1,78 @@
+"""Where a run writes its outputs, and the lock that keeps two runs out of one place.
+
+A run of ``params.yaml`` as it stands writes into the project itself (what ``dvc.yaml`` and
+``dvc.lock`` describe). A run with other params (``--set``, ``--params``) writes into a
+workspace of its own, ``workspaces/<digest of its params>/``, so a scheduled run and a person's
+experiment never overwrite each other's files. Two runs with the same workspace take turns."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from aefx.config import Params, PathsConfig
+
+log = logging.getLogger(__name__)
+WORKSPACES = Path("workspaces")
+LOCK_NAME = ".aefx-run.lock"
+
+
+def params_digest(params: Params) -> str:
+    """A short, stable name for a set of params (paths excluded: they follow the workspace)."""
+    payload = params.model_dump(mode="json", exclude={"paths"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def default_workspace(params: Params, is_project_params: bool) -> Path | None:
+    """None (the project itself) for params.yaml as it stands, else a workspace of its own."""
+    return None if is_project_params else WORKSPACES / params_digest(params)
+
+
+def in_workspace(params: Params, workspace: Path | None) -> Params:
+    """``params`` with every output path moved under ``workspace`` (inputs stay where they are)."""
+    if workspace is None:
+        return params
+    moved = {
+        name: (value if name == "raw_dir" or Path(value).is_absolute() else workspace / value)
+        for name, value in params.paths.model_dump().items()
+    }
+    return params.model_copy(update={"paths": PathsConfig(**moved)})
+
+
+@contextlib.contextmanager
+def workspace_lock(workspace: Path | None) -> Iterator[None]:
+    """Hold ``<workspace>/.aefx-run.lock`` for the block; wait while another run holds it.
+
+    An OS lock (flock), so a killed holder releases it the moment its process dies."""
+    directory = Path(workspace) if workspace is not None else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            log.warning(
+                "waiting for %s: another aefx run (pid %s) is writing there", directory, holder
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
