@@ -26,7 +26,12 @@ TINY_PARAMS = {
     "data": {
         "synthetic": {"n_samples": 120, "n_features": 12, "n_informative": 4, "n_redundant": 8}
     },
-    "autoencoder": {"epochs": 3, "batch_size": 32, "bottleneck_ratio": 0.5},
+    "autoencoder": {
+        "epochs": 3,
+        "batch_size": 32,
+        "bottleneck_ratio": 0.5,
+        "hidden_ratios": [2.0, 1.0],
+    },
     "classifiers": {"gboost": {"max_iter": 10}},
 }
 
@@ -95,3 +100,41 @@ def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         timeout=900,
         check=False,
     )
+
+
+def sh(*args: str, cwd: Path) -> str:
+    done = run_command(*args, cwd=cwd)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return sh(sys.executable, "-m", "dvc", *args, cwd=cwd)
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def mlflow_runs(repo: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    exp_id = client.get_experiment_by_name("aefx").experiment_id
+    return client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = copy_project(tmp_path / "project")
+    write_params(root)
+    for args in (
+        ("git", "init", "-q"),
+        ("git", "config", "user.email", "t@example.invalid"),
+        ("git", "config", "user.name", "t"),
+    ):
+        sh(*args, cwd=root)
+    dvc("init", "-q", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "project", cwd=root)
+    return root

@@ -12,47 +12,9 @@ import yaml
 
 from aefx.io import file_md5
 from aefx.pipeline import STAGE_NAMES
-from tests.conftest import copy_project, run_command, write_params
+from tests.conftest import dvc, mlflow_runs, ran_stages, sh
 
 pytestmark = pytest.mark.slow
-
-
-def sh(*args: str, cwd: Path) -> str:
-    done = run_command(*args, cwd=cwd)
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
-def dvc(*args: str, cwd: Path) -> str:
-    return sh(sys.executable, "-m", "dvc", *args, cwd=cwd)
-
-
-def ran_stages(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-
-
-def mlflow_runs(repo: Path) -> list:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
-    exp_id = client.get_experiment_by_name("aefx").experiment_id
-    return client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = copy_project(tmp_path / "project")
-    write_params(root)
-    for args in (
-        ("git", "init", "-q"),
-        ("git", "config", "user.email", "t@example.invalid"),
-        ("git", "config", "user.name", "t"),
-    ):
-        sh(*args, cwd=root)
-    dvc("init", "-q", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", "project", cwd=root)
-    return root
 
 
 def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):

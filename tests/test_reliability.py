@@ -1,0 +1,170 @@
+"""Crashes and concurrency with real processes: kill -9 mid-training, then the next run and
+`dvc repro` complete; three runs at once all finish in separate places."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aefx.workspace import params_digest, workspace_lock
+from tests.conftest import TINY_PARAMS, dvc, mlflow_runs, subprocess_env, write_params
+
+AEFX = (sys.executable, "-m", "aefx")
+SLOW_TRAINING = {
+    **TINY_PARAMS,
+    "autoencoder": {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5},
+}
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    """A process in a session of its own, its output in a file (not a pipe: a child that
+    outlives it would hold a pipe open)."""
+    log = open(cwd / f".{args[2]}-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        list(args),
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    return proc
+
+
+def kill_during_training(
+    proc: subprocess.Popen, project: Path, orphans: list[int], group: bool = False
+) -> None:
+    """SIGKILL once the autoencoder is training: no handler runs, nothing is cleaned up.
+
+    The process alone (``kill -9 PID``): its children, such as Prefect's temporary server, live
+    on as orphans. Or its whole process group (an OOM-killed container, systemd's stop): with
+    `dvc repro` that takes the stage process too, which would otherwise train on and hold the
+    workspace lock."""
+    deadline = time.monotonic() + 240
+    try:
+        while not (project / "data" / "scaled" / "train.parquet").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        time.sleep(8)
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        orphans.append(proc.pid)  # its process group, cleaned up when the test ends
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.fixture
+def orphans():
+    groups: list[int] = []
+    yield groups
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_kill_9_then_dvc_repro_and_aefx_run_complete(repo: Path, orphans: list[int]):
+    # 1. `aefx run` killed with SIGKILL while training: its MLflow run is left RUNNING.
+    write_params(repo, SLOW_TRAINING)
+    kill_during_training(start(*AEFX, "run", cwd=repo), repo, orphans)
+    (killed,) = mlflow_runs(repo)
+    assert killed.info.status == "RUNNING"
+    assert not (repo / "models" / "autoencoders").exists()  # no half-written output
+
+    # 2. `dvc repro` then completes, and closes the dead run as KILLED.
+    write_params(repo)
+    dvc("repro", cwd=repo)
+    runs = {r.info.run_id: r for r in mlflow_runs(repo)}
+    assert runs[killed.info.run_id].info.status == "KILLED"
+    assert runs[killed.info.run_id].data.tags["aefx.closed_by"] == "stale-run check"
+    assert [r.info.status for r in runs.values()].count("FINISHED") == 1
+
+    # 3. A `dvc repro` killed mid-training; the next `aefx run` completes and DVC is clean.
+    write_params(repo, SLOW_TRAINING)
+    kill_during_training(
+        start(sys.executable, "-m", "dvc", "repro", cwd=repo), repo, orphans, group=True
+    )
+    write_params(repo)
+    done = subprocess.run(
+        [*AEFX, "run"], cwd=repo, env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "database is locked" not in done.stderr
+    assert dvc("status", cwd=repo).strip().endswith("Data and pipelines are up to date.")
+    statuses = sorted(r.info.status for r in mlflow_runs(repo))
+    assert statuses == ["FINISHED", "FINISHED", "KILLED"]
+
+
+@pytest.mark.slow
+def test_three_runs_at_once_complete_in_separate_places(project):
+    """A scheduled run of params.yaml and two experiments with --set, started together."""
+    from aefx.config import load_params
+
+    variants = [[], ["--set", "seeds=[3]"], ["--set", "autoencoder.epochs=2"]]
+    procs = [
+        subprocess.Popen(
+            [*AEFX, "run", *args],
+            cwd=project,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in variants
+    ]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert "database is locked" not in out + err
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    exp_id = client.get_experiment_by_name("aefx").experiment_id
+    runs = client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
+    places = {r.data.tags["aefx.outputs"] for r in runs}
+    digests = [params_digest(load_params(overrides=a[1::2])) for a in variants[1:]]
+    assert places == {".", *(f"workspaces/{d}" for d in digests)}
+    # Each place holds its own run's encoder: the seeds differ, nothing was overwritten.
+    meta = yaml.safe_load((project / "models" / "encoder.json").read_text())
+    assert meta["seed"] in (1, 2)
+    assert (
+        yaml.safe_load(
+            (project / "workspaces" / digests[0] / "models" / "encoder.json").read_text()
+        )["seed"]
+        == 3
+    )
+    curve = project / "workspaces" / digests[1] / "metrics" / "learning_curves" / "seed-1.csv"
+    assert len(curve.read_text().splitlines()) == 1 + 2  # header + the 2 epochs asked for
+
+
+def test_a_workspace_takes_one_run_at_a_time(tmp_path):
+    entered = threading.Event()
+
+    def second() -> None:
+        with workspace_lock(tmp_path):
+            entered.set()
+
+    with workspace_lock(tmp_path):
+        assert (tmp_path / ".aefx-run.lock").read_text().strip().isdigit()
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.5)
+        assert not entered.is_set()  # the second run waits while the first writes
+    waiter.join(timeout=10)
+    assert entered.is_set()
