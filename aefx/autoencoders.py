@@ -97,6 +97,15 @@ def _dense_stack(x: Any, widths: Sequence[int], prefix: str, arch: Architecture)
     return x
 
 
+def _conv(x: Any, filters: int, name: str, arch: Architecture) -> Any:
+    from keras import layers
+
+    reg = _regulariser(arch.l2)
+    return layers.Conv2D(
+        filters, 3, padding="same", activation="relu", kernel_regularizer=reg, name=name
+    )(x)
+
+
 def _sparse_penalty(arch: Architecture) -> Any:
     from keras import regularizers
 
@@ -112,14 +121,7 @@ def _encoder(arch: Architecture) -> Any:
         assert arch.image_shape is not None
         x = layers.Reshape(arch.image_shape, name="to_image")(inputs)
         for i, filters in enumerate(arch.conv_filters):
-            x = layers.Conv2D(
-                filters,
-                3,
-                padding="same",
-                activation="relu",
-                kernel_regularizer=_regulariser(arch.l2),
-                name=f"enc{i}_conv",
-            )(x)
+            x = _conv(x, filters, f"enc{i}_conv", arch)
             x = layers.MaxPooling2D(2, padding="same", name=f"enc{i}_pool")(x)
         if arch.kind == "sparse":
             x = layers.ActivityRegularization(l1=arch.sparsity, name="code_l1")(x)
@@ -149,14 +151,7 @@ def _decoder(arch: Architecture) -> Any:
         height, width, channels = arch.image_shape
         x = layers.Reshape(arch.conv_code_shape(), name="to_grid")(code_in)
         for i, filters in enumerate(reversed(arch.conv_filters)):
-            x = layers.Conv2D(
-                filters,
-                3,
-                padding="same",
-                activation="relu",
-                kernel_regularizer=_regulariser(arch.l2),
-                name=f"dec{i}_conv",
-            )(x)
+            x = _conv(x, filters, f"dec{i}_conv", arch)
             x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
         x = layers.Conv2D(channels, 3, padding="same", activation=arch.output, name="pixels")(x)
         grown_h, grown_w = x.shape[1], x.shape[2]

@@ -22,7 +22,8 @@ def test_repo_params_match_the_reference_task():
     assert params.data.test_size == 0.33 and params.data.split_seed == 1
     assert params.autoencoder.bottleneck_for(100) == 150  # the recipe chosen by train CV
     assert AutoencoderConfig().bottleneck_for(100) == 50  # without params.yaml: n / 2
-    assert params.autoencoder.hidden_for(100) == (200, 100)
+    assert params.autoencoder.hidden_for(100) == (600, 300)  # also chosen by train CV
+    assert AutoencoderConfig().hidden_for(100) == (200, 100)  # the reference: 2n, n
     assert len(params.seeds) >= 3
     # Every default in params.yaml is spelled out, so the file and the model agree.
     assert params == Params.model_validate(params.model_dump())
