@@ -118,10 +118,13 @@ def plot_reconstructions(
         low = min(float(rows.min()) for _, rows in panels)
         high = max(float(rows.max()) for _, rows in panels)
         for ax, (name, rows) in zip(axes, panels, strict=True):
-            shown = ax.imshow(rows, aspect="auto", cmap="viridis", vmin=low, vmax=high)
+            shown = ax.imshow(
+                rows, aspect="auto", cmap="viridis", vmin=low, vmax=high, interpolation="nearest"
+            )
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("feature")
-            ax.set_yticks(range(len(labels)), [f"class {v}" for v in labels], fontsize=7)
+            ax.set_yticks(range(len(labels)), [])
+        axes[0].set_yticks(range(len(labels)), [f"class {v}" for v in labels], fontsize=7)
         axes[0].set_ylabel("test row")
         fig.colorbar(shown, ax=list(axes), label="scaled value")
     fig.suptitle(title, fontsize=10)
