@@ -166,6 +166,70 @@ def ui(
     )
 
 
+@app.command()
+@user_errors
+def encode(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
+            "(.json, .keras or folder).",
+        ),
+    ],
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file of codes.")],
+    rows: Annotated[
+        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
+    ] = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Encode new data with a trained encoder and its scaler, chunk by chunk."""
+    from aefx.config import load_params
+    from aefx.tracking import tracking_uri
+
+    uri = (
+        tracking_uri(load_params(params_file).tracking.uri)
+        if params_file.is_file()
+        else tracking_uri()
+    )
+    _quiet_environment()
+    from aefx.encode import encode_file, resolve_model
+    from aefx.serving import EncoderModel
+
+    encoder_path, meta_path = resolve_model(model, uri)
+    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
+    stats = encode_file(encoder, input_path, output, rows)
+    typer.echo(
+        f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
+    )
+
+
+@app.command()
+@user_errors
+def promote(
+    metric: Annotated[str, typer.Option(help="Run metric to rank versions by.")] = (
+        "test_accuracy.logreg.encoded"
+    ),
+    alias: Annotated[str, typer.Option(help="Alias to set on the best version.")] = "champion",
+    lowest: Annotated[bool, typer.Option(help="Lower is better (a loss).")] = False,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Point an alias (default: champion) at the registered encoder version with the best metric."""
+    from aefx.config import load_params
+    from aefx.encode import promote as set_alias
+    from aefx.tracking import tracking_uri
+
+    params = load_params(params_file)
+    name = params.tracking.registered_model
+    if not name:
+        raise AefxError("tracking.registered_model is null: nothing is registered")
+    _quiet_environment()
+    version, value = set_alias(tracking_uri(params.tracking.uri), name, metric, alias, lowest)
+    typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
+
+
 @app.command("compare-runs")
 @user_errors
 def compare_runs(

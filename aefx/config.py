@@ -272,6 +272,8 @@ class TrackingConfig(_Frozen):
     experiment: str = "aefx"
     # None: a SQLite store under mlruns/ in the project; MLFLOW_TRACKING_URI wins over both.
     uri: str | None = None
+    # Every run registers its encoder (with the scaler) as a version of this model; null: off.
+    registered_model: str | None = "aefx-encoder"
 
 
 class PathsConfig(_Frozen):

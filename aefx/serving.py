@@ -30,6 +30,7 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
     def _load(self, encoder_path: str, meta_path: str) -> None:
         meta = read_json(meta_path)
         self.features = list(meta["features"])
+        self.label = meta.get("label")
         self.code_columns = list(meta["code_columns"])
         self.scaler = scaler_from_dict(meta["scaler"])
         if meta.get("sha256") and file_sha256(encoder_path) != meta["sha256"]:

@@ -162,6 +162,7 @@ def _log_encoder(params: Params) -> None:
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
             metadata={"code_size": meta["code_size"], "seed": meta["seed"]},
+            registered_model_name=params.tracking.registered_model,
         )
 
 
@@ -203,7 +204,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
             (p.differences, "comparison"),
             (p.scores, "comparison"),
             (p.train_metrics, "training"),
-            (p.encoder_meta, "encoder"),
+            (p.encoder_meta, "metadata"),
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
         _log_encoder(params)

@@ -1,0 +1,188 @@
+"""`aefx encode` and `aefx promote`: use a trained encoder on new data, in bounded memory, and
+pick the registered version that later runs should use."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aefx.errors import AefxError
+
+log = logging.getLogger(__name__)
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class EncodeStats:
+    rows: int
+    chunks: int
+    code_size: int
+
+
+def _model_files(directory: Path) -> tuple[Path, Path]:
+    """encoder.keras and its metadata inside a downloaded MLflow model (or a plain folder)."""
+    if (directory / "artifacts").is_dir():  # an MLflow pyfunc model keeps its files there
+        directory = directory / "artifacts"
+    kerases = sorted(directory.rglob("*.keras"))
+    metas = [p for p in sorted(directory.rglob("*.json")) if _is_meta(p)]
+    if len(kerases) != 1 or len(metas) != 1:
+        raise AefxError(f"{directory}: expected one .keras encoder and its metadata .json")
+    return kerases[0], metas[0]
+
+
+def _is_meta(path: Path) -> bool:
+    import json
+
+    try:
+        payload = json.loads(path.read_text())
+    except (ValueError, OSError):
+        return False
+    return isinstance(payload, dict) and {"sha256", "code_columns", "scaler"} <= set(payload)
+
+
+def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
+    """(encoder.keras, encoder.json) for a local path, a run id, ``runs:/...`` or
+    ``models:/NAME@ALIAS`` / ``models:/NAME/VERSION`` (downloaded from the MLflow store)."""
+    if RUN_ID.match(source):
+        source = f"runs:/{source}/encoder"
+    if source.startswith(("runs:/", "models:/")):
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        from aefx.tracking import using_store
+
+        try:
+            with using_store(uri):
+                local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        except (MlflowException, OSError) as exc:
+            reason = str(exc).splitlines()[0][:160]
+            raise AefxError(f"{source}: cannot be fetched from {uri} ({reason})") from None
+        return _model_files(Path(local))
+    path = Path(source)
+    if path.is_dir():
+        return _model_files(path)
+    if path.suffix == ".json":
+        return path.with_name(_read_meta(path)["encoder"]), path
+    if path.suffix == ".keras":
+        return path, path.with_suffix(".json")
+    raise AefxError(f"{source}: not a model (use models:/NAME@ALIAS, a run id or a local path)")
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    from aefx.io import read_json
+
+    if not path.is_file():
+        raise AefxError(f"{path}: encoder metadata not found (run the pipeline first)")
+    return read_json(path)
+
+
+def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once."""
+    from aefx.validation import check_content
+
+    if not path.is_file():
+        raise AefxError(f"{path}: input file not found")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise AefxError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
+    check_content(path)
+    if suffix == ".csv":
+        yield from pd.read_csv(path, chunksize=rows)
+        return
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        yield batch.to_pandas()
+
+
+def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], origin: Path) -> None:
+    columns = [str(c) for c in chunk.columns]
+    missing = [c for c in features if c not in columns]
+    extra = [c for c in columns if c not in features and c not in keep]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing[:10])}")
+    if extra:
+        problems.append(f"extra column(s) {', '.join(extra[:10])}")
+    if problems:
+        raise AefxError(
+            f"{origin}: " + "; ".join(problems) + f" (the encoder was trained on {len(features)})"
+        )
+
+
+def check_values(chunk: pd.DataFrame, features: list[str], first_row: int, origin: Path) -> None:
+    for column in features:
+        values = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype="float64")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = first_row + int(np.argmax(bad))
+            raise AefxError(
+                f"{origin}: column {column!r} row {row} is not a finite number "
+                f"({chunk[column].iloc[int(np.argmax(bad))]!r})"
+            )
+
+
+def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) -> EncodeStats:
+    """Scale and encode ``source`` chunk by chunk into one Parquet file (written aside and
+    renamed into place). Columns the encoder was not trained on are an error, except the label,
+    which is carried through."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aefx.io import atomic_path
+
+    keep = {encoder.label} if encoder.label else set()
+    total = chunks = 0
+    with atomic_path(output) as tmp:
+        writer = None
+        try:
+            for chunk in read_chunks(source, rows):
+                chunk.columns = [str(c) for c in chunk.columns]
+                if chunks == 0:
+                    check_columns(chunk, encoder.features, keep, source)
+                check_values(chunk, encoder.features, total, source)
+                codes = encoder.predict(None, chunk)
+                for name in keep & set(chunk.columns):
+                    codes[name] = chunk[name].to_numpy()
+                table = pa.Table.from_pandas(codes.reset_index(drop=True), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                total += len(chunk)
+                chunks += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise AefxError(f"{source}: no rows to encode")
+    log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
+    return EncodeStats(total, chunks, len(encoder.code_columns))
+
+
+def promote(
+    uri: str, name: str, metric: str, alias: str, lowest: bool = False
+) -> tuple[str, float]:
+    """Point ``alias`` at the registered version whose run has the best ``metric``."""
+    from aefx.tracking import client
+
+    mlflow_client = client(uri)
+    versions = mlflow_client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
+    scored = []
+    for version in versions:
+        value = mlflow_client.get_run(version.run_id).data.metrics.get(metric)
+        if value is not None:
+            scored.append((value, int(version.version)))
+    if not scored:
+        raise AefxError(f"no version of {name!r} has a run with metric {metric!r}")
+    value, best = (min if lowest else max)(scored)
+    mlflow_client.set_registered_model_alias(name, alias, str(best))
+    return str(best), float(value)

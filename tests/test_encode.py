@@ -1,0 +1,80 @@
+"""`aefx encode` on new data (local path, run id, registered alias) and `aefx promote`."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from aefx.config import load_params
+from aefx.serving import EncoderModel
+from tests.conftest import run_command
+
+AEFX = (sys.executable, "-m", "aefx")
+
+
+def test_encode_streams_new_rows_through_any_model_reference(project, prefect_harness):
+    from mlflow.tracking import MlflowClient
+
+    from flows.pipeline import pipeline
+
+    params = load_params()
+    first = pipeline(params, record_dvc=False)
+    second = pipeline(load_params(overrides=["seeds=[3]"]), record_dvc=False)
+    p = params.paths
+    raw = pd.read_parquet(p.test)  # raw (unscaled) rows, label included
+    raw.to_csv(project / "new.csv", index=False)
+    expected = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta)).predict(None, raw)
+
+    # A local path, chunked small so the file is read in several pieces.
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "new.csv", "-o", "codes.parquet",
+        "--rows", "7", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{len(raw)} rows" in done.stdout and "chunk(s)" in done.stdout
+    codes = pd.read_parquet(project / "codes.parquet")
+    np.testing.assert_allclose(codes[expected.columns].to_numpy(), expected.to_numpy(), atol=1e-5)
+    assert (codes["label"].to_numpy() == raw["label"].to_numpy()).all()
+
+    # A run id; then the registry: each run registered a version, promote picks the best.
+    done = run_command(
+        *AEFX, "encode", "-m", first.run_id, "-i", "new.csv", "-o", "by_run.parquet", cwd=project
+    )
+    assert done.returncode == 0, done.stderr
+    assert pd.read_parquet(project / "by_run.parquet").shape == codes.shape
+    done = run_command(*AEFX, "promote", "--metric", "test_accuracy.logreg.encoded", cwd=project)
+    assert done.returncode == 0, done.stderr
+    client = MlflowClient(first.tracking_uri)
+    versions = client.search_model_versions("name = 'aefx-encoder'")
+    assert {v.run_id for v in versions} == {first.run_id, second.run_id}
+    best = max(
+        versions,
+        key=lambda v: client.get_run(v.run_id).data.metrics["test_accuracy.logreg.encoded"],
+    )
+    assert client.get_model_version_by_alias("aefx-encoder", "champion").version == best.version
+    done = run_command(
+        *AEFX, "encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv",
+        "-o", "by_alias.parquet", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    # Wrong columns and bad values: one line naming them, no output file.
+    raw.drop(columns=[raw.columns[0]]).assign(extra=1.0).to_csv(project / "bad.csv", index=False)
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "bad.csv", "-o", "bad.parquet",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"missing column(s) {raw.columns[0]}; extra column(s) extra" in done.stderr
+    assert not (project / "bad.parquet").exists()
+    raw.assign(**{raw.columns[1]: ["oops"] + [0.0] * (len(raw) - 1)}).to_csv(
+        project / "text.csv", index=False
+    )
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "text.csv", "-o", "t.parquet",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and f"column '{raw.columns[1]}' row 0" in done.stderr
+    assert not (project / "t.parquet").exists()
