@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 STORE_DIR = "mlruns"
+log = logging.getLogger(__name__)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -152,12 +154,10 @@ def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
 def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
     """Open a run (RUNNING) without making it the thread's active run; return its id. Runs
     left RUNNING by dead processes of this host are closed as KILLED first."""
-    import logging
-
     mlflow_client = client(uri)
     exp_id = experiment_id(mlflow_client, experiment)
     for run_id in close_stale_runs(mlflow_client, exp_id):
-        logging.getLogger(__name__).warning(
+        log.warning(
             "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
         )
     run = mlflow_client.create_run(exp_id, tags={**tags, **process_tags()})
