@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import subprocess
@@ -40,12 +41,25 @@ def artifact_root(root: Path | None = None) -> str:
 
 
 def client(uri: str) -> Any:
-    """A client bound to ``uri``; it leaves MLflow's process-wide tracking URI alone."""
+    """A client bound to ``uri``; it leaves MLflow's process-wide tracking URI alone.
+
+    A SQLite store is created (or migrated) under a file lock: MLflow builds its tables on first
+    use, and two processes doing that at once fail with "table ... already exists"."""
     from mlflow.tracking import MlflowClient
 
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri)
+    if not uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=uri)
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".init-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            mlflow_client = MlflowClient(tracking_uri=uri)
+            mlflow_client.search_experiments(max_results=1)  # tracking tables
+            mlflow_client.search_registered_models(max_results=1)  # registry tables
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return mlflow_client
 
 
 @contextlib.contextmanager

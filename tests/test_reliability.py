@@ -168,3 +168,27 @@ def test_a_workspace_takes_one_run_at_a_time(tmp_path):
         assert not entered.is_set()  # the second run waits while the first writes
     waiter.join(timeout=10)
     assert entered.is_set()
+
+
+def _first_contact(uri: str, start: object) -> str:
+    from aefx.tracking import client, experiment_id
+
+    start.wait(60)  # type: ignore[attr-defined]
+    mlflow_client = client(uri)
+    return mlflow_client.create_run(experiment_id(mlflow_client, "race")).info.run_id
+
+
+def test_processes_creating_the_store_at_once_do_not_collide(tmp_path):
+    """MLflow builds its SQLite tables on first use; four processes at once must all succeed
+    (without the lock this fails with "table ... already exists")."""
+    import multiprocessing
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    context = multiprocessing.get_context("spawn")
+    start = context.Manager().Event()
+    with context.Pool(4) as pool:
+        pending = [pool.apply_async(_first_contact, (uri, start)) for _ in range(4)]
+        time.sleep(3)  # let every worker import MLflow before the race starts
+        start.set()
+        run_ids = [p.get(timeout=120) for p in pending]
+    assert len(set(run_ids)) == 4
