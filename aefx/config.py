@@ -279,6 +279,9 @@ class TrackingConfig(_Frozen):
 class PathsConfig(_Frozen):
     """Every file the pipeline reads or writes, relative to the project root."""
 
+    # Set by `aefx run` (not params.yaml): "." for the project, workspaces/<digest> otherwise.
+    workspace: Path = Path(".")
+
     raw_dir: Path = Path("data/raw")
     train: Path = Path("data/processed/train.parquet")
     test: Path = Path("data/processed/test.parquet")

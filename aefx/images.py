@@ -114,7 +114,10 @@ def _labels(values: np.ndarray, n: int, origin: str) -> np.ndarray:
 def load_keras_npz(path: Path, name: str) -> ImageSet:
     """mnist / fashion_mnist in Keras' layout: x_train, y_train, x_test, y_test."""
     hint = f"; put the {name} .npz (Keras layout: x_train, y_train, x_test, y_test) there"
-    arrays = _open_npz(path, hint)
+    return _keras_layout(_open_npz(path, hint), path)
+
+
+def _keras_layout(arrays: dict[str, np.ndarray], path: Path) -> ImageSet:
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
     if missing:
         raise AefxError(f"{path}: missing array(s) {', '.join(missing)} (Keras layout expected)")
@@ -137,7 +140,7 @@ def load_array(path: Path, labels_path: Path | None) -> ImageSet:
     if path.suffix.lower() == ".npz":
         arrays = _open_npz(path)
         if "x_train" in arrays:
-            return load_keras_npz(path, "image")
+            return _keras_layout(arrays, path)
         if "x" not in arrays or "y" not in arrays:
             raise AefxError(f"{path}: expected arrays 'x' and 'y' (found {', '.join(arrays)})")
         images = to_unit_range(arrays["x"], f"{path}: x")

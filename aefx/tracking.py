@@ -13,6 +13,7 @@ from typing import Any
 
 STORE_DIR = "mlruns"
 log = logging.getLogger(__name__)
+_READY: set[str] = set()  # SQLite stores this process has already created or checked
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -47,7 +48,7 @@ def client(uri: str) -> Any:
     use, and two processes doing that at once fail with "table ... already exists"."""
     from mlflow.tracking import MlflowClient
 
-    if not uri.startswith("sqlite:///"):
+    if not uri.startswith("sqlite:///") or uri in _READY:
         return MlflowClient(tracking_uri=uri)
     database = Path(uri.removeprefix("sqlite:///"))
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,7 @@ def client(uri: str) -> Any:
             mlflow_client.search_registered_models(max_results=1)  # registry tables
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    _READY.add(uri)
     return mlflow_client
 
 

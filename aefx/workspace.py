@@ -39,10 +39,12 @@ def in_workspace(params: Params, workspace: Path | None) -> Params:
     """``params`` with every output path moved under ``workspace`` (inputs stay where they are)."""
     if workspace is None:
         return params
+    inputs = ("raw_dir", "workspace")
     moved = {
-        name: (value if name == "raw_dir" or Path(value).is_absolute() else workspace / value)
+        name: (value if name in inputs or Path(value).is_absolute() else workspace / value)
         for name, value in params.paths.model_dump().items()
     }
+    moved["workspace"] = workspace
     return params.model_copy(update={"paths": PathsConfig(**moved)})
 
 

@@ -49,7 +49,7 @@ def run_tags(params: Params, entry_point: str) -> dict[str, str]:
         else f"{params.data.source}:{params.data.file_path()}",
         "aefx.entry_point": entry_point,
         "aefx.kind": "pipeline",
-        "aefx.outputs": str(p.encoder.parent.parent) if p.encoder.parent.parent != Path() else ".",
+        "aefx.outputs": str(p.workspace),
         **package_versions(),
     }
 
