@@ -25,6 +25,18 @@ app = typer.Typer(
 ParamsOption = Annotated[
     Path, typer.Option("--params", "-p", help="Params file (YAML).", dir_okay=False)
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local Dask cluster of N worker processes for mapped tasks.",
+        min=1,
+    ),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Run mapped tasks on this Dask cluster (tcp://...)."),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a param: dotted.key=value (repeatable)."),
@@ -81,12 +93,14 @@ def run(
             file_okay=False,
         ),
     ] = None,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
 ) -> None:
     """Run the whole pipeline as a Prefect flow and record it in MLflow (and dvc.lock)."""
     from aefx.config import load_params
     from aefx.workspace import default_workspace, in_workspace, workspace_lock
 
-    params = load_params(params_file, overrides or [])
+    params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     # dvc.lock records params.yaml; outputs made with other params must not be committed as its,
     # nor overwrite its outputs: those runs get a workspace of their own.
     project_params = not overrides and params_file.resolve() == Path("params.yaml").resolve()
@@ -96,21 +110,79 @@ def run(
     record_dvc = project_params and workspace is None
     _quiet_environment()
     from aefx.console import hide_user_error_tracebacks, print_summary
-    from flows.pipeline import pipeline
+    from flows.pipeline import run_pipeline
 
     # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with hide_user_error_tracebacks(), workspace_lock(workspace):
-            result = pipeline(params, record_dvc=record_dvc)
+            result = run_pipeline(params, record_dvc=record_dvc)
     except KeyboardInterrupt:
         _err("interrupted; the MLflow run is marked KILLED and finished outputs are kept")
         raise typer.Exit(130) from None
     print_summary(params, result)
 
 
+def with_compute(params: Any, workers: int | None, dask_address: str | None) -> Any:
+    """Command-line choices of where tasks run. They change no output, so unlike --set they
+    keep a run of params.yaml in the project (its dvc.lock stays true)."""
+    from pydantic import ValidationError
+
+    from aefx.config import ComputeConfig
+
+    if workers is None and dask_address is None:
+        return params
+    settings = params.compute.model_dump()
+    if workers is not None:
+        settings.update(dask_workers=workers, dask_address=None)
+    if dask_address is not None:
+        settings.update(dask_address=dask_address, dask_workers=None)
+    try:
+        compute = ComputeConfig(**settings)
+    except ValidationError as exc:
+        raise AefxError(f"compute: {exc.errors()[0]['msg']}") from None
+    return params.model_copy(update={"compute": compute})
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@app.command()
+@user_errors
+def sweep(
+    params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
+) -> None:
+    """Run the pipeline once per combination in sweep.grid, side by side on Dask workers.
+
+    Example: aefx sweep --workers 2 -s 'sweep.grid.autoencoder.bottleneck=[25, 50, 100, 150]'"""
+    from aefx.config import load_params
+
+    params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
+    _quiet_environment()
+    from rich.console import Console
+    from rich.table import Table
+
+    from aefx.console import hide_user_error_tracebacks
+    from flows.sweep import HEADLINE, run_sweep
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with hide_user_error_tracebacks():
+            result = run_sweep(params)
+    except KeyboardInterrupt:
+        _err("interrupted; the sweep's MLflow runs are marked KILLED")
+        raise typer.Exit(130) from None
+    table = Table(title=f"Sweep (MLflow run {result.run_id})")
+    for column in ("member", HEADLINE, "MLflow run", "outputs"):
+        table.add_column(column)
+    for m in result.members:
+        score = "-" if m.headline is None else f"{m.headline:.4f}"
+        table.add_row(m.label, score, m.run_id, m.workspace)
+    Console().print(table)
 
 
 @app.command("stage")

@@ -276,6 +276,68 @@ class TrackingConfig(_Frozen):
     registered_model: str | None = "aefx-encoder"
 
 
+class AnomalyConfig(_Frozen):
+    """Anomaly scores from reconstruction error (``aefx score``), in PyOD's conventions."""
+
+    # Expected share of anomalies: the threshold is this upper quantile of the training rows'
+    # reconstruction errors (PyOD's ``contamination``).
+    contamination: float = Field(0.05, gt=0, lt=0.5)
+
+
+class ComputeConfig(_Frozen):
+    """Where mapped tasks (classifier cells, sweep members) run. Results do not depend on it."""
+
+    # Cells scored at once by a thread pool when no Dask cluster is named (1 = one by one).
+    threads: int = Field(2, ge=1)
+    # tcp://host:8786: run mapped tasks on that existing Dask cluster (shared filesystem).
+    dask_address: str | None = None
+    # N: start a local Dask cluster of N single-threaded worker processes for the run.
+    dask_workers: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ComputeConfig:
+        if self.dask_address and self.dask_workers:
+            raise ValueError("set compute.dask_address or compute.dask_workers, not both")
+        return self
+
+
+SWEEPABLE = ("autoencoder", "seeds", "scale", "classifiers", "evaluation")
+
+
+class SweepConfig(_Frozen):
+    """``aefx sweep``: one pipeline run per member. Each key is a dotted param under one of
+    SWEEPABLE with a list of values; the members are every combination of them."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        # `--set sweep.grid.autoencoder.bottleneck=[8,16]` arrives nested: make keys dotted.
+        if not isinstance(data, dict) or not isinstance(data.get("grid"), dict):
+            return data
+        return {**data, "grid": flatten(data["grid"])}
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> SweepConfig:
+        for key, values in self.grid.items():
+            if key.split(".")[0] not in SWEEPABLE:
+                raise ValueError(f"grid: {key!r} is not under {', '.join(SWEEPABLE)}")
+            if not values:
+                raise ValueError(f"grid: {key!r} has no values")
+        return self
+
+    def members(self) -> list[dict[str, Any]]:
+        """Every combination, as {dotted key: value}, in a stable order."""
+        import itertools
+
+        keys = list(self.grid)
+        return [
+            dict(zip(keys, combo, strict=True))
+            for combo in itertools.product(*(self.grid[k] for k in keys))
+        ]
+
+
 class PathsConfig(_Frozen):
     """Every file the pipeline reads or writes, relative to the project root."""
 
@@ -297,6 +359,8 @@ class PathsConfig(_Frozen):
     reconstruction_plot: Path = Path("plots/reconstructions.png")
     codes_plot: Path = Path("plots/codes_2d.png")
     encoder: Path = Path("models/encoder.keras")
+    # The shipped seed's whole autoencoder (encoder then decoder, no noise): anomaly scores.
+    autoencoder: Path = Path("models/autoencoder.keras")
     encoder_meta: Path = Path("models/encoder.json")
     encoders: Path = Path("models/encoders")
     encoded: Path = Path("data/encoded")
@@ -320,6 +384,9 @@ class Params(_Frozen):
     classifiers: ClassifiersConfig = ClassifiersConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
+    anomaly: AnomalyConfig = AnomalyConfig()
+    compute: ComputeConfig = ComputeConfig()
+    sweep: SweepConfig = SweepConfig()
     paths: PathsConfig = PathsConfig()
 
     @model_validator(mode="after")
@@ -351,7 +418,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def _apply(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -> None:
+def set_dotted(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -> None:
     node = tree
     for depth, key in enumerate(keys[:-1]):
         child = node.setdefault(key, {})
@@ -362,7 +429,7 @@ def _apply(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -> No
     node[keys[-1]] = value
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
+def describe_errors(exc: ValidationError, origin: str) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -391,25 +458,33 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     origin = str(path)
     for text_override in overrides:
         keys, value = parse_override(text_override)
-        _apply(tree, keys, value, f"--set {text_override}")
+        set_dotted(tree, keys, value, f"--set {text_override}")
     if overrides:
         origin += " with --set " + " ".join(overrides)
     try:
         return Params.model_validate(tree)
     except ValidationError as exc:
-        raise AefxError(_describe(exc, origin)) from None
+        raise AefxError(describe_errors(exc, origin)) from None
 
 
-def params_to_flat_dict(params: Params) -> dict[str, str]:
-    """Dotted-key view of every param, as MLflow logs them."""
-    flat: dict[str, str] = {}
+def flatten(tree: dict[str, Any]) -> dict[str, Any]:
+    """Nested sections as one level of dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for key, child in value.items():
-                walk(f"{prefix}.{key}" if prefix else key, child)
+                walk(f"{prefix}.{key}" if prefix else str(key), child)
         else:
-            flat[prefix] = "null" if value is None else str(value)
+            flat[prefix] = value
 
-    walk("", params.model_dump(mode="json"))
+    walk("", tree)
     return flat
+
+
+def params_to_flat_dict(params: Params) -> dict[str, str]:
+    """Dotted-key view of every param, as MLflow logs them."""
+    return {
+        key: "null" if value is None else str(value)
+        for key, value in flatten(params.model_dump(mode="json")).items()
+    }

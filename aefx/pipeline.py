@@ -117,18 +117,28 @@ def _encode_splits(params: Params) -> Any:
     )
 
 
-def _compare_classifiers(params: Params) -> Any:
-    from tasks.compare_classifiers import compare_classifiers
+def compare_inputs(params: Params) -> Any:
+    from tasks.compare_classifiers import CompareInputs
 
     p = params.paths
-    outputs = {key: getattr(p, key) for key in _COMPARE_OUTS}
+    return CompareInputs(p.data_schema, p.train_scaled, p.test_scaled, p.encoded)
+
+
+def compare_outputs(params: Params) -> dict[str, Any]:
+    return {key: getattr(params.paths, key) for key in _COMPARE_OUTS}
+
+
+def _compare_classifiers(params: Params) -> Any:
+    from tasks.compare_classifiers import compare_classifiers, thread_mapper
+
     return compare_classifiers(
         params.classifiers,
         params.evaluation,
         params.seeds,
         params.data.label,
-        (p.data_schema, p.train_scaled, p.test_scaled, p.encoded),
-        outputs,
+        compare_inputs(params),
+        compare_outputs(params),
+        mapper=thread_mapper(params.compute.threads),
     )
 
 

@@ -25,8 +25,9 @@ LOCK_NAME = ".aefx-run.lock"
 
 
 def params_digest(params: Params) -> str:
-    """A short, stable name for a set of params (paths excluded: they follow the workspace)."""
-    payload = params.model_dump(mode="json", exclude={"paths"})
+    """A short, stable name for a set of params. Paths follow the workspace, and where tasks run
+    (compute) or what a sweep would vary changes no output, so those are left out."""
+    payload = params.model_dump(mode="json", exclude={"paths", "compute", "sweep"})
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 

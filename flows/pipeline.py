@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from aefx.config import Params
+from aefx.config import ComputeConfig, Params
 from aefx.errors import AefxError
-from aefx.pipeline import stage
+from aefx.pipeline import compare_inputs, compare_outputs, stage
 from aefx.tracking import end_run, git_tags, project_root, start_run, tracking_uri
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,77 @@ train_autoencoder = _stage_task("train_autoencoder")  # training is never blindl
 inspect_autoencoder = _stage_task("inspect_autoencoder")
 extract_encoder = _stage_task("extract_encoder")
 encode_splits = _stage_task("encode_splits")
-compare_classifiers = _stage_task("compare_classifiers")
+
+
+@task(
+    name="score_cell",
+    cache_policy=NO_CACHE,
+    task_run_name="{cell.classifier} on {cell.features}, seed {cell.seed}",
+)
+def score_cell(cell: Any, params: Params) -> Any:
+    """One classifier x feature set x seed; a mapped task, so it may run on a Dask worker."""
+    from tasks.compare_classifiers import score_cell as score
+
+    return score(
+        cell, params.classifiers, params.evaluation, params.data.label, compare_inputs(params)
+    )
+
+
+@task(name="compare_classifiers", cache_policy=NO_CACHE)
+def summarise_comparison(params: Params, results: list[Any]) -> Any:
+    from tasks.compare_classifiers import write_comparison
+
+    return write_comparison(
+        results,
+        params.classifiers,
+        params.evaluation,
+        params.seeds,
+        params.data.label,
+        compare_inputs(params),
+        compare_outputs(params),
+    )
+
+
+def compare_classifiers(params: Params) -> Any:
+    """Map the cells over the flow's task runner (threads, or Dask worker processes), then
+    summarise. Keras cells stay in this process unless workers are processes of their own."""
+    from tasks.compare_classifiers import cells
+
+    todo = cells(params.classifiers, params.seeds)
+    on_processes = params.compute.dask_address or params.compute.dask_workers
+    mapped = [c for c in todo if c.thread_safe or on_processes]
+    shipped = absolute_paths(params)  # a worker may not share this process's directory
+    futures = score_cell.map(mapped, params=unmapped(shipped))
+    inline = [score_cell(c, shipped) for c in todo if c not in mapped]
+    return summarise_comparison(params, [f.result() for f in futures] + inline)
+
+
+def absolute_paths(params: Params) -> Params:
+    """``params`` with every path made absolute against this process's directory."""
+    from aefx.config import PathsConfig
+
+    paths = {k: Path(v).absolute() for k, v in params.paths.model_dump().items()}
+    return params.model_copy(update={"paths": PathsConfig(**paths)})
+
+
+def task_runner(compute: ComputeConfig) -> Any:
+    """Dask for a named or local cluster, else a thread pool capped at ``compute.threads``."""
+    if compute.dask_address or compute.dask_workers:
+        from prefect_dask import DaskTaskRunner
+
+        if compute.dask_address:
+            return DaskTaskRunner(address=compute.dask_address)
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": compute.dask_workers,
+                "threads_per_worker": 1,  # one model per process: TensorFlow seeds are global
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    return ThreadPoolTaskRunner(max_workers=compute.threads)
+
+
 log_run = _stage_task(
     "log_run", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient
 )
@@ -98,7 +169,7 @@ def publish_comparison(compared: Any) -> None:
     )
 
 
-@flow(name="aefx-pipeline")
+@flow(name="aefx-pipeline", task_runner=ThreadPoolTaskRunner(max_workers=2))
 def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
@@ -131,3 +202,8 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         raise
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)
+
+
+def run_pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
+    """The pipeline flow on the task runner that ``params.compute`` asks for."""
+    return pipeline.with_options(task_runner=task_runner(params.compute))(params, record_dvc)

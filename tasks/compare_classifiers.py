@@ -3,8 +3,10 @@ and paired verdicts (encoded vs raw, encoded vs PCA)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,28 +111,132 @@ def _xy(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
     return frame.drop(columns=[label]).to_numpy(), frame[label].to_numpy()
 
 
-def feature_sets(
-    names: tuple[str, ...],
-    label: str,
-    raw: tuple[np.ndarray, np.ndarray],
-    encoded_dir: Path,
-    seed: int,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(train, test) matrices per feature set for one seed. PCA has the code's width."""
+@dataclass(frozen=True)
+class Cell:
+    """One unit of the comparison: a classifier on one feature set for one seed."""
+
+    seed: int
+    classifier: str
+    features: str
+
+    @property
+    def thread_safe(self) -> bool:
+        # Keras classifiers seed TensorFlow's global state: never two at once in one process.
+        return self.classifier not in RAW_ONLY
+
+
+@dataclass(frozen=True)
+class CellResult:
+    cell: Cell
+    rows: list[dict[str, Any]]
+    predictions: np.ndarray
+
+
+@dataclass(frozen=True)
+class CompareInputs:
+    """The files a cell reads: the schema, the scaled splits and the encoded directory."""
+
+    schema: Path
+    train_scaled: Path
+    test_scaled: Path
+    encoded: Path
+
+
+def cells(cfg: ClassifiersConfig, seeds: tuple[int, ...]) -> list[Cell]:
+    """Every classifier x feature set x seed to fit (Keras classifiers on raw pixels only)."""
+    return [
+        Cell(seed, name, feats)
+        for seed in seeds
+        for name in cfg.use
+        for feats in cfg.features
+        if name not in RAW_ONLY or feats == "raw"
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _read_xy(path: Path, label: str, stamp: int) -> tuple[np.ndarray, np.ndarray]:
+    # Cached per process (keyed by mtime), so the cells of one worker read each file once.
+    X, y = _xy(pd.read_parquet(path), label)
+    X.flags.writeable = False
+    return X, y
+
+
+def _load(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+    return _read_xy(Path(path), label, Path(path).stat().st_mtime_ns)
+
+
+def feature_set(
+    name: str, label: str, inputs: CompareInputs, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) matrices of one feature set for one seed. PCA has the code's width."""
     from sklearn.decomposition import PCA
 
-    X_train, X_test = raw
-    Z_train, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "train", seed)), label)
-    Z_test, _ = _xy(pd.read_parquet(encoded_file(encoded_dir, "test", seed)), label)
-    sets = {"raw": (X_train, X_test), "encoded": (Z_train, Z_test)}
-    if "pca" in names:
+    X_train, _ = _load(inputs.train_scaled, label)
+    X_test, _ = _load(inputs.test_scaled, label)
+    if name == "raw":
+        return X_train, X_test
+    Z_train, _ = _load(encoded_file(inputs.encoded, "train", seed), label)
+    Z_test, _ = _load(encoded_file(inputs.encoded, "test", seed), label)
+    if name == "encoded":
+        return Z_train, Z_test
+    if name == "pca":
         # PCA is fit on train only, like the scaler and the autoencoder.
         width = min(Z_train.shape[1], *X_train.shape)
         pca = PCA(n_components=width, random_state=seed).fit(X_train)
-        sets["pca"] = (pca.transform(X_train), pca.transform(X_test))
-    if "raw_encoded" in names:
-        sets["raw_encoded"] = (np.hstack([X_train, Z_train]), np.hstack([X_test, Z_test]))
-    return {n: sets[n] for n in names}
+        return pca.transform(X_train), pca.transform(X_test)
+    if name == "raw_encoded":
+        return np.hstack([X_train, Z_train]), np.hstack([X_test, Z_test])
+    raise ValueError(f"unknown feature set {name!r}")
+
+
+def score_cell(
+    cell: Cell,
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    label: str,
+    inputs: CompareInputs,
+) -> CellResult:
+    """Fit and score one cell. Reads its inputs from files, so it can run in any process that
+    sees them (a thread, a Prefect task, a Dask worker)."""
+    image_shape = read_json(inputs.schema)["image_shape"]
+    _, y_train = _load(inputs.train_scaled, label)
+    _, y_test = _load(inputs.test_scaled, label)
+    F_train, F_test = feature_set(cell.features, label, inputs, cell.seed)
+    scored, predicted = evaluate(
+        cell.classifier,
+        cfg,
+        evaluation,
+        cell.seed,
+        (F_train, y_train, F_test, y_test),
+        image_shape,
+    )
+    rows = [
+        {"seed": cell.seed, "classifier": cell.classifier, "features": cell.features, **r}
+        for r in scored
+    ]
+    return CellResult(cell, rows, predicted)
+
+
+Mapper = Callable[[Callable[[Cell], CellResult], list[Cell]], list[CellResult]]
+
+
+def thread_mapper(threads: int) -> Mapper:
+    """Score cells on at most ``threads`` threads; Keras cells one by one on the caller's."""
+
+    def run(score: Callable[[Cell], CellResult], todo: list[Cell]) -> list[CellResult]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        shared = [c for c in todo if c.thread_safe]
+        done: dict[Cell, CellResult] = {}
+        if threads > 1 and len(shared) > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="aefx-cell") as pool:
+                done.update(zip(shared, pool.map(score, shared), strict=True))
+        for cell in todo:
+            if cell not in done:
+                done[cell] = score(cell)
+        return [done[c] for c in todo]
+
+    return run
 
 
 def evaluate(
@@ -258,33 +364,46 @@ def compare_classifiers(
     evaluation: EvaluationConfig,
     seeds: tuple[int, ...],
     label: str,
-    inputs: tuple[Path, Path, Path],
+    inputs: CompareInputs,
+    outputs: dict[str, Path],
+    mapper: Mapper | None = None,
+) -> CompareResult:
+    """Fit and score every cell, then write records, per-seed rows, differences, report and
+    plots. ``mapper`` runs the cells (default: one by one); the Prefect flow maps them as tasks
+    instead and calls :func:`write_comparison` with the results."""
+    todo = cells(cfg, seeds)
+    score = functools.partial(
+        score_cell, cfg=cfg, evaluation=evaluation, label=label, inputs=inputs
+    )
+    results = (mapper or thread_mapper(1))(score, todo)
+    return write_comparison(results, cfg, evaluation, seeds, label, inputs, outputs)
+
+
+def write_comparison(
+    results: list[CellResult],
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    seeds: tuple[int, ...],
+    label: str,
+    inputs: CompareInputs,
     outputs: dict[str, Path],
 ) -> CompareResult:
-    """Fit and score everything; write records, per-seed rows, differences, report and plots.
-
-    ``inputs`` are the schema, the scaled train and test splits and the encoded directory;
-    ``outputs`` maps comparison, comparison_rows, differences, scores, comparison_table,
-    comparison_plot and confusion_plot to their paths."""
-    schema_path, train_scaled, test_scaled, encoded_dir = inputs
-    image_shape = read_json(schema_path)["image_shape"]
-    X_train, y_train = _xy(pd.read_parquet(train_scaled), label)
-    X_test, y_test = _xy(pd.read_parquet(test_scaled), label)
-    rows, predictions = [], {}
+    """Summaries and verdicts from the cells' scores. ``outputs`` maps comparison,
+    comparison_rows, differences, scores, comparison_table, comparison_plot and confusion_plot
+    to their paths."""
+    order = {cell: i for i, cell in enumerate(cells(cfg, seeds))}
+    results = sorted(results, key=lambda r: order[r.cell])  # same files whatever ran first
     for seed in seeds:
-        sets = feature_sets(cfg.features, label, (X_train, X_test), encoded_dir, seed)
         for name in cfg.use:
-            for feats, (F_train, F_test) in sets.items():
-                if name in RAW_ONLY and feats != "raw":
-                    continue
-                scored, predicted = evaluate(
-                    name, cfg, evaluation, seed, (F_train, y_train, F_test, y_test), image_shape
-                )
-                rows += [{"seed": seed, "classifier": name, "features": feats, **r} for r in scored]
-                predictions.setdefault((name, feats), []).append(predicted)
-            fitted = ["raw"] if name in RAW_ONLY else list(sets)
+            fitted = [
+                r.cell.features for r in results if (r.cell.seed, r.cell.classifier) == (seed, name)
+            ]
             log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(fitted))
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame([row for r in results for row in r.rows])
+    predictions: dict[tuple[str, str], list[np.ndarray]] = {}
+    for r in results:
+        predictions.setdefault((r.cell.classifier, r.cell.features), []).append(r.predictions)
+    _, y_test = _load(inputs.test_scaled, label)
     records = summarise(frame, evaluation)
     diffs = differences(frame, evaluation)
     markdown = comparison_markdown(records, diffs, evaluation)

@@ -1,0 +1,164 @@
+"""A sweep as a Prefect flow: one mapped task per member of ``sweep.grid``, each a whole
+pipeline run in its own workspace and MLflow run, under one parent MLflow run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import flow, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from aefx.config import Params
+from aefx.pipeline import STAGE_NAMES, stage
+from aefx.sweep import Member, members
+from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
+from flows.pipeline import task_runner
+
+log = logging.getLogger(__name__)
+HEADLINE = "test_accuracy.logreg.encoded"
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    label: str
+    run_id: str
+    workspace: str
+    status: str
+    headline: float | None
+    error: str | None = None
+
+
+@task(name="sweep_member", cache_policy=NO_CACHE, task_run_name="member {member.label}")
+def run_member(member: Member, parent_run_id: str, uri: str) -> MemberResult:
+    """Every stage of the pipeline for one member, in this task's process (a Dask worker or
+    the flow's own), logged to its own MLflow run under the sweep's."""
+    from aefx.workspace import workspace_lock
+
+    params = member.params
+    run_id = start_run(
+        uri,
+        params.tracking.experiment,
+        {
+            "mlflow.parentRunId": parent_run_id,
+            "aefx.entry_point": "aefx sweep",
+            "aefx.kind": "pipeline",
+            "aefx.sweep.member": member.label,
+        },
+    )
+    try:
+        with workspace_lock(params.paths.workspace):
+            for name in STAGE_NAMES[:-1]:
+                stage(name).run(params)
+            stage("log_run").run(params, run_id=run_id, entry_point="aefx sweep")
+    except BaseException as exc:
+        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
+        raise
+    headline = client(uri).get_run(run_id).data.metrics.get(HEADLINE)
+    return MemberResult(member.label, run_id, str(params.paths.workspace), "FINISHED", headline)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    run_id: str
+    tracking_uri: str
+    members: list[MemberResult]
+
+    @property
+    def failed(self) -> list[MemberResult]:
+        return [m for m in self.members if m.status != "FINISHED"]
+
+
+@flow(name="aefx-sweep")
+def sweep(params: Params) -> SweepResult:
+    """Run every member of ``params.sweep.grid``; mapped, so members run side by side on Dask
+    workers, or one after another on the default runner (training is not thread-safe)."""
+    from prefect.states import State
+
+    uri = tracking_uri(params.tracking.uri)
+    todo = members(params)
+    parent = start_run(
+        uri,
+        params.tracking.experiment,
+        {
+            **git_tags(project_root()),
+            "aefx.entry_point": "aefx sweep",
+            "aefx.kind": "sweep",
+            "aefx.sweep.grid": str(params.sweep.grid),
+            "prefect.flow_run_id": str(flow_run.get_id()),
+        },
+    )
+    on_processes = params.compute.dask_address or params.compute.dask_workers
+    try:
+        if on_processes:
+            futures = run_member.map(todo, parent_run_id=unmapped(parent), uri=unmapped(uri))
+            futures.wait()
+            states: list[State] = [f.state for f in futures]
+        else:
+            states = [run_member(m, parent, uri, return_state=True) for m in todo]
+        results = [_outcome(m, s) for m, s in zip(todo, states, strict=True)]
+    except BaseException:
+        end_run(uri, parent, "KILLED")
+        raise
+    _log_summary(uri, parent, results)
+    failed = [r for r in results if r.status != "FINISHED"]
+    end_run(uri, parent, "FAILED" if failed else "FINISHED")
+    if failed:
+        from aefx.errors import AefxError
+
+        raise AefxError(
+            f"{len(failed)} of {len(results)} sweep member(s) failed: "
+            + "; ".join(f"{r.label}: {r.error}" for r in failed)
+        )
+    return SweepResult(parent, uri, results)
+
+
+def _outcome(member: Member, state: Any) -> MemberResult:
+    if state.is_completed():
+        return state.result()
+    try:
+        state.result()
+        reason = state.message or state.name
+    except BaseException as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return MemberResult(
+        member.label, "", str(member.params.paths.workspace), "FAILED", None, reason
+    )
+
+
+def _log_summary(uri: str, parent: str, results: list[MemberResult]) -> None:
+    """The members side by side on the parent run: a table artifact and one metric each."""
+    import time
+
+    import pandas as pd
+    from mlflow.entities import Metric
+
+    mlflow_client = client(uri)
+    rows = [
+        {
+            "member": r.label,
+            "status": r.status,
+            HEADLINE: r.headline,
+            "run_id": r.run_id,
+            "workspace": r.workspace,
+        }
+        for r in results
+    ]
+    mlflow_client.log_table(parent, data=pd.DataFrame(rows), artifact_file="sweep/members.json")
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(HEADLINE, r.headline, now, i)
+        for i, r in enumerate(results)
+        if r.headline is not None
+    ]
+    if metrics:
+        mlflow_client.log_batch(parent, metrics=metrics)
+    for row in rows:
+        log.info("sweep: %s -> %s (%s)", row["member"], row[HEADLINE], row["status"])
+
+
+def run_sweep(params: Params) -> SweepResult:
+    """The sweep flow on the task runner that ``params.compute`` asks for."""
+    return sweep.with_options(task_runner=task_runner(params.compute))(params)

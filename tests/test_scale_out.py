@@ -1,0 +1,109 @@
+"""Mapped tasks on a real local Dask cluster (two worker processes): the classifier cells of
+the comparison, and a sweep whose members each log their own MLflow run from a worker."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from aefx.config import load_params
+from aefx.errors import AefxError
+from aefx.pipeline import STAGES
+from aefx.sweep import members
+
+pytestmark = pytest.mark.slow
+
+
+def _until(params, last: str) -> None:
+    for stage in STAGES:
+        stage.run(params)
+        if stage.name == last:
+            return
+
+
+def test_comparison_cells_on_dask_workers_score_as_threads_do(project, prefect_harness):
+    from prefect import flow
+
+    from flows.pipeline import compare_classifiers, task_runner
+
+    params = load_params(overrides=["classifiers.use=[logreg, knn, random_forest]"])
+    _until(params, "compare_classifiers")  # the DVC stage's way: a thread pool
+    on_threads = pd.read_csv(params.paths.comparison_rows)
+    params.paths.comparison_rows.unlink()
+
+    dask = load_params(overrides=["classifiers.use=[logreg, knn, random_forest]"])
+    dask = dask.model_copy(update={"compute": type(dask.compute)(dask_workers=2)})
+
+    @flow
+    def compare_only() -> None:
+        compare_classifiers(dask)
+
+    compare_only.with_options(task_runner=task_runner(dask.compute))()
+    pd.testing.assert_frame_equal(pd.read_csv(params.paths.comparison_rows), on_threads)
+
+
+def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, prefect_harness):
+    from mlflow.tracking import MlflowClient
+
+    from flows.sweep import HEADLINE, run_sweep
+
+    params = load_params(
+        overrides=[
+            "seeds=[1]",
+            "classifiers.use=[logreg]",
+            "sweep.grid.autoencoder.bottleneck=[3, 5]",
+            "compute.dask_workers=2",
+        ]
+    )
+    result = run_sweep(params)
+
+    mlflow_client = MlflowClient(result.tracking_uri)
+    parent = mlflow_client.get_run(result.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags["aefx.kind"] == "sweep"
+    assert [m.label for m in result.members] == [
+        "autoencoder.bottleneck=3",
+        "autoencoder.bottleneck=5",
+    ]
+    pids = set()
+    for member, width in zip(result.members, (3, 5), strict=True):
+        run = mlflow_client.get_run(member.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == result.run_id
+        assert run.data.params["autoencoder.bottleneck"] == str(width)
+        assert run.data.metrics[HEADLINE] == member.headline
+        pids.add(run.data.tags["aefx.pid"])
+        # Its outputs sit in its own workspace, with codes of its own width.
+        workspace = project / "workspaces" / member.workspace.rsplit("/", 1)[-1]
+        codes = pd.read_parquet(workspace / "data" / "encoded" / "test-seed-1.parquet")
+        assert codes.shape[1] == width + 1  # the codes and the label
+        assert (workspace / "reports" / "comparison.md").is_file()
+    # Logged from worker processes, not from this one.
+    assert str(os.getpid()) not in pids and len(pids) >= 1
+
+
+def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project):
+    params = load_params(
+        overrides=[
+            "sweep.grid.autoencoder.bottleneck=[3, 5]",
+            "sweep.grid.autoencoder.kind=[dense, sparse]",
+        ]
+    )
+    found = members(params)
+    assert [m.overrides for m in found] == [
+        {"autoencoder.bottleneck": 3, "autoencoder.kind": "dense"},
+        {"autoencoder.bottleneck": 3, "autoencoder.kind": "sparse"},
+        {"autoencoder.bottleneck": 5, "autoencoder.kind": "dense"},
+        {"autoencoder.bottleneck": 5, "autoencoder.kind": "sparse"},
+    ]
+    workspaces = {m.params.paths.workspace for m in found}
+    assert len(workspaces) == 4 and all(w.is_absolute() for w in workspaces)
+    assert all(m.params.paths.encoder.is_relative_to(m.params.paths.workspace) for m in found)
+
+    with pytest.raises(AefxError, match="sweep.grid is empty"):
+        members(load_params())
+    with pytest.raises(AefxError, match="autoencoder.bottleneck"):
+        members(load_params(overrides=["sweep.grid.autoencoder.bottleneck=[0]"]))
+    with pytest.raises(AefxError, match="not under"):
+        load_params(overrides=["sweep.grid.paths.encoder=[a.keras]"])
