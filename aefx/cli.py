@@ -98,16 +98,10 @@ def run(
 ) -> None:
     """Run the whole pipeline as a Prefect flow and record it in MLflow (and dvc.lock)."""
     from aefx.config import load_params
-    from aefx.workspace import default_workspace, in_workspace, workspace_lock
+    from aefx.workspace import plan_run, workspace_lock
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
-    # dvc.lock records params.yaml; outputs made with other params must not be committed as its,
-    # nor overwrite its outputs: those runs get a workspace of their own.
-    project_params = not overrides and params_file.resolve() == Path("params.yaml").resolve()
-    if workspace is None:
-        workspace = default_workspace(params, project_params)
-    params = in_workspace(params, workspace)
-    record_dvc = project_params and workspace is None
+    plan = plan_run(params_file, overrides or [], workspace, params=params)
     _quiet_environment()
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import run_pipeline
@@ -115,12 +109,12 @@ def run(
     # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with hide_user_error_tracebacks(), workspace_lock(workspace):
-            result = run_pipeline(params, record_dvc=record_dvc)
+        with hide_user_error_tracebacks(), workspace_lock(plan.workspace):
+            result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     except KeyboardInterrupt:
         _err("interrupted; the MLflow run is marked KILLED and finished outputs are kept")
         raise typer.Exit(130) from None
-    print_summary(params, result)
+    print_summary(plan.params, result)
 
 
 def with_compute(params: Any, workers: int | None, dask_address: str | None) -> Any:
@@ -183,6 +177,53 @@ def sweep(
         score = "-" if m.headline is None else f"{m.headline:.4f}"
         table.add_row(m.label, score, m.run_id, m.workspace)
     Console().print(table)
+
+
+@app.command()
+@user_errors
+def serve(
+    cron: Annotated[
+        str | None, typer.Option(help='Cron schedule, e.g. "0 3 * * *" (03:00 daily).')
+    ] = None,
+    interval: Annotated[
+        int | None, typer.Option(help="Run every this many seconds instead.", min=1)
+    ] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "aefx-scheduled",
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron schedule.")] = "UTC",
+    params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
+) -> None:
+    """Serve the pipeline as a Prefect deployment on a schedule (needs a Prefect server).
+
+    Each scheduled run re-reads the params file and its data when it starts. Runs take turns:
+    a run due while another is going waits for it."""
+    from aefx.config import load_params
+
+    if (cron is None) == (interval is None):
+        raise AefxError("give one schedule: --cron EXPR or --interval SECONDS")
+    load_params(params_file, overrides or [])  # refuse a broken params file now, not at 3 am
+    if not os.environ.get("PREFECT_API_URL"):
+        raise AefxError(
+            "schedules need a Prefect server: start one with `prefect server start` and "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    _quiet_environment()
+    from prefect.schedules import Cron, Interval
+
+    from flows.pipeline import scheduled
+
+    try:
+        schedule = Cron(cron, timezone=timezone) if cron else Interval(interval)
+    except ValueError as exc:
+        raise AefxError(f"--cron {cron!r}: {str(exc).splitlines()[0]}") from None
+    typer.echo(f"serving deployment aefx-scheduled/{name}; Ctrl-C stops serving")
+    scheduled.serve(
+        name=name,
+        schedule=schedule,
+        parameters={"params_file": str(params_file), "overrides": list(overrides or [])},
+        limit=1,
+        print_starting_message=False,
+    )
 
 
 @app.command("stage")

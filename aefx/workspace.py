@@ -15,9 +15,10 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from aefx.config import Params, PathsConfig
+from aefx.config import Params, PathsConfig, load_params
 
 log = logging.getLogger(__name__)
 WORKSPACES = Path("workspaces")
@@ -34,6 +35,32 @@ def params_digest(params: Params) -> str:
 def default_workspace(params: Params, is_project_params: bool) -> Path | None:
     """None (the project itself) for params.yaml as it stands, else a workspace of its own."""
     return None if is_project_params else WORKSPACES / params_digest(params)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run's params with its outputs placed, and whether dvc.lock may record them."""
+
+    params: Params
+    workspace: Path | None
+    record_dvc: bool
+
+
+def plan_run(
+    params_file: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    workspace: Path | None = None,
+    params: Params | None = None,
+) -> RunPlan:
+    """Read ``params_file`` (unless ``params`` are given, already read from it) and decide
+    where the run writes. dvc.lock records params.yaml: outputs made with other params must not
+    be committed as its, nor overwrite its outputs, so those runs get a workspace of their own."""
+    if params is None:
+        params = load_params(params_file, overrides)
+    project_params = not overrides and Path(params_file).resolve() == Path("params.yaml").resolve()
+    if workspace is None:
+        workspace = default_workspace(params, project_params)
+    return RunPlan(in_workspace(params, workspace), workspace, project_params and workspace is None)
 
 
 def in_workspace(params: Params, workspace: Path | None) -> Params:

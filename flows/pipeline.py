@@ -170,7 +170,9 @@ def publish_comparison(compared: Any) -> None:
 
 
 @flow(name="aefx-pipeline", task_runner=ThreadPoolTaskRunner(max_workers=2))
-def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
+def pipeline(
+    params: Params, record_dvc: bool = True, entry_point: str = "aefx run"
+) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
     uri = tracking_uri(params.tracking.uri)
@@ -179,7 +181,8 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         params.tracking.experiment,
         {
             **git_tags(project_root()),
-            "aefx.entry_point": "aefx run",
+            **source_tags(params),
+            "aefx.entry_point": entry_point,
             "aefx.kind": "pipeline",
             "prefect.flow_run_id": str(flow_run.get_id()),
             "prefect.flow_run_name": str(flow_run.get_name()),
@@ -194,7 +197,7 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
         encode_splits(params)
         compared = compare_classifiers(params)
         publish_comparison(compared)
-        log_run(params, run_id=run_id, entry_point="aefx run")
+        log_run(params, run_id=run_id, entry_point=entry_point)
     except BaseException as exc:
         # Never leave the MLflow run RUNNING. Ctrl-C and signals (Prefect turns SIGTERM into
         # its TerminationSignal) are BaseExceptions but not Exceptions: those runs were KILLED.
@@ -204,6 +207,38 @@ def pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
     return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)
 
 
-def run_pipeline(params: Params, record_dvc: bool = True) -> PipelineResult:
+def run_pipeline(
+    params: Params, record_dvc: bool = True, entry_point: str = "aefx run"
+) -> PipelineResult:
     """The pipeline flow on the task runner that ``params.compute`` asks for."""
-    return pipeline.with_options(task_runner=task_runner(params.compute))(params, record_dvc)
+    runner = task_runner(params.compute)
+    return pipeline.with_options(task_runner=runner)(params, record_dvc, entry_point)
+
+
+def source_tags(params: Params) -> dict[str, str]:
+    """Which data a run was given, recorded when it starts, so a run that fails on bad data
+    still says what it read: the source, and for a file the file's MD5 (DVC's hash)."""
+    from aefx.io import file_md5
+
+    path = params.data.file_path()
+    if path is None:
+        return {"data.source": params.data.source}
+    tags = {"data.source": f"{params.data.source}:{path}"}
+    if Path(path).is_file():
+        tags["data.file_md5"] = file_md5(Path(path))
+    return tags
+
+
+@flow(name="aefx-scheduled")
+def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = None) -> str:
+    """What a deployment runs (`aefx serve`, prefect.yaml): read the params file when the run
+    starts, so each run picks up the current file and data, then run the pipeline as `aefx run`
+    would (same workspace rules, same lock). Bad data fails this flow run and its MLflow run.
+    Returns the MLflow run id."""
+    from aefx.workspace import plan_run, workspace_lock
+
+    plan = plan_run(Path(params_file), overrides or [])
+    with workspace_lock(plan.workspace):
+        result = run_pipeline(plan.params, plan.record_dvc, entry_point="aefx serve")
+    log.info("MLflow run %s (%s)", result.run_id, result.tracking_uri)
+    return result.run_id

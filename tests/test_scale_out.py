@@ -101,9 +101,9 @@ def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project)
     assert len(workspaces) == 4 and all(w.is_absolute() for w in workspaces)
     assert all(m.params.paths.encoder.is_relative_to(m.params.paths.workspace) for m in found)
 
-    with pytest.raises(AefxError, match="sweep.grid is empty"):
+    with pytest.raises(AefxError, match=r"sweep\.grid is empty"):
         members(load_params())
-    with pytest.raises(AefxError, match="autoencoder.bottleneck"):
+    with pytest.raises(AefxError, match=r"autoencoder\.bottleneck"):
         members(load_params(overrides=["sweep.grid.autoencoder.bottleneck=[0]"]))
     with pytest.raises(AefxError, match="not under"):
         load_params(overrides=["sweep.grid.paths.encoder=[a.keras]"])

@@ -1,0 +1,164 @@
+"""Scheduled runs against a real Prefect server on a free loopback port: `aefx serve` with a
+short interval, a run completing and one failing on bad data, and prefect.yaml deploying."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+
+from aefx.io import file_md5
+from tests.conftest import REPO, copy_project, subprocess_env, write_params
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _process(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _wait(check, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}; log:\n{log.read_text()[-3000:]}")
+
+
+def _flow_runs(api: str, state: str) -> list[dict]:
+    body = {
+        "flows": {"name": {"any_": ["aefx-scheduled"]}},
+        "flow_runs": {"state": {"type": {"any_": [state]}}},
+    }
+    try:
+        return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    except httpx.HTTPError:
+        return []
+
+
+def _runs(project: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    store = project / "mlruns" / "mlflow.db"
+    if not store.is_file():
+        return []
+    client = MlflowClient(f"sqlite:///{store}")
+    exp = client.get_experiment_by_name("aefx")
+    if exp is None:
+        return []
+    return client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'pipeline'")
+
+
+def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path):
+    from sklearn.datasets import make_classification
+
+    project = copy_project(tmp_path / "project")
+    shutil.copy(REPO / "prefect.yaml", project / "prefect.yaml")
+    params = write_params(project)
+    tree = yaml.safe_load(params.read_text())
+    tree["data"].update(source="file", path="data/raw/table.csv")
+    tree["classifiers"]["use"] = ["logreg"]
+    params.write_text(yaml.safe_dump(tree))
+    X, y = make_classification(n_samples=120, n_features=8, random_state=0)
+    table = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(label=y)
+    data = project / "data" / "raw" / "table.csv"
+    table.to_csv(data, index=False)
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = subprocess_env()
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_UI_ENABLED="false",
+    )
+    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
+    server = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with _process(server, project, env, server_log):
+        _wait(lambda: _healthy(api), 180, "the Prefect server", server_log)
+        env["PREFECT_API_URL"] = api
+        serve = ["aefx", "serve", "--interval", "5", "--name", "test"]
+        with _process(serve, project, env, serve_log):
+            completed = _wait(
+                lambda: _flow_runs(api, "COMPLETED"), 300, "a completed run", serve_log
+            )
+            # Its MLflow run finished, recorded the data it read and links back to Prefect.
+            finished = [r for r in _runs(project) if r.info.status == "FINISHED"]
+            assert finished, "no finished MLflow run"
+            run = finished[0]
+            assert run.data.tags["aefx.entry_point"] == "aefx serve"
+            assert run.data.tags["data.file_md5"] == file_md5(data)
+            assert len(run.data.tags["data.version"]) == 32
+            assert run.data.tags["prefect.flow_run_id"]
+            assert (project / "reports" / "comparison.md").is_file()
+            assert completed[0]["deployment_id"]
+
+            # The next runs read the file as it is then: broken data fails them loudly.
+            table.astype({"f3": object}).assign(f3="oops").to_csv(data, index=False)
+            _wait(lambda: _flow_runs(api, "FAILED"), 300, "a failed run", serve_log)
+            failed = _wait(
+                lambda: [r for r in _runs(project) if r.info.status == "FAILED"],
+                60,
+                "a FAILED MLflow run",
+                serve_log,
+            )
+            assert failed[0].data.tags["data.file_md5"] == file_md5(data)
+
+        # prefect.yaml deploys the same flow with a cron schedule for workers.
+        deploy_env = {**env, "AEFX_PROJECT_DIR": str(project)}
+        for args in (
+            ["prefect", "work-pool", "create", "aefx", "--type", "process"],
+            ["prefect", "--no-prompt", "deploy", "--name", "aefx-nightly"],
+        ):
+            done = subprocess.run(
+                args, cwd=project, env=deploy_env, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        deployment = httpx.get(f"{api}/deployments/name/aefx-scheduled/aefx-nightly").json()
+        assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
+        assert deployment["parameters"]["params_file"] == "params.yaml"
+        assert deployment["work_pool_name"] == "aefx"
+        directory = deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+        assert directory["directory"] == str(project)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
