@@ -299,14 +299,7 @@ def encode(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Encode new data with a trained encoder and its scaler, chunk by chunk."""
-    from aefx.config import load_params
-    from aefx.tracking import tracking_uri
-
-    uri = (
-        tracking_uri(load_params(params_file).tracking.uri)
-        if params_file.is_file()
-        else tracking_uri()
-    )
+    uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.encode import encode_file, resolve_model
     from aefx.serving import EncoderModel
@@ -317,6 +310,59 @@ def encode(
     typer.echo(
         f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
     )
+
+
+@app.command()
+@user_errors
+def score(
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", help="models:/NAME@ALIAS, a run id, or a local encoder."),
+    ],
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file of scores.")],
+    truth: Annotated[
+        str | None,
+        typer.Option(help="A 0/1 column marking known anomalies: report ROC AUC and AP."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Flag above this score instead of the learned threshold_."),
+    ] = None,
+    rows: Annotated[
+        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
+    ] = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Anomaly scores of new rows: reconstruction error (decision_score), and a 0/1 flag
+    (anomaly) above the threshold learned from the training rows (PyOD's threshold_)."""
+    uri = _tracking_uri_for(params_file)
+    _quiet_environment()
+    from aefx.encode import resolve_model, score_file
+    from aefx.serving import EncoderModel, load_detector
+
+    encoder_path, meta_path = resolve_model(model, uri)
+    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
+    detector = load_detector(str(encoder_path), str(meta_path), threshold)
+    stats = score_file(encoder, detector, input_path, output, rows, truth)
+    share = stats.flagged / stats.rows
+    typer.echo(
+        f"{stats.rows} rows scored into {output}; threshold_ {stats.threshold:.6g}; "
+        f"{stats.flagged} flagged ({share:.2%})"
+    )
+    if stats.roc_auc is not None:
+        typer.echo(
+            f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
+        )
+
+
+def _tracking_uri_for(params_file: Path) -> str:
+    from aefx.config import load_params
+    from aefx.tracking import tracking_uri
+
+    if params_file.is_file():
+        return tracking_uri(load_params(params_file).tracking.uri)
+    return tracking_uri()
 
 
 @app.command()

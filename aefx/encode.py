@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,13 @@ def _model_files(directory: Path) -> tuple[Path, Path]:
     """encoder.keras and its metadata inside a downloaded MLflow model (or a plain folder)."""
     if (directory / "artifacts").is_dir():  # an MLflow pyfunc model keeps its files there
         directory = directory / "artifacts"
-    kerases = sorted(directory.rglob("*.keras"))
     metas = [p for p in sorted(directory.rglob("*.json")) if _is_meta(p)]
-    if len(kerases) != 1 or len(metas) != 1:
-        raise AefxError(f"{directory}: expected one .keras encoder and its metadata .json")
-    return kerases[0], metas[0]
+    if len(metas) != 1:
+        raise AefxError(f"{directory}: expected one encoder metadata .json, found {len(metas)}")
+    encoder = metas[0].with_name(_read_meta(metas[0])["encoder"])
+    if not encoder.is_file():
+        raise AefxError(f"{directory}: the encoder {encoder.name} named by its metadata is missing")
+    return encoder, metas[0]
 
 
 def _is_meta(path: Path) -> bool:
@@ -129,16 +131,22 @@ def check_values(chunk: pd.DataFrame, features: list[str], first_row: int, origi
             )
 
 
-def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) -> EncodeStats:
-    """Scale and encode ``source`` chunk by chunk into one Parquet file (written aside and
-    renamed into place). Columns the encoder was not trained on are an error, except the label,
-    which is carried through."""
+def stream_file(
+    source: Path,
+    output: Path,
+    rows: int,
+    features: list[str],
+    keep: set[str],
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+) -> tuple[int, int]:
+    """Check and transform ``source`` chunk by chunk into one Parquet file, written aside and
+    renamed into place. Columns outside ``features`` are an error, except those in ``keep``,
+    which are carried through. Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aefx.io import atomic_path
 
-    keep = {encoder.label} if encoder.label else set()
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None
@@ -146,12 +154,12 @@ def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) ->
             for chunk in read_chunks(source, rows):
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
-                    check_columns(chunk, encoder.features, keep, source)
-                check_values(chunk, encoder.features, total, source)
-                codes = encoder.predict(None, chunk)
+                    check_columns(chunk, features, keep, source)
+                check_values(chunk, features, total, source)
+                result = transform(chunk)
                 for name in keep & set(chunk.columns):
-                    codes[name] = chunk[name].to_numpy()
-                table = pa.Table.from_pandas(codes.reset_index(drop=True), preserve_index=False)
+                    result[name] = chunk[name].to_numpy()
+                table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
@@ -161,9 +169,91 @@ def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) ->
             if writer is not None:
                 writer.close()
         if writer is None:
-            raise AefxError(f"{source}: no rows to encode")
+            raise AefxError(f"{source}: no rows to read")
+    return total, chunks
+
+
+def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) -> EncodeStats:
+    """Scale and encode ``source`` in chunks of ``rows``; the label column is carried through."""
+    keep = {encoder.label} if encoder.label else set()
+    total, chunks = stream_file(
+        source, output, rows, encoder.features, keep, lambda c: encoder.predict(None, c)
+    )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    rows: int
+    chunks: int
+    threshold: float
+    flagged: int
+    roc_auc: float | None = None
+    average_precision: float | None = None
+
+
+def score_file(
+    encoder: Any,
+    detector: Any,
+    source: Path,
+    output: Path,
+    rows: int = 50_000,
+    truth: str | None = None,
+) -> ScoreStats:
+    """Per-row anomaly scores (``decision_score``) and 0/1 flags (``anomaly``) of ``source``.
+
+    ``truth`` names a 0/1 column marking known anomalies: it is carried through, and ROC AUC and
+    average precision of the scores against it are reported (its values are kept, one byte and
+    one float per row, to compute them)."""
+    keep = {c for c in (encoder.label, truth) if c}
+    flagged = 0
+    truths: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        nonlocal flagged
+        X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
+        score = detector.decision_function(np.asarray(X, dtype="float32"))
+        flags = (score > detector.threshold_).astype("int8")
+        flagged += int(flags.sum())
+        if truth:
+            truths.append(_binary(chunk[truth], truth, source))
+            scores.append(score)
+        return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
+
+    if truth:
+        _require_column(source, truth)
+    total, chunks = stream_file(source, output, rows, encoder.features, keep, transform)
+    stats = ScoreStats(total, chunks, detector.threshold_, flagged)
+    if truth:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        y, s = np.concatenate(truths), np.concatenate(scores)
+        if len(np.unique(y)) == 2:
+            stats = ScoreStats(
+                total,
+                chunks,
+                detector.threshold_,
+                flagged,
+                float(roc_auc_score(y, s)),
+                float(average_precision_score(y, s)),
+            )
+    log.info("score: %d rows, %d flagged -> %s", total, flagged, output)
+    return stats
+
+
+def _require_column(source: Path, column: str) -> None:
+    first = next(read_chunks(source, 1))
+    if column not in [str(c) for c in first.columns]:
+        raise AefxError(f"{source}: no column {column!r} (named by --truth)")
+
+
+def _binary(values: pd.Series, column: str, source: Path) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    if not numeric.isin([0, 1]).all():
+        raise AefxError(f"{source}: column {column!r} must hold only 0 and 1 (1 = anomaly)")
+    return numeric.to_numpy(dtype="int8")
 
 
 def promote(

@@ -102,9 +102,9 @@ def _extract_encoder(params: Params) -> Any:
         p.autoencoders,
         p.train_metrics,
         p.scaler,
-        p.encoders,
-        p.encoder,
-        p.encoder_meta,
+        p.train_scaled,
+        params.anomaly.contamination,
+        (p.encoders, p.encoder, p.encoder_meta, p.autoencoder),
     )
 
 
@@ -201,10 +201,10 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "extract_encoder",
         _extract_encoder,
-        params=("seeds", "data.label", "autoencoder.kind"),
-        deps=("data_schema", "autoencoders", "train_metrics", "scaler"),
-        outs=("encoders", "encoder", "encoder_meta"),
-        code=(*_COMMON, *_KERAS),
+        params=("seeds", "data.label", "autoencoder.kind", "anomaly"),
+        deps=("data_schema", "autoencoders", "train_metrics", "scaler", "train_scaled"),
+        outs=("encoders", "encoder", "encoder_meta", "autoencoder"),
+        code=(*_COMMON, *_KERAS, "aefx/anomaly.py"),
     ),
     Stage(
         "encode_splits",

@@ -48,3 +48,26 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         X = self.scaler.transform(frame[self.features].astype("float64"))
         codes = self.encoder.predict(np.asarray(X, dtype="float32"), verbose=0)
         return pd.DataFrame(codes, columns=self.code_columns, index=frame.index)
+
+
+def load_detector(encoder_path: str, meta_path: str, threshold: float | None = None) -> Any:
+    """The anomaly detector shipped beside an encoder: its whole autoencoder and the threshold
+    learned from the training rows' reconstruction errors (or ``threshold`` instead)."""
+    from pathlib import Path
+
+    from aefx.anomaly import ReconstructionDetector
+
+    meta = read_json(meta_path)
+    if "autoencoder" not in meta or "anomaly" not in meta:
+        raise AefxError(f"{meta_path}: this model ships no autoencoder for anomaly scores")
+    path = Path(encoder_path).with_name(meta["autoencoder"])
+    if not path.is_file():
+        raise AefxError(f"{path}: the autoencoder named by {meta_path} is missing")
+    if file_sha256(path) != meta["autoencoder_sha256"]:
+        raise AefxError(f"{path}: does not match the hash recorded in its metadata; refusing it")
+    anomaly = meta["anomaly"]
+    return ReconstructionDetector.fitted(
+        load_model(path),
+        anomaly["threshold"] if threshold is None else threshold,
+        anomaly["contamination"],
+    )

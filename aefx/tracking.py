@@ -81,14 +81,19 @@ def using_store(uri: str) -> Iterator[None]:
 
 
 def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> str:
-    """Get or create the experiment, with artifacts beside the store (an absolute path)."""
+    """Get or create the experiment. A local store keeps artifacts beside it (an absolute
+    path); a tracking server (http, https, databricks...) decides where they go itself, e.g.
+    its --artifacts-destination served as mlflow-artifacts:/."""
     from mlflow.exceptions import MlflowException
 
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
+    local = mlflow_client.tracking_uri.startswith(("sqlite:", "file:", "/"))
     try:
-        return mlflow_client.create_experiment(name, artifact_location=artifact_root(root))
+        return mlflow_client.create_experiment(
+            name, artifact_location=artifact_root(root) if local else None
+        )
     except MlflowException:  # another process created it first
         return mlflow_client.get_experiment_by_name(name).experiment_id
 

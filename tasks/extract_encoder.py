@@ -27,24 +27,38 @@ def extract_encoder(
     autoencoders_dir: Path,
     train_metrics: Path,
     scaler_path: Path,
-    encoders_dir: Path,
-    encoder_path: Path,
-    encoder_meta: Path,
+    train_scaled: Path,
+    contamination: float,
+    outputs: tuple[Path, Path, Path, Path],
 ) -> ExtractResult:
     """Save each seed's encoder sub-model; the seed with the lowest validation loss (never the
-    test loss) becomes ``encoder_path``, described by ``encoder_meta`` with its scaler."""
+    test loss) becomes the shipped encoder, described by its metadata with its scaler.
+
+    ``outputs`` are the encoders directory, the shipped encoder, its metadata and the shipped
+    seed's whole autoencoder, whose reconstruction errors on the training rows set the anomaly
+    threshold (the ``1 - contamination`` quantile) that ``aefx score`` uses."""
     import keras
+    import pandas as pd
+
+    from aefx.anomaly import ReconstructionDetector, reconstructor
+
+    encoders_dir, encoder_path, encoder_meta, autoencoder_path = outputs
 
     per_seed = read_json(train_metrics)["per_seed"]
     best = min(seeds, key=lambda s: per_seed[f"seed_{s}"]["val_loss"])
     code_size = 0
     with atomic_dir(encoders_dir) as tmp:
         for seed in seeds:
-            encoder = feature_encoder(load_model(seed_file(autoencoders_dir, seed, ".keras")))
+            autoencoder = load_model(seed_file(autoencoders_dir, seed, ".keras"))
+            encoder = feature_encoder(autoencoder)
             save_model(encoder, seed_file(tmp, seed, ".keras"))
             if seed == best:
                 save_model(encoder, encoder_path)
                 code_size = int(encoder.output.shape[-1])
+                shipped = reconstructor(autoencoder)
+                save_model(shipped, autoencoder_path)
+    X_train = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy()
+    detector = ReconstructionDetector(shipped, contamination).fit(X_train)
     scaler = read_json(scaler_path)
     write_json(
         encoder_meta,
@@ -61,6 +75,14 @@ def extract_encoder(
             "keras_version": keras.__version__,
             # Checked before the encoder is loaded for serving: a changed file is refused.
             "sha256": file_sha256(encoder_path),
+            "autoencoder": autoencoder_path.name,
+            "autoencoder_sha256": file_sha256(autoencoder_path),
+            "anomaly": {
+                "score": "reconstruction mse (scaled features)",
+                "contamination": contamination,
+                "threshold": detector.threshold_,
+                "train_flagged": float(detector.labels_.mean()),
+            },
         },
     )
     log.info(

@@ -87,6 +87,8 @@ def _metrics(params: Params) -> list:
                 if seed == best_seed:
                     metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
     # Test-split reconstruction and code statistics: ae_test_mse, ae_mean_code_activation, ...
+    anomaly = read_json(params.paths.encoder_meta)["anomaly"]
+    metrics.append(Metric("anomaly_threshold", anomaly["threshold"], now, 0))
     for name, value in read_json(params.paths.autoencoder_metrics).items():
         if name.endswith("_mean"):
             metrics.append(Metric(f"ae_{name.removesuffix('_mean')}", value, now, 0))
@@ -157,7 +159,11 @@ def _log_encoder(params: Params) -> None:
             name="encoder",
             # A model from code: loading runs our file instead of unpickling an object.
             python_model=str(Path(serving.__file__).with_name("encoder_model.py")),
-            artifacts={"encoder": str(p.encoder), "meta": str(p.encoder_meta)},
+            artifacts={
+                "encoder": str(p.encoder),
+                "meta": str(p.encoder_meta),
+                "autoencoder": str(p.autoencoder),  # for `aefx score`
+            },
             signature=infer_signature(sample, loaded.predict(None, sample)),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,

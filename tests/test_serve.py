@@ -3,14 +3,8 @@ short interval, a run completing and one failing on bad data, and prefect.yaml d
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,43 +13,18 @@ import pytest
 import yaml
 
 from aefx.io import file_md5
-from tests.conftest import REPO, copy_project, subprocess_env, write_params
+from tests.conftest import (
+    REPO,
+    background,
+    copy_project,
+    free_port,
+    healthy,
+    subprocess_env,
+    wait_for,
+    write_params,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _process(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[None]:
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _wait(check, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}; log:\n{log.read_text()[-3000:]}")
 
 
 def _flow_runs(api: str, state: str) -> list[dict]:
@@ -97,7 +66,7 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
     data = project / "data" / "raw" / "table.csv"
     table.to_csv(data, index=False)
 
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = subprocess_env()
     env.pop("PREFECT_API_URL", None)
@@ -109,12 +78,12 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
     )
     server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
     server = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with _process(server, project, env, server_log):
-        _wait(lambda: _healthy(api), 180, "the Prefect server", server_log)
+    with background(server, project, env, server_log):
+        wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", server_log)
         env["PREFECT_API_URL"] = api
         serve = ["aefx", "serve", "--interval", "5", "--name", "test"]
-        with _process(serve, project, env, serve_log):
-            completed = _wait(
+        with background(serve, project, env, serve_log):
+            completed = wait_for(
                 lambda: _flow_runs(api, "COMPLETED"), 300, "a completed run", serve_log
             )
             # Its MLflow run finished, recorded the data it read and links back to Prefect.
@@ -130,8 +99,8 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
 
             # The next runs read the file as it is then: broken data fails them loudly.
             table.astype({"f3": object}).assign(f3="oops").to_csv(data, index=False)
-            _wait(lambda: _flow_runs(api, "FAILED"), 300, "a failed run", serve_log)
-            failed = _wait(
+            wait_for(lambda: _flow_runs(api, "FAILED"), 300, "a failed run", serve_log)
+            failed = wait_for(
                 lambda: [r for r in _runs(project) if r.info.status == "FAILED"],
                 60,
                 "a FAILED MLflow run",
@@ -155,10 +124,3 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
         assert deployment["work_pool_name"] == "aefx"
         directory = deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
         assert directory["directory"] == str(project)
-
-
-def _healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -1,0 +1,101 @@
+"""Anomaly scores: the detector's PyOD conventions, and `aefx score` on new rows."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aefx.anomaly import ReconstructionDetector, reconstructor
+from aefx.config import AutoencoderConfig, load_params
+from aefx.models import load_model
+from aefx.pipeline import STAGES
+from tests.conftest import run_command
+
+AEFX = (sys.executable, "-m", "aefx")
+
+
+def _train_pipeline(params) -> None:
+    for stage in STAGES:
+        if stage.name == "compare_classifiers":
+            return
+        stage.run(params)
+
+
+def test_detector_follows_pyod_conventions_on_the_training_rows(project):
+    params = load_params(overrides=["anomaly.contamination=0.1"])
+    _train_pipeline(params)
+    X = pd.read_parquet(params.paths.train_scaled).drop(columns="label").to_numpy()
+    shipped = load_model(params.paths.autoencoder)
+    detector = ReconstructionDetector(shipped, contamination=0.1).fit(X)
+
+    assert detector.decision_scores_.shape == (len(X),)
+    assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_scores_, 0.9))
+    assert set(np.unique(detector.labels_)) <= {0, 1}
+    assert abs(detector.labels_.mean() - 0.1) <= 1 / len(X) + 1e-9
+    np.testing.assert_array_equal(detector.predict(X), detector.labels_)
+    np.testing.assert_allclose(detector.decision_function(X), detector.decision_scores_)
+    # The pipeline learned the same threshold and shipped it beside the encoder.
+    meta = pd.read_json(params.paths.encoder_meta, typ="series")
+    assert meta["anomaly"]["threshold"] == pytest.approx(detector.threshold_, rel=1e-6)
+    assert meta["anomaly"]["contamination"] == 0.1
+
+
+def test_a_variational_detector_scores_without_sampling(project):
+    from aefx.autoencoders import Architecture, build_autoencoder
+
+    cfg = AutoencoderConfig(kind="variational", hidden=(8,), bottleneck=3)
+    model = build_autoencoder(Architecture.from_config(cfg, 6, None), 1e-3, seed=1)
+    X = np.random.default_rng(0).random((50, 6), dtype="float32")
+    detector = ReconstructionDetector(reconstructor(model))
+    np.testing.assert_array_equal(detector.decision_function(X), detector.decision_function(X))
+
+
+def test_score_flags_rows_the_autoencoder_cannot_reconstruct(project, prefect_harness):
+    from flows.pipeline import pipeline
+
+    params = load_params()
+    result = pipeline(params, record_dvc=False)
+    raw = pd.read_parquet(params.paths.test).drop(columns="label")
+    rng = np.random.default_rng(0)
+    # Anomalies: rows drawn far outside the range the scaler and autoencoder saw.
+    spread = raw.max() - raw.min()
+    odd = pd.DataFrame(
+        rng.uniform(raw.min() - 3 * spread, raw.max() + 3 * spread, size=(20, raw.shape[1])),
+        columns=raw.columns,
+    )
+    rows = pd.concat([raw.assign(is_anomaly=0), odd.assign(is_anomaly=1)], ignore_index=True)
+    rows.to_parquet(project / "new.parquet")
+
+    # The registered model (by run id) ships the autoencoder and the learned threshold.
+    done = run_command(
+        *AEFX, "score", "-m", result.run_id, "-i", "new.parquet", "-o", "scores.parquet",
+        "--truth", "is_anomaly", "--rows", "16", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_parquet(project / "scores.parquet")
+    assert list(scores.columns) == ["decision_score", "anomaly", "is_anomaly"]
+    assert len(scores) == len(rows)
+    threshold = pd.read_json(params.paths.encoder_meta, typ="series")["anomaly"]["threshold"]
+    np.testing.assert_array_equal(
+        scores["anomaly"], (scores["decision_score"] > threshold).astype(int)
+    )
+    assert scores.loc[scores["is_anomaly"] == 1, "anomaly"].all()
+    auc = float(done.stdout.split("ROC AUC ")[1].split(",")[0])
+    assert auc > 0.95 and "AP " in done.stdout and "threshold_" in done.stdout
+
+    # A truth column that is not 0/1, or missing: one line, no output.
+    rows.assign(is_anomaly="yes").to_csv(project / "bad.csv", index=False)
+    done = run_command(
+        *AEFX, "score", "-m", str(params.paths.encoder_meta), "-i", "bad.csv",
+        "-o", "bad.parquet", "--truth", "is_anomaly", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and "'is_anomaly' must hold only 0 and 1" in done.stderr
+    assert not (project / "bad.parquet").exists()
+    done = run_command(
+        *AEFX, "score", "-m", str(params.paths.encoder_meta), "-i", "new.parquet",
+        "-o", "bad.parquet", "--truth", "label", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and "no column 'label'" in done.stderr
