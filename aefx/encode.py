@@ -100,7 +100,10 @@ def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         return
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+    # Without pre_buffer=False the reader buffers ahead across row groups: measured here, its
+    # memory grew with the file (0.8 GB for 0.6M x 100, 1.4 GB for 1.2M); with it, flat.
+    source = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    for batch in source.iter_batches(batch_size=rows):
         yield batch.to_pandas()
 
 
