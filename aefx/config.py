@@ -274,6 +274,10 @@ class TrackingConfig(_Frozen):
     uri: str | None = None
     # Every run registers its encoder (with the scaler) as a version of this model; null: off.
     registered_model: str | None = "aefx-encoder"
+    # After each run, point this alias (e.g. champion) at the version with the best
+    # promote_metric, as `aefx promote` does; null: only `aefx promote` moves aliases.
+    promote_alias: str | None = None
+    promote_metric: str = "test_accuracy.logreg.encoded"
 
 
 class AnomalyConfig(_Frozen):

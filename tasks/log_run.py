@@ -172,6 +172,24 @@ def _log_encoder(params: Params) -> None:
         )
 
 
+def _promote(params: Params, uri: str) -> None:
+    """Move ``tracking.promote_alias`` to the best registered version, if asked to."""
+    t = params.tracking
+    if not (t.registered_model and t.promote_alias):
+        return
+    from aefx.encode import promote
+
+    version, value = promote(uri, t.registered_model, t.promote_metric, t.promote_alias)
+    log.info(
+        "log_run: models:/%s@%s -> version %s (%s = %.4f)",
+        t.registered_model,
+        t.promote_alias,
+        version,
+        t.promote_metric,
+        value,
+    )
+
+
 def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc repro") -> RunRecord:
     """Log params, learning curves, comparison metrics, plots and the encoder to one run.
 
@@ -214,6 +232,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
         _log_encoder(params)
+        _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)
     record = RunRecord(run_id, exp_id, uri)
     write_json(p.run_record, {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri})

@@ -21,7 +21,10 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
 
     params = load_params()
     first = pipeline(params, record_dvc=False)
-    second = pipeline(load_params(overrides=["seeds=[3]"]), record_dvc=False)
+    # The second run also promotes automatically (tracking.promote_alias).
+    second = pipeline(
+        load_params(overrides=["seeds=[3]", "tracking.promote_alias=auto"]), record_dvc=False
+    )
     p = params.paths
     raw = pd.read_parquet(p.test)  # raw (unscaled) rows, label included
     raw.to_csv(project / "new.csv", index=False)
@@ -54,6 +57,7 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
         key=lambda v: client.get_run(v.run_id).data.metrics["test_accuracy.logreg.encoded"],
     )
     assert client.get_model_version_by_alias("aefx-encoder", "champion").version == best.version
+    assert client.get_model_version_by_alias("aefx-encoder", "auto").version == best.version
     done = run_command(
         *AEFX, "encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv",
         "-o", "by_alias.parquet", cwd=project,
