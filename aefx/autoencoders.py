@@ -163,7 +163,10 @@ def _decoder(arch: Architecture) -> Any:
 
 
 def build_autoencoder(
-    arch: Architecture, learning_rate: float | Any, seed: int | None = None
+    arch: Architecture,
+    learning_rate: float | Any,
+    seed: int | None = None,
+    steps_per_execution: int = 1,
 ) -> Any:
     """The compiled autoencoder for ``arch``: corruption -> encoder -> (sampling) -> decoder."""
     import keras
@@ -185,7 +188,11 @@ def build_autoencoder(
         # count keeps the usual per-row balance of a summed reconstruction loss.
         code = Sampling(arch.kl_weight / arch.n_features, seed=seed, name="sampling")(code)
     autoencoder = keras.Model(ae_in, decoder(code), name="autoencoder")
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=arch.loss)
+    autoencoder.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=arch.loss,
+        steps_per_execution=steps_per_execution,
+    )
     return autoencoder
 
 

@@ -121,6 +121,13 @@ class AutoencoderConfig(_Frozen):
     reduce_lr_patience: int | None = Field(None, ge=1)
     # constant, or cosine: decay the rate to 1% of its start over the epochs.
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    # Train in blocks of this many epochs (or of the largest divisor of epochs below it),
+    # validating after each: one Keras "epoch" is a block (Keras' per-epoch overhead, not the
+    # arithmetic, dominates small tables). The learning curve has one row per block.
+    validation_every: int = Field(1, ge=1)
+    # Training steps per compiled call: auto runs a whole block in one TensorFlow graph call
+    # (the same arithmetic, far less Python per step); 1 = Keras' default.
+    steps_per_execution: int | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _conv_filters(self) -> AutoencoderConfig:
@@ -151,11 +158,20 @@ class AutoencoderConfig(_Frozen):
             raise ValueError(
                 "autoencoder.hidden_ratios must be a non-empty list of positive ratios"
             )
+        if isinstance(self.steps_per_execution, int) and self.steps_per_execution < 1:
+            raise ValueError("autoencoder.steps_per_execution must be 'auto' or at least 1")
         if self.lr_schedule == "cosine" and self.reduce_lr_patience:
             raise ValueError(
                 "autoencoder: lr_schedule 'cosine' and reduce_lr_patience exclude each other"
             )
         return self
+
+    def block(self) -> int:
+        """Epochs per validated block: validation_every, or the largest divisor of epochs
+        below it (so every block is whole)."""
+        return max(
+            d for d in range(1, min(self.validation_every, self.epochs) + 1) if self.epochs % d == 0
+        )
 
     def hidden_for(self, n_features: int) -> tuple[int, ...]:
         if self.hidden is not None:

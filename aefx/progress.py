@@ -11,8 +11,9 @@ def interactive() -> bool:
     return sys.stderr.isatty()
 
 
-def epoch_callback(logger: logging.Logger, label: str, epochs: int) -> Any:
-    """A Keras callback reporting epochs and losses without flooding logs or CI output."""
+def epoch_callback(logger: logging.Logger, label: str, epochs: int, block: int = 1) -> Any:
+    """A Keras callback reporting epochs and losses without flooding logs or CI output.
+    ``block``: epochs per Keras epoch (training in blocks), so the report counts real epochs."""
     import keras
 
     every = max(1, epochs // 10)
@@ -31,9 +32,10 @@ def epoch_callback(logger: logging.Logger, label: str, epochs: int) -> Any:
             logs = logs or {}
             text = " ".join(f"{k}={v:.5f}" for k, v in logs.items())
             if self._bar is not None:
-                self._bar.update(self._task, advance=1, description=f"{label} {text}")
-            if (epoch + 1) % every == 0 or epoch + 1 == epochs:
-                logger.info("%s epoch %d/%d %s", label, epoch + 1, epochs, text)
+                self._bar.update(self._task, advance=block, description=f"{label} {text}")
+            done = (epoch + 1) * block
+            if done % every < block or done == epochs:
+                logger.info("%s epoch %d/%d %s", label, done, epochs, text)
 
         def on_train_end(self, logs: dict | None = None) -> None:
             if self._bar is not None:

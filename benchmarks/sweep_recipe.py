@@ -55,6 +55,21 @@ RECIPES: dict[str, dict] = {
         "bottleneck": 150,
         "hidden": [600, 300],
     },
+    # Issue 7, time to a good encoder: bigger batches (the rate scaled up with them), a whole
+    # epoch per compiled call and validation every 10th epoch. Ranked on train CV like all.
+    **{
+        f"fast-{w}-b{b}-e{e}": {
+            "hidden_ratios": ratios,
+            "bottleneck_ratio": 1.5,
+            "batch_size": b,
+            "learning_rate": lr,
+            "epochs": e,
+            "validation_every": 10,
+        }
+        for w, ratios in (("wider", [6.0, 3.0]), ("ref", [2.0, 1.0]))
+        for b, lr in ((32, 1.5e-3), (64, 2e-3), (128, 3e-3), (256, 4e-3))
+        for e in (50, 100, 200)
+    },
 }
 
 

@@ -41,20 +41,26 @@ def carve_validation(X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 
 def training_callbacks(cfg: AutoencoderConfig, seed: int) -> list:
     """Progress, and the optional early stopping and learning-rate schedule, all judged on the
-    validation slice of the training split."""
+    validation slice of the training split (patience in epochs, rounded up to whole blocks)."""
     import keras
 
-    callbacks = [epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs)]
+    block = cfg.block()
+    callbacks = [epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs, block)]
     if cfg.reduce_lr_patience:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=0.5, patience=cfg.reduce_lr_patience, min_lr=1e-5
+                monitor="val_loss",
+                factor=0.5,
+                patience=math.ceil(cfg.reduce_lr_patience / block),
+                min_lr=1e-5,
             )
         )
     if cfg.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
+                monitor="val_loss",
+                patience=math.ceil(cfg.early_stopping_patience / block),
+                restore_best_weights=True,
             )
         )
     return callbacks
@@ -85,22 +91,41 @@ def fit_one(
             "autoencoder.output is sigmoid (binary cross-entropy) but the scaled training rows "
             f"leave [0, 1] ({X.min():.3g}..{X.max():.3g}); use scale.kind minmax or output linear"
         )
-    model = build_autoencoder(arch, learning_rate(cfg, len(X_fit)), seed=seed)
+    block = cfg.block()
+    steps = math.ceil(len(X_fit) / cfg.batch_size) * block  # one Keras epoch = one block
+    model = build_autoencoder(
+        arch,
+        learning_rate(cfg, len(X_fit)),
+        seed=seed,
+        steps_per_execution=steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution,
+    )
     start = time.perf_counter()
     history = model.fit(
-        X_fit,
-        X_fit,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
+        shuffled_batches(X_fit, cfg.batch_size, seed),
+        steps_per_epoch=steps,
+        epochs=cfg.epochs // block,
         validation_data=(X_val, X_val),
-        shuffle=True,
+        shuffle=False,  # the dataset reshuffles every pass itself
         verbose=0,
         callbacks=training_callbacks(cfg, seed),
     )
     seconds = time.perf_counter() - start
     curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
-    curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
+    curve.insert(0, "epoch", np.arange(1, len(curve) + 1) * block)
     return model, curve, seconds
+
+
+def shuffled_batches(X: np.ndarray, batch_size: int, seed: int) -> object:
+    """(x, x) batches, every pass over the rows in a new seeded order, repeated without end:
+    the training loop takes whole blocks of passes from it."""
+    import tensorflow as tf
+
+    return (
+        tf.data.Dataset.from_tensor_slices((X, X))
+        .shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .repeat()
+    )
 
 
 def loss_label(arch: Architecture) -> str:

@@ -132,17 +132,45 @@ def test_standard_scaler_round_trips(tmp_path):
 
 
 def test_training_lowers_the_loss_and_the_encoder_loads_safely(project):
-    params = load_params(overrides=["autoencoder.epochs=8", "seeds=[7]"])
+    params = load_params(
+        overrides=["autoencoder.epochs=8", "autoencoder.validation_every=2", "seeds=[7]"]
+    )
     run_until(params, "extract_encoder")
     p = params.paths
     curve = pd.read_csv(p.learning_curves / "seed-7.csv")
-    assert list(curve.columns) == ["epoch", "loss", "val_loss"] and len(curve) == 8
+    # Trained in blocks of two epochs, validated after each block.
+    assert list(curve.columns) == ["epoch", "loss", "val_loss"]
+    assert list(curve["epoch"]) == [2, 4, 6, 8] and curve["val_loss"].notna().all()
     assert curve["loss"].iloc[-1] < curve["loss"].iloc[0]
     assert p.learning_curve_plot.stat().st_size > 10_000
     encoder = load_model(p.encoder)
     assert encoder.name == "encoder" and encoder.output.shape[-1] == 6  # round(12 / 2)
     meta = pd.read_json(p.encoder_meta, typ="series")
     assert meta["seed"] == 7 and len(meta["features"]) == 12
+
+
+def test_a_block_per_compiled_call_changes_speed_not_results():
+    from aefx.config import AutoencoderConfig
+    from tasks.train_autoencoder import fit_one
+
+    X = np.random.default_rng(0).random((90, 10), dtype="float32")
+    curves = []
+    for steps in ("auto", 1):
+        cfg = AutoencoderConfig(
+            epochs=6, batch_size=16, validation_every=3, steps_per_execution=steps
+        )
+        curves.append(fit_one(X, cfg, seed=4)[1])
+    pd.testing.assert_frame_equal(curves[0], curves[1])
+    assert list(curves[0]["epoch"]) == [3, 6]
+
+
+@pytest.mark.parametrize(
+    ("epochs", "every", "block"), [(50, 10, 10), (3, 10, 3), (25, 10, 5), (13, 10, 1), (8, 1, 1)]
+)
+def test_blocks_are_whole_divisors_of_the_epochs(epochs, every, block):
+    from aefx.config import AutoencoderConfig
+
+    assert AutoencoderConfig(epochs=epochs, validation_every=every).block() == block
 
 
 def test_validation_rows_come_from_train_only():
