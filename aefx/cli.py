@@ -356,6 +356,58 @@ def score(
         )
 
 
+@app.command("train-stream")
+@user_errors
+def train_stream(
+    input_path: Annotated[
+        Path, typer.Option("--input", "-i", help="Parquet file of rows (larger than memory).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the encoder (aefx encode -m).")
+    ],
+    epochs: Annotated[int, typer.Option(help="Passes over the file.", min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(help="Rows per training step.", min=1)] = 1024,
+    rows: Annotated[
+        int, typer.Option(help="Rows read per chunk (memory is bounded by it).", min=1)
+    ] = 65_536,
+    seed: Annotated[int | None, typer.Option(help="Default: the first of params' seeds.")] = None,
+    params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
+) -> None:
+    """Train an autoencoder on a Parquet file in bounded memory, streaming it per epoch.
+
+    The autoencoder section of the params file (and --set) says which model; the scaler is
+    fitted in one streaming pass. The run is recorded in MLflow like `aefx run`'s."""
+    from aefx.config import load_params
+
+    params = load_params(params_file, overrides or [])
+    cfg = params.autoencoder.model_copy(
+        update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
+    )
+    _quiet_environment()
+    from aefx.streaming import parquet_features, record_stream_run, train_stream
+
+    parquet_features(input_path, params.data.label)  # the footer's checks, before any run starts
+    chosen_seed = seed if seed is not None else params.seeds[0]
+    with record_stream_run(params, cfg, input_path, output) as record:
+        result = train_stream(
+            input_path,
+            output,
+            cfg,
+            params.scale.kind,
+            params.data.label,
+            params.anomaly.contamination,
+            chunk=rows,
+            seed=chosen_seed,
+        )
+        record(result)
+    per_epoch = sorted(result.seconds_per_epoch)[len(result.seconds_per_epoch) // 2]
+    typer.echo(
+        f"{result.rows} rows x {result.features} features, {result.epochs} epochs "
+        f"(median {per_epoch:.1f} s each), val_loss {result.val_loss:.5g}; encoder in {output}"
+    )
+
+
 def _tracking_uri_for(params_file: Path) -> str:
     from aefx.config import load_params
     from aefx.tracking import tracking_uri

@@ -1,0 +1,369 @@
+"""Train an autoencoder on a Parquet file larger than memory (`aefx train-stream`).
+
+Two kinds of pass over the file, each a chunk at a time: one pass for the row count, the
+scaling statistics and a held-out validation sample; then, per epoch, the training rows in
+shuffled chunks fed to Keras through a tf.data pipeline. Memory is bounded by the chunk size and
+the validation sample, not by the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aefx.config import AutoencoderConfig
+from aefx.errors import AefxError
+
+log = logging.getLogger(__name__)
+
+
+def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
+    """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead."""
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    for batch in source.iter_batches(batch_size=rows, columns=columns):
+        yield np.column_stack(
+            [batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(columns))]
+        ).astype("float64", copy=False)
+
+
+def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
+    """The feature columns (every numeric column but the label) and the row count, from the
+    file's footer alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aefx.validation import check_content
+
+    if not path.is_file():
+        raise AefxError(f"{path}: input file not found")
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
+    check_content(path)
+    source = pq.ParquetFile(path)
+    schema = source.schema_arrow
+    names = [f.name for f in schema if f.name != label]
+    if label is not None and label not in schema.names:
+        log.info("train-stream: no %r column in %s; every column is a feature", label, path)
+    bad = [
+        f.name
+        for f in schema
+        if f.name in names and not pa.types.is_floating(f.type) and not pa.types.is_integer(f.type)
+    ]
+    if bad:
+        raise AefxError(f"{path}: column {bad[0]!r} is not numeric ({schema.field(bad[0]).type})")
+    if not names:
+        raise AefxError(f"{path}: no feature columns")
+    rows = source.metadata.num_rows
+    if rows < 2:
+        raise AefxError(f"{path}: {rows} row(s); need at least 2 to train and validate")
+    return names, rows
+
+
+@dataclass
+class RunningStats:
+    """Column min, max, mean and variance over chunks (Chan et al.'s pairwise update)."""
+
+    n: int = 0
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
+
+    def update(self, block: np.ndarray) -> None:
+        k = len(block)
+        if k == 0:
+            return
+        b_mean = block.mean(axis=0)
+        b_m2 = ((block - b_mean) ** 2).sum(axis=0)
+        if self.n == 0:
+            self.low, self.high = block.min(axis=0), block.max(axis=0)
+            self.mean, self.m2 = b_mean, b_m2
+        else:
+            self.low = np.minimum(self.low, block.min(axis=0))
+            self.high = np.maximum(self.high, block.max(axis=0))
+            delta = b_mean - self.mean
+            total = self.n + k
+            self.mean = self.mean + delta * k / total
+            self.m2 = self.m2 + b_m2 + delta**2 * self.n * k / total
+        self.n += k
+
+    def scaler_payload(self, kind: str, features: list[str]) -> dict[str, Any]:
+        """The same JSON as a scikit-learn scaler fitted on all rows (aefx.scaling's format)."""
+        if kind == "minmax":
+            data_range = self.high - self.low
+            safe = np.where(data_range == 0, 1.0, data_range)  # scikit-learn's zero-range rule
+            state = {
+                "min_": (-self.low / safe).tolist(),
+                "scale_": (1.0 / safe).tolist(),
+                "data_min_": self.low.tolist(),
+                "data_max_": self.high.tolist(),
+                "data_range_": data_range.tolist(),
+            }
+        elif kind == "standard":
+            var = self.m2 / self.n
+            state = {
+                "mean_": self.mean.tolist(),
+                "scale_": np.where(var == 0, 1.0, np.sqrt(var)).tolist(),
+                "var_": var.tolist(),
+            }
+        else:
+            state = {}
+        return {"kind": kind, "features": features, "n_samples_seen": self.n, "state": state}
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    features: list[str]
+    rows: int
+    validation: np.ndarray  # sorted global row numbers held out for validation
+    scaler: dict[str, Any]
+    X_val: np.ndarray  # the validation rows, scaled
+
+
+def survey(
+    path: Path, label: str | None, scale_kind: str, fraction: float, cap: int, chunk: int, seed: int
+) -> StreamPlan:
+    """One pass: row count, scaling statistics of the training rows, the validation sample."""
+    features, rows = parquet_features(path, label)
+    n_val = min(cap, max(1, round(fraction * rows)))
+    validation = np.sort(np.random.default_rng(seed).choice(rows, n_val, replace=False))
+    stats, held, start = RunningStats(), [], 0
+    for block in parquet_chunks(path, features, chunk):
+        if not np.isfinite(block).all():
+            bad_row, bad_col = np.argwhere(~np.isfinite(block))[0]
+            raise AefxError(
+                f"{path}: column {features[bad_col]!r} row {start + bad_row} is not a finite number"
+            )
+        is_val = _in_block(validation, start, len(block))
+        held.append(block[is_val].astype("float32"))
+        stats.update(block[~is_val])
+        start += len(block)
+    scaler = stats.scaler_payload(scale_kind, features)
+    return StreamPlan(features, rows, validation, scaler, apply_scaler(scaler, np.vstack(held)))
+
+
+def _in_block(validation: np.ndarray, start: int, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    lo, hi = np.searchsorted(validation, [start, start + size])
+    mask[validation[lo:hi] - start] = True
+    return mask
+
+
+def apply_scaler(payload: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    state = payload["state"]
+    if payload["kind"] == "minmax":
+        X = X * np.asarray(state["scale_"]) + np.asarray(state["min_"])
+    elif payload["kind"] == "standard":
+        X = (X - np.asarray(state["mean_"])) / np.asarray(state["scale_"])
+    return X.astype("float32")
+
+
+def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int) -> Any:
+    """Scaled training rows as a tf.data pipeline: each epoch reads the file again, shuffles
+    rows within each chunk (a new order per epoch), and re-batches for Keras."""
+    import tensorflow as tf
+
+    epoch = [0]
+
+    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng((seed, epoch[0]))
+        epoch[0] += 1
+        start = 0
+        for block in parquet_chunks(path, plan.features, chunk):
+            keep = ~_in_block(plan.validation, start, len(block))
+            start += len(block)
+            X = apply_scaler(plan.scaler, block[keep])
+            X = X[rng.permutation(len(X))]
+            yield X, X
+
+    width = len(plan.features)
+    spec = tf.TensorSpec((None, width), tf.float32)
+    return (
+        tf.data.Dataset.from_generator(chunks, output_signature=(spec, spec))
+        .rebatch(batch_size)
+        .prefetch(2)
+    )
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    rows: int
+    features: int
+    epochs: int
+    seconds_per_epoch: list[float]
+    val_loss: float
+
+
+def train_stream(
+    source: Path,
+    output: Path,
+    cfg: AutoencoderConfig,
+    scale_kind: str,
+    label: str | None,
+    contamination: float,
+    chunk: int = 65_536,
+    validation_cap: int = 20_000,
+    seed: int = 1,
+) -> StreamResult:
+    """Fit one autoencoder on ``source`` in bounded memory; write an encoder folder that
+    `aefx encode` and `aefx score` read (encoder, whole autoencoder, metadata, learning curve)."""
+    import keras
+    import pandas as pd
+
+    from aefx.anomaly import ReconstructionDetector, reconstructor
+    from aefx.autoencoders import Architecture, build_autoencoder, feature_encoder
+    from aefx.io import atomic_dir, file_sha256, write_json
+    from aefx.models import code_columns, configure_determinism, save_model
+    from aefx.progress import epoch_callback
+
+    kind = "minmax" if scale_kind == "auto" else scale_kind
+    plan = survey(source, label, kind, cfg.validation_fraction, validation_cap, chunk, seed)
+    n_train = plan.rows - len(plan.validation)
+    log.info(
+        "train-stream: %d rows (%d held out for validation), %d features, %s scaling",
+        plan.rows,
+        len(plan.validation),
+        len(plan.features),
+        kind,
+    )
+    configure_determinism(seed)
+    arch = Architecture.from_config(cfg, len(plan.features), None)
+    steps = math.ceil(n_train / cfg.batch_size)
+    spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
+    model = build_autoencoder(arch, cfg.learning_rate, seed=seed, steps_per_execution=spe)
+    timer = epoch_timer()
+    history = model.fit(
+        training_dataset(source, plan, cfg.batch_size, chunk, seed),
+        epochs=cfg.epochs,
+        validation_data=(plan.X_val, plan.X_val),
+        validation_batch_size=max(cfg.batch_size, 1024),
+        shuffle=False,  # the pipeline shuffles rows within each chunk itself
+        verbose=0,
+        callbacks=[timer, epoch_callback(log, "train-stream", cfg.epochs)],
+    )
+    curve = pd.DataFrame(
+        {
+            "epoch": np.arange(1, len(history.history["loss"]) + 1),
+            "loss": history.history["loss"],
+            "val_loss": history.history["val_loss"],
+            "seconds": timer.seconds,
+        }
+    )
+    shipped = reconstructor(model)
+    # The threshold comes from the held-out validation rows' errors (one more pass over the
+    # training rows would cost as much as an epoch).
+    detector = ReconstructionDetector(shipped, contamination).fit(plan.X_val)
+    encoder = feature_encoder(model)
+    with atomic_dir(output) as tmp:
+        save_model(encoder, tmp / "encoder.keras")
+        save_model(shipped, tmp / "autoencoder.keras")
+        curve.to_csv(tmp / "learning_curve.csv", index=False)
+        write_json(
+            tmp / "encoder.json",
+            {
+                "encoder": "encoder.keras",
+                "seed": seed,
+                "features": plan.features,
+                "label": label,
+                "kind": cfg.kind,
+                "image_shape": None,
+                "code_size": arch.code_size,
+                "code_columns": code_columns(arch.code_size),
+                "scaler": plan.scaler,
+                "keras_version": keras.__version__,
+                "sha256": file_sha256(tmp / "encoder.keras"),
+                "autoencoder": "autoencoder.keras",
+                "autoencoder_sha256": file_sha256(tmp / "autoencoder.keras"),
+                "anomaly": {
+                    "score": "reconstruction mse (scaled features)",
+                    "contamination": contamination,
+                    "threshold": detector.threshold_,
+                    "train_flagged": float(detector.labels_.mean()),
+                    "fitted_on": "validation rows",
+                },
+                "trained_on": {"file": str(source), "rows": plan.rows, "epochs": cfg.epochs},
+            },
+        )
+    return StreamResult(
+        plan.rows,
+        len(plan.features),
+        len(curve),
+        [float(s) for s in timer.seconds],
+        float(curve["val_loss"].iloc[-1]),
+    )
+
+
+def epoch_timer() -> Any:
+    """A Keras callback keeping each epoch's wall seconds (training pass plus validation)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+@contextmanager
+def record_stream_run(
+    params: Any, cfg: AutoencoderConfig, source: Path, output: Path
+) -> Iterator[Callable[[StreamResult], None]]:
+    """An MLflow run around `aefx train-stream`: params, the data file's MD5, per-epoch loss,
+    val_loss and seconds, and the encoder folder as artifacts. Failed or interrupted training
+    ends the run FAILED or KILLED, as `aefx run` does."""
+    import mlflow
+    from mlflow.entities import Metric, Param
+
+    from aefx.io import file_md5
+    from aefx.tracking import end_run, git_tags, project_root, start_run, tracking_uri
+
+    uri = tracking_uri(params.tracking.uri)
+    tags = {
+        **git_tags(project_root()),
+        "aefx.entry_point": "aefx train-stream",
+        "aefx.kind": "train-stream",
+        "data.source": f"file:{source}",
+        "data.file_md5": file_md5(source) if source.is_file() else "missing",
+    }
+    run_id = start_run(uri, params.tracking.experiment, tags)
+
+    def record(result: StreamResult) -> None:
+        import pandas as pd
+
+        curve = pd.read_csv(output / "learning_curve.csv")
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(name, float(row[name]), now, int(row["epoch"]))
+            for _, row in curve.iterrows()
+            for name in ("loss", "val_loss", "seconds")
+        ]
+        flat = {f"autoencoder.{k}": str(v) for k, v in cfg.model_dump().items()}
+        flat |= {"data.rows": str(result.rows), "data.features": str(result.features)}
+        client = mlflow.MlflowClient(uri)
+        client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in flat.items()])
+        client.log_artifacts(run_id, str(output), artifact_path="encoder")
+
+    try:
+        yield record
+    except BaseException as exc:
+        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
+        raise
+    end_run(uri, run_id, "FINISHED")
+    log.info("train-stream: MLflow run %s in %s", run_id, uri)

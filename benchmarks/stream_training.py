@@ -1,0 +1,117 @@
+"""Training from Parquet files larger than memory: peak memory and time per epoch as rows grow.
+
+    python benchmarks/stream_training.py [--rows 200000 1000000 2000000] [--epochs 3]
+
+Writes Parquet files of generated rows (100 columns of a rank-10 signal plus noise), then runs
+`aefx train-stream` on each as a fresh process. Prints the process's peak RSS, the median
+seconds per epoch (from the run's learning curve) and seconds per million rows, whose ratios
+against the smallest file say whether time grows linearly (ratio near 1) and memory stays flat.
+The model is small (100 -> 50 -> code 20) so the figures measure the input pipeline and the
+training loop rather than matrix products. Nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+N_COLUMNS = 100
+CHUNK = 100_000
+MODEL = ("autoencoder.hidden_ratios=[0.5]", "autoencoder.bottleneck_ratio=0.2")
+
+# Runs a child command and prints the child's peak RSS (KiB, Linux) on its last line.
+MEASURE = (
+    "import resource, subprocess, sys;"
+    "done = subprocess.run(sys.argv[1:]);"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+    "sys.exit(done.returncode)"
+)
+
+
+def write_rows(path: Path, rows: int) -> None:
+    """``rows`` x 100 floats (rank-10 signal + noise) and a label, a chunk at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(rows)
+    mixing = rng.normal(size=(10, N_COLUMNS))
+    names = [f"x{i:03d}" for i in range(N_COLUMNS)] + ["label"]
+    with pq.ParquetWriter(
+        path, pa.schema([(n, pa.float64()) for n in names[:-1]] + [("label", pa.int64())])
+    ) as writer:
+        for start in range(0, rows, CHUNK):
+            n = min(CHUNK, rows - start)
+            latent = rng.normal(size=(n, 10))
+            block = latent @ mixing + 0.1 * rng.normal(size=(n, N_COLUMNS))
+            label = (latent[:, 0] > 0).astype("int64")
+            arrays = [pa.array(block[:, i]) for i in range(N_COLUMNS)] + [pa.array(label)]
+            writer.write_table(pa.Table.from_arrays(arrays, names))
+
+
+def train_once(source: Path, output: Path, epochs: int, scratch: Path) -> tuple[float, float, list]:
+    """(wall seconds, peak RSS MiB, seconds per epoch) of one `aefx train-stream` process."""
+    args = [sys.executable, "-m", "aefx", "train-stream", "-i", str(source), "-o", str(output)]
+    args += ["--epochs", str(epochs), "--batch-size", "1024"]
+    for override in MODEL:
+        args += ["--set", override]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, *args], cwd=scratch, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"aefx train-stream failed:\n{done.stderr}")
+    per_epoch = pd.read_csv(output / "learning_curve.csv")["seconds"].tolist()
+    return seconds, int(done.stdout.strip().splitlines()[-1]) / 1024, per_epoch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 1_000_000, 2_000_000])
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="aefx-stream-bench-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "data" / "raw").mkdir(parents=True)
+        shutil.copy(REPO / "params.yaml", scratch / "params.yaml")
+        for rows in args.rows:
+            source = scratch / f"rows-{rows}.parquet"
+            write_rows(source, rows)
+            size = source.stat().st_size / 2**20
+            wall, peak, epochs = train_once(source, scratch / f"model-{rows}", args.epochs, scratch)
+            source.unlink()
+            results[rows] = (wall, peak, epochs)
+            print(
+                f"{rows:>9} rows ({size:,.0f} MiB Parquet): peak RSS {peak:,.0f} MiB, "
+                f"epoch seconds {[round(s, 1) for s in epochs]}, process {wall:.0f} s",
+                flush=True,
+            )
+    base = args.rows[0]
+    base_rate = statistics.median(results[base][2]) / base * 1e6
+    print(f"\n{N_COLUMNS} columns, batch 1024, {os.cpu_count()} CPUs")
+    for rows, (_, peak, epochs) in results.items():
+        rate = statistics.median(epochs) / rows * 1e6
+        print(
+            f"{rows:>9} rows: median epoch {statistics.median(epochs):6.1f} s "
+            f"(min {min(epochs):.1f}, max {max(epochs):.1f}), {rate:5.2f} s per 1M rows "
+            f"(x{rate / base_rate:.2f} of {base} rows), peak {peak:,.0f} MiB "
+            f"(x{peak / results[base][1]:.2f})"
+        )
+
+
+if __name__ == "__main__":
+    main()

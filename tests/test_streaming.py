@@ -1,0 +1,146 @@
+"""Training from a Parquet file chunk by chunk: one-pass scaling statistics, the held-out
+validation rows, and `aefx train-stream` end to end (MLflow run, then `aefx encode`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
+from aefx.streaming import RunningStats, StreamPlan, survey, training_dataset
+from tests.conftest import run_command
+
+AEFX = (sys.executable, "-m", "aefx")
+
+
+def _table(rows: int, columns: int = 6, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        rng.normal(size=(rows, columns)) * np.arange(1, columns + 1) + 3.0,
+        columns=[f"f{i}" for i in range(columns)],
+    )
+    frame["label"] = rng.integers(0, 2, rows)
+    return frame
+
+
+def _write(frame: pd.DataFrame, path: Path, row_group: int = 400) -> Path:
+    frame.to_parquet(path, row_group_size=row_group)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+def test_chunked_statistics_equal_scikit_learn_on_all_rows(kind):
+    X = _table(1000).drop(columns="label").to_numpy(copy=True)
+    X[:, 2] = 7.0  # a constant column takes scikit-learn's zero-range rule
+    stats = RunningStats()
+    for block in np.array_split(X, [1, 250, 251, 700]):  # uneven, one of a single row
+        stats.update(block)
+    features = [f"f{i}" for i in range(X.shape[1])]
+    streamed = scaler_from_dict(stats.scaler_payload(kind, features))
+    X = pd.DataFrame(X, columns=features)
+    reference = make_scaler(kind).fit(X)
+    assert stats.n == len(X)
+    np.testing.assert_allclose(streamed.transform(X), reference.transform(X), rtol=1e-9, atol=1e-9)
+    expected = scaler_to_dict(reference, kind, features, len(X))["state"]
+    for name, values in stats.scaler_payload(kind, features)["state"].items():
+        np.testing.assert_allclose(values, expected[name], rtol=1e-9, atol=1e-12)
+
+
+def test_validation_rows_are_held_out_of_training_and_of_the_scaler(tmp_path):
+    frame = _table(3000)
+    path = _write(frame, tmp_path / "rows.parquet")
+    plan = survey(path, "label", "minmax", 0.1, 10_000, 512, seed=3)
+    assert isinstance(plan, StreamPlan) and plan.rows == 3000 and len(plan.validation) == 300
+    train_rows = frame.drop(index=plan.validation).drop(columns="label")
+    # The scaler saw exactly the training rows.
+    np.testing.assert_allclose(plan.scaler["state"]["data_min_"], train_rows.min().to_numpy())
+    np.testing.assert_allclose(plan.scaler["state"]["data_max_"], train_rows.max().to_numpy())
+    # One epoch of the pipeline yields every training row once, scaled, and no validation row.
+    dataset = training_dataset(path, plan, 64, 512, seed=3)
+    batches = [x.numpy() for x, _ in dataset]
+    seen = np.vstack(batches)
+    assert max(len(b) for b in batches) == 64 and len(seen) == 2700
+    expected = scaler_from_dict(plan.scaler).transform(train_rows)
+    np.testing.assert_allclose(
+        np.sort(seen, axis=0), np.sort(expected, axis=0).astype("float32"), rtol=1e-5, atol=1e-6
+    )
+    # The next epoch shuffles differently; a new pipeline with the same seed repeats the first.
+    again = np.vstack([x.numpy() for x, _ in dataset])
+    assert not np.array_equal(again[:64], seen[:64])
+    repeat = np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 512, seed=3)])
+    np.testing.assert_array_equal(repeat, seen)
+
+
+def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
+    source = _write(_table(4000, columns=12), project / "big.parquet")
+    done = run_command(
+        *AEFX,
+        "train-stream",
+        "-i",
+        str(source),
+        "-o",
+        "models/stream",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "128",
+        "--rows",
+        "700",
+        cwd=project,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4000 rows x 12 features, 2 epochs" in done.stdout
+    out = project / "models" / "stream"
+    curve = pd.read_csv(out / "learning_curve.csv")
+    assert list(curve["epoch"]) == [1, 2] and curve["val_loss"].notna().all()
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("aefx")
+    (run,) = client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'train-stream'")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["data.rows"] == "4000"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "encoder")}
+    assert {"encoder/encoder.keras", "encoder/encoder.json"} <= artifacts
+
+    new_rows = _table(50, columns=12, seed=9)
+    new_rows.to_csv(project / "new.csv", index=False)
+    done = run_command(
+        *AEFX, "encode", "-m", str(out), "-i", "new.csv", "-o", "codes.parquet", cwd=project
+    )
+    assert done.returncode == 0, done.stderr
+    codes = pd.read_parquet(project / "codes.parquet")
+    assert len(codes) == 50 and codes.filter(like="z").shape[1] == 6  # bottleneck 0.5 x 12
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda f: f.assign(f3=f["f3"].where(f.index != 1234)), "column 'f3' row 1234"),
+        (lambda f: f.assign(f1=f["f1"].astype(str)), "column 'f1' is not numeric"),
+    ],
+)
+def test_bad_rows_stop_train_stream_with_one_line_and_no_output(project, spoil, message):
+    source = _write(spoil(_table(2000)), project / "bad.parquet")
+    done = run_command(
+        *AEFX,
+        "train-stream",
+        "-i",
+        str(source),
+        "-o",
+        "models/stream",
+        "--epochs",
+        "1",
+        cwd=project,
+    )
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("aefx: error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in done.stderr
+    assert not (project / "models" / "stream").exists()
