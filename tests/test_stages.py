@@ -351,3 +351,26 @@ def test_a_tampered_encoder_is_refused(project):
         fh.write(b"\0")
     with pytest.raises(AefxError, match="refusing a modified encoder"):
         EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+
+
+def test_the_comparison_does_not_depend_on_how_many_cells_run_at_once(project):
+    """Each cell gets one BLAS/OpenMP thread wherever it runs, so compute.threads (which no
+    DVC stage lists as a param) changes the time, never a score."""
+    from aefx.pipeline import compare_inputs, compare_outputs
+    from tasks.compare_classifiers import compare_classifiers, thread_mapper
+
+    params = load_params()
+    run_until(params, "encode_splits")
+    records = [
+        compare_classifiers(
+            params.classifiers,
+            params.evaluation,
+            params.seeds,
+            params.data.label,
+            compare_inputs(params),
+            compare_outputs(params),
+            mapper=thread_mapper(threads),
+        ).records
+        for threads in (1, 2)
+    ]
+    assert records[0] == records[1]
