@@ -4,9 +4,9 @@
 
 Prepares encoded splits once in a scratch project (`aefx stage` for the stages before the
 comparison, a short autoencoder training), then times the compare_classifiers stage in this
-process, interleaved: serial (one cell at a time) and a thread pool of --workers (what
-`compute.threads` sets); --processes adds a spawned process pool. Every variant must write the
-same comparison; prints medians, min, max and the ratios against serial. Nothing here is asserted.
+process as the pipeline runs it, interleaved: `compute.threads` 1 (one cell at a time) and
+--workers threads. Both must write the same comparison; prints medians, min, max and the
+ratio against serial. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -45,38 +44,17 @@ def prepare(project: Path, seeds: int) -> None:
         )
 
 
-def process_mapper(workers: int) -> Callable:
-    """Cells on a pool of fresh interpreter processes (spawned: no forked TensorFlow state)."""
-
-    def run(score, todo):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(score, todo))
-
-    return run
-
-
-def time_compare(project: Path, mapper: Callable) -> tuple[float, str]:
+def time_compare(project: Path, threads: int) -> tuple[float, str]:
+    """The compare_classifiers stage as the pipeline runs it, on ``threads`` threads."""
     from aefx.config import load_params
-    from aefx.pipeline import compare_inputs, compare_outputs
-    from tasks.compare_classifiers import compare_classifiers
+    from aefx.pipeline import stage
 
     cwd = Path.cwd()
     os.chdir(project)
     try:
-        params = load_params(Path("params.yaml"))
+        params = load_params(overrides=[f"compute.threads={threads}"])
         start = time.perf_counter()
-        result = compare_classifiers(
-            params.classifiers,
-            params.evaluation,
-            params.seeds,
-            params.data.label,
-            compare_inputs(params),
-            compare_outputs(params),
-            mapper=mapper,
-        )
+        result = stage("compare_classifiers").run(params)
         seconds = time.perf_counter() - start
     finally:
         os.chdir(cwd)
@@ -98,21 +76,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument(
-        "--processes",
-        action="store_true",
-        help="also a spawned process pool (measured here: over 4 min against about 1 min "
-        "serial for 48 cells, without BLAS/OpenMP thread caps; kept for investigation)",
-    )
     args = parser.parse_args()
-    from tasks.compare_classifiers import thread_mapper
-
-    variants = {
-        "serial": thread_mapper(1),
-        f"threads x{args.workers}": thread_mapper(args.workers),
-    }
-    if args.processes:
-        variants[f"processes x{args.workers}"] = process_mapper(args.workers)
+    variants = {"serial": 1, f"threads x{args.workers}": args.workers}
     times: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
@@ -125,8 +90,8 @@ def main() -> None:
         )
         reference = None
         for i in range(args.repeats):
-            for name, mapper in variants.items():
-                seconds, records = time_compare(project, mapper)
+            for name, threads in variants.items():
+                seconds, records = time_compare(project, threads)
                 if reference is None:
                     reference = records
                 elif records != reference:

@@ -356,21 +356,11 @@ def test_a_tampered_encoder_is_refused(project):
 def test_the_comparison_does_not_depend_on_how_many_cells_run_at_once(project):
     """Each cell gets one BLAS/OpenMP thread wherever it runs, so compute.threads (which no
     DVC stage lists as a param) changes the time, never a score."""
-    from aefx.pipeline import compare_inputs, compare_outputs
-    from tasks.compare_classifiers import compare_classifiers, thread_mapper
+    from aefx.pipeline import stage
 
-    params = load_params()
-    run_until(params, "encode_splits")
+    run_until(load_params(), "encode_splits")
     records = [
-        compare_classifiers(
-            params.classifiers,
-            params.evaluation,
-            params.seeds,
-            params.data.label,
-            compare_inputs(params),
-            compare_outputs(params),
-            mapper=thread_mapper(threads),
-        ).records
-        for threads in (1, 2)
+        stage("compare_classifiers").run(load_params(overrides=[f"compute.threads={n}"])).records
+        for n in (1, 2)
     ]
     assert records[0] == records[1]
