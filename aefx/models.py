@@ -53,3 +53,47 @@ def save_model(model: Any, path: Path) -> None:
             staged.replace(tmp)
         finally:
             staged.unlink(missing_ok=True)
+
+
+def shipped_metadata(
+    encoder_path: Path,
+    autoencoder_path: Path,
+    *,
+    seed: int,
+    scaler: dict[str, Any],
+    label: str | None,
+    kind: str,
+    image_shape: Any,
+    code_size: int,
+    detector: Any,
+    fitted_on: str,
+) -> dict[str, Any]:
+    """What `aefx encode`/`aefx score` and the pyfunc model need beside a shipped encoder: its
+    file names and SHA-256 (a changed file is refused before loading), the features and scaler,
+    the code columns, and the anomaly threshold learned on ``fitted_on`` rows."""
+    import keras
+
+    from aefx.io import file_sha256
+
+    return {
+        "encoder": encoder_path.name,
+        "seed": seed,
+        "features": scaler["features"],
+        "label": label,
+        "kind": kind,
+        "image_shape": image_shape,
+        "code_size": code_size,
+        "code_columns": code_columns(code_size),
+        "scaler": scaler,
+        "keras_version": keras.__version__,
+        "sha256": file_sha256(encoder_path),
+        "autoencoder": autoencoder_path.name,
+        "autoencoder_sha256": file_sha256(autoencoder_path),
+        "anomaly": {
+            "score": "reconstruction mse (scaled features)",
+            "contamination": detector.contamination,
+            "threshold": detector.threshold_,
+            "train_flagged": float(detector.labels_.mean()),
+            "fitted_on": fitted_on,
+        },
+    }

@@ -27,10 +27,9 @@ log = logging.getLogger(__name__)
 
 def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
     """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead."""
-    import pyarrow.parquet as pq
+    from aefx.encode import parquet_batches
 
-    source = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-    for batch in source.iter_batches(batch_size=rows, columns=columns):
+    for batch in parquet_batches(path, rows, columns):
         yield np.column_stack(
             [batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(columns))]
         ).astype("float64", copy=False)
@@ -217,13 +216,12 @@ def train_stream(
 ) -> StreamResult:
     """Fit one autoencoder on ``source`` in bounded memory; write an encoder folder that
     `aefx encode` and `aefx score` read (encoder, whole autoencoder, metadata, learning curve)."""
-    import keras
     import pandas as pd
 
     from aefx.anomaly import ReconstructionDetector, reconstructor
     from aefx.autoencoders import Architecture, build_autoencoder, feature_encoder
-    from aefx.io import atomic_dir, file_sha256, write_json
-    from aefx.models import code_columns, configure_determinism, save_model
+    from aefx.io import atomic_dir, write_json
+    from aefx.models import configure_determinism, save_model, shipped_metadata
     from aefx.progress import epoch_callback
 
     kind = "minmax" if scale_kind == "auto" else scale_kind
@@ -268,32 +266,20 @@ def train_stream(
         save_model(encoder, tmp / "encoder.keras")
         save_model(shipped, tmp / "autoencoder.keras")
         curve.to_csv(tmp / "learning_curve.csv", index=False)
-        write_json(
-            tmp / "encoder.json",
-            {
-                "encoder": "encoder.keras",
-                "seed": seed,
-                "features": plan.features,
-                "label": label,
-                "kind": cfg.kind,
-                "image_shape": None,
-                "code_size": arch.code_size,
-                "code_columns": code_columns(arch.code_size),
-                "scaler": plan.scaler,
-                "keras_version": keras.__version__,
-                "sha256": file_sha256(tmp / "encoder.keras"),
-                "autoencoder": "autoencoder.keras",
-                "autoencoder_sha256": file_sha256(tmp / "autoencoder.keras"),
-                "anomaly": {
-                    "score": "reconstruction mse (scaled features)",
-                    "contamination": contamination,
-                    "threshold": detector.threshold_,
-                    "train_flagged": float(detector.labels_.mean()),
-                    "fitted_on": "validation rows",
-                },
-                "trained_on": {"file": str(source), "rows": plan.rows, "epochs": cfg.epochs},
-            },
+        meta = shipped_metadata(
+            tmp / "encoder.keras",
+            tmp / "autoencoder.keras",
+            seed=seed,
+            scaler=plan.scaler,
+            label=label,
+            kind=cfg.kind,
+            image_shape=None,
+            code_size=arch.code_size,
+            detector=detector,
+            fitted_on="validation rows",
         )
+        meta["trained_on"] = {"file": str(source), "rows": plan.rows, "epochs": cfg.epochs}
+        write_json(tmp / "encoder.json", meta)
     return StreamResult(
         plan.rows,
         len(plan.features),

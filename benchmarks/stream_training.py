@@ -25,18 +25,13 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from encode_throughput import MEASURE  # noqa: E402  (the child's peak-RSS wrapper)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 N_COLUMNS = 100
 CHUNK = 100_000
 MODEL = ("autoencoder.hidden_ratios=[0.5]", "autoencoder.bottleneck_ratio=0.2")
-
-# Runs a child command and prints the child's peak RSS (KiB, Linux) on its last line.
-MEASURE = (
-    "import resource, subprocess, sys;"
-    "done = subprocess.run(sys.argv[1:]);"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
-    "sys.exit(done.returncode)"
-)
 
 
 def write_rows(path: Path, rows: int) -> None:

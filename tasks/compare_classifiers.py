@@ -205,29 +205,19 @@ def score_cell(
     fight over cores (without the cap two threads took 1.43x the serial time; with it 0.70x)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return _score_cell(cell, cfg, evaluation, label, inputs)
-
-
-def _score_cell(
-    cell: Cell,
-    cfg: ClassifiersConfig,
-    evaluation: EvaluationConfig,
-    label: str,
-    inputs: CompareInputs,
-) -> CellResult:
     image_shape = read_json(inputs.schema)["image_shape"]
     _, y_train = _load(inputs.train_scaled, label)
     _, y_test = _load(inputs.test_scaled, label)
-    F_train, F_test = feature_set(cell.features, label, inputs, cell.seed)
-    scored, predicted = evaluate(
-        cell.classifier,
-        cfg,
-        evaluation,
-        cell.seed,
-        (F_train, y_train, F_test, y_test),
-        image_shape,
-    )
+    with threadpool_limits(limits=1):
+        F_train, F_test = feature_set(cell.features, label, inputs, cell.seed)
+        scored, predicted = evaluate(
+            cell.classifier,
+            cfg,
+            evaluation,
+            cell.seed,
+            (F_train, y_train, F_test, y_test),
+            image_shape,
+        )
     rows = [
         {"seed": cell.seed, "classifier": cell.classifier, "features": cell.features, **r}
         for r in scored

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aefx.autoencoders import feature_encoder
-from aefx.io import atomic_dir, file_sha256, read_json, seed_file, write_json
-from aefx.models import code_columns, load_model, save_model
+from aefx.io import atomic_dir, read_json, seed_file, write_json
+from aefx.models import load_model, save_model, shipped_metadata
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ def extract_encoder(
     ``outputs`` are the encoders directory, the shipped encoder, its metadata and the shipped
     seed's whole autoencoder, whose reconstruction errors on the training rows set the anomaly
     threshold (the ``1 - contamination`` quantile) that ``aefx score`` uses."""
-    import keras
     import pandas as pd
 
     from aefx.anomaly import ReconstructionDetector, reconstructor
@@ -59,31 +58,20 @@ def extract_encoder(
                 save_model(shipped, autoencoder_path)
     X_train = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy()
     detector = ReconstructionDetector(shipped, contamination).fit(X_train)
-    scaler = read_json(scaler_path)
     write_json(
         encoder_meta,
-        {
-            "encoder": encoder_path.name,
-            "seed": best,
-            "features": scaler["features"],
-            "label": label,
-            "kind": kind,
-            "image_shape": read_json(schema_path)["image_shape"],
-            "code_size": code_size,
-            "code_columns": code_columns(code_size),
-            "scaler": scaler,
-            "keras_version": keras.__version__,
-            # Checked before the encoder is loaded for serving: a changed file is refused.
-            "sha256": file_sha256(encoder_path),
-            "autoencoder": autoencoder_path.name,
-            "autoencoder_sha256": file_sha256(autoencoder_path),
-            "anomaly": {
-                "score": "reconstruction mse (scaled features)",
-                "contamination": contamination,
-                "threshold": detector.threshold_,
-                "train_flagged": float(detector.labels_.mean()),
-            },
-        },
+        shipped_metadata(
+            encoder_path,
+            autoencoder_path,
+            seed=best,
+            scaler=read_json(scaler_path),
+            label=label,
+            kind=kind,
+            image_shape=read_json(schema_path)["image_shape"],
+            code_size=code_size,
+            detector=detector,
+            fitted_on="training rows",
+        ),
     )
     log.info(
         "extract_encoder: %d encoders saved, seed %d shipped as %s (%d codes)",
