@@ -104,8 +104,9 @@ def run(
     plan = plan_run(params_file, overrides or [], workspace, params=params)
     _quiet_environment()
     from aefx.console import hide_user_error_tracebacks, print_summary
-    from flows.pipeline import run_pipeline
+    from flows.pipeline import run_pipeline, warm_start
 
+    warm_start(plan.params)
     # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -41,6 +41,37 @@ def test_help_imports_no_heavy_library(tmp_path):
     assert "run" in done.stdout and "HEAVY []" in done.stdout
 
 
+def test_run_starts_prefects_server_while_mlflow_opens_and_the_flow_uses_it(tmp_path):
+    # `aefx run` calls warm_start before the flow. With no Prefect API configured it starts
+    # the temporary server, and the flow's client must then talk to that server, not a second.
+    write_params(tmp_path)
+    probe = (
+        "from aefx.config import load_params\n"
+        "from flows.pipeline import warm_start\n"
+        "from prefect.client.orchestration import get_client\n"
+        "from prefect.server.api.server import SubprocessASGIServer\n"
+        "warm_start(load_params())\n"
+        "server = SubprocessASGIServer()\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    print('SAME', server.running and str(client.api_url).rstrip('/') == server.api_url)\n"
+        "    print('HEALTHY', client.api_healthcheck() is None)\n"
+    )
+    env = {k: v for k, v in subprocess_env().items() if k != "PREFECT_API_URL"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "SAME True" in done.stdout and "HEALTHY True" in done.stdout
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()  # the MLflow store, opened early
+
+
 def _user_data(tmp_path: Path, frame: pd.DataFrame, name: str = "mine.csv", **data) -> Path:
     (tmp_path / "data" / "raw").mkdir(parents=True, exist_ok=True)
     path = tmp_path / "data" / "raw" / name
