@@ -79,7 +79,7 @@ def main() -> None:
             flush=True,
         )
     print(
-        f"\ndefault: {cfg.epochs} epochs, batch {cfg.batch_size}, learning rate "
+        f"\ndefault: {cfg.kind}, {cfg.epochs} epochs, batch {cfg.batch_size}, learning rate "
         f"{cfg.learning_rate}, validation every {cfg.block()} epochs, hidden ratios "
         f"{list(cfg.hidden_ratios)}, code ratio {cfg.bottleneck_ratio}; {os.cpu_count()} CPUs"
     )
