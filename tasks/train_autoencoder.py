@@ -196,14 +196,14 @@ def train_autoencoder(
             summary[f"seed_{seed}"] = {
                 "loss": float(kept["loss"]),
                 "val_loss": float(kept["val_loss"]),
-                "epochs": len(curve),
+                "epochs": int(curve["epoch"].iloc[-1]),  # a row per block, not per epoch
                 "fit_seconds": round(seconds, 3),
             }
             log.info(
                 "train_autoencoder: seed %d done in %.1f s, %d epochs, val_loss=%.5f",
                 seed,
                 seconds,
-                len(curve),
+                summary[f"seed_{seed}"]["epochs"],
                 kept["val_loss"],
             )
     val = [s["val_loss"] for s in summary.values()]

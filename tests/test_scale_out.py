@@ -44,6 +44,53 @@ def test_comparison_cells_on_dask_workers_score_as_threads_do(project, prefect_h
     pd.testing.assert_frame_equal(pd.read_csv(params.paths.comparison_rows), on_threads)
 
 
+def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, prefect_harness):
+    """`--dask-address`: a cluster started elsewhere. Its worker scores every classifier and seed
+    and reports each task run to the flow's Prefect API (Prefect ships its settings with each
+    task), and the scores match the thread pool's."""
+    from distributed import Client, LocalCluster
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.pipeline import compare_classifiers, task_runner
+
+    overrides = ["classifiers.use=[logreg, knn]"]
+    params = load_params(overrides=overrides)
+    _until(params, "compare_classifiers")
+    on_threads = pd.read_csv(params.paths.comparison_rows)
+    params.paths.comparison_rows.unlink()
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = load_params(
+            overrides=[*overrides, f"compute.dask_address={cluster.scheduler_address}"]
+        )
+
+        @flow
+        def compare_only() -> None:
+            compare_classifiers(remote)
+
+        state = compare_only.with_options(task_runner=task_runner(remote.compute))(
+            return_state=True
+        )
+        with Client(cluster) as dask_client:
+            executed = dask_client.run(lambda dask_worker: dask_worker.state.executed_count)
+
+    groups = len(params.seeds) * 2  # one task per classifier and seed
+    assert sum(executed.values()) == groups
+    pd.testing.assert_frame_equal(pd.read_csv(params.paths.comparison_rows), on_threads)
+    with get_client(sync_client=True) as prefect_client:
+        runs = prefect_client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    scored = [r for r in runs if r.name.startswith(("logreg,", "knn,"))]
+    assert len(scored) == groups and all(r.state.is_completed() for r in scored)
+
+
 def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, prefect_harness):
     from mlflow.tracking import MlflowClient
 

@@ -8,6 +8,7 @@ import pytest
 
 from aefx.config import load_params
 from aefx.errors import AefxError
+from aefx.io import read_json
 from aefx.models import load_model
 from aefx.pipeline import STAGES
 from aefx.scaling import load_scaler
@@ -143,6 +144,7 @@ def test_training_lowers_the_loss_and_the_encoder_loads_safely(project):
     assert list(curve["epoch"]) == [2, 4, 6, 8] and curve["val_loss"].notna().all()
     assert curve["loss"].iloc[-1] < curve["loss"].iloc[0]
     assert p.learning_curve_plot.stat().st_size > 10_000
+    assert read_json(p.train_metrics)["per_seed"]["seed_7"]["epochs"] == 8
     encoder = load_model(p.encoder)
     assert encoder.name == "encoder" and encoder.output.shape[-1] == 6  # round(12 / 2)
     meta = pd.read_json(p.encoder_meta, typ="series")
