@@ -2,8 +2,8 @@
 
 Two kinds of pass over the file, each a chunk at a time: one pass for the row count, the
 scaling statistics and a held-out validation sample; then, per epoch, the training rows in
-shuffled chunks fed to Keras through a tf.data pipeline. Memory is bounded by the chunk size and
-the validation sample, not by the file.
+shuffled chunks, the row groups in a new order, fed to Keras through a tf.data pipeline. Memory
+is bounded by the chunk size and the validation sample, not by the file.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from aefx.errors import AefxError
 log = logging.getLogger(__name__)
 
 
-def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
+def parquet_chunks(
+    path: Path, columns: list[str], rows: int, row_groups: list[int] | None = None
+) -> Iterator[np.ndarray]:
     """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead."""
     from aefx.encode import parquet_batches
 
-    for batch in parquet_batches(path, rows, columns):
+    for batch in parquet_batches(path, rows, columns, row_groups):
         yield np.column_stack(
             [batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(columns))]
         ).astype("float64", copy=False)
@@ -167,23 +169,36 @@ def apply_scaler(payload: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return X.astype("float32")
 
 
+def row_group_starts(path: Path) -> list[int]:
+    """The global row number at which each of the file's row groups starts."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+
+
 def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int) -> Any:
-    """Scaled training rows as a tf.data pipeline: each epoch reads the file again, shuffles
-    rows within each chunk (a new order per epoch), and re-batches for Keras."""
+    """Scaled training rows as a tf.data pipeline. Each epoch reads the file again, its row
+    groups in a new random order, shuffles rows within each chunk, and re-batches for Keras.
+    Rows never mix across chunks (that would cost memory): a file sorted by label or time
+    should be shuffled first, or written in row groups no larger than a chunk."""
     import tensorflow as tf
 
     epoch = [0]
+    starts = row_group_starts(path)
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng((seed, epoch[0]))
         epoch[0] += 1
-        start = 0
-        for block in parquet_chunks(path, plan.features, chunk):
-            keep = ~_in_block(plan.validation, start, len(block))
-            start += len(block)
-            X = apply_scaler(plan.scaler, block[keep])
-            X = X[rng.permutation(len(X))]
-            yield X, X
+        for group in rng.permutation(len(starts)):
+            start = starts[group]
+            for block in parquet_chunks(path, plan.features, chunk, [int(group)]):
+                keep = ~_in_block(plan.validation, start, len(block))
+                start += len(block)
+                X = apply_scaler(plan.scaler, block[keep])
+                X = X[rng.permutation(len(X))]
+                yield X, X
 
     width = len(plan.features)
     spec = tf.TensorSpec((None, width), tf.float32)
@@ -245,7 +260,7 @@ def train_stream(
         epochs=cfg.epochs,
         validation_data=(plan.X_val, plan.X_val),
         validation_batch_size=max(cfg.batch_size, 1024),
-        shuffle=False,  # the pipeline shuffles rows within each chunk itself
+        shuffle=False,  # the pipeline shuffles row groups and rows within each chunk itself
         verbose=0,
         callbacks=[timer, epoch_callback(log, "train-stream", cfg.epochs)],
     )

@@ -75,6 +75,29 @@ def test_validation_rows_are_held_out_of_training_and_of_the_scaler(tmp_path):
     np.testing.assert_array_equal(repeat, seen)
 
 
+def test_each_epoch_reads_the_row_groups_of_a_sorted_file_in_a_new_order(tmp_path):
+    # Sorted by f0, in ten row groups of 400 rows: in file order every epoch would start with
+    # the smallest values. Chunks of 200 rows: two per row group.
+    frame = _table(4000).sort_values("f0", ignore_index=True)
+    path = _write(frame, tmp_path / "sorted.parquet")
+    plan = survey(path, "label", "minmax", 0.1, 10_000, 200, seed=5)
+    dataset = training_dataset(path, plan, 400, 200, seed=5)
+    group_of = {}  # scaled f0 value -> the row group it is stored in
+    scaled = scaler_from_dict(plan.scaler).transform(frame.drop(columns="label"))
+    for row, value in enumerate(scaled[:, 0].astype("float32")):
+        group_of[float(value)] = row // 400
+    orders = []
+    for _ in range(3):
+        rows = np.vstack([x.numpy() for x, _ in dataset])
+        assert len(rows) == 4000 - len(plan.validation)
+        groups = [group_of[float(v)] for v in rows[:, 0]]
+        # A row group is read whole before the next: its rows are contiguous in the epoch.
+        order = [g for i, g in enumerate(groups) if i == 0 or g != groups[i - 1]]
+        assert sorted(order) == list(range(10))
+        orders.append(order)
+    assert orders[0] != list(range(10)) and len({tuple(o) for o in orders}) == 3
+
+
 def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     source = _write(_table(4000, columns=12), project / "big.parquet")
     done = run_command(
