@@ -25,16 +25,19 @@ from aefx.errors import AefxError
 log = logging.getLogger(__name__)
 
 
-def parquet_chunks(
-    path: Path, columns: list[str], rows: int, row_groups: list[int] | None = None
-) -> Iterator[np.ndarray]:
+def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
     """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead."""
     from aefx.encode import parquet_batches
 
-    for batch in parquet_batches(path, rows, columns, row_groups):
-        yield np.column_stack(
-            [batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(columns))]
-        ).astype("float64", copy=False)
+    for batch in parquet_batches(path, rows, columns):
+        yield _matrix(batch)
+
+
+def _matrix(batch: Any) -> np.ndarray:
+    """An Arrow record batch of numeric columns as a float64 matrix."""
+    return np.column_stack(
+        [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
+    ).astype("float64", copy=False)
 
 
 def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
@@ -169,15 +172,6 @@ def apply_scaler(payload: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return X.astype("float32")
 
 
-def row_group_starts(path: Path) -> list[int]:
-    """The global row number at which each of the file's row groups starts."""
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
-
-
 def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int) -> Any:
     """Scaled training rows as a tf.data pipeline. Each epoch reads the file again, its row
     groups in a new random order, shuffles rows within each chunk, and re-batches for Keras.
@@ -185,15 +179,23 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
     should be shuffled first, or written in row groups no larger than a chunk."""
     import tensorflow as tf
 
+    from aefx.encode import open_parquet
+
     epoch = [0]
-    starts = row_group_starts(path)
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng((seed, epoch[0]))
         epoch[0] += 1
-        for group in rng.permutation(len(starts)):
-            start = starts[group]
-            for block in parquet_chunks(path, plan.features, chunk, [int(group)]):
+        source = open_parquet(path)  # once per epoch: its footer is parsed once
+        meta = source.metadata
+        sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        starts = np.cumsum([0, *sizes[:-1]])  # the global row number each row group starts at
+        for group in rng.permutation(len(sizes)):
+            start = int(starts[group])
+            batches = source.iter_batches(
+                batch_size=chunk, columns=plan.features, row_groups=[int(group)]
+            )
+            for block in map(_matrix, batches):
                 keep = ~_in_block(plan.validation, start, len(block))
                 start += len(block)
                 X = apply_scaler(plan.scaler, block[keep])
