@@ -85,26 +85,24 @@ def compare_classifiers(params: Params) -> Any:
     """Map the cells over the flow's task runner (threads, or Dask worker processes), one task
     per classifier and seed, then summarise. Keras cells stay in this process unless workers
     are processes of their own."""
-    from tasks.compare_classifiers import cells
+    from tasks.compare_classifiers import Cell, cells
 
-    groups: dict[tuple[int, str], list[str]] = {}
-    threads_ok: dict[tuple[int, str], bool] = {}
+    groups: dict[tuple[int, str], list[Cell]] = {}
     for cell in cells(params.classifiers, params.seeds):
-        groups.setdefault((cell.seed, cell.classifier), []).append(cell.features)
-        threads_ok[cell.seed, cell.classifier] = cell.thread_safe
+        groups.setdefault((cell.seed, cell.classifier), []).append(cell)
     on_processes = params.compute.dask_address or params.compute.dask_workers
+    mapped = [g for g in groups.values() if g[0].thread_safe or on_processes]
+    inline = [g for g in groups.values() if not (g[0].thread_safe or on_processes)]
     shipped = absolute_paths(params)  # a worker may not share this process's directory
-    mapped = [k for k in groups if threads_ok[k] or on_processes]
     futures = score_cells.map(
-        [s for s, _ in mapped],
-        [c for _, c in mapped],
-        [groups[k] for k in mapped],
+        [g[0].seed for g in mapped],
+        [g[0].classifier for g in mapped],
+        [[c.features for c in g] for g in mapped],
         params=unmapped(shipped),
     )
     results = [r for f in futures for r in f.result()]
-    for key in groups:
-        if key not in mapped:
-            results += score_cells(*key, groups[key], shipped)
+    for g in inline:
+        results += score_cells(g[0].seed, g[0].classifier, [c.features for c in g], shipped)
     return summarise_comparison(params, results)
 
 
@@ -130,15 +128,18 @@ def worker_env(workers: int) -> dict[str, str]:
     env.update(TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS="1")
     from prefect.settings import PREFECT_API_URL
 
-    api = PREFECT_API_URL.value()
-    if not api:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()  # one per process: the flow's run uses it too
-        server.start()
-        api = server.api_url
-    env["PREFECT_API_URL"] = api
+    env["PREFECT_API_URL"] = PREFECT_API_URL.value() or temporary_prefect_server()
     return env
+
+
+def temporary_prefect_server() -> str:
+    """Start Prefect's temporary server, as the flow's client would; return its API URL. Prefect
+    keeps one per process, so the flow's run then uses the same one."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return server.api_url
 
 
 def task_runner(compute: ComputeConfig) -> Any:
@@ -271,10 +272,8 @@ def warm_start(params: Params) -> None:
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     def start_server() -> None:
-        from prefect.server.api.server import SubprocessASGIServer
-
         try:
-            SubprocessASGIServer().start()
+            temporary_prefect_server()
         except Exception as exc:
             log.debug("early Prefect server start failed: %s", exc)
 

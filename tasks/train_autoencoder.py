@@ -193,17 +193,18 @@ def train_autoencoder(
                 if cfg.early_stopping_patience
                 else (curve.iloc[-1])
             )
+            epochs = int(curve["epoch"].iloc[-1])  # the curve has a row per block, not per epoch
             summary[f"seed_{seed}"] = {
                 "loss": float(kept["loss"]),
                 "val_loss": float(kept["val_loss"]),
-                "epochs": int(curve["epoch"].iloc[-1]),  # a row per block, not per epoch
+                "epochs": epochs,
                 "fit_seconds": round(seconds, 3),
             }
             log.info(
                 "train_autoencoder: seed %d done in %.1f s, %d epochs, val_loss=%.5f",
                 seed,
                 seconds,
-                summary[f"seed_{seed}"]["epochs"],
+                epochs,
                 kept["val_loss"],
             )
     val = [s["val_loss"] for s in summary.values()]
