@@ -6,6 +6,7 @@ clean rows to codes and nothing random happens when it encodes."""
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,35 +75,70 @@ class Architecture:
         return self.bottleneck
 
 
+class KernelSeeds:
+    """Kernel initializer seeds for one model, drawn in layer order from the run's own seed.
+
+    An unseeded Keras initializer draws its seed from Python's global ``random``, which every
+    thread in the process shares (Prefect's service loops draw their sleep jitter from it, for
+    one): a draw landing between seeding and building moves every weight, so the same seed could
+    train a different model in a busy process. These are the very draws Keras makes right after
+    ``keras.utils.set_random_seed(seed)`` in a quiet one, made from a generator no other thread
+    can touch: results from before this class existed are unchanged. ``None``: unseeded."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._rng = random.Random(seed)
+
+    def glorot(self) -> Any:
+        from keras import initializers
+
+        return initializers.GlorotUniform(seed=self._rng.randint(1, int(1e9)))
+
+
 def _regulariser(l2: float) -> Any:
     from keras import regularizers
 
     return regularizers.L2(l2) if l2 > 0 else None
 
 
-def _dense_stack(x: Any, widths: Sequence[int], prefix: str, arch: Architecture) -> Any:
+def _dense_stack(
+    x: Any, widths: Sequence[int], prefix: str, arch: Architecture, seeds: KernelSeeds
+) -> Any:
     from keras import layers
 
     for i, width in enumerate(widths):
         name = f"{prefix}{i}"
         reg = _regulariser(arch.l2)
         if arch.stack == "deep-bn":
-            x = layers.Dense(width, name=f"{name}_dense", kernel_regularizer=reg)(x)
+            x = layers.Dense(
+                width,
+                name=f"{name}_dense",
+                kernel_regularizer=reg,
+                kernel_initializer=seeds.glorot(),
+            )(x)
             x = layers.BatchNormalization(name=f"{name}_bn")(x)
             x = layers.LeakyReLU(name=f"{name}_act")(x)
         else:
             x = layers.Dense(
-                width, activation="relu", name=f"{name}_dense", kernel_regularizer=reg
+                width,
+                activation="relu",
+                name=f"{name}_dense",
+                kernel_regularizer=reg,
+                kernel_initializer=seeds.glorot(),
             )(x)
     return x
 
 
-def _conv(x: Any, filters: int, name: str, arch: Architecture) -> Any:
+def _conv(x: Any, filters: int, name: str, arch: Architecture, seeds: KernelSeeds) -> Any:
     from keras import layers
 
-    reg = _regulariser(arch.l2)
     return layers.Conv2D(
-        filters, 3, padding="same", activation="relu", kernel_regularizer=reg, name=name
+        filters,
+        3,
+        padding="same",
+        activation="relu",
+        kernel_regularizer=_regulariser(arch.l2),
+        kernel_initializer=seeds.glorot(),
+        name=name,
     )(x)
 
 
@@ -112,7 +148,7 @@ def _sparse_penalty(arch: Architecture) -> Any:
     return regularizers.L1(arch.sparsity) if arch.kind == "sparse" else None
 
 
-def _encoder(arch: Architecture) -> Any:
+def _encoder(arch: Architecture, seeds: KernelSeeds) -> Any:
     import keras
     from keras import layers
 
@@ -121,27 +157,30 @@ def _encoder(arch: Architecture) -> Any:
         assert arch.image_shape is not None
         x = layers.Reshape(arch.image_shape, name="to_image")(inputs)
         for i, filters in enumerate(arch.conv_filters):
-            x = _conv(x, filters, f"enc{i}_conv", arch)
+            x = _conv(x, filters, f"enc{i}_conv", arch, seeds)
             x = layers.MaxPooling2D(2, padding="same", name=f"enc{i}_pool")(x)
         if arch.kind == "sparse":
             x = layers.ActivityRegularization(l1=arch.sparsity, name="code_l1")(x)
         return keras.Model(inputs, layers.Flatten(name="code")(x), name=ENCODER)
-    x = _dense_stack(inputs, arch.hidden, "enc", arch)
+    x = _dense_stack(inputs, arch.hidden, "enc", arch, seeds)
     if arch.kind == "variational":
-        mean = layers.Dense(arch.bottleneck, name="code")(x)
-        log_var = layers.Dense(arch.bottleneck, name="code_log_var")(x)
+        mean = layers.Dense(arch.bottleneck, name="code", kernel_initializer=seeds.glorot())(x)
+        log_var = layers.Dense(
+            arch.bottleneck, name="code_log_var", kernel_initializer=seeds.glorot()
+        )(x)
         return keras.Model(inputs, [mean, log_var], name=ENCODER)
     # A sparse code is non-negative (ReLU) with an L1 penalty, so inactive units are exact zeros.
     code = layers.Dense(
         arch.bottleneck,
         activation="relu" if arch.kind == "sparse" else None,
         activity_regularizer=_sparse_penalty(arch),
+        kernel_initializer=seeds.glorot(),
         name="code",
     )(x)
     return keras.Model(inputs, code, name=ENCODER)
 
 
-def _decoder(arch: Architecture) -> Any:
+def _decoder(arch: Architecture, seeds: KernelSeeds) -> Any:
     import keras
     from keras import layers
 
@@ -151,14 +190,26 @@ def _decoder(arch: Architecture) -> Any:
         height, width, channels = arch.image_shape
         x = layers.Reshape(arch.conv_code_shape(), name="to_grid")(code_in)
         for i, filters in enumerate(reversed(arch.conv_filters)):
-            x = _conv(x, filters, f"dec{i}_conv", arch)
+            x = _conv(x, filters, f"dec{i}_conv", arch, seeds)
             x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
-        x = layers.Conv2D(channels, 3, padding="same", activation=arch.output, name="pixels")(x)
+        x = layers.Conv2D(
+            channels,
+            3,
+            padding="same",
+            activation=arch.output,
+            kernel_initializer=seeds.glorot(),
+            name="pixels",
+        )(x)
         grown_h, grown_w = x.shape[1], x.shape[2]
         x = layers.Cropping2D(((0, grown_h - height), (0, grown_w - width)), name="crop")(x)
         return keras.Model(code_in, layers.Flatten(name="reconstruction")(x), name=DECODER)
-    y = _dense_stack(code_in, list(reversed(arch.hidden)), "dec", arch)
-    recon = layers.Dense(arch.n_features, activation=arch.output, name="reconstruction")(y)
+    y = _dense_stack(code_in, list(reversed(arch.hidden)), "dec", arch, seeds)
+    recon = layers.Dense(
+        arch.n_features,
+        activation=arch.output,
+        kernel_initializer=seeds.glorot(),
+        name="reconstruction",
+    )(y)
     return keras.Model(code_in, recon, name=DECODER)
 
 
@@ -174,7 +225,8 @@ def build_autoencoder(
 
     from aefx.layers import MaskingNoise, Sampling
 
-    encoder, decoder = _encoder(arch), _decoder(arch)
+    seeds = KernelSeeds(seed)
+    encoder, decoder = _encoder(arch, seeds), _decoder(arch, seeds)
     ae_in = keras.Input((arch.n_features,), name="autoencoder_in")
     x = ae_in
     if arch.kind == "denoising":

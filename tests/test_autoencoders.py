@@ -3,6 +3,8 @@ the VAE's KL term and the sparse kind's code statistics behave as their definiti
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -74,6 +76,24 @@ def test_each_kind_trains_saves_reloads_safely_and_encodes(tmp_path, overrides, 
     np.testing.assert_array_equal(codes, encoder.predict(X, verbose=0))
     if image_shape:
         assert arch.stack == ("dense" if cfg.kind == "dense" else "conv")
+
+
+@pytest.mark.parametrize(("overrides", "image_shape"), CASES, ids=lambda c: str(c))
+def test_a_draw_from_pythons_shared_random_does_not_change_the_weights(overrides, image_shape):
+    """Prefect's and MLflow's worker threads draw from Python's global ``random`` (retry jitter);
+    one such draw between seeding and building must not move any initial weight."""
+    cfg = AutoencoderConfig(bottleneck=4, **overrides)
+    n_features = int(np.prod(IMAGE_SHAPE)) if image_shape else 10
+    arch = Architecture.from_config(cfg, n_features, image_shape)
+
+    configure_determinism(3)
+    quiet = build_autoencoder(arch, 1e-3, seed=3).get_weights()
+    configure_determinism(3)
+    random.random()  # another thread's draw, landing at the worst moment
+    busy = build_autoencoder(arch, 1e-3, seed=3).get_weights()
+    assert len(quiet) == len(busy)
+    for a, b in zip(quiet, busy, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_conv_code_is_a_small_spatial_grid_flattened():
