@@ -4,6 +4,8 @@ that are not what their names say, a memory budget, and a property test with hos
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,7 +122,10 @@ CELLS = st.one_of(
     fmt=st.sampled_from(["csv", "parquet"]),
 )
 def test_ingest_succeeds_with_finite_output_or_raises_only_our_error(tmp_path, frame, fmt):
-    path = tmp_path / f"in.{fmt}"
+    # tmp_path is shared by every example: each gets its own directory, or a refused frame would
+    # find the outputs an earlier, accepted one wrote.
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = work / f"in.{fmt}"
     if fmt == "csv":
         frame.to_csv(path, index=False)
     else:
@@ -128,7 +133,7 @@ def test_ingest_succeeds_with_finite_output_or_raises_only_our_error(tmp_path, f
             frame.to_parquet(path, index=False)
         except Exception:  # pyarrow cannot store mixed-type object columns: not our input
             return
-    out = tmp_path / "out"
+    out = work / "out"
     try:
         result = run_ingest(DataConfig(source="file", path=path), out)
     except AefxError as exc:
