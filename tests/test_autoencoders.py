@@ -80,8 +80,8 @@ def test_each_kind_trains_saves_reloads_safely_and_encodes(tmp_path, overrides, 
 
 @pytest.mark.parametrize(("overrides", "image_shape"), CASES, ids=lambda c: str(c))
 def test_a_draw_from_pythons_shared_random_does_not_change_the_weights(overrides, image_shape):
-    """Prefect's and MLflow's worker threads draw from Python's global ``random`` (retry jitter);
-    one such draw between seeding and building must not move any initial weight."""
+    """Other threads in the process draw from Python's global ``random`` (Prefect's service loops
+    do, for their sleep jitter); one such draw between seeding and building moves no weight."""
     cfg = AutoencoderConfig(bottleneck=4, **overrides)
     n_features = int(np.prod(IMAGE_SHAPE)) if image_shape else 10
     arch = Architecture.from_config(cfg, n_features, image_shape)
