@@ -91,8 +91,10 @@ def compare_classifiers(params: Params) -> Any:
     for cell in cells(params.classifiers, params.seeds):
         groups.setdefault((cell.seed, cell.classifier), []).append(cell)
     on_processes = params.compute.dask_address or params.compute.dask_workers
-    mapped = [g for g in groups.values() if g[0].thread_safe or on_processes]
-    inline = [g for g in groups.values() if not (g[0].thread_safe or on_processes)]
+    mapped: list[list[Cell]] = []
+    inline: list[list[Cell]] = []
+    for group in groups.values():
+        (mapped if group[0].thread_safe or on_processes else inline).append(group)
     shipped = absolute_paths(params)  # a worker may not share this process's directory
     futures = score_cells.map(
         [g[0].seed for g in mapped],
