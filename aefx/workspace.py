@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from aefx.config import Params, PathsConfig, load_params
 
@@ -80,22 +81,11 @@ def in_workspace(params: Params, workspace: Path | None) -> Params:
 def workspace_lock(workspace: Path | None) -> Iterator[None]:
     """Hold ``<workspace>/.aefx-run.lock`` for the block; wait while another run holds it.
 
-    An OS lock (flock), so a killed holder releases it the moment its process dies."""
+    An OS lock (flock), so a killed holder releases it the moment its process dies. A workspace
+    this run created and left with nothing in it but the lock (the run failed before writing)
+    is removed again: a refused run leaves no trace."""
     directory = Path(workspace) if workspace is not None else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_NAME
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            log.warning(
-                "waiting for %s: another aefx run (pid %s) is writing there", directory, holder
-            )
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    with _locked_file(directory) as (handle, created):
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -105,4 +95,46 @@ def workspace_lock(workspace: Path | None) -> Iterator[None]:
         finally:
             handle.seek(0)
             handle.truncate()
+            if created and [p.name for p in directory.iterdir()] == [LOCK_NAME]:
+                # Unlinked before unlocking: a waiting run sees its lock file is gone and
+                # starts over with a new one (see _locked_file).
+                (directory / LOCK_NAME).unlink()
+                for empty in created:
+                    with contextlib.suppress(OSError):
+                        empty.rmdir()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _locked_file(directory: Path) -> Iterator[tuple[IO[str], list[Path]]]:
+    """The lock file in ``directory``, open and exclusively flocked, and the directories (deepest
+    first) that had to be made for it."""
+    path = directory / LOCK_NAME
+    while True:
+        created = [d for d in (directory, *directory.parents) if not d.exists()]
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(path, "a+")  # noqa: SIM115 - the with below closes it
+        except FileNotFoundError:  # the run before removed the directory after our mkdir
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                log.warning(
+                    "waiting for %s: another aefx run (pid %s) is writing there", directory, holder
+                )
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            # The holder we waited for may have removed the file (and its workspace): a lock on
+            # an unlinked file guards nothing, so take the lock again on the file now there.
+            try:
+                current = os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+            except FileNotFoundError:
+                current = False
+            if current:
+                yield handle, created
+                return

@@ -120,6 +120,17 @@ def test_missing_data_file(tmp_path):
     assert done.stderr.strip() == "aefx: error: data/raw/gone.csv: data file not found"
 
 
+def test_a_refused_run_with_overrides_leaves_no_workspace(tmp_path):
+    """`--set` runs get a workspace of their own; one refused before writing leaves none."""
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx(
+        "run", "--set", "data.source=file", "--set", "data.path=data/raw/gone.csv", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "aefx: error: data/raw/gone.csv: data file not found" in done.stderr.splitlines()
+    assert not (tmp_path / "workspaces").exists()
+
+
 @pytest.mark.parametrize(
     ("params_text", "args", "needle"),
     [

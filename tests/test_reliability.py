@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aefx.workspace import params_digest, workspace_lock
+from aefx.workspace import LOCK_NAME, params_digest, workspace_lock
 from tests.conftest import TINY_PARAMS, dvc, mlflow_runs, subprocess_env, write_params
 
 AEFX = (sys.executable, "-m", "aefx")
@@ -170,6 +170,58 @@ def test_a_workspace_takes_one_run_at_a_time(tmp_path):
         assert not entered.is_set()  # the second run waits while the first writes
     waiter.join(timeout=10)
     assert entered.is_set()
+
+
+def test_a_workspace_left_holding_only_its_lock_is_removed(tmp_path):
+    """A run that fails before writing leaves no trace; one that wrote something, or a place that
+    was there before, is kept."""
+    failed = tmp_path / "workspaces" / "failed"
+    with pytest.raises(RuntimeError), workspace_lock(failed):
+        assert (failed / LOCK_NAME).exists()
+        raise RuntimeError("refused before writing")
+    assert not (tmp_path / "workspaces").exists()
+
+    wrote = tmp_path / "workspaces" / "wrote"
+    with workspace_lock(wrote):
+        (wrote / "metrics").mkdir()
+    assert (wrote / "metrics").is_dir()
+
+    with workspace_lock(tmp_path):
+        pass
+    assert tmp_path.is_dir()
+
+
+def test_a_run_waiting_on_a_workspace_that_is_removed_locks_a_new_one(tmp_path):
+    workspace = tmp_path / "workspaces" / "w"
+    holding, release = threading.Event(), threading.Event()
+
+    def waiter() -> None:
+        with workspace_lock(workspace):
+            assert (workspace / LOCK_NAME).exists()
+            holding.set()
+            release.wait(10)
+
+    with workspace_lock(workspace):
+        first = threading.Thread(target=waiter)
+        first.start()
+        time.sleep(0.5)  # the waiter has opened the lock file this run is about to remove
+    assert holding.wait(10), "the waiting run never got the lock"
+    # It holds the lock file that now exists, so a third run still has to wait for it.
+    third_entered = threading.Event()
+
+    def third() -> None:
+        with workspace_lock(workspace):
+            third_entered.set()
+
+    late = threading.Thread(target=third)
+    late.start()
+    time.sleep(0.5)
+    assert not third_entered.is_set()
+    release.set()
+    first.join(10)
+    late.join(10)
+    assert third_entered.is_set()
+    assert not (tmp_path / "workspaces").exists()  # none of the three wrote anything
 
 
 def _first_contact(uri: str, start: object) -> str:
