@@ -186,9 +186,11 @@ def test_a_workspace_left_holding_only_its_lock_is_removed(tmp_path):
         (wrote / "metrics").mkdir()
     assert (wrote / "metrics").is_dir()
 
-    with workspace_lock(tmp_path):
+    there_before = tmp_path / "there-before"
+    there_before.mkdir()
+    with workspace_lock(there_before):
         pass
-    assert tmp_path.is_dir()
+    assert (there_before / LOCK_NAME).exists()
 
 
 def test_a_run_waiting_on_a_workspace_that_is_removed_locks_a_new_one(tmp_path):
