@@ -11,6 +11,7 @@ from aefx.errors import AefxError
 from aefx.io import read_json
 from aefx.pipeline import STAGE_NAMES
 from aefx.tracking import tracking_uri, using_store
+from tasks.log_run import SIMD_LEVELS
 
 
 def _task_names_in_order(flow_run_id: str) -> list[str]:
@@ -56,6 +57,7 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert run.data.params["autoencoder.epochs"] == "3"
     assert run.data.tags["aefx.entry_point"] == "aefx run"
     assert len(run.data.tags["data.version"]) == 32
+    assert run.data.tags["host.simd"] in (*SIMD_LEVELS, "unknown")
     for clf in ("logreg", "svm_rbf", "gboost"):
         for feats in ("raw", "pca", "encoded"):
             assert 0 <= run.data.metrics[f"test_accuracy.{clf}.{feats}"] <= 1

@@ -366,3 +366,30 @@ def test_the_comparison_does_not_depend_on_how_many_cells_run_at_once(project):
         for n in (1, 2)
     ]
     assert records[0] == records[1]
+
+
+CPUINFO = {
+    "avx2": (
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2680 v4\n"
+        "flags\t\t: fpu sse4_2 avx avx2 fma\n\n"
+        "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU E5-2680 v4\nflags\t\t: fpu\n"
+    ),
+    "avx512f": "model name\t: AMD EPYC\nflags\t\t: sse4_2 avx avx2 avx512f avx512bw\n",
+    "asimd": "processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU implementer\t: 0x41\n",
+}
+
+
+@pytest.mark.parametrize("simd", list(CPUINFO))
+def test_runs_are_tagged_with_the_cpu_whose_kernels_made_them(tmp_path, monkeypatch, simd):
+    from tasks.log_run import machine_tags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO[simd])
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    tags = machine_tags(cpuinfo)
+    assert tags["host.simd"] == simd  # the first CPU's widest, never a later CPU's line
+    assert tags["host.cpu"] and tags["host.cpu"] != "fp asimd evtstrm aes"
+    if simd == "avx2":
+        assert tags["host.cpu"] == "Intel(R) Xeon(R) CPU E5-2680 v4"
+    assert tags["host.onednn_max_cpu_isa"] == "AVX2"
+    assert machine_tags(tmp_path / "absent")["host.simd"] == "unknown"
