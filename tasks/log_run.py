@@ -74,7 +74,7 @@ def package_versions() -> dict[str, str]:
 
 
 # Widest SIMD first: oneDNN picks TensorFlow's CPU kernels by it, and their rounding can move a
-# test row between machines, so two runs that differ only in this are not a regression.
+# test row, so runs from machines that differ here may differ by that much with nothing changed.
 SIMD_LEVELS = ("avx512f", "avx2", "avx", "sse4_2", "asimd")
 ONEDNN_SETTINGS = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")
 
