@@ -181,7 +181,9 @@ def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
         log.warning(
             "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
         )
-    run = mlflow_client.create_run(exp_id, tags={**tags, **process_tags()})
+    from aefx.provenance import provenance_tags
+
+    run = mlflow_client.create_run(exp_id, tags={**provenance_tags(), **tags, **process_tags()})
     return run.info.run_id
 
 

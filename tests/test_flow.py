@@ -10,8 +10,8 @@ from aefx.config import load_params
 from aefx.errors import AefxError
 from aefx.io import read_json
 from aefx.pipeline import STAGE_NAMES
+from aefx.provenance import SIMD_LEVELS
 from aefx.tracking import tracking_uri, using_store
-from tasks.log_run import SIMD_LEVELS
 
 
 def _task_names_in_order(flow_run_id: str) -> list[str]:

@@ -381,7 +381,7 @@ CPUINFO = {
 
 @pytest.mark.parametrize("simd", list(CPUINFO))
 def test_runs_are_tagged_with_the_cpu_whose_kernels_made_them(tmp_path, monkeypatch, simd):
-    from tasks.log_run import machine_tags
+    from aefx.provenance import machine_tags
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUINFO[simd])
