@@ -218,8 +218,11 @@ def build_autoencoder(
     learning_rate: float | Any,
     seed: int | None = None,
     steps_per_execution: int = 1,
+    weight_ema: float | None = None,
 ) -> Any:
-    """The compiled autoencoder for ``arch``: corruption -> encoder -> (sampling) -> decoder."""
+    """The compiled autoencoder for ``arch``: corruption -> encoder -> (sampling) -> decoder.
+    With ``weight_ema`` the optimiser keeps a moving average of the weights and ``fit`` ends by
+    writing it into the model."""
     import keras
     from keras import layers
 
@@ -241,7 +244,9 @@ def build_autoencoder(
         code = Sampling(arch.kl_weight / arch.n_features, seed=seed, name="sampling")(code)
     autoencoder = keras.Model(ae_in, decoder(code), name="autoencoder")
     autoencoder.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate, use_ema=weight_ema is not None, ema_momentum=weight_ema or 0.99
+        ),
         loss=arch.loss,
         steps_per_execution=steps_per_execution,
     )

@@ -121,6 +121,10 @@ class AutoencoderConfig(_Frozen):
     reduce_lr_patience: int | None = Field(None, ge=1)
     # constant, or cosine: decay the rate to 1% of its start over the epochs.
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    # End training on an exponential moving average of the weights with this momentum (Keras'
+    # use_ema; the average horizon is about 1 / (1 - momentum) steps); null: on the last step's
+    # weights. Training itself is unchanged, so the curves show the last weights' losses.
+    weight_ema: float | None = Field(None, gt=0, lt=1)
     # Train in blocks of this many epochs (or of the largest divisor of epochs below it),
     # validating after each: one Keras "epoch" is a block (Keras' per-epoch overhead, not the
     # arithmetic, dominates small tables). The learning curve has one row per block.
@@ -163,6 +167,11 @@ class AutoencoderConfig(_Frozen):
         if self.lr_schedule == "cosine" and self.reduce_lr_patience:
             raise ValueError(
                 "autoencoder: lr_schedule 'cosine' and reduce_lr_patience exclude each other"
+            )
+        if self.weight_ema and self.early_stopping_patience:
+            raise ValueError(
+                "autoencoder: weight_ema and early_stopping_patience exclude each other (the "
+                "restored best weights would replace the average)"
             )
         return self
 

@@ -255,7 +255,9 @@ def train_stream(
     arch = Architecture.from_config(cfg, len(plan.features), None)
     steps = math.ceil(n_train / cfg.batch_size)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
-    model = build_autoencoder(arch, cfg.learning_rate, seed=seed, steps_per_execution=spe)
+    model = build_autoencoder(
+        arch, cfg.learning_rate, seed=seed, steps_per_execution=spe, weight_ema=cfg.weight_ema
+    )
     timer = epoch_timer()
     history = model.fit(
         training_dataset(source, plan, cfg.batch_size, chunk, seed),

@@ -98,6 +98,7 @@ def fit_one(
         learning_rate(cfg, len(X_fit)),
         seed=seed,
         steps_per_execution=steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution,
+        weight_ema=cfg.weight_ema,
     )
     start = time.perf_counter()
     history = model.fit(

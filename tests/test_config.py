@@ -49,6 +49,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ("seeds: [1]\n", ["seeds.x=1"], "seeds is a value"),
         ("{}\n", ["data.source=file"], "data.path is not set"),
         ("{}\n", ["classifiers.use=[xgboost]"], "classifiers.use"),
+        (
+            "autoencoder: {weight_ema: 0.99, early_stopping_patience: 5}\n",
+            [],
+            "weight_ema and early_stopping_patience exclude each other",
+        ),
+        ("{}\n", ["autoencoder.weight_ema=1"], "autoencoder.weight_ema"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, text, overrides, needle):

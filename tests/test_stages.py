@@ -166,6 +166,24 @@ def test_a_block_per_compiled_call_changes_speed_not_results():
     assert list(curves[0]["epoch"]) == [3, 6]
 
 
+def test_a_weight_average_changes_where_training_ends_not_the_training():
+    from aefx.config import AutoencoderConfig
+    from tasks.train_autoencoder import fit_one
+
+    X = np.random.default_rng(0).random((90, 10), dtype="float32")
+    runs = {}
+    for ema in (None, 1e-6, 0.9):
+        cfg = AutoencoderConfig(epochs=6, batch_size=16, validation_every=3, weight_ema=ema)
+        model, curve, _ = fit_one(X, cfg, seed=4)
+        runs[ema] = model.get_weights(), curve
+    last, last_curve = runs[None]
+    for ema in (1e-6, 0.9):  # the same steps were taken: the curves are the last weights'
+        pd.testing.assert_frame_equal(runs[ema][1], last_curve)
+    # An average that forgets at once ends on the last weights; one over ~10 steps does not.
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(runs[1e-6][0], last, strict=True))
+    assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(runs[0.9][0], last, strict=True))
+
+
 @pytest.mark.parametrize(
     ("epochs", "every", "block"), [(50, 10, 10), (3, 10, 3), (25, 10, 5), (13, 10, 1), (8, 1, 1)]
 )
