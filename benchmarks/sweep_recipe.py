@@ -15,10 +15,11 @@ the comparison's 95% interval on seeds 1-20 and again on seeds 21-40.
 
 Issue 4, fifth pass (`--only fast-denoise+ema-0.99 fast-denoise+ema-0.995 --against
 fast-denoise`): end training on a moving average of the weights (`autoencoder.weight_ema`),
-which smooths the last steps' noise out of the encoder at no fit cost. At 50 passes of about 10
-steps, momentum 0.99 averages over roughly the last 10 passes and 0.995 over the last 20. A
-momentum becomes the default only if its paired train-CV gain over fast-denoise is "better" on
-seeds 1-20 and again on seeds 21-40; if both are, the one with the larger gain on seeds 21-40.
+which smooths the last steps' noise out of the encoder for one more update per weight and step.
+At 50 passes of about 10 steps, momentum 0.99 averages over roughly the last 10 passes and 0.995
+over the last 20. A momentum becomes the default only if its paired train-CV gain over
+fast-denoise is "better" on seeds 1-20 and again on seeds 21-40; if both are, the one with the
+larger gain on seeds 21-40. Result (README): no clear difference for either; not adopted.
 """
 
 from __future__ import annotations
