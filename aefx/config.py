@@ -459,11 +459,16 @@ def set_dotted(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -
 
 
 def describe_errors(exc: ValidationError, origin: str) -> str:
+    """One line for all of ``exc``'s problems, each led by the key it is about unless its message
+    already names that key (a model validator's message about its own section, or the top
+    level's, which has no key)."""
     problems = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        problems.append(f"{where}: {msg.removeprefix('Value error, ')}")
+        msg = msg.removeprefix("Value error, ")
+        named = not where or msg.startswith((f"{where}.", f"{where}:"))
+        problems.append(msg if named else f"{where}: {msg}")
     return f"{origin}: " + "; ".join(problems)
 
 

@@ -67,6 +67,23 @@ def test_bad_params_name_the_key(tmp_path, text, overrides, needle):
     assert message.startswith((str(path), "--set"))
 
 
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("autoencoder: {weight_ema: 0.9, early_stopping_patience: 5}\n", "autoencoder: weight_ema"),
+        ("autoencoder: {conv_filters: []}\n", "autoencoder.conv_filters must"),
+        ("seeds: []\n", "seeds must"),
+        ("autoencoder: {epochs: 0}\n", "autoencoder.epochs: Input should"),
+    ],
+)
+def test_each_problem_names_its_key_once(tmp_path, text, start):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(AefxError) as err:
+        load_params(path)
+    assert str(err.value).startswith(f"{path}: {start}")
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(AefxError, match="params file not found"):
         load_params(tmp_path / "nope.yaml")
