@@ -204,9 +204,14 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
 
     width = len(plan.features)
     spec = tf.TensorSpec((None, width), tf.float32)
+    # rebatch joins chunks, so an epoch is ceil(training rows / batch) batches. Saying so lets
+    # Keras end each epoch on the count rather than on the generator running dry (which it
+    # reports as "input ran out of data; interrupting training"), and fails a file that changed.
+    steps = math.ceil((plan.rows - len(plan.validation)) / batch_size)
     return (
         tf.data.Dataset.from_generator(chunks, output_signature=(spec, spec))
         .rebatch(batch_size)
+        .apply(tf.data.experimental.assert_cardinality(steps))
         .prefetch(2)
     )
 

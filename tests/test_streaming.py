@@ -142,6 +142,27 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     assert len(codes) == 50 and codes.filter(like="z").shape[1] == 6  # bottleneck 0.5 x 12
 
 
+@pytest.mark.filterwarnings("error:Your input ran out of data")  # epochs end on their count
+def test_train_stream_ends_on_the_weight_average_when_asked(tmp_path):
+    from aefx.config import AutoencoderConfig
+    from aefx.models import load_model
+    from aefx.streaming import train_stream
+
+    source = _write(_table(600), tmp_path / "rows.parquet")
+    runs = {}
+    for ema in (None, 0.9):
+        cfg = AutoencoderConfig(epochs=3, batch_size=32, weight_ema=ema)
+        out = tmp_path / f"ema-{ema}"
+        train_stream(source, out, cfg, "minmax", "label", 0.01, chunk=200, validation_cap=60)
+        curve = pd.read_csv(out / "learning_curve.csv")
+        runs[ema] = curve[["loss", "val_loss"]], load_model(out / "encoder.keras").get_weights()
+    # The same steps were taken; only where training ended differs.
+    pd.testing.assert_frame_equal(runs[None][0], runs[0.9][0])
+    assert not all(
+        np.allclose(a, b, atol=1e-3) for a, b in zip(runs[None][1], runs[0.9][1], strict=True)
+    )
+
+
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
