@@ -133,6 +133,10 @@ class StreamPlan:
     scaler: dict[str, Any]
     X_val: np.ndarray  # the validation rows, scaled
 
+    def batches(self, batch_size: int) -> int:
+        """Batches in one epoch over the training rows (every row but the validation ones)."""
+        return math.ceil((self.rows - len(self.validation)) / batch_size)
+
 
 def survey(
     path: Path, label: str | None, scale_kind: str, fraction: float, cap: int, chunk: int, seed: int
@@ -204,14 +208,13 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
 
     width = len(plan.features)
     spec = tf.TensorSpec((None, width), tf.float32)
-    # rebatch joins chunks, so an epoch is ceil(training rows / batch) batches. Saying so lets
-    # Keras end each epoch on the count rather than on the generator running dry (which it
-    # reports as "input ran out of data; interrupting training"), and fails a file that changed.
-    steps = math.ceil((plan.rows - len(plan.validation)) / batch_size)
+    # rebatch joins chunks, so an epoch is plan.batches(batch_size) batches. Saying so lets Keras
+    # end each epoch on the count rather than on the generator running dry (which it reports as
+    # "input ran out of data; interrupting training"), and fails a file that changed.
     return (
         tf.data.Dataset.from_generator(chunks, output_signature=(spec, spec))
         .rebatch(batch_size)
-        .apply(tf.data.experimental.assert_cardinality(steps))
+        .apply(tf.data.experimental.assert_cardinality(plan.batches(batch_size)))
         .prefetch(2)
     )
 
@@ -248,7 +251,6 @@ def train_stream(
 
     kind = "minmax" if scale_kind == "auto" else scale_kind
     plan = survey(source, label, kind, cfg.validation_fraction, validation_cap, chunk, seed)
-    n_train = plan.rows - len(plan.validation)
     log.info(
         "train-stream: %d rows (%d held out for validation), %d features, %s scaling",
         plan.rows,
@@ -258,7 +260,7 @@ def train_stream(
     )
     configure_determinism(seed)
     arch = Architecture.from_config(cfg, len(plan.features), None)
-    steps = math.ceil(n_train / cfg.batch_size)
+    steps = plan.batches(cfg.batch_size)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
     model = build_autoencoder(
         arch, cfg.learning_rate, seed=seed, steps_per_execution=spe, weight_ema=cfg.weight_ema
