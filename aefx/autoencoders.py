@@ -243,10 +243,9 @@ def build_autoencoder(
         # count keeps the usual per-row balance of a summed reconstruction loss.
         code = Sampling(arch.kl_weight / arch.n_features, seed=seed, name="sampling")(code)
     autoencoder = keras.Model(ae_in, decoder(code), name="autoencoder")
+    ema = {} if weight_ema is None else {"use_ema": True, "ema_momentum": weight_ema}
     autoencoder.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate, use_ema=weight_ema is not None, ema_momentum=weight_ema or 0.99
-        ),
+        optimizer=keras.optimizers.Adam(learning_rate, **ema),
         loss=arch.loss,
         steps_per_execution=steps_per_execution,
     )

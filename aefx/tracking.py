@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from aefx.provenance import provenance_tags
+
 STORE_DIR = "mlruns"
 log = logging.getLogger(__name__)
 _READY: set[str] = set()  # SQLite stores this process has already created or checked
@@ -181,8 +183,6 @@ def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
         log.warning(
             "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
         )
-    from aefx.provenance import provenance_tags
-
     run = mlflow_client.create_run(exp_id, tags={**provenance_tags(), **tags, **process_tags()})
     return run.info.run_id
 
