@@ -58,9 +58,11 @@ def runs_table(runs: list[Any]) -> Any:
         return "" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
 
     table = Table(title=f"Last {len(runs)} aefx run(s), newest first")
-    table.add_column("", no_wrap=True)
+    table.add_column("", overflow="fold")
     for run in runs:
-        table.add_column(run.info.run_id[:8], justify="right", no_wrap=True)
+        # Long values (a data path, a list) fold inside their cell rather than push the other
+        # runs off a narrow terminal.
+        table.add_column(run.info.run_id[:8], justify="right", overflow="fold", min_width=8)
     table.add_row("started", *[started(r) for r in runs])
     table.add_row("status", *[r.info.status for r in runs])
     table.add_row("via", *[r.data.tags.get("aefx.entry_point", "") for r in runs])

@@ -354,7 +354,12 @@ def record_stream_run(
         "data.source": f"file:{source}",
         "data.file_md5": file_md5(source) if source.is_file() else "missing",
     }
-    run_id = start_run(uri, params.tracking.experiment, tags)
+    run_id = start_run(
+        uri,
+        params.tracking.experiment,
+        tags,
+        {f"autoencoder.{k}": str(v) for k, v in cfg.model_dump().items()},
+    )
 
     def record(result: StreamResult) -> None:
         import pandas as pd
@@ -366,8 +371,7 @@ def record_stream_run(
             for _, row in curve.iterrows()
             for name in ("loss", "val_loss", "seconds")
         ]
-        flat = {f"autoencoder.{k}": str(v) for k, v in cfg.model_dump().items()}
-        flat |= {"data.rows": str(result.rows), "data.features": str(result.features)}
+        flat = {"data.rows": str(result.rows), "data.features": str(result.features)}
         client = mlflow.MlflowClient(uri)
         client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in flat.items()])
         client.log_artifacts(run_id, str(output), artifact_path="encoder")

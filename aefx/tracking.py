@@ -174,17 +174,29 @@ def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
     return stale
 
 
-def start_run(uri: str, experiment: str, tags: dict[str, str]) -> str:
+def start_run(
+    uri: str, experiment: str, tags: dict[str, str], params: dict[str, str] | None = None
+) -> str:
     """Open a run (RUNNING) without making it the thread's active run; return its id. Runs
-    left RUNNING by dead processes of this host are closed as KILLED first."""
+    left RUNNING by dead processes of this host are closed as KILLED first.
+
+    ``params`` are logged at once, so a run that fails later still shows what it was asked to
+    do (the MLflow UI, `aefx compare-runs`)."""
+    from mlflow.entities import Param
+
     mlflow_client = client(uri)
     exp_id = experiment_id(mlflow_client, experiment)
     for run_id in close_stale_runs(mlflow_client, exp_id):
         log.warning(
             "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
         )
-    run = mlflow_client.create_run(exp_id, tags={**provenance_tags(), **tags, **process_tags()})
-    return run.info.run_id
+    run_id = mlflow_client.create_run(
+        exp_id, tags={**provenance_tags(), **tags, **process_tags()}
+    ).info.run_id
+    flat = list((params or {}).items())
+    for i in range(0, len(flat), 100):  # MLflow takes at most 100 params per batch
+        mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in flat[i : i + 100]])
+    return run_id
 
 
 def end_run(uri: str, run_id: str, status: str) -> None:

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from aefx.config import ComputeConfig, Params
+from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError
 from aefx.pipeline import compare_inputs, compare_outputs, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
@@ -241,6 +241,7 @@ def pipeline(
             "prefect.flow_run_id": str(flow_run.get_id()),
             "prefect.flow_run_name": str(flow_run.get_name()),
         },
+        params_to_flat_dict(params),
     )
     try:
         ingest(params)

@@ -11,7 +11,7 @@ from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from aefx.config import Params
+from aefx.config import Params, params_to_flat_dict
 from aefx.pipeline import STAGE_NAMES, stage
 from aefx.sweep import Member, members
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
@@ -47,6 +47,7 @@ def run_member(member: Member, parent_run_id: str, uri: str) -> MemberResult:
             "aefx.kind": "pipeline",
             "aefx.sweep.member": member.label,
         },
+        params_to_flat_dict(params),
     )
     try:
         with workspace_lock(params.paths.workspace):

@@ -174,25 +174,23 @@ def _promote(params: Params, uri: str) -> None:
 def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc repro") -> RunRecord:
     """Log params, learning curves, comparison metrics, plots and the encoder to one run.
 
-    With ``run_id`` the run already exists (the Prefect flow opened it); otherwise a new one is
-    created. Either way the run ends FINISHED here, or FAILED if logging fails.
+    With ``run_id`` the run already exists and holds its params (the Prefect flow or a sweep
+    opened it with ``start_run``); otherwise a new one is created with them. Either way the run
+    ends FINISHED here, or FAILED if logging fails.
     """
     import mlflow
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import RunTag
 
     uri = tracking_uri(params.tracking.uri)
     mlflow_client = client(uri)
     exp_id = experiment_id(mlflow_client, params.tracking.experiment)
     tags = run_tags(params, entry_point)
     if run_id is None:
-        run_id = start_run(uri, params.tracking.experiment, tags)
+        run_id = start_run(uri, params.tracking.experiment, tags, params_to_flat_dict(params))
     else:
         mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     p = params.paths
     with using_store(uri), mlflow.start_run(run_id=run_id):
-        flat = list(params_to_flat_dict(params).items())
-        for i in range(0, len(flat), 100):
-            mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in flat[i : i + 100]])
         metrics = _metrics(params)
         for i in range(0, len(metrics), 1000):
             mlflow_client.log_batch(run_id, metrics=metrics[i : i + 1000])

@@ -130,7 +130,32 @@ def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
     client = MlflowClient(tracking_uri())
     runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
+    # The failed run still shows what it was asked to do.
+    assert runs[0].data.params["data.path"] == "data/raw/missing.csv"
+    assert runs[0].data.params["autoencoder.epochs"] == "3"
     assert not (project / "data" / "processed").exists()
+
+
+def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect_harness):
+    """Two runs that differ in one long param: `aefx compare-runs` on 80 columns shows both,
+    with that param alone (the others are the same in both runs)."""
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+    from flows.pipeline import pipeline
+
+    folder = "data/raw/" + "a-folder-with-a-long-name/" * 3
+    for name in ("first.csv", "second.csv"):
+        params = load_params(overrides=["data.source=file", f"data.path={folder}{name}"])
+        with pytest.raises(AefxError, match="data file not found"):
+            pipeline(params, record_dvc=False)
+    listed = CliRunner().invoke(app, ["compare-runs"], env={"COLUMNS": "80"})
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert sum(line.count("FAILED") for line in lines) == 2
+    assert any(line.lstrip("│ ").startswith("data.path") for line in lines)
+    assert "autoencoder.epochs" not in listed.output
 
 
 def test_digits_with_a_conv_autoencoder_and_a_cnn_classifier(project, prefect_harness):

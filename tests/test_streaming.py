@@ -127,7 +127,7 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     exp = client.get_experiment_by_name("aefx")
     (run,) = client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'train-stream'")
     assert run.info.status == "FINISHED"
-    assert run.data.params["data.rows"] == "4000"
+    assert run.data.params["data.rows"] == "4000" and run.data.params["autoencoder.epochs"] == "2"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "encoder")}
     assert {"encoder/encoder.keras", "encoder/encoder.json"} <= artifacts
