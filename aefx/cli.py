@@ -293,13 +293,18 @@ def encode(
         ),
     ],
     input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file of codes.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
+    ],
     rows: Annotated[
         int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
     ] = 50_000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Encode new data with a trained encoder and its scaler, chunk by chunk."""
+    from aefx.encode import table_format
+
+    table_format(output, "output")  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.encode import encode_file, resolve_model
@@ -321,7 +326,9 @@ def score(
         typer.Option("--model", "-m", help="models:/NAME@ALIAS, a run id, or a local encoder."),
     ],
     input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file of scores.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file of scores (by its suffix).")
+    ],
     truth: Annotated[
         str | None,
         typer.Option(help="A 0/1 column marking known anomalies: report ROC AUC and AP."),
@@ -337,6 +344,9 @@ def score(
 ) -> None:
     """Anomaly scores of new rows: reconstruction error (decision_score), and a 0/1 flag
     (anomaly) above the threshold learned from the training rows (PyOD's threshold_)."""
+    from aefx.encode import table_format
+
+    table_format(output, "output")  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.encode import resolve_model, score_file

@@ -85,17 +85,29 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return read_json(path)
 
 
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(path: Path, role: str) -> str:
+    """"csv" or "parquet", from the file's suffix; anything else is the user's mistake."""
+    found = TABLE_SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise AefxError(
+            f"{path}: unsupported {role} file type {path.suffix or '(none)'!r} "
+            "(use .csv or .parquet)"
+        )
+    return found
+
+
 def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once."""
     from aefx.validation import check_content
 
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise AefxError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
+    kind = table_format(path, "input")
     check_content(path)
-    if suffix == ".csv":
+    if kind == "csv":
         yield from pd.read_csv(path, chunksize=rows)
         return
     for batch in parquet_batches(path, rows):
@@ -151,14 +163,16 @@ def stream_file(
     keep: set[str],
     transform: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> tuple[int, int]:
-    """Check and transform ``source`` chunk by chunk into one Parquet file, written aside and
-    renamed into place. Columns outside ``features`` are an error, except those in ``keep``,
-    which are carried through. Returns (rows, chunks)."""
+    """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
+    output's suffix), written aside and renamed into place. Columns outside ``features`` are an
+    error, except those in ``keep``, which are carried through. Returns (rows, chunks)."""
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     from aefx.io import atomic_path
 
+    open_writer = pcsv.CSVWriter if table_format(output, "output") == "csv" else pq.ParquetWriter
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None
@@ -173,7 +187,7 @@ def stream_file(
                     result[name] = chunk[name].to_numpy()
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
+                    writer = open_writer(tmp, table.schema)
                 writer.write_table(table)
                 total += len(chunk)
                 chunks += 1

@@ -41,6 +41,25 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     np.testing.assert_allclose(codes[expected.columns].to_numpy(), expected.to_numpy(), atol=1e-5)
     assert (codes["label"].to_numpy() == raw["label"].to_numpy()).all()
 
+    # The output's suffix picks the format: the same codes as CSV.
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "new.csv", "-o", "codes.csv",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    as_csv = pd.read_csv(project / "codes.csv")
+    assert list(as_csv.columns) == list(codes.columns)
+    np.testing.assert_allclose(as_csv.to_numpy(), codes.to_numpy(), atol=1e-6)
+    # An output type it cannot write: one line, before any model is loaded, and no file.
+    done = run_command(
+        *AEFX, "encode", "-m", first.run_id, "-i", "new.csv", "-o", "codes.txt", cwd=project
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: codes.txt: unsupported output file type '.txt' (use .csv or .parquet)"
+    )
+    assert not (project / "codes.txt").exists()
+
     # A run id; then the registry: each run registered a version, promote picks the best.
     done = run_command(
         *AEFX, "encode", "-m", first.run_id, "-i", "new.csv", "-o", "by_run.parquet", cwd=project

@@ -99,3 +99,13 @@ def test_score_flags_rows_the_autoencoder_cannot_reconstruct(project, prefect_ha
         "-o", "bad.parquet", "--truth", "label", cwd=project,
     )  # fmt: skip
     assert done.returncode == 2 and "no column 'label'" in done.stderr
+
+    # Scores as CSV, by the output's suffix: the same numbers.
+    done = run_command(
+        *AEFX, "score", "-m", result.run_id, "-i", "new.parquet", "-o", "scores.csv",
+        "--truth", "is_anomaly", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_csv(project / "scores.csv"), scores, check_dtype=False, atol=1e-9
+    )
