@@ -89,7 +89,7 @@ TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def table_format(path: Path, role: str) -> str:
-    """"csv" or "parquet", from the file's suffix; anything else is the user's mistake."""
+    """The format, "csv" or "parquet", from the suffix; any other is the user's mistake."""
     found = TABLE_SUFFIXES.get(path.suffix.lower())
     if found is None:
         raise AefxError(
