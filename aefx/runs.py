@@ -26,9 +26,12 @@ def recent_runs(uri: str, experiment: str, limit: int) -> list[Any]:
 
 
 def differing_params(runs: list[Any]) -> list[str]:
-    """Param keys whose values are not the same in every run (paths left out)."""
-    keys = sorted({k for r in runs for k in r.data.params if not k.startswith("paths.")})
-    return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+    """Param keys whose values are not the same in every run that logged params (paths left
+    out). A run without any (one that failed before params were logged at its start) has
+    nothing to compare, so it does not make every key differ."""
+    logged = [r for r in runs if r.data.params]
+    keys = sorted({k for r in logged for k in r.data.params if not k.startswith("paths.")})
+    return [k for k in keys if len({r.data.params.get(k) for r in logged}) > 1]
 
 
 def headline_metrics(runs: list[Any]) -> list[str]:
@@ -48,6 +51,11 @@ def headline_metrics(runs: list[Any]) -> list[str]:
     ]
 
 
+def metric_label(name: str) -> str:
+    """``test_accuracy.logreg.encoded`` -> ``logreg on encoded``."""
+    return name.removeprefix(f"{HEADLINE}.").replace(".", " on ")
+
+
 def runs_table(runs: list[Any]) -> Any:
     """One column per run (newest first), one row per field, so it fits a terminal however
     many classifiers and differing params there are."""
@@ -57,8 +65,12 @@ def runs_table(runs: list[Any]) -> Any:
         ms = run.info.start_time
         return "" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
 
+    params = differing_params(runs)
+    metrics = headline_metrics(runs)
+    labels = ["started", *params, *(f"accuracy: {metric_label(m)}" for m in metrics)]
     table = Table(title=f"Last {len(runs)} aefx run(s), newest first")
-    table.add_column("", overflow="fold")
+    # Keys keep up to 30 characters on one line; longer ones fold.
+    table.add_column("", overflow="fold", min_width=min(30, max(map(len, labels))))
     for run in runs:
         # Long values (a data path, a list) fold inside their cell rather than push the other
         # runs off a narrow terminal.
@@ -66,12 +78,11 @@ def runs_table(runs: list[Any]) -> Any:
     table.add_row("started", *[started(r) for r in runs])
     table.add_row("status", *[r.info.status for r in runs])
     table.add_row("via", *[r.data.tags.get("aefx.entry_point", "") for r in runs])
-    for key in differing_params(runs):
+    for key in params:
         table.add_row(key, *[r.data.params.get(key, "") for r in runs], style="cyan")
-    for name in headline_metrics(runs):
-        label = name.removeprefix(f"{HEADLINE}.").replace(".", " on ")
+    for name in metrics:
         table.add_row(
-            f"accuracy: {label}",
+            f"accuracy: {metric_label(name)}",
             *[f"{r.data.metrics[name]:.4f}" if name in r.data.metrics else "" for r in runs],
         )
     return table

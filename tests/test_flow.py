@@ -138,12 +138,19 @@ def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
 
 def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect_harness):
     """Two runs that differ in one long param: `aefx compare-runs` on 80 columns shows both,
-    with that param alone (the others are the same in both runs)."""
+    with that param alone (the others are the same in both runs). A run that logged no params
+    (as runs that failed early did before params were logged at the start) is listed but does
+    not make every param differ."""
+    from mlflow.tracking import MlflowClient
     from typer.testing import CliRunner
 
     from aefx.cli import app
+    from aefx.tracking import experiment_id
     from flows.pipeline import pipeline
 
+    client = MlflowClient(tracking_uri())
+    bare = client.create_run(experiment_id(client, "aefx"), tags={"aefx.kind": "pipeline"})
+    client.set_terminated(bare.info.run_id, status="FAILED")
     folder = "data/raw/" + "a-folder-with-a-long-name/" * 3
     for name in ("first.csv", "second.csv"):
         params = load_params(overrides=["data.source=file", f"data.path={folder}{name}"])
@@ -153,7 +160,8 @@ def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert sum(line.count("FAILED") for line in lines) == 2
+    assert sum(line.count("FAILED") for line in lines) == 3
+    assert bare.info.run_id[:8] in listed.output
     assert any(line.lstrip("│ ").startswith("data.path") for line in lines)
     assert "autoencoder.epochs" not in listed.output
 
