@@ -458,6 +458,20 @@ def set_dotted(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -
     node[keys[-1]] = value
 
 
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """Says a key is unknown, naming the closest known key of its section when one is close."""
+    import difflib
+
+    section: Any = Params
+    for part in loc[:-1]:
+        field = section.model_fields.get(str(part)) if isinstance(section, type) else None
+        section = field.annotation if field else None
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return "unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+
+
 def describe_errors(exc: ValidationError, origin: str) -> str:
     """One line for all of ``exc``'s problems, each led by the key it is about unless its message
     already names that key (a model validator's message about its own section, or the top
@@ -465,7 +479,7 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = _unknown_key(err["loc"]) if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
         named = not where or msg.startswith((f"{where}.", f"{where}:"))
         problems.append(msg if named else f"{where}: {msg}")

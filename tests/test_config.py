@@ -41,7 +41,13 @@ def test_override_is_typed_and_validated(tmp_path):
     ("text", "overrides", "needle"),
     [
         ("autoencoder: {epochs: 0}\n", [], "autoencoder.epochs"),
-        ("autoencoder: {bottlenek: 3}\n", [], "autoencoder.bottlenek: unknown key"),
+        (
+            "autoencoder: {bottlenek: 3}\n",
+            [],
+            "autoencoder.bottlenek: unknown key (did you mean 'bottleneck'?)",
+        ),
+        ("{}\n", ["data.synthetic.n_sample=9"], "(did you mean 'n_samples'?)"),
+        ("{}\n", ["autoencoder.zzz=1"], "autoencoder.zzz: unknown key\n"),
         ("data: [1, 2\n", [], "not valid YAML at line"),
         ("- 1\n", [], "expected a mapping"),
         ("{}\n", ["autoencoder.bottleneck=-1"], "autoencoder.bottleneck"),
@@ -63,7 +69,7 @@ def test_bad_params_name_the_key(tmp_path, text, overrides, needle):
     with pytest.raises(AefxError) as err:
         load_params(path, overrides)
     message = str(err.value)
-    assert needle in message and "\n" not in message
+    assert needle in message + "\n" and "\n" not in message  # a needle ending \n: the end
     assert message.startswith((str(path), "--set"))
 
 
