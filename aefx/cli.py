@@ -159,10 +159,9 @@ def sweep(
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     _quiet_environment()
     from rich.console import Console
-    from rich.table import Table
 
     from aefx.console import hide_user_error_tracebacks
-    from flows.sweep import HEADLINE, run_sweep
+    from flows.sweep import run_sweep, sweep_table
 
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -171,13 +170,7 @@ def sweep(
     except KeyboardInterrupt:
         _err("interrupted; the sweep's MLflow runs are marked KILLED")
         raise typer.Exit(130) from None
-    table = Table(title=f"Sweep (MLflow run {result.run_id})")
-    for column in ("member", HEADLINE, "MLflow run", "outputs"):
-        table.add_column(column)
-    for m in result.members:
-        score = "-" if m.headline is None else f"{m.headline:.4f}"
-        table.add_row(m.label, score, m.run_id, m.workspace)
-    Console().print(table)
+    Console().print(sweep_table(result))
 
 
 @app.command()

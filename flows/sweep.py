@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task, unmapped
@@ -114,6 +115,26 @@ def sweep(params: Params) -> SweepResult:
             + "; ".join(f"{r.label}: {r.error}" for r in failed)
         )
     return SweepResult(parent, uri, results)
+
+
+def sweep_table(result: SweepResult) -> Any:
+    """The members as `aefx sweep` prints them, fitting 80 columns: each member's run id (whole,
+    for `aefx encode -m`) sits above its outputs folder in one cell, and a label wraps between
+    its settings, so no label is cut short (two cut labels can read the same)."""
+    from rich.table import Table
+
+    def shown(folder: str) -> str:
+        path = Path(folder)
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else folder
+
+    table = Table(title=f"Sweep (MLflow run {result.run_id}): {HEADLINE}")
+    table.add_column("member", overflow="fold")
+    table.add_column("accuracy", justify="right")
+    table.add_column("MLflow run / outputs", no_wrap=True, overflow="fold")
+    for m in result.members:
+        score = "-" if m.headline is None else f"{m.headline:.4f}"
+        table.add_row(m.label, score, f"{m.run_id or '-'}\n{shown(m.workspace)}")
+    return table
 
 
 def _outcome(member: Member, state: Any) -> MemberResult:

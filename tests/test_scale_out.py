@@ -3,6 +3,7 @@ the comparison, and a sweep whose members each log their own MLflow run from a w
 
 from __future__ import annotations
 
+import io
 import os
 
 import pandas as pd
@@ -94,7 +95,7 @@ def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, pre
 def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, prefect_harness):
     from mlflow.tracking import MlflowClient
 
-    from flows.sweep import HEADLINE, run_sweep
+    from flows.sweep import HEADLINE, run_sweep, sweep_table
 
     params = load_params(
         overrides=[
@@ -128,6 +129,19 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, pre
         assert (workspace / "reports" / "comparison.md").is_file()
     # Logged from worker processes, not from this one.
     assert str(os.getpid()) not in pids and len(pids) >= 1
+
+    # As `aefx sweep` prints it on 80 columns: each member's label and run id whole, on one
+    # line, and its outputs folder (relative to the project) on the next.
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(sweep_table(result))
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    for member in result.members:
+        (row,) = [i for i, line in enumerate(lines) if member.label in line]
+        assert member.run_id in lines[row]
+        assert f"workspaces/{member.workspace.rsplit('/', 1)[-1]}" in lines[row + 1]
 
 
 def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project):
