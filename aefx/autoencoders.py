@@ -35,6 +35,7 @@ class Architecture:
     corruption_level: float = 0.0
     sparsity: float = 0.0
     kl_weight: float = 1.0
+    leaky_slope: float = 0.3
 
     @classmethod
     def from_config(
@@ -55,6 +56,7 @@ class Architecture:
             corruption_level=cfg.corruption_level,
             sparsity=cfg.sparsity,
             kl_weight=cfg.kl_weight,
+            leaky_slope=cfg.leaky_slope,
         )
 
     @property
@@ -116,7 +118,7 @@ def _dense_stack(
                 kernel_initializer=seeds.glorot(),
             )(x)
             x = layers.BatchNormalization(name=f"{name}_bn")(x)
-            x = layers.LeakyReLU(name=f"{name}_act")(x)
+            x = layers.LeakyReLU(negative_slope=arch.leaky_slope, name=f"{name}_act")(x)
         else:
             x = layers.Dense(
                 width,

@@ -135,6 +135,26 @@ def test_sparse_codes_are_less_active_than_plain_ones():
     assert stats["sparse"]["inactive_code_fraction"] > stats["deep-bn"]["inactive_code_fraction"]
 
 
+@pytest.mark.parametrize("kind", ["deep-bn", "denoising"])
+def test_the_leaky_slope_reaches_every_deep_bn_activation(kind):
+    """`autoencoder.leaky_slope` sets each LeakyReLU of the encoder and decoder, and the codes
+    move with it (the same seed, the same initial weights)."""
+    X = tiny_table()
+    codes = {}
+    for slope in (0.3, 0.05):
+        cfg = AutoencoderConfig(kind=kind, leaky_slope=slope)
+        model = build_autoencoder(Architecture.from_config(cfg, X.shape[1], None), 1e-3, seed=3)
+        slopes = {
+            layer.name: layer.negative_slope
+            for part in model.layers
+            for layer in getattr(part, "layers", [part])
+            if type(layer).__name__ == "LeakyReLU"
+        }
+        assert len(slopes) == 4 and list(slopes.values()) == pytest.approx([slope] * 4), slopes
+        codes[slope] = np.asarray(model.get_layer(ENCODER)(X, training=False))
+    assert not np.allclose(codes[0.3], codes[0.05])
+
+
 def test_corruption_happens_only_in_training():
     from aefx.layers import MaskingNoise
 
