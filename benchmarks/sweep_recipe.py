@@ -20,6 +20,13 @@ At 50 passes of about 10 steps, momentum 0.99 averages over roughly the last 10 
 over the last 20. A momentum becomes the default only if its paired train-CV gain over
 fast-denoise is "better" on seeds 1-20 and again on seeds 21-40; if both are, the one with the
 larger gain on seeds 21-40. Result (README): no clear difference for either; not adopted.
+
+Issue 4, sixth pass (`--only fast-denoise+slope-0.1 fast-denoise+slope-0.01 --against
+fast-denoise`): a smaller LeakyReLU slope below zero (`autoencoder.leaky_slope`, Keras' default
+0.3). The code is a linear map of the last hidden layer, so logistic regression on it can only
+use the curvature those layers have; at 0.3 each unit is close to linear. Same rule as the
+fifth pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40;
+if both are, the one with the larger gain on seeds 21-40.
 """
 
 from __future__ import annotations
@@ -143,6 +150,9 @@ RECIPES: dict[str, dict] = {
             # Fifth pass (the module's docstring has its rule).
             ("+ema-0.99", {"weight_ema": 0.99}),
             ("+ema-0.995", {"weight_ema": 0.995}),
+            # Sixth pass (the module's docstring has its rule).
+            ("+slope-0.1", {"leaky_slope": 0.1}),
+            ("+slope-0.01", {"leaky_slope": 0.01}),
         )
     },
 }
