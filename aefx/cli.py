@@ -295,12 +295,11 @@ def encode(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Encode new data with a trained encoder and its scaler, chunk by chunk."""
-    from aefx.encode import table_format
+    from aefx.encode import encode_file, resolve_model, table_format
 
     table_format(output, "output")  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
-    from aefx.encode import encode_file, resolve_model
     from aefx.serving import EncoderModel
 
     encoder_path, meta_path = resolve_model(model, uri)
@@ -337,12 +336,11 @@ def score(
 ) -> None:
     """Anomaly scores of new rows: reconstruction error (decision_score), and a 0/1 flag
     (anomaly) above the threshold learned from the training rows (PyOD's threshold_)."""
-    from aefx.encode import table_format
+    from aefx.encode import resolve_model, score_file, table_format
 
     table_format(output, "output")  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
-    from aefx.encode import resolve_model, score_file
     from aefx.serving import EncoderModel, load_detector
 
     encoder_path, meta_path = resolve_model(model, uri)
