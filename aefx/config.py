@@ -532,9 +532,11 @@ def flatten(tree: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def params_to_flat_dict(params: Params) -> dict[str, str]:
-    """Dotted-key view of every param, as MLflow logs them."""
+def params_to_flat_dict(params: BaseModel, prefix: str = "") -> dict[str, str]:
+    """Dotted-key view of every param (of ``Params``, or of one section under ``prefix``, e.g.
+    ``autoencoder``), as MLflow logs them."""
+    tree = params.model_dump(mode="json")
     return {
         key: "null" if value is None else str(value)
-        for key, value in flatten(params.model_dump(mode="json")).items()
+        for key, value in flatten({prefix: tree} if prefix else tree).items()
     }

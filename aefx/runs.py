@@ -51,11 +51,6 @@ def headline_metrics(runs: list[Any]) -> list[str]:
     ]
 
 
-def metric_label(name: str) -> str:
-    """``test_accuracy.logreg.encoded`` -> ``logreg on encoded``."""
-    return name.removeprefix(f"{HEADLINE}.").replace(".", " on ")
-
-
 def runs_table(runs: list[Any]) -> Any:
     """One column per run (newest first), one row per field, so it fits a terminal however
     many classifiers and differing params there are."""
@@ -65,24 +60,31 @@ def runs_table(runs: list[Any]) -> Any:
         ms = run.info.start_time
         return "" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
 
-    params = differing_params(runs)
-    metrics = headline_metrics(runs)
-    labels = ["started", *params, *(f"accuracy: {metric_label(m)}" for m in metrics)]
+    # (label, one value per run, style): the fixed fields, the differing params, the metrics.
+    rows: list[tuple[str, list[str], str | None]] = [
+        ("started", [started(r) for r in runs], None),
+        ("status", [r.info.status for r in runs], None),
+        ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
+    ]
+    rows += [
+        (key, [r.data.params.get(key, "") for r in runs], "cyan") for key in differing_params(runs)
+    ]
+    rows += [
+        (
+            # test_accuracy.logreg.encoded -> accuracy: logreg on encoded
+            "accuracy: " + name.removeprefix(f"{HEADLINE}.").replace(".", " on "),
+            [f"{r.data.metrics[name]:.4f}" if name in r.data.metrics else "" for r in runs],
+            None,
+        )
+        for name in headline_metrics(runs)
+    ]
     table = Table(title=f"Last {len(runs)} aefx run(s), newest first")
     # Keys keep up to 30 characters on one line; longer ones fold.
-    table.add_column("", overflow="fold", min_width=min(30, max(map(len, labels))))
+    table.add_column("", overflow="fold", min_width=min(30, max(len(row[0]) for row in rows)))
     for run in runs:
         # Long values (a data path, a list) fold inside their cell rather than push the other
         # runs off a narrow terminal.
         table.add_column(run.info.run_id[:8], justify="right", overflow="fold", min_width=8)
-    table.add_row("started", *[started(r) for r in runs])
-    table.add_row("status", *[r.info.status for r in runs])
-    table.add_row("via", *[r.data.tags.get("aefx.entry_point", "") for r in runs])
-    for key in params:
-        table.add_row(key, *[r.data.params.get(key, "") for r in runs], style="cyan")
-    for name in metrics:
-        table.add_row(
-            f"accuracy: {metric_label(name)}",
-            *[f"{r.data.metrics[name]:.4f}" if name in r.data.metrics else "" for r in runs],
-        )
+    for label, values, style in rows:
+        table.add_row(label, *values, style=style)
     return table

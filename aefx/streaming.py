@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from aefx.config import AutoencoderConfig
+from aefx.config import AutoencoderConfig, params_to_flat_dict
 from aefx.errors import AefxError
 
 log = logging.getLogger(__name__)
@@ -358,7 +358,7 @@ def record_stream_run(
         uri,
         params.tracking.experiment,
         tags,
-        {f"autoencoder.{k}": str(v) for k, v in cfg.model_dump().items()},
+        params_to_flat_dict(cfg, "autoencoder"),
     )
 
     def record(result: StreamResult) -> None:
