@@ -254,6 +254,43 @@ def build_autoencoder(
     return autoencoder
 
 
+def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed: int = 0) -> int:
+    """Set every BatchNorm layer's moving mean and variance to the statistics of the clean rows
+    ``X`` (at most ``max_rows`` of them, a seeded sample) as they pass through the trained
+    encoder and decoder, in order; return how many layers were set.
+
+    Training leaves those statistics as a lagging average over batches of corrupted rows and
+    weights that were still moving, and they are what the shipped encoder normalizes with.
+    This is Wu and Johnson's "precise BatchNorm": one forward pass, no weight changes."""
+    import keras
+    import numpy as np
+
+    parts = [autoencoder.get_layer(ENCODER), autoencoder.get_layer(DECODER)]
+    norms = [
+        layer
+        for part in parts
+        for layer in part.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    if not norms:
+        return 0
+    rows = np.asarray(X, dtype="float32")
+    if len(rows) > max_rows:
+        rows = rows[np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)]
+    momenta = [layer.momentum for layer in norms]
+    try:
+        # In training mode each layer normalizes by this one batch's statistics, so every
+        # layer after it sees what inference will see once the statistics are stored.
+        for layer in norms:
+            layer.momentum = 0.0
+        code = parts[0](rows, training=True)
+        parts[1](code[0] if isinstance(code, (list, tuple)) else code, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta, strict=True):
+            layer.momentum = momentum
+    return len(norms)
+
+
 def feature_encoder(autoencoder: Any) -> Any:
     """The encoder that ships: rows in, one flat code vector out (a VAE's mean)."""
     import keras

@@ -127,6 +127,9 @@ class AutoencoderConfig(_Frozen):
     # use_ema; the average horizon is about 1 / (1 - momentum) steps); null: on the last step's
     # weights. Training itself is unchanged, so the curves show the last weights' losses.
     weight_ema: float | None = Field(None, gt=0, lt=1)
+    # deep-bn: after training, set BatchNorm's moving statistics from one pass of the clean
+    # training rows through the final weights ("precise BN"); the curves are from before it.
+    recalibrate_bn: bool = False
     # Train in blocks of this many epochs (or of the largest divisor of epochs below it),
     # validating after each: one Keras "epoch" is a block (Keras' per-epoch overhead, not the
     # arithmetic, dominates small tables). The learning curve has one row per block.

@@ -244,7 +244,12 @@ def train_stream(
     import pandas as pd
 
     from aefx.anomaly import ReconstructionDetector, reconstructor
-    from aefx.autoencoders import Architecture, build_autoencoder, feature_encoder
+    from aefx.autoencoders import (
+        Architecture,
+        build_autoencoder,
+        feature_encoder,
+        recalibrate_batchnorm,
+    )
     from aefx.io import atomic_dir, write_json
     from aefx.models import configure_determinism, save_model, shipped_metadata
     from aefx.progress import epoch_callback
@@ -283,6 +288,8 @@ def train_stream(
             "seconds": timer.seconds,
         }
     )
+    if cfg.recalibrate_bn:  # from the held-out rows: the training rows are not in memory
+        recalibrate_batchnorm(model, plan.X_val, seed=seed)
     shipped = reconstructor(model)
     # The threshold comes from the held-out validation rows' errors (one more pass over the
     # training rows would cost as much as an epoch).

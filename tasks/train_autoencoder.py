@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aefx.autoencoders import Architecture, build_autoencoder
+from aefx.autoencoders import Architecture, build_autoencoder, recalibrate_batchnorm
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
@@ -110,6 +110,8 @@ def fit_one(
         verbose=0,
         callbacks=training_callbacks(cfg, seed),
     )
+    if cfg.recalibrate_bn:
+        recalibrate_batchnorm(model, X_fit, seed=seed)
     seconds = time.perf_counter() - start
     curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1) * block)

@@ -8,7 +8,14 @@ import random
 import numpy as np
 import pytest
 
-from aefx.autoencoders import ENCODER, Architecture, build_autoencoder, feature_encoder
+from aefx.autoencoders import (
+    DECODER,
+    ENCODER,
+    Architecture,
+    build_autoencoder,
+    feature_encoder,
+    recalibrate_batchnorm,
+)
 from aefx.config import AutoencoderConfig
 from aefx.models import configure_determinism, load_model, save_model
 
@@ -153,6 +160,40 @@ def test_the_leaky_slope_reaches_every_deep_bn_activation(kind):
         assert len(slopes) == 4 and list(slopes.values()) == pytest.approx([slope] * 4), slopes
         codes[slope] = np.asarray(model.get_layer(ENCODER)(X, training=False))
     assert not np.allclose(codes[0.3], codes[0.05])
+
+
+@pytest.mark.parametrize("kind", ["denoising", "variational"])
+def test_recalibrated_batchnorm_holds_the_clean_rows_own_statistics(kind):
+    """After `recalibrate_batchnorm` each BatchNorm layer's moving mean and variance are those
+    of its inputs when the clean rows pass through the final weights in inference mode, layer
+    after layer (training left them elsewhere); the weights and the momentum are untouched."""
+    import keras
+
+    X = tiny_table()
+    model = fit(AutoencoderConfig(kind=kind), X, epochs=2)
+    weights = [np.array(w) for w in model.trainable_weights]
+    parts = [model.get_layer(ENCODER), model.get_layer(DECODER)]
+    norms = [(p, la) for p in parts for la in p.layers if type(la).__name__ == "BatchNormalization"]
+    assert recalibrate_batchnorm(model, X) == len(norms) == 4
+
+    code = np.asarray(parts[0](X, training=False)[0 if kind == "variational" else slice(None)])
+    for part, layer in norms:
+        rows = X if part is parts[0] else code
+        before = keras.Model(part.input, part.get_layer(layer.name).input)
+        seen = np.asarray(before(rows, training=False))
+        np.testing.assert_allclose(np.asarray(layer.moving_mean), seen.mean(0), atol=1e-5)
+        np.testing.assert_allclose(np.asarray(layer.moving_variance), seen.var(0), atol=1e-5)
+        assert layer.momentum == 0.99
+    after = [np.array(w) for w in model.trainable_weights]
+    assert all(np.array_equal(a, b) for a, b in zip(weights, after, strict=True))
+
+
+def test_recalibrating_a_stack_without_batchnorm_changes_nothing():
+    X = tiny_table()
+    model = fit(AutoencoderConfig(kind="dense"), X, epochs=1)
+    weights = [np.array(w) for w in model.weights]
+    assert recalibrate_batchnorm(model, X) == 0
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(weights, model.weights, strict=True))
 
 
 def test_corruption_happens_only_in_training():

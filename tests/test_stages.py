@@ -184,6 +184,24 @@ def test_a_weight_average_changes_where_training_ends_not_the_training():
     assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(runs[0.9][0], last, strict=True))
 
 
+def test_recalibrated_batchnorm_changes_the_codes_not_the_training():
+    from aefx.config import AutoencoderConfig
+    from tasks.train_autoencoder import fit_one
+
+    X = np.random.default_rng(0).random((90, 10), dtype="float32")
+    runs = {}
+    for recalibrate in (False, True):
+        cfg = AutoencoderConfig(
+            epochs=6, batch_size=16, validation_every=3, recalibrate_bn=recalibrate
+        )
+        model, curve, _ = fit_one(X, cfg, seed=4)
+        codes = np.asarray(model.get_layer("encoder")(X, training=False))
+        runs[recalibrate] = [np.array(w) for w in model.trainable_weights], curve, codes
+    pd.testing.assert_frame_equal(runs[True][1], runs[False][1])
+    assert all(np.array_equal(a, b) for a, b in zip(runs[True][0], runs[False][0], strict=True))
+    assert not np.allclose(runs[True][2], runs[False][2], atol=1e-3)
+
+
 @pytest.mark.parametrize(
     ("epochs", "every", "block"), [(50, 10, 10), (3, 10, 3), (25, 10, 5), (13, 10, 1), (8, 1, 1)]
 )

@@ -163,6 +163,24 @@ def test_train_stream_ends_on_the_weight_average_when_asked(tmp_path):
     )
 
 
+def test_train_stream_recalibrates_batchnorm_from_the_held_out_rows(tmp_path):
+    from aefx.config import AutoencoderConfig
+    from aefx.models import load_model
+    from aefx.streaming import train_stream
+
+    source = _write(_table(600), tmp_path / "rows.parquet")
+    weights = {}
+    for recalibrate in (False, True):
+        cfg = AutoencoderConfig(epochs=2, batch_size=32, recalibrate_bn=recalibrate)
+        out = tmp_path / f"recalibrate-{recalibrate}"
+        train_stream(source, out, cfg, "minmax", "label", 0.01, chunk=200, validation_cap=60)
+        encoder = load_model(out / "encoder.keras")
+        weights[recalibrate] = {w.path: np.array(w) for w in encoder.weights}
+    # The same steps were taken; only BatchNorm's moving statistics differ.
+    moved = {k for k in weights[True] if not np.array_equal(weights[True][k], weights[False][k])}
+    assert moved and all("moving_" in k for k in moved), moved
+
+
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
