@@ -298,4 +298,4 @@ def feature_encoder(autoencoder: Any) -> Any:
     encoder = autoencoder.get_layer(ENCODER)
     if len(encoder.outputs) == 1:
         return encoder
-    return keras.Model(encoder.inputs, encoder.outputs[0], name=ENCODER)
+    return keras.Model(encoder.input, encoder.outputs[0], name=ENCODER)
