@@ -36,6 +36,7 @@ class Architecture:
     sparsity: float = 0.0
     kl_weight: float = 1.0
     leaky_slope: float = 0.3
+    dropout: float = 0.0
 
     @classmethod
     def from_config(
@@ -57,6 +58,7 @@ class Architecture:
             sparsity=cfg.sparsity,
             kl_weight=cfg.kl_weight,
             leaky_slope=cfg.leaky_slope,
+            dropout=cfg.dropout,
         )
 
     @property
@@ -89,17 +91,32 @@ class KernelSeeds:
 
     def __init__(self, seed: int | None) -> None:
         self._rng = random.Random(seed)
+        # Dropout draws from a generator of its own, so a model with dropout starts from the
+        # same kernels as one without.
+        self._dropout_rng = random.Random(None if seed is None else f"dropout-{seed}")
 
     def glorot(self) -> Any:
         from keras import initializers
 
         return initializers.GlorotUniform(seed=self._rng.randint(1, int(1e9)))
 
+    def dropout(self) -> int:
+        return self._dropout_rng.randint(1, int(1e9))
+
 
 def _regulariser(l2: float) -> Any:
     from keras import regularizers
 
     return regularizers.L2(l2) if l2 > 0 else None
+
+
+def _dropout(x: Any, name: str, arch: Architecture, seeds: KernelSeeds) -> Any:
+    """Dropout after a hidden layer (training only); nothing when ``arch.dropout`` is 0."""
+    from keras import layers
+
+    if arch.dropout == 0:
+        return x
+    return layers.Dropout(arch.dropout, seed=seeds.dropout(), name=f"{name}_drop")(x)
 
 
 def _dense_stack(
@@ -127,13 +144,14 @@ def _dense_stack(
                 kernel_regularizer=reg,
                 kernel_initializer=seeds.glorot(),
             )(x)
+        x = _dropout(x, name, arch, seeds)
     return x
 
 
 def _conv(x: Any, filters: int, name: str, arch: Architecture, seeds: KernelSeeds) -> Any:
     from keras import layers
 
-    return layers.Conv2D(
+    x = layers.Conv2D(
         filters,
         3,
         padding="same",
@@ -142,6 +160,7 @@ def _conv(x: Any, filters: int, name: str, arch: Architecture, seeds: KernelSeed
         kernel_initializer=seeds.glorot(),
         name=name,
     )(x)
+    return _dropout(x, name, arch, seeds)
 
 
 def _sparse_penalty(arch: Architecture) -> Any:
@@ -277,17 +296,26 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     rows = np.asarray(X, dtype="float32")
     if len(rows) > max_rows:
         rows = rows[np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)]
+    drops = [
+        layer for part in parts for layer in part.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     momenta = [layer.momentum for layer in norms]
+    rates = [layer.rate for layer in drops]
     try:
         # In training mode each layer normalizes by this one batch's statistics, so every
-        # layer after it sees what inference will see once the statistics are stored.
+        # layer after it sees what inference will see once the statistics are stored (with
+        # dropout switched off, as it is in inference).
         for layer in norms:
             layer.momentum = 0.0
+        for layer in drops:
+            layer.rate = 0.0
         code = parts[0](rows, training=True)
         parts[1](code[0] if isinstance(code, (list, tuple)) else code, training=True)
     finally:
         for layer, momentum in zip(norms, momenta, strict=True):
             layer.momentum = momentum
+        for layer, rate in zip(drops, rates, strict=True):
+            layer.rate = rate
     return len(norms)
 
 

@@ -116,6 +116,9 @@ class AutoencoderConfig(_Frozen):
     l2: float = Field(0.0, ge=0)  # L2 weight penalty on the dense and conv layers
     # deep-bn: the LeakyReLU's slope below zero (Keras' default 0.3; 0 would be a ReLU).
     leaky_slope: float = Field(0.3, gt=0, lt=1)
+    # Dropout rate after every hidden layer of the encoder and decoder (training only; not the
+    # code or the output); 0: none.
+    dropout: float = Field(0.0, ge=0, lt=1)
     # Stop when the validation loss has not improved for this many epochs and keep the best
     # weights (judged on the validation slice of the training split); null: train all epochs.
     early_stopping_patience: int | None = Field(None, ge=1)

@@ -38,6 +38,14 @@ weights the statistics that belong to them. Same rule as the fifth pass: adopted
 "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if both are, the one with
 the larger gain on seeds 21-40. Result (README): no clear difference for either (-0.0010 on
 train CV each); not adopted.
+
+Issue 4, eighth pass (`--only fast-denoise+dropout-0.1 fast-denoise+dropout-0.2 --against
+fast-denoise`): dropout after every hidden layer of the encoder and decoder
+(`autoencoder.dropout`), the one kind of regularisation the issue names that no pass has tried
+(L2 and input noise have been). Noise on the inputs alone leaves the hidden units free to
+co-adapt; dropping units pushes each code unit to draw on many of them. Same rule as the fifth
+pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
+both are, the one with the larger gain on seeds 21-40. Written before either was run.
 """
 
 from __future__ import annotations
@@ -167,6 +175,9 @@ RECIPES: dict[str, dict] = {
             # Seventh pass (the module's docstring has its rule).
             ("+recal-bn", {"recalibrate_bn": True}),
             ("+ema-0.99+recal-bn", {"weight_ema": 0.99, "recalibrate_bn": True}),
+            # Eighth pass (the module's docstring has its rule).
+            ("+dropout-0.1", {"dropout": 0.1}),
+            ("+dropout-0.2", {"dropout": 0.2}),
         )
     },
 }

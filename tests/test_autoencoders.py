@@ -55,6 +55,8 @@ CASES = [
     ({"kind": "denoising", "corruption": "masking"}, IMAGE_SHAPE),  # base auto = conv
     ({"kind": "sparse"}, IMAGE_SHAPE),
     ({"kind": "dense", "output": "sigmoid"}, IMAGE_SHAPE),
+    ({"kind": "denoising", "dropout": 0.2}, None),
+    ({"kind": "conv", "dropout": 0.2}, IMAGE_SHAPE),
 ]
 
 
@@ -162,15 +164,54 @@ def test_the_leaky_slope_reaches_every_deep_bn_activation(kind):
     assert not np.allclose(codes[0.3], codes[0.05])
 
 
-@pytest.mark.parametrize("kind", ["denoising", "variational"])
-def test_recalibrated_batchnorm_holds_the_clean_rows_own_statistics(kind):
+@pytest.mark.parametrize(
+    ("kind", "image_shape"), [("dense", None), ("deep-bn", None), ("conv", IMAGE_SHAPE)]
+)
+def test_dropout_follows_every_hidden_layer_and_acts_only_in_training(kind, image_shape):
+    """`autoencoder.dropout` puts one Dropout after each hidden layer of the encoder and the
+    decoder, from the same starting kernels as without it; inference is untouched by it."""
+    X = tiny_images() if image_shape else tiny_table()
+    models = {}
+    for rate in (0.0, 0.5):
+        cfg = AutoencoderConfig(kind=kind, dropout=rate)
+        arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+        models[rate] = build_autoencoder(arch, 1e-3, seed=3)
+    hidden = len(arch.conv_filters if image_shape else arch.hidden)
+    for part in (ENCODER, DECODER):
+        rates = [
+            la.rate for la in models[0.5].get_layer(part).layers if type(la).__name__ == "Dropout"
+        ]
+        assert rates == [0.5] * hidden
+        assert not any(type(la).__name__ == "Dropout" for la in models[0.0].get_layer(part).layers)
+    kernels = [[np.array(w) for w in m.weights if "kernel" in w.path] for m in models.values()]
+    assert all(np.array_equal(a, b) for a, b in zip(*kernels, strict=True))
+
+    encoder = models[0.5].get_layer(ENCODER)
+    inference = np.asarray(encoder(X, training=False))
+    np.testing.assert_array_equal(
+        inference, np.asarray(models[0.0].get_layer(ENCODER)(X, training=False))
+    )
+    if (
+        kind != "deep-bn"
+    ):  # without BatchNorm, training mode differs from inference by dropout alone
+        plain = models[0.0].get_layer(ENCODER)
+        np.testing.assert_allclose(np.asarray(plain(X, training=True)), inference, atol=1e-6)
+        assert not np.allclose(np.asarray(encoder(X, training=True)), inference, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"kind": "denoising"}, {"kind": "variational"}, {"kind": "denoising", "dropout": 0.3}],
+)
+def test_recalibrated_batchnorm_holds_the_clean_rows_own_statistics(overrides):
     """After `recalibrate_batchnorm` each BatchNorm layer's moving mean and variance are those
     of its inputs when the clean rows pass through the final weights in inference mode, layer
-    after layer (training left them elsewhere); the weights and the momentum are untouched."""
+    after layer (training left them elsewhere, and dropout plays no part); the weights, the
+    momentum and the dropout rate are untouched."""
     import keras
 
     X = tiny_table()
-    model = fit(AutoencoderConfig(kind=kind), X, epochs=2)
+    model = fit(AutoencoderConfig(**overrides), X, epochs=2)
     weights = [np.array(w) for w in model.trainable_weights]
     parts = [model.get_layer(ENCODER), model.get_layer(DECODER)]
     norms = [(p, la) for p in parts for la in p.layers if type(la).__name__ == "BatchNormalization"]
@@ -184,6 +225,8 @@ def test_recalibrated_batchnorm_holds_the_clean_rows_own_statistics(kind):
         np.testing.assert_allclose(np.asarray(layer.moving_mean), seen.mean(0), atol=1e-5)
         np.testing.assert_allclose(np.asarray(layer.moving_variance), seen.var(0), atol=1e-5)
         assert layer.momentum == 0.99
+    drops = [la for p in parts for la in p.layers if type(la).__name__ == "Dropout"]
+    assert [la.rate for la in drops] == [overrides.get("dropout", 0)] * len(drops)
     after = [np.array(w) for w in model.trainable_weights]
     assert all(np.array_equal(a, b) for a, b in zip(weights, after, strict=True))
 

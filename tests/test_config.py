@@ -62,6 +62,7 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("{}\n", ["autoencoder.weight_ema=1"], "autoencoder.weight_ema"),
         ("{}\n", ["autoencoder.leaky_slope=0"], "autoencoder.leaky_slope"),
+        ("{}\n", ["autoencoder.dropout=1"], "autoencoder.dropout"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, text, overrides, needle):
