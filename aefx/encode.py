@@ -155,6 +155,33 @@ def check_values(chunk: pd.DataFrame, features: list[str], first_row: int, origi
             )
 
 
+class _CsvWriter:
+    """Arrow's CSV writer, with the header written the way pandas and the csv module write it:
+    Arrow quotes every column name, this quotes only names that need it."""
+
+    def __init__(self, path: Path, schema: Any) -> None:
+        import csv
+        import io
+
+        import pyarrow.csv as pcsv
+
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(schema.names)
+        self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self._file.write(header.getvalue().encode())
+        options = pcsv.WriteOptions(include_header=False)
+        self._writer = pcsv.CSVWriter(self._file, schema, write_options=options)
+
+    def write_table(self, table: Any) -> None:
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
+
+
 def stream_file(
     source: Path,
     output: Path,
@@ -167,12 +194,11 @@ def stream_file(
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
     error, except those in ``keep``, which are carried through. Returns (rows, chunks)."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     from aefx.io import atomic_path
 
-    open_writer = pcsv.CSVWriter if table_format(output, "output") == "csv" else pq.ParquetWriter
+    open_writer = _CsvWriter if table_format(output, "output") == "csv" else pq.ParquetWriter
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None

@@ -48,6 +48,8 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     as_csv = pd.read_csv(project / "codes.csv")
+    header = (project / "codes.csv").read_text().splitlines()[0]
+    assert header == ",".join(codes.columns)  # unquoted, as pandas writes it
     assert list(as_csv.columns) == list(codes.columns)
     np.testing.assert_allclose(as_csv.to_numpy(), codes.to_numpy(), atol=1e-6)
     # An output type it cannot write: one line, before any model is loaded, and no file.
@@ -101,3 +103,17 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )  # fmt: skip
     assert done.returncode == 2 and f"column '{raw.columns[1]}' row 0" in done.stderr
     assert not (project / "t.parquet").exists()
+
+
+def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tmp_path):
+    from aefx.encode import stream_file
+
+    rows = pd.DataFrame({"a,b": np.arange(5.0), "c": np.arange(5.0) / 4})
+    rows.to_parquet(tmp_path / "in.parquet")
+    total, chunks = stream_file(
+        tmp_path / "in.parquet", tmp_path / "out.csv", 2, ["a,b", "c"], set(), lambda c: c * 2
+    )
+    assert (total, chunks) == (5, 3)
+    text = (tmp_path / "out.csv").read_text()
+    assert text.splitlines()[0] == '"a,b",c'
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
