@@ -80,7 +80,8 @@ class Architecture:
 
 
 class KernelSeeds:
-    """Kernel initializer seeds for one model, drawn in layer order from the run's own seed.
+    """Kernel initializer (and dropout) seeds for one model, drawn in layer order from the
+    run's own seed.
 
     An unseeded Keras initializer draws its seed from Python's global ``random``, which every
     thread in the process shares (Prefect's service loops draw their sleep jitter from it, for

@@ -168,9 +168,13 @@ class _CsvWriter:
         header = io.StringIO()
         csv.writer(header, lineterminator="\n").writerow(schema.names)
         self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
-        self._file.write(header.getvalue().encode())
-        options = pcsv.WriteOptions(include_header=False)
-        self._writer = pcsv.CSVWriter(self._file, schema, write_options=options)
+        try:
+            self._file.write(header.getvalue().encode())
+            options = pcsv.WriteOptions(include_header=False)
+            self._writer = pcsv.CSVWriter(self._file, schema, write_options=options)
+        except BaseException:
+            self._file.close()
+            raise
 
     def write_table(self, table: Any) -> None:
         self._writer.write_table(table)
