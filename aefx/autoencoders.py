@@ -274,6 +274,11 @@ def build_autoencoder(
     return autoencoder
 
 
+def _layers_of(parts: Sequence[Any], kind: type) -> list[Any]:
+    """The layers of type ``kind`` in the sub-models ``parts``, in order."""
+    return [layer for part in parts for layer in part.layers if isinstance(layer, kind)]
+
+
 def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed: int = 0) -> int:
     """Set every BatchNorm layer's moving mean and variance to the statistics of the clean rows
     ``X`` (at most ``max_rows`` of them, a seeded sample) as they pass through the trained
@@ -286,20 +291,13 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     import numpy as np
 
     parts = [autoencoder.get_layer(ENCODER), autoencoder.get_layer(DECODER)]
-    norms = [
-        layer
-        for part in parts
-        for layer in part.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    norms = _layers_of(parts, keras.layers.BatchNormalization)
     if not norms:
         return 0
     rows = np.asarray(X, dtype="float32")
     if len(rows) > max_rows:
         rows = rows[np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)]
-    drops = [
-        layer for part in parts for layer in part.layers if isinstance(layer, keras.layers.Dropout)
-    ]
+    drops = _layers_of(parts, keras.layers.Dropout)
     momenta = [layer.momentum for layer in norms]
     rates = [layer.rate for layer in drops]
     try:
