@@ -15,7 +15,8 @@ def code_columns(code_size: int) -> list[str]:
 
 
 def configure_determinism(seed: int) -> None:
-    """Same seed, same machine: bit-identical weights (op determinism costs nothing here)."""
+    """Same seed, same machine: bit-identical weights (op determinism costs nothing here).
+    Streamed training is the exception under CPU contention (README, "Reproducibility")."""
     import keras
     import tensorflow as tf
 

@@ -156,29 +156,42 @@ def test_train_stream_ends_on_the_weight_average_when_asked(tmp_path):
         train_stream(source, out, cfg, "minmax", "label", 0.01, chunk=200, validation_cap=60)
         curve = pd.read_csv(out / "learning_curve.csv")
         runs[ema] = curve[["loss", "val_loss"]], load_model(out / "encoder.keras").get_weights()
-    # The same steps were taken; only where training ended differs.
-    pd.testing.assert_frame_equal(runs[None][0], runs[0.9][0])
+    # The same steps were taken; only where training ended differs. (Not compared bit for bit:
+    # under CPU contention two streamed trainings can differ in the fourth decimal, see README.)
+    pd.testing.assert_frame_equal(runs[None][0], runs[0.9][0], check_exact=False, rtol=5e-3)
     assert not all(
         np.allclose(a, b, atol=1e-3) for a, b in zip(runs[None][1], runs[0.9][1], strict=True)
     )
 
 
 def test_train_stream_recalibrates_batchnorm_from_the_held_out_rows(tmp_path):
+    """With `recalibrate_bn` the shipped encoder's BatchNorm statistics are those of the
+    held-out rows as they reach each layer; without it they are training's running average.
+    (Checked on the shipped encoder itself: two trainings from one seed agree bit for bit on
+    an idle machine but not always under CPU contention, see the README.)"""
+    import keras
+
     from aefx.config import AutoencoderConfig
     from aefx.models import load_model
     from aefx.streaming import train_stream
 
     source = _write(_table(600), tmp_path / "rows.parquet")
-    weights = {}
+    fraction = AutoencoderConfig().validation_fraction
+    held_out = survey(source, "label", "minmax", fraction, 60, 200, seed=1).X_val
     for recalibrate in (False, True):
         cfg = AutoencoderConfig(epochs=2, batch_size=32, recalibrate_bn=recalibrate)
         out = tmp_path / f"recalibrate-{recalibrate}"
         train_stream(source, out, cfg, "minmax", "label", 0.01, chunk=200, validation_cap=60)
         encoder = load_model(out / "encoder.keras")
-        weights[recalibrate] = {w.path: np.array(w) for w in encoder.weights}
-    # The same steps were taken; only BatchNorm's moving statistics differ.
-    moved = {k for k in weights[True] if not np.array_equal(weights[True][k], weights[False][k])}
-    assert moved and all("moving_" in k for k in moved), moved
+        norms = [la for la in encoder.layers if isinstance(la, keras.layers.BatchNormalization)]
+        assert len(norms) == 2
+        for layer in norms:
+            seen = np.asarray(keras.Model(encoder.input, layer.input)(held_out, training=False))
+            stored = np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)
+            matches = np.allclose(stored[0], seen.mean(0), atol=1e-5) and np.allclose(
+                stored[1], seen.var(0), atol=1e-5
+            )
+            assert matches == recalibrate, (layer.name, recalibrate)
 
 
 @pytest.mark.parametrize(
