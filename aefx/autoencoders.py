@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,6 +280,19 @@ def _layers_of(parts: Sequence[Any], kind: type) -> list[Any]:
     return [layer for part in parts for layer in part.layers if isinstance(layer, kind)]
 
 
+@contextmanager
+def _set_for_now(layers: Sequence[Any], attribute: str, value: Any) -> Iterator[None]:
+    """Give every layer's ``attribute`` the value ``value`` inside the block; restore after."""
+    saved = [getattr(layer, attribute) for layer in layers]
+    try:
+        for layer in layers:
+            setattr(layer, attribute, value)
+        yield
+    finally:
+        for layer, old in zip(layers, saved, strict=True):
+            setattr(layer, attribute, old)
+
+
 def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed: int = 0) -> int:
     """Set every BatchNorm layer's moving mean and variance to the statistics of the clean rows
     ``X`` (at most ``max_rows`` of them, a seeded sample) as they pass through the trained
@@ -298,23 +312,12 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     if len(rows) > max_rows:
         rows = rows[np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)]
     drops = _layers_of(parts, keras.layers.Dropout)
-    momenta = [layer.momentum for layer in norms]
-    rates = [layer.rate for layer in drops]
-    try:
-        # In training mode each layer normalizes by this one batch's statistics, so every
-        # layer after it sees what inference will see once the statistics are stored (with
-        # dropout switched off, as it is in inference).
-        for layer in norms:
-            layer.momentum = 0.0
-        for layer in drops:
-            layer.rate = 0.0
+    # In training mode each layer normalizes by this one batch's statistics, so every layer
+    # after it sees what inference will see once the statistics are stored (with dropout
+    # switched off, as it is in inference).
+    with _set_for_now(norms, "momentum", 0.0), _set_for_now(drops, "rate", 0.0):
         code = parts[0](rows, training=True)
         parts[1](code[0] if isinstance(code, (list, tuple)) else code, training=True)
-    finally:
-        for layer, momentum in zip(norms, momenta, strict=True):
-            layer.momentum = momentum
-        for layer, rate in zip(drops, rates, strict=True):
-            layer.rate = rate
     return len(norms)
 
 
