@@ -191,9 +191,8 @@ def test_dropout_follows_every_hidden_layer_and_acts_only_in_training(kind, imag
     np.testing.assert_array_equal(
         inference, np.asarray(models[0.0].get_layer(ENCODER)(X, training=False))
     )
-    if (
-        kind != "deep-bn"
-    ):  # without BatchNorm, training mode differs from inference by dropout alone
+    # Without BatchNorm, training mode differs from inference by dropout alone.
+    if kind != "deep-bn":
         plain = models[0.0].get_layer(ENCODER)
         np.testing.assert_allclose(np.asarray(plain(X, training=True)), inference, atol=1e-6)
         assert not np.allclose(np.asarray(encoder(X, training=True)), inference, atol=1e-3)
