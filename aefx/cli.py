@@ -422,9 +422,13 @@ def _tracking_uri_for(params_file: Path) -> str:
 @app.command()
 @user_errors
 def promote(
-    metric: Annotated[str, typer.Option(help="Run metric to rank versions by.")] = (
-        "test_accuracy.logreg.encoded"
-    ),
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Run metric to rank versions by; default: tracking.promote_metric "
+            "(cv_accuracy.logreg.encoded, logged in evaluation.mode cv)."
+        ),
+    ] = None,
     alias: Annotated[str, typer.Option(help="Alias to set on the best version.")] = "champion",
     lowest: Annotated[bool, typer.Option(help="Lower is better (a loss).")] = False,
     params_file: ParamsOption = Path("params.yaml"),
@@ -438,6 +442,7 @@ def promote(
     name = params.tracking.registered_model
     if not name:
         raise AefxError("tracking.registered_model is null: nothing is registered")
+    metric = metric or params.tracking.promote_metric
     _quiet_environment()
     version, value = set_alias(tracking_uri(params.tracking.uri), name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")

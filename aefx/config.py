@@ -310,7 +310,9 @@ class TrackingConfig(_Frozen):
     # After each run, point this alias (e.g. champion) at the version with the best
     # promote_metric, as `aefx promote` does; null: only `aefx promote` moves aliases.
     promote_alias: str | None = None
-    promote_metric: str = "test_accuracy.logreg.encoded"
+    # A training-split score by default: choosing a champion by a test_ metric is choosing on
+    # the test split. cv_ metrics are logged only in evaluation.mode cv.
+    promote_metric: str = "cv_accuracy.logreg.encoded"
 
 
 class AnomalyConfig(_Frozen):
@@ -439,6 +441,14 @@ class Params(_Frozen):
             raise ValueError(
                 "autoencoder: a conv autoencoder needs image data (data.source digits, mnist, "
                 "fashion_mnist or images)"
+            )
+        t = self.tracking
+        if t.promote_alias and t.promote_metric.startswith("cv_") and self.evaluation.mode != "cv":
+            # Refused before any work: the run could not promote by a metric it never logs.
+            raise ValueError(
+                f"tracking.promote_metric {t.promote_metric!r} is logged only with "
+                "evaluation.mode cv; set evaluation.mode=cv, or a test_ metric (which chooses "
+                "on the test split)"
             )
         return self
 

@@ -328,7 +328,13 @@ def promote(
         if value is not None:
             scored.append((value, int(version.version)))
     if not scored:
-        raise AefxError(f"no version of {name!r} has a run with metric {metric!r}")
+        hint = (
+            " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
+            "chooses on the test split)"
+            if metric.startswith("cv_")
+            else ""
+        )
+        raise AefxError(f"no version of {name!r} has a run with metric {metric!r}{hint}")
     value, best = (min if lowest else max)(scored)
     mlflow_client.set_registered_model_alias(name, alias, str(best))
     return str(best), float(value)

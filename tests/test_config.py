@@ -63,6 +63,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["autoencoder.weight_ema=1"], "autoencoder.weight_ema"),
         ("{}\n", ["autoencoder.leaky_slope=0"], "autoencoder.leaky_slope"),
         ("{}\n", ["autoencoder.dropout=1"], "autoencoder.dropout"),
+        (
+            "tracking: {promote_alias: champion}\n",
+            [],
+            "tracking.promote_metric 'cv_accuracy.logreg.encoded' is logged only with "
+            "evaluation.mode cv",
+        ),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, text, overrides, needle):
@@ -90,6 +96,16 @@ def test_each_problem_names_its_key_once(tmp_path, text, start):
     with pytest.raises(AefxError) as err:
         load_params(path)
     assert str(err.value).startswith(f"{path}: {start}")
+
+
+def test_promoting_after_each_run_needs_a_metric_the_run_logs(tmp_path):
+    """The default promote metric is a training-split score, logged only in cv mode; a test_
+    metric is accepted in either mode (the README says what choosing on it costs)."""
+    path = tmp_path / "params.yaml"
+    path.write_text("tracking: {promote_alias: champion}\n")
+    assert load_params(path, ["evaluation.mode=cv"]).tracking.promote_alias == "champion"
+    by_test = ["tracking.promote_metric=test_accuracy.logreg.encoded"]
+    assert load_params(path, by_test).evaluation.mode == "holdout"
 
 
 def test_missing_params_file(tmp_path):

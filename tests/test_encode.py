@@ -21,9 +21,18 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
 
     params = load_params()
     first = pipeline(params, record_dvc=False)
-    # The second run also promotes automatically (tracking.promote_alias).
+    # The default promote metric is a training-split score, which holdout runs do not log.
+    done = run_command(*AEFX, "promote", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: no version of 'aefx-encoder' has a run with metric "
+        "'cv_accuracy.logreg.encoded' (cv_ metrics are logged only by runs with "
+        "evaluation.mode cv; a test_ metric chooses on the test split)"
+    )
+    # The second run, in cv mode, logs it and promotes by it automatically.
     second = pipeline(
-        load_params(overrides=["seeds=[3]", "tracking.promote_alias=auto"]), record_dvc=False
+        load_params(overrides=["seeds=[3]", "evaluation.mode=cv", "tracking.promote_alias=auto"]),
+        record_dvc=False,
     )
     p = params.paths
     raw = pd.read_parquet(p.test)  # raw (unscaled) rows, label included
@@ -68,17 +77,27 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )
     assert done.returncode == 0, done.stderr
     assert pd.read_parquet(project / "by_run.parquet").shape == codes.shape
-    done = run_command(*AEFX, "promote", "--metric", "test_accuracy.logreg.encoded", cwd=project)
-    assert done.returncode == 0, done.stderr
     client = MlflowClient(first.tracking_uri)
     versions = client.search_model_versions("name = 'aefx-encoder'")
     assert {v.run_id for v in versions} == {first.run_id, second.run_id}
-    best = max(
-        versions,
-        key=lambda v: client.get_run(v.run_id).data.metrics["test_accuracy.logreg.encoded"],
+    by_run = {v.run_id: v.version for v in versions}
+    cv_score = client.get_run(second.run_id).data.metrics["cv_accuracy.logreg.encoded"]
+    assert "cv_accuracy.logreg.encoded" not in client.get_run(first.run_id).data.metrics
+    assert (
+        client.get_model_version_by_alias("aefx-encoder", "auto").version == by_run[second.run_id]
     )
-    assert client.get_model_version_by_alias("aefx-encoder", "champion").version == best.version
-    assert client.get_model_version_by_alias("aefx-encoder", "auto").version == best.version
+    done = run_command(*AEFX, "promote", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"models:/aefx-encoder@champion -> version {by_run[second.run_id]} "
+        f"(cv_accuracy.logreg.encoded = {cv_score:.4f})"
+    )
+    # Ranking on the test split is still possible, but only when asked for by name.
+    test_metric = "test_accuracy.logreg.encoded"
+    done = run_command(*AEFX, "promote", "--metric", test_metric, "--alias", "by-test", cwd=project)
+    assert done.returncode == 0, done.stderr
+    best = max(versions, key=lambda v: client.get_run(v.run_id).data.metrics[test_metric])
+    assert client.get_model_version_by_alias("aefx-encoder", "by-test").version == best.version
     done = run_command(
         *AEFX, "encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv",
         "-o", "by_alias.parquet", cwd=project,
