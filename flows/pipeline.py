@@ -85,7 +85,7 @@ def compare_classifiers(params: Params) -> Any:
     """Map the cells over the flow's task runner (threads, or Dask worker processes), one task
     per classifier and seed, then summarise. Keras cells stay in this process unless workers
     are processes of their own."""
-    from tasks.compare_classifiers import Cell, cells
+    from tasks.compare_classifiers import Cell, cells, one_blas_thread
 
     groups: dict[tuple[int, str], list[Cell]] = {}
     for cell in cells(params.classifiers, params.seeds):
@@ -96,15 +96,16 @@ def compare_classifiers(params: Params) -> Any:
     for group in groups.values():
         (mapped if group[0].thread_safe or on_processes else inline).append(group)
     shipped = absolute_paths(params)  # a worker may not share this process's directory
-    futures = score_cells.map(
-        [g[0].seed for g in mapped],
-        [g[0].classifier for g in mapped],
-        [[c.features for c in g] for g in mapped],
-        params=unmapped(shipped),
-    )
-    results = [r for f in futures for r in f.result()]
-    for g in inline:
-        results += score_cells(g[0].seed, g[0].classifier, [c.features for c in g], shipped)
+    with one_blas_thread():  # here, before the cells start: see tasks.compare_classifiers
+        futures = score_cells.map(
+            [g[0].seed for g in mapped],
+            [g[0].classifier for g in mapped],
+            [[c.features for c in g] for g in mapped],
+            params=unmapped(shipped),
+        )
+        results = [r for f in futures for r in f.result()]
+        for g in inline:
+            results += score_cells(g[0].seed, g[0].classifier, [c.features for c in g], shipped)
     return summarise_comparison(params, results)
 
 

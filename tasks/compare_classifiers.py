@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,55 @@ def feature_set(
     raise ValueError(f"unknown feature set {name!r}")
 
 
+class _SharedBlasCap:
+    """One BLAS thread while any cell runs, the process's own count again when none does.
+
+    OpenMP's thread count is per thread, but OpenBLAS's is one per process. Each cell taking
+    ``threadpool_limits(1)`` for itself raced: the first of two cells to end restored the
+    machine's count while the other was still fitting, so its float sums depended on which cell
+    ran beside it (measured: an MLP's ROC AUC moved by 2e-5). Here the first holder takes the
+    cap and the last one out gives it back. The mappers take it in the thread that hands out
+    the cells, before any cell starts: with the OpenBLAS builds pinned here (0.3.30, 0.3.31), a
+    count set from another thread is ignored once the main thread has set one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter: Any = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        # scikit-learn loads SciPy's OpenBLAS and OpenMP on import; a library loaded after
+        # the cap is taken would keep its own count, so load them first.
+        import sklearn.neural_network  # noqa: F401
+        from threadpoolctl import threadpool_limits
+
+        with self._lock:
+            if self._holders == 0:
+                self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+one_blas_thread = _SharedBlasCap().held
+
+
+@contextmanager
+def one_thread_each() -> Iterator[None]:
+    """One BLAS and one OpenMP thread for the calling thread's work, however many cells run."""
+    from threadpoolctl import threadpool_limits
+
+    with one_blas_thread(), threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
 def score_cell(
     cell: Cell,
     cfg: ClassifiersConfig,
@@ -199,16 +250,14 @@ def score_cell(
     """Fit and score one cell. Reads its inputs from files, so it can run in any process that
     sees them (a thread, a Prefect task, a Dask worker).
 
-    The cell gets one BLAS/OpenMP thread, set in the thread that scores it (OpenMP's count is
-    per thread): its scores then do not depend on how many cells run at once (thread counts
-    change float sums: gradient boosting on PCA moved by 0.003), and cells side by side do not
-    fight over cores (without the cap two threads took 1.43x the serial time; with it 0.70x)."""
-    from threadpoolctl import threadpool_limits
-
+    The cell gets one BLAS/OpenMP thread (:func:`one_thread_each`): its scores then do not
+    depend on how many cells run at once (thread counts change float sums: gradient boosting on
+    PCA moved by 0.003), and cells side by side do not fight over cores (without the cap two
+    threads took 1.43x the serial time; with it 0.70x)."""
     image_shape = read_json(inputs.schema)["image_shape"]
     _, y_train = _load(inputs.train_scaled, label)
     _, y_test = _load(inputs.test_scaled, label)
-    with threadpool_limits(limits=1):
+    with one_thread_each():
         F_train, F_test = feature_set(cell.features, label, inputs, cell.seed)
         scored, predicted = evaluate(
             cell.classifier,
@@ -236,12 +285,13 @@ def thread_mapper(threads: int) -> Mapper:
 
         shared = [c for c in todo if c.thread_safe]
         done: dict[Cell, CellResult] = {}
-        if threads > 1 and len(shared) > 1:
-            with ThreadPoolExecutor(threads, thread_name_prefix="aefx-cell") as pool:
-                done.update(zip(shared, pool.map(score, shared), strict=True))
-        for cell in todo:
-            if cell not in done:
-                done[cell] = score(cell)
+        with one_blas_thread():
+            if threads > 1 and len(shared) > 1:
+                with ThreadPoolExecutor(threads, thread_name_prefix="aefx-cell") as pool:
+                    done.update(zip(shared, pool.map(score, shared), strict=True))
+            for cell in todo:
+                if cell not in done:
+                    done[cell] = score(cell)
         return [done[c] for c in todo]
 
     return run

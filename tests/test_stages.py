@@ -404,6 +404,46 @@ def test_the_comparison_does_not_depend_on_how_many_cells_run_at_once(project):
     assert records[0] == records[1]
 
 
+def test_a_cell_keeps_one_blas_thread_while_the_cell_beside_it_ends():
+    """OpenBLAS has one thread count per process: a cell that ends must not hand the cell still
+    fitting beside it the machine's count, and the count comes back once no cell runs. Seen
+    through a dot product long enough that OpenBLAS splits it between threads, so that its last
+    bits tell how many threads summed it (OpenBLAS's own count reads wrong from a thread)."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from tasks.compare_classifiers import Cell, CellResult, one_thread_each, thread_mapper
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(100_000), rng.standard_normal(100_000)
+    with threadpool_limits(limits=1, user_api="blas"):
+        by_one = float(x @ y)
+    first_ended, second_started = threading.Event(), threading.Event()
+
+    def score(cell: Cell) -> CellResult:
+        # Cells score as score_cell does; the second sums only after the first has ended.
+        with one_thread_each():
+            if cell.seed == 1:
+                assert second_started.wait(30)
+            else:
+                second_started.set()
+                assert first_ended.wait(30)
+            rows = [{"sum": float(x @ y)}]
+        if cell.seed == 1:
+            first_ended.set()
+        return CellResult(cell, rows, np.zeros(0))
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        by_two = float(x @ y)
+        if by_two == by_one:
+            pytest.skip("this BLAS sums the same on one thread as on two: nothing to see")
+        cells = [Cell(1, "logreg", "raw"), Cell(2, "logreg", "raw")]
+        summed = [r.rows[0]["sum"] for r in thread_mapper(2)(score, cells)]
+        assert summed == [by_one, by_one]
+        assert float(x @ y) == by_two
+
+
 CPUINFO = {
     "avx2": (
         "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2680 v4\n"
