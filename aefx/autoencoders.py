@@ -64,7 +64,11 @@ class Architecture:
 
     @property
     def loss(self) -> str:
-        return "binary_crossentropy" if self.output == "sigmoid" else "mse"
+        """The reconstruction loss's name: Keras' own, or the calibrated Gaussian likelihood for
+        a VAE with a linear output (its KL term needs a likelihood, not a plain MSE)."""
+        if self.output == "sigmoid":
+            return "binary_crossentropy"
+        return "calibrated_gaussian_nll" if self.kind == "variational" else "mse"
 
     def conv_code_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) of the conv code: each pooling halves, rounding up."""
@@ -249,7 +253,7 @@ def build_autoencoder(
     import keras
     from keras import layers
 
-    from aefx.layers import MaskingNoise, Sampling
+    from aefx.layers import MaskingNoise, Sampling, calibrated_gaussian_nll
 
     seeds = KernelSeeds(seed)
     encoder, decoder = _encoder(arch, seeds), _decoder(arch, seeds)
@@ -262,14 +266,14 @@ def build_autoencoder(
             x = layers.GaussianNoise(arch.corruption_level, seed=seed, name=CORRUPTION)(x)
     code = encoder(x)
     if arch.kind == "variational":
-        # Binary cross-entropy and MSE are means over the inputs; dividing the KL term by their
-        # count keeps the usual per-row balance of a summed reconstruction loss.
+        # Both reconstruction likelihoods are means over the inputs; dividing the KL term by
+        # their count keeps the ELBO's per-row balance of a summed reconstruction loss.
         code = Sampling(arch.kl_weight / arch.n_features, seed=seed, name="sampling")(code)
     autoencoder = keras.Model(ae_in, decoder(code), name="autoencoder")
     ema = {} if weight_ema is None else {"use_ema": True, "ema_momentum": weight_ema}
     autoencoder.compile(
         optimizer=keras.optimizers.Adam(learning_rate, **ema),
-        loss=arch.loss,
+        loss=calibrated_gaussian_nll if arch.loss == "calibrated_gaussian_nll" else arch.loss,
         steps_per_execution=steps_per_execution,
     )
     return autoencoder

@@ -133,7 +133,11 @@ def shuffled_batches(X: np.ndarray, batch_size: int, seed: int) -> object:
 
 def loss_label(arch: Architecture) -> str:
     """What the curves measure: the reconstruction loss plus any penalty the kind adds."""
-    name = {"mse": "reconstruction MSE", "binary_crossentropy": "reconstruction BCE"}[arch.loss]
+    name = {
+        "mse": "reconstruction MSE",
+        "binary_crossentropy": "reconstruction BCE",
+        "calibrated_gaussian_nll": "Gaussian NLL, 0.5 log MSE",
+    }[arch.loss]
     extra = {"variational": " + KL", "sparse": " + L1 on the code"}.get(arch.kind, "")
     return name + extra
 
