@@ -158,9 +158,7 @@ def sweep(
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     _quiet_environment()
-    from rich.console import Console
-
-    from aefx.console import hide_user_error_tracebacks
+    from aefx.console import hide_user_error_tracebacks, rich_console
     from flows.sweep import run_sweep, sweep_table
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -170,7 +168,7 @@ def sweep(
     except KeyboardInterrupt:
         _err("interrupted; the sweep's MLflow runs are marked KILLED")
         raise typer.Exit(130) from None
-    Console().print(sweep_table(result))
+    rich_console().print(sweep_table(result))
 
 
 @app.command()
@@ -455,9 +453,8 @@ def compare_runs(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """The last N pipeline runs side by side: params that differ, headline metrics."""
-    from rich.console import Console
-
     from aefx.config import load_params
+    from aefx.console import rich_console
     from aefx.runs import recent_runs, runs_table
     from aefx.tracking import tracking_uri
 
@@ -467,7 +464,7 @@ def compare_runs(
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")
-    Console().print(runs_table(runs))
+    rich_console().print(runs_table(runs))
 
 
 @app.command("dvc-yaml")

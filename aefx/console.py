@@ -42,12 +42,28 @@ def hide_user_error_tracebacks() -> Iterator[None]:
             handler.removeFilter(filt)
 
 
-def print_summary(params: Any, result: Any) -> None:
+# Columns for output that goes to a log or a pipe rather than a terminal. Rich assumes 80
+# there and wraps every "mean ± half-width" cell of the comparison over two lines; its tables
+# take only the width they need, so a wide limit costs nothing.
+LOG_WIDTH = 200
+
+
+def rich_console() -> Any:
+    """A rich Console as wide as the terminal, or LOG_WIDTH for a log (COLUMNS still rules)."""
+    import os
+
     from rich.console import Console
 
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=LOG_WIDTH)
+
+
+def print_summary(params: Any, result: Any) -> None:
     from aefx.report import comparison_table, verdict_table
 
-    console = Console()
+    console = rich_console()
     console.print(comparison_table(result.records, params.evaluation.confidence))
     console.print(verdict_table(result.differences))
     p = params.paths

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,7 +39,9 @@ def _artifact_keys(flow_run_id: str) -> set[str]:
     return {a.key for a in found}
 
 
-def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harness):
+def test_flow_runs_every_stage_and_records_one_mlflow_run(
+    project, prefect_harness, capsys, monkeypatch
+):
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -98,6 +102,21 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
 
     listed = CliRunner().invoke(app, ["compare-runs", "-n", "3"], env={"COLUMNS": "240"})
     assert listed.exit_code == 0 and result.run_id[:8] in listed.output
+
+    # What `aefx run` prints, read from a log (not a terminal): every cell of the table whole on
+    # its line, every path list on one line (rich alone would wrap them at 80 columns).
+    from aefx.console import print_summary
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    capsys.readouterr()
+    print_summary(params, result)
+    shown = capsys.readouterr().out
+    cells = re.findall(r"\d\.\d{4} ± \d\.\d{4}", shown)
+    assert len(cells) == len(params.classifiers.use) * len(params.classifiers.features)
+    assert any(
+        line.startswith("Data: ") and line.endswith(str(params.paths.encoded))
+        for line in shown.splitlines()
+    )
 
     # The Prefect flow ran one task per stage, in the order dvc.yaml declares them, and one
     # mapped task per classifier x seed (all feature sets) between encode_splits and the summary.
