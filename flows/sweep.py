@@ -19,7 +19,14 @@ from aefx.tracking import client, end_run, git_tags, project_root, start_run, tr
 from flows.pipeline import task_runner
 
 log = logging.getLogger(__name__)
-HEADLINE = "test_accuracy.logreg.encoded"
+
+
+def headline_metric(params: Params) -> str:
+    """The score the sweep shows for each member: logistic regression on the codes, on the
+    training split's folds in CV mode. In holdout mode only the test split has a score; it is
+    shown for the report, and choosing a member by it would be tuning on the test split."""
+    split = "cv" if params.evaluation.mode == "cv" else "test"
+    return f"{split}_accuracy.logreg.encoded"
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,10 @@ class MemberResult:
 
 
 @task(name="sweep_member", cache_policy=NO_CACHE, task_run_name="member {member.label}")
-def run_member(member: Member, parent_run_id: str, uri: str) -> MemberResult:
+def run_member(member: Member, parent_run_id: str, uri: str, metric: str) -> MemberResult:
     """Every stage of the pipeline for one member, in this task's process (a Dask worker or
-    the flow's own), logged to its own MLflow run under the sweep's."""
+    the flow's own), logged to its own MLflow run under the sweep's; ``metric`` is the score
+    the result carries."""
     from aefx.workspace import workspace_lock
 
     params = member.params
@@ -58,7 +66,7 @@ def run_member(member: Member, parent_run_id: str, uri: str) -> MemberResult:
     except BaseException as exc:
         end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
         raise
-    headline = client(uri).get_run(run_id).data.metrics.get(HEADLINE)
+    headline = client(uri).get_run(run_id).data.metrics.get(metric)
     return MemberResult(member.label, run_id, str(params.paths.workspace), "FINISHED", headline)
 
 
@@ -67,6 +75,7 @@ class SweepResult:
     run_id: str
     tracking_uri: str
     members: list[MemberResult]
+    metric: str  # each member's headline score (headline_metric)
 
     @property
     def failed(self) -> list[MemberResult]:
@@ -81,6 +90,7 @@ def sweep(params: Params) -> SweepResult:
 
     uri = tracking_uri(params.tracking.uri)
     todo = members(params)
+    metric = headline_metric(params)
     parent = start_run(
         uri,
         params.tracking.experiment,
@@ -95,16 +105,18 @@ def sweep(params: Params) -> SweepResult:
     on_processes = params.compute.dask_address or params.compute.dask_workers
     try:
         if on_processes:
-            futures = run_member.map(todo, parent_run_id=unmapped(parent), uri=unmapped(uri))
+            futures = run_member.map(
+                todo, parent_run_id=unmapped(parent), uri=unmapped(uri), metric=unmapped(metric)
+            )
             futures.wait()
             states: list[State] = [f.state for f in futures]
         else:
-            states = [run_member(m, parent, uri, return_state=True) for m in todo]
+            states = [run_member(m, parent, uri, metric, return_state=True) for m in todo]
         results = [_outcome(m, s) for m, s in zip(todo, states, strict=True)]
     except BaseException:
         end_run(uri, parent, "KILLED")
         raise
-    _log_summary(uri, parent, results)
+    _log_summary(uri, parent, results, metric)
     failed = [r for r in results if r.status != "FINISHED"]
     end_run(uri, parent, "FAILED" if failed else "FINISHED")
     if failed:
@@ -114,7 +126,7 @@ def sweep(params: Params) -> SweepResult:
             f"{len(failed)} of {len(results)} sweep member(s) failed: "
             + "; ".join(f"{r.label}: {r.error}" for r in failed)
         )
-    return SweepResult(parent, uri, results)
+    return SweepResult(parent, uri, results, metric)
 
 
 def sweep_table(result: SweepResult) -> Any:
@@ -127,7 +139,12 @@ def sweep_table(result: SweepResult) -> Any:
         path = Path(folder)
         return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else folder
 
-    table = Table(title=f"Sweep (MLflow run {result.run_id}): {HEADLINE}")
+    caption = (
+        "test split, for the report; to choose a member, sweep with evaluation.mode=cv"
+        if result.metric.startswith("test_")
+        else "cross-validated on the training split"
+    )
+    table = Table(title=f"Sweep (MLflow run {result.run_id}): {result.metric}", caption=caption)
     table.add_column("member", overflow="fold")
     table.add_column("accuracy", justify="right")
     table.add_column("MLflow run / outputs", no_wrap=True, overflow="fold")
@@ -150,7 +167,7 @@ def _outcome(member: Member, state: Any) -> MemberResult:
     )
 
 
-def _log_summary(uri: str, parent: str, results: list[MemberResult]) -> None:
+def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str) -> None:
     """The members side by side on the parent run: a table artifact and one metric each."""
     import time
 
@@ -162,7 +179,7 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult]) -> None:
         {
             "member": r.label,
             "status": r.status,
-            HEADLINE: r.headline,
+            metric: r.headline,
             "run_id": r.run_id,
             "workspace": r.workspace,
         }
@@ -171,14 +188,12 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult]) -> None:
     mlflow_client.log_table(parent, data=pd.DataFrame(rows), artifact_file="sweep/members.json")
     now = int(time.time() * 1000)
     metrics = [
-        Metric(HEADLINE, r.headline, now, i)
-        for i, r in enumerate(results)
-        if r.headline is not None
+        Metric(metric, r.headline, now, i) for i, r in enumerate(results) if r.headline is not None
     ]
     if metrics:
         mlflow_client.log_batch(parent, metrics=metrics)
     for row in rows:
-        log.info("sweep: %s -> %s (%s)", row["member"], row[HEADLINE], row["status"])
+        log.info("sweep: %s -> %s (%s)", row["member"], row[metric], row["status"])
 
 
 def run_sweep(params: Params) -> SweepResult:

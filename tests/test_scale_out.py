@@ -95,17 +95,20 @@ def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, pre
 def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, prefect_harness):
     from mlflow.tracking import MlflowClient
 
-    from flows.sweep import HEADLINE, run_sweep, sweep_table
+    from flows.sweep import run_sweep, sweep_table
 
     params = load_params(
         overrides=[
             "seeds=[1]",
             "classifiers.use=[logreg]",
+            "evaluation.mode=cv",
             "sweep.grid.autoencoder.bottleneck=[3, 5]",
             "compute.dask_workers=2",
         ]
     )
     result = run_sweep(params)
+    # In CV mode each member is shown by a training-split score, which a user may choose by.
+    assert result.metric == "cv_accuracy.logreg.encoded"
 
     mlflow_client = MlflowClient(result.tracking_uri)
     parent = mlflow_client.get_run(result.run_id)
@@ -120,7 +123,8 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, pre
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == result.run_id
         assert run.data.params["autoencoder.bottleneck"] == str(width)
-        assert run.data.metrics[HEADLINE] == member.headline
+        assert member.headline is not None
+        assert run.data.metrics[result.metric] == member.headline
         pids.add(run.data.tags["aefx.pid"])
         # Its outputs sit in its own workspace, with codes of its own width.
         workspace = project / "workspaces" / member.workspace.rsplit("/", 1)[-1]
@@ -142,6 +146,23 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, pre
         (row,) = [i for i, line in enumerate(lines) if member.label in line]
         assert member.run_id in lines[row]
         assert f"workspaces/{member.workspace.rsplit('/', 1)[-1]}" in lines[row + 1]
+
+
+def test_a_sweep_in_holdout_mode_shows_test_scores_for_the_report_only():
+    from rich.console import Console
+
+    from flows.sweep import MemberResult, SweepResult, headline_metric, sweep_table
+
+    assert headline_metric(load_params()) == "test_accuracy.logreg.encoded"
+    assert headline_metric(load_params(overrides=["evaluation.mode=cv"])) == (
+        "cv_accuracy.logreg.encoded"
+    )
+    member = MemberResult("autoencoder.bottleneck=3", "0" * 32, "workspaces/x", "FINISHED", 0.9)
+    result = SweepResult("1" * 32, "sqlite:///x", [member], "test_accuracy.logreg.encoded")
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(sweep_table(result))
+    shown = " ".join(console.export_text().split())
+    assert "test split, for the report; to choose a member, sweep with evaluation.mode=cv" in shown
 
 
 def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project):
