@@ -18,7 +18,13 @@ import pandas as pd
 
 from aefx.config import ClassifiersConfig, EvaluationConfig
 from aefx.io import atomic_path, encoded_file, read_json, write_json, write_text
-from aefx.report import comparison_markdown, plot_comparison, plot_confusion
+from aefx.report import (
+    basis_metric,
+    best_pair,
+    comparison_markdown,
+    plot_comparison,
+    plot_confusion,
+)
 from aefx.stats import paired_difference, t_interval, verdict
 
 log = logging.getLogger(__name__)
@@ -473,12 +479,14 @@ def write_comparison(
     write_json(outputs["scores"], metrics_tree(records, diffs, cfg.use))
     write_text(outputs["comparison_table"], markdown)
     plot_comparison(records, outputs["comparison_plot"])
-    best = max(records, key=lambda r: r["accuracy"])
-    key = (best["classifier"], best["features"])
+    key = best_pair(records)
     plot_confusion(
         np.tile(y_test, len(seeds)),
         np.concatenate(predictions[key]),
         key,
         outputs["confusion_plot"],
+        chosen_by={"accuracy": "test accuracy", "cv_accuracy": "train CV accuracy"}[
+            basis_metric(records)
+        ],
     )
     return CompareResult(records, diffs, markdown)

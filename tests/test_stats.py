@@ -53,3 +53,15 @@ def test_noisy_small_differences_are_not_called():
 def test_unpaired_lengths_are_refused():
     with pytest.raises(ValueError, match="differ in length"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_the_best_pair_is_chosen_on_the_training_split_in_cv_mode():
+    """The confusion matrix shows the best pair's test predictions; in cv mode "best" is by
+    CV accuracy, so a pair that only wins on the test split is not the one shown."""
+    from aefx.report import best_pair
+
+    on_test = {"classifier": "knn", "features": "raw", "accuracy": 0.95}
+    on_cv = {"classifier": "logreg", "features": "encoded", "accuracy": 0.93}
+    assert best_pair([on_test, on_cv]) == ("knn", "raw")  # holdout: test is all there is
+    cv = [{**on_test, "cv_accuracy": 0.90}, {**on_cv, "cv_accuracy": 0.94}]
+    assert best_pair(cv) == ("logreg", "encoded")
