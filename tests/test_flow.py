@@ -185,6 +185,42 @@ def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect
     assert "autoencoder.epochs" not in listed.output
 
 
+def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_path):
+    """A run in cv mode logged cv_accuracy.*: its training-split scores come first, labelled
+    as such; the test split's follow for every run."""
+    import io
+
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = MlflowClient(uri)
+    scores = {
+        "holdout": {"test_accuracy.logreg.encoded": 0.9394, "test_accuracy.logreg.raw": 0.8939},
+        "cv": {"test_accuracy.logreg.encoded": 0.9412, "cv_accuracy.logreg.encoded": 0.9415},
+    }
+    for mode, metrics in scores.items():
+        run = store.create_run(experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"})
+        store.log_param(run.info.run_id, "evaluation.mode", mode)
+        for name, value in metrics.items():
+            store.log_metric(run.info.run_id, name, value)
+        store.set_terminated(run.info.run_id)
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(runs_table(recent_runs(uri, "aefx", 5)))
+    rows = [line.strip("│ ") for line in console.export_text().splitlines()]
+    labels = [r.split("│")[0].strip() for r in rows if "accuracy:" in r]
+    assert labels == [
+        "cv accuracy: logreg on encoded",
+        "test accuracy: logreg on encoded",
+        "test accuracy: logreg on raw",
+    ]
+    cv_row = next(r for r in rows if r.startswith("cv accuracy"))
+    assert "0.9415" in cv_row and "0.9394" not in cv_row
+
+
 def test_digits_with_a_conv_autoencoder_and_a_cnn_classifier(project, prefect_harness):
     """Images end to end: embedded digits, conv autoencoder, the CNN on raw pixels beside
     cheap classifiers on codes, and the pictures logged to MLflow."""
