@@ -36,6 +36,7 @@ class Architecture:
     corruption_level: float = 0.0
     sparsity: float = 0.0
     kl_weight: float = 1.0
+    activation: str = "leaky_relu"  # deep-bn: leaky_relu, elu or gelu
     leaky_slope: float = 0.3
     dropout: float = 0.0
 
@@ -58,6 +59,7 @@ class Architecture:
             corruption_level=cfg.corruption_level,
             sparsity=cfg.sparsity,
             kl_weight=cfg.kl_weight,
+            activation=cfg.activation,
             leaky_slope=cfg.leaky_slope,
             dropout=cfg.dropout,
         )
@@ -141,7 +143,10 @@ def _dense_stack(
                 kernel_initializer=seeds.glorot(),
             )(x)
             x = layers.BatchNormalization(name=f"{name}_bn")(x)
-            x = layers.LeakyReLU(negative_slope=arch.leaky_slope, name=f"{name}_act")(x)
+            if arch.activation == "leaky_relu":
+                x = layers.LeakyReLU(negative_slope=arch.leaky_slope, name=f"{name}_act")(x)
+            else:
+                x = layers.Activation(arch.activation, name=f"{name}_act")(x)
         else:
             x = layers.Dense(
                 width,

@@ -114,7 +114,10 @@ class AutoencoderConfig(_Frozen):
     learning_rate: float = Field(1e-3, gt=0)
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
     l2: float = Field(0.0, ge=0)  # L2 weight penalty on the dense and conv layers
-    # deep-bn: the LeakyReLU's slope below zero (Keras' default 0.3; 0 would be a ReLU).
+    # deep-bn: the activation after each BatchNorm: leaky_relu (the reference), or the smooth
+    # elu or gelu.
+    activation: Literal["leaky_relu", "elu", "gelu"] = "leaky_relu"
+    # deep-bn with leaky_relu: its slope below zero (Keras' default 0.3; 0 would be a ReLU).
     leaky_slope: float = Field(0.3, gt=0, lt=1)
     # Dropout rate after every hidden layer of the encoder and decoder (training only; not the
     # code or the output); 0: none.
@@ -147,6 +150,9 @@ class AutoencoderConfig(_Frozen):
             raise ValueError("autoencoder.conv_filters must be a non-empty list of positive sizes")
         if self.kind == "variational" and self.base == "conv":
             raise ValueError("autoencoder: the variational kind has a dense base (dense, deep-bn)")
+        # params.yaml spells out the default slope, so only another value is a contradiction.
+        if self.activation != "leaky_relu" and self.leaky_slope != 0.3:
+            raise ValueError("autoencoder.leaky_slope applies only to activation leaky_relu")
         return self
 
     def architecture(self, is_image: bool) -> str:

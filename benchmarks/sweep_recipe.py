@@ -56,6 +56,15 @@ best slope lies somewhere between; 0.5 and 0.7 look on that side of 0.3. Same ru
 pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
 both are, the one with the larger gain on seeds 21-40. Written before either was run. Result
 (README): 0.5 no clear difference (-0.0022 on train CV), 0.7 worse (-0.0081); not adopted.
+
+Issue 4, tenth pass (`--only fast-denoise+elu fast-denoise+gelu --against fast-denoise`): the
+sixth and ninth passes bracketed LeakyReLU's slope at 0.3 and found the kind of curvature after
+each BatchNorm to be the strongest lever yet (up to -0.008 on train CV), but only ever moved the
+one kink of a piecewise-linear function. ELU and GELU (`autoencoder.activation`) bend smoothly
+instead, which a linear classifier on the codes may use differently. Same rule as the fifth
+pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
+both are, the one with the larger gain on seeds 21-40; and only if the fit stays within the
+time-to-encoder goal (ratio at most 0.2, BENCHMARKS.md). Written before either was run.
 """
 
 from __future__ import annotations
@@ -191,6 +200,9 @@ RECIPES: dict[str, dict] = {
             # Ninth pass (the module's docstring has its rule).
             ("+slope-0.5", {"leaky_slope": 0.5}),
             ("+slope-0.7", {"leaky_slope": 0.7}),
+            # Tenth pass (the module's docstring has its rule).
+            ("+elu", {"activation": "elu"}),
+            ("+gelu", {"activation": "gelu"}),
         )
     },
 }

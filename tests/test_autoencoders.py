@@ -184,6 +184,31 @@ def test_the_leaky_slope_reaches_every_deep_bn_activation(kind):
     assert not np.allclose(codes[0.3], codes[0.05])
 
 
+@pytest.mark.parametrize("activation", ["elu", "gelu"])
+def test_the_activation_replaces_every_deep_bn_leaky_relu(tmp_path, activation):
+    """`autoencoder.activation` puts its function after each BatchNorm of the encoder and
+    decoder instead of LeakyReLU; the codes move with it, and the encoder reloads safely."""
+    X = tiny_table()
+    codes = {}
+    for name in ("leaky_relu", activation):
+        cfg = AutoencoderConfig(kind="denoising", activation=name)
+        model = build_autoencoder(Architecture.from_config(cfg, X.shape[1], None), 1e-3, seed=3)
+        acts = [
+            layer
+            for part in (model.get_layer(ENCODER), model.get_layer(DECODER))
+            for layer in part.layers
+            if layer.name.endswith("_act")
+        ]
+        assert len(acts) == 4
+        if name != "leaky_relu":
+            assert {a.get_config()["activation"] for a in acts} == {name}
+        codes[name] = np.asarray(model.get_layer(ENCODER)(X, training=False))
+    assert not np.allclose(codes["leaky_relu"], codes[activation])
+    save_model(feature_encoder(model), tmp_path / "encoder.keras")
+    reloaded = np.asarray(load_model(tmp_path / "encoder.keras").predict(X, verbose=0))
+    np.testing.assert_allclose(reloaded, codes[activation], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("kind", "image_shape"), [("dense", None), ("deep-bn", None), ("conv", IMAGE_SHAPE)]
 )

@@ -62,6 +62,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("{}\n", ["autoencoder.weight_ema=1"], "autoencoder.weight_ema"),
         ("{}\n", ["autoencoder.leaky_slope=0"], "autoencoder.leaky_slope"),
+        (
+            "{}\n",
+            ["autoencoder.activation=elu", "autoencoder.leaky_slope=0.1"],
+            "leaky_slope applies only to activation leaky_relu",
+        ),
+        ("{}\n", ["autoencoder.activation=tanh"], "autoencoder.activation"),
         ("{}\n", ["autoencoder.dropout=1"], "autoencoder.dropout"),
         (
             "tracking: {promote_alias: champion}\n",
