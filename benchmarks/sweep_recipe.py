@@ -65,6 +65,7 @@ instead, which a linear classifier on the codes may use differently. Same rule a
 pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
 both are, the one with the larger gain on seeds 21-40; and only if the fit stays within the
 time-to-encoder goal (ratio at most 0.2, BENCHMARKS.md). Written before either was run.
+Result (README): both worse (-0.0042 and -0.0037 on train CV); not adopted.
 """
 
 from __future__ import annotations
