@@ -56,11 +56,16 @@ def _ci_text(diff: dict[str, Any]) -> str:
     return f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]"
 
 
+def _basis_text(metric: str) -> str:
+    """cv_accuracy -> accuracy on k-fold CV on the training split"""
+    where = "k-fold CV on the training split" if metric.startswith("cv_") else "the test split"
+    return f"{metric.removeprefix('cv_')} on {where}"
+
+
 def _caption(records: list[dict[str, Any]], metric: str, confidence: float) -> str:
     n_seeds = max(r["n_seeds"] for r in records)
-    where = "k-fold CV on the training split" if metric.startswith("cv_") else "the test split"
     return (
-        f"{metric.removeprefix('cv_')} on {where}: mean ± half-width of the "
+        f"{_basis_text(metric)}: mean ± half-width of the "
         f"{confidence:.0%} t interval over {n_seeds} seed(s)"
     )
 
@@ -221,8 +226,8 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
 def plot_confusion(
     y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path, chosen_by: str
 ) -> None:
-    """Confusion matrix of the best classifier x feature set (``best_pair``, by the metric
-    ``chosen_by``), test predictions of all seeds."""
+    """Confusion matrix of the best classifier x feature set (``best_pair``, by the basis
+    metric ``chosen_by``), test predictions of all seeds."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     plt = pyplot()
@@ -230,7 +235,7 @@ def plot_confusion(
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ax=ax, colorbar=False)
     ax.set_title(
         f"{pair[0]} on {LABELS.get(pair[1], pair[1])} features\n"
-        f"best by {chosen_by}; test predictions of every seed",
+        f"best by {_basis_text(chosen_by)}\ntest predictions of every seed",
         fontsize=10,
     )
     fig.tight_layout()

@@ -485,8 +485,6 @@ def write_comparison(
         np.concatenate(predictions[key]),
         key,
         outputs["confusion_plot"],
-        chosen_by={"accuracy": "test accuracy", "cv_accuracy": "train CV accuracy"}[
-            basis_metric(records)
-        ],
+        chosen_by=basis_metric(records),
     )
     return CompareResult(records, diffs, markdown)
