@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 
 import numpy as np
@@ -39,9 +41,7 @@ def _artifact_keys(flow_run_id: str) -> set[str]:
     return {a.key for a in found}
 
 
-def test_flow_runs_every_stage_and_records_one_mlflow_run(
-    project, prefect_harness, capsys, monkeypatch
-):
+def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harness, monkeypatch):
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -108,9 +108,10 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(
     from aefx.console import print_summary
 
     monkeypatch.delenv("COLUMNS", raising=False)
-    capsys.readouterr()
-    print_summary(params, result)
-    shown = capsys.readouterr().out
+    # Not capsys: Prefect's log handlers may bind to its stream and outlive it.
+    with contextlib.redirect_stdout(io.StringIO()) as log_file:
+        print_summary(params, result)
+    shown = log_file.getvalue()
     cells = re.findall(r"\d\.\d{4} ± \d\.\d{4}", shown)
     assert len(cells) == len(params.classifiers.use) * len(params.classifiers.features)
     assert any(
@@ -188,8 +189,6 @@ def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect
 def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_path):
     """A run in cv mode logged cv_accuracy.*: its training-split scores come first, labelled
     as such; the test split's follow for every run."""
-    import io
-
     from mlflow.tracking import MlflowClient
     from rich.console import Console
 
