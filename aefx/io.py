@@ -6,9 +6,9 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _fresh_sibling(target, _create_file)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -39,7 +37,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     """Like :func:`atomic_path` for a directory output: build it aside, then swap it in."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = _fresh_sibling(target, lambda path: path.mkdir(mode=0o777))
     try:
         yield tmp
         old = target.with_name(f".{target.name}.old")
@@ -50,6 +48,24 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fresh_sibling(target: Path, create: Callable[[Path], None]) -> Path:
+    """A new hidden sibling of ``target``, made by ``create`` under the user's umask. (mkstemp
+    and mkdtemp make theirs 0600 and 0700 and the rename keeps that, so teammates sharing the
+    project could not read its outputs.)"""
+    for _ in range(100):
+        candidate = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            create(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{target}: no free temporary name beside it")
+
+
+def _create_file(path: Path) -> None:
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
 
 
 def seed_file(directory: Path, seed: int, suffix: str) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -264,6 +267,25 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("killed")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)]
+)
+def test_outputs_are_created_under_the_users_umask(tmp_path, umask, file_mode, dir_mode):
+    from aefx.io import atomic_dir, write_json
+
+    previous = os.umask(umask)
+    try:
+        write_json(tmp_path / "metrics.json", {"accuracy": 0.9})
+        with atomic_dir(tmp_path / "models") as tmp:
+            write_json(tmp / "encoder.json", {})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "models").stat().st_mode) == dir_mode
+    assert stat.S_IMODE((tmp_path / "models" / "encoder.json").stat().st_mode) == file_mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "models"]
 
 
 def test_logreg_on_raw_features_reproduces_the_reference(project):
