@@ -293,9 +293,9 @@ def encode(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Encode new data with a trained encoder and its scaler, chunk by chunk."""
-    from aefx.encode import encode_file, resolve_model, table_format
+    from aefx.encode import encode_file, output_format, resolve_model
 
-    table_format(output, "output")  # before the model loads
+    output_format(input_path, output)  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.serving import EncoderModel
@@ -334,9 +334,9 @@ def score(
 ) -> None:
     """Anomaly scores of new rows: reconstruction error (decision_score), and a 0/1 flag
     (anomaly) above the threshold learned from the training rows (PyOD's threshold_)."""
-    from aefx.encode import resolve_model, score_file, table_format
+    from aefx.encode import output_format, resolve_model, score_file
 
-    table_format(output, "output")  # before the model loads
+    output_format(input_path, output)  # before the model loads
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.serving import EncoderModel, load_detector
@@ -385,9 +385,16 @@ def train_stream(
         update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
     )
     _quiet_environment()
-    from aefx.streaming import parquet_features, record_stream_run, train_stream
+    from aefx.streaming import (
+        check_encoder_folder,
+        parquet_features,
+        record_stream_run,
+        train_stream,
+    )
 
-    parquet_features(input_path, params.data.label)  # the footer's checks, before any run starts
+    # The checks a file's footer and the output folder allow, before any run starts.
+    parquet_features(input_path, params.data.label)
+    check_encoder_folder(output, input_path)
     chosen_seed = seed if seed is not None else params.seeds[0]
     with record_stream_run(params, cfg, input_path, output) as record:
         result = train_stream(

@@ -99,6 +99,15 @@ def table_format(path: Path, role: str) -> str:
     return found
 
 
+def output_format(source: Path, output: Path) -> str:
+    """The output's format (see :func:`table_format`). The output may not be the input file:
+    the finished output is renamed over it, so the rows would be lost to their codes."""
+    kind = table_format(output, "output")
+    if output.exists() and source.exists() and output.samefile(source):
+        raise AefxError(f"{output}: is the input file; write the output to another path")
+    return kind
+
+
 def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once."""
     from aefx.validation import check_content
@@ -202,7 +211,7 @@ def stream_file(
 
     from aefx.io import atomic_path
 
-    open_writer = _CsvWriter if table_format(output, "output") == "csv" else pq.ParquetWriter
+    open_writer = _CsvWriter if output_format(source, output) == "csv" else pq.ParquetWriter
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None

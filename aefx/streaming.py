@@ -73,6 +73,20 @@ def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
     return names, rows
 
 
+def check_encoder_folder(output: Path, source: Path) -> None:
+    """train-stream swaps its whole output folder for the new encoder's, so that folder may only
+    be new, empty, or an encoder folder written before; and it may not hold the input."""
+    if output.exists() and not output.is_dir():
+        raise AefxError(f"{output}: is a file; train-stream writes an encoder folder")
+    if source.resolve().is_relative_to(output.resolve()):
+        raise AefxError(f"{output}: holds the input {source}; write the encoder to another folder")
+    if output.is_dir() and any(output.iterdir()) and not (output / "encoder.json").is_file():
+        raise AefxError(
+            f"{output}: has files but no encoder.json, and train-stream replaces the whole "
+            "folder; write the encoder to a new or empty folder"
+        )
+
+
 @dataclass
 class RunningStats:
     """Column min, max, mean and variance over chunks (Chan et al.'s pairwise update)."""
@@ -254,6 +268,7 @@ def train_stream(
     from aefx.models import configure_determinism, save_model, shipped_metadata
     from aefx.progress import epoch_callback
 
+    check_encoder_folder(output, source)
     kind = "minmax" if scale_kind == "auto" else scale_kind
     plan = survey(source, label, kind, cfg.validation_fraction, validation_cap, chunk, seed)
     log.info(

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from aefx.config import load_params
 from aefx.serving import EncoderModel
@@ -136,3 +137,28 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     text = (tmp_path / "out.csv").read_text()
     assert text.splitlines()[0] == '"a,b",c'
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
+
+
+@pytest.mark.parametrize("command", ["encode", "score"])
+@pytest.mark.parametrize("read_through_link", [False, True])
+def test_an_output_that_is_the_input_is_refused_before_any_model_loads(
+    tmp_path, command, read_through_link
+):
+    """The finished output is renamed over its path: were that the input, its rows would be
+    gone. The model named does not exist, so the refusal comes before it is looked for."""
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame({"f0": [0.1, 0.2], "f1": [1.0, 2.0]}).to_csv(rows, index=False)
+    before = rows.read_bytes()
+    source = rows
+    if read_through_link:
+        source = tmp_path / "link.csv"
+        source.symlink_to(rows)
+    done = run_command(
+        *AEFX, command, "-m", "nowhere.json", "-i", source.name, "-o", "rows.csv", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: rows.csv: is the input file; write the output to another path"
+    )
+    assert rows.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"rows.csv", source.name})

@@ -219,3 +219,42 @@ def test_bad_rows_stop_train_stream_with_one_line_and_no_output(project, spoil, 
     assert len(errors) == 1 and message in errors[0]
     assert "Traceback" not in done.stderr
     assert not (project / "models" / "stream").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("mine", "mine: has files but no encoder.json, and train-stream replaces the whole folder"),
+        ("data", "data: holds the input data/rows.parquet; write the encoder to another folder"),
+        (
+            "data/rows.parquet",
+            "data/rows.parquet: is a file; train-stream writes an encoder folder",
+        ),
+    ],
+)
+def test_train_stream_replaces_no_folder_it_did_not_write(project, output, message):
+    """Its output folder is swapped whole for the new one, so a folder of other files, or the
+    input's, is refused before any run starts, and every file stays."""
+    _write(_table(500), project / "data" / "rows.parquet")
+    (project / "mine").mkdir()
+    (project / "mine" / "notes.txt").write_text("keep me")
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    done = run_command(
+        *AEFX, "train-stream", "-i", "data/rows.parquet", "-o", output, "--epochs", "1",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"aefx: error: {message}")
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+    assert not (project / "mlruns").exists()  # no MLflow run was started
+
+
+def test_train_stream_writes_over_an_encoder_folder_it_wrote_before(tmp_path):
+    from aefx.streaming import check_encoder_folder
+
+    source = _write(_table(50), tmp_path / "rows.parquet")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "encoder.json").write_text("{}")
+    (tmp_path / "empty").mkdir()
+    for output in ("old", "empty", "new"):
+        check_encoder_folder(tmp_path / output, source)  # no error
