@@ -198,4 +198,5 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
 
 def run_sweep(params: Params) -> SweepResult:
     """The sweep flow on the task runner that ``params.compute`` asks for."""
+    members(params)  # an empty grid or a member's bad params: one line, before Prefect starts
     return sweep.with_options(task_runner=task_runner(params.compute))(params)

@@ -148,6 +148,22 @@ def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text
     assert "Traceback" not in done.stderr and not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize(
+    ("grid", "needle"),
+    [
+        ([], "sweep.grid is empty"),
+        (["--set", "sweep.grid.autoencoder.epochs=[5, -1]"], "autoencoder.epochs"),
+        (["--set", "sweep.grid.autoencoder.epochs=[5, 5]"], "two members have the same params"),
+    ],
+)
+def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, needle):
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("sweep", *grid, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and needle in done.stderr, done.stderr
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "workspaces").exists()
+
+
 def test_run_with_bad_data_shows_no_traceback(tmp_path):
     """Through the real Prefect engine: the failure is one line, the MLflow run ends FAILED."""
     _user_data(tmp_path, GOOD.assign(label=1))
