@@ -61,17 +61,32 @@ def rich_console() -> Any:
 
 
 def print_summary(params: Any, result: Any) -> None:
+    from rich.markup import escape
+
     from aefx.report import comparison_table, verdict_table
 
     console = rich_console()
     console.print(comparison_table(result.records, params.evaluation.confidence))
     console.print(verdict_table(result.differences))
-    p = params.paths
     console.print(
         f"MLflow run [bold]{result.run_id}[/] in experiment "
-        f"'{params.tracking.experiment}' ({result.tracking_uri})"
+        f"'{escape(params.tracking.experiment)}' ({escape(result.tracking_uri)})",
+        soft_wrap=True,
     )
     console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
+    print_outputs(console, params.paths)
+    if result.dvc_recorded:
+        console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
+    else:
+        console.print(
+            "Not recorded in dvc.lock (params differ from params.yaml, so the outputs went to a "
+            "workspace of their own; or no DVC repository here)."
+        )
+
+
+def print_outputs(console: Any, p: Any) -> None:
+    """One line per kind of output listing its paths, never broken (a terminal wraps it; a log
+    keeps it whole for copying) and printed as they are, not read as rich markup."""
     data = (p.train, p.test, p.data_schema, p.scaler, p.encoded)
     models = (p.autoencoders, p.encoder, p.encoder_meta)
     reports = (p.comparison, p.differences, p.autoencoder_metrics, p.comparison_table)
@@ -88,11 +103,5 @@ def print_summary(params: Any, result: Any) -> None:
         ("Reports", reports),
         ("Plots", plots),
     ):
-        console.print(f"{title}: " + ", ".join(str(x) for x in paths))
-    if result.dvc_recorded:
-        console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
-    else:
-        console.print(
-            "Not recorded in dvc.lock (params differ from params.yaml, so the outputs went to a "
-            "workspace of their own; or no DVC repository here)."
-        )
+        line = f"{title}: " + ", ".join(str(x) for x in paths)
+        console.print(line, soft_wrap=True, markup=False)

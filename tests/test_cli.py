@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -240,3 +242,22 @@ def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
     assert [r.info.status for r in runs] == ["KILLED"]
     assert not (tmp_path / "models" / "autoencoders").exists()  # nothing half-written
+
+
+def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypatch):
+    """A run in a deep workspace: each kind of output stays one line in a log (rich would break
+    it at the console's width) and a path's brackets are kept, not read as markup."""
+    from aefx.config import Params
+    from aefx.console import print_outputs, rich_console
+    from aefx.workspace import in_workspace
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    paths = in_workspace(Params(), tmp_path / ("w" * 120) / "[run 2]").paths
+    with contextlib.redirect_stdout(io.StringIO()) as log_file:
+        print_outputs(rich_console(), paths)
+    lines = log_file.getvalue().splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["Data", "Models", "Reports", "Plots"]
+    assert lines[0] == f"Data: {paths.train}, {paths.test}, {paths.data_schema}, " + (
+        f"{paths.scaler}, {paths.encoded}"
+    )
+    assert lines[3].endswith(str(paths.confusion_plot))
