@@ -244,7 +244,7 @@ def run_stage(
 @app.command()
 @user_errors
 def ui(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Open the MLflow UI on this project's store (listens on 127.0.0.1 only)."""
@@ -252,6 +252,7 @@ def ui(
     from aefx.tracking import tracking_uri
 
     uri = tracking_uri(load_params(params_file).tracking.uri)
+    _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
     _quiet_environment()
     os.execvp(
@@ -269,6 +270,20 @@ def ui(
             str(port),
         ],
     )
+
+
+def _require_free_port(port: int) -> None:
+    """MLflow's server logs a taken port among its start-up lines and still exits 0."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise AefxError(
+                f"port {port} on 127.0.0.1 is not free ({exc.strerror}); choose one with --port"
+            ) from None
 
 
 @app.command()

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +267,48 @@ def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypat
         f"{paths.scaler}, {paths.encoded}"
     )
     assert lines[3].endswith(str(paths.confusion_plot))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_aefx_ui_serves_the_projects_store(tmp_path):
+    """`aefx ui` as the README says: the MLflow server on 127.0.0.1 answers with this project's
+    experiment; a taken port is one line and a non-zero exit (MLflow itself exits 0)."""
+    from mlflow.tracking import MlflowClient
+
+    write_params(tmp_path)
+    (tmp_path / "mlruns").mkdir()
+    MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}").create_experiment("aefx")
+    port = _free_port()
+    server = subprocess.Popen(
+        [*AEFX, "ui", "--port", str(port)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aefx"
+    try:
+        answer = None
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    answer = json.load(response)
+                break
+            except OSError:
+                assert server.poll() is None, "aefx ui exited before answering"
+                time.sleep(0.5)
+        assert answer is not None and answer["experiment"]["name"] == "aefx"
+
+        done = aefx("ui", "--port", str(port), cwd=tmp_path)  # taken by the first
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"aefx: error: port {port} on 127.0.0.1 is not free")
+        assert done.stderr.count("\n") == 1
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
