@@ -193,21 +193,17 @@ def serve(
 
     if (cron is None) == (interval is None):
         raise AefxError("give one schedule: --cron EXPR or --interval SECONDS")
-    load_params(params_file, overrides or [])  # refuse a broken params file now, not at 3 am
+    # Refuse a broken params file or schedule now, not at 3 am.
+    load_params(params_file, overrides or [])
+    _quiet_environment()  # before Prefect is imported
+    schedule = _schedule(cron, interval, timezone)
     if not os.environ.get("PREFECT_API_URL"):
         raise AefxError(
             "schedules need a Prefect server: start one with `prefect server start` and "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
-    _quiet_environment()
-    from prefect.schedules import Cron, Interval
-
     from flows.pipeline import scheduled
 
-    try:
-        schedule = Cron(cron, timezone=timezone) if cron else Interval(interval)
-    except ValueError as exc:
-        raise AefxError(f"--cron {cron!r}: {str(exc).splitlines()[0]}") from None
     typer.echo(f"serving deployment aefx-scheduled/{name}; Ctrl-C stops serving")
     scheduled.serve(
         name=name,
@@ -216,6 +212,27 @@ def serve(
         limit=1,
         print_starting_message=False,
     )
+
+
+def _schedule(cron: str | None, interval: int | None, timezone: str) -> Any:
+    """The Prefect schedule asked for. A bad cron string or an unknown time zone is the user's
+    error (Prefect's Cron takes any zone name as it is)."""
+    import zoneinfo
+
+    from prefect.schedules import Cron, Interval
+
+    if interval is not None:
+        return Interval(interval)
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise AefxError(
+            f"--timezone {timezone!r}: not a known time zone (e.g. Europe/Paris)"
+        ) from None
+    try:
+        return Cron(cron, timezone=timezone)
+    except ValueError as exc:
+        raise AefxError(f"--cron {cron!r}: {str(exc).splitlines()[0]}") from None
 
 
 @app.command("stage")

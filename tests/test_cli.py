@@ -172,6 +172,21 @@ def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, need
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "workspaces").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give one schedule: --cron EXPR or --interval SECONDS"),
+        (["--cron", "0 3 * *"], "--cron '0 3 * *': Invalid cron string"),
+        (["--cron", "0 3 * * *", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus': not"),
+    ],
+)
+def test_serve_refuses_a_bad_schedule_before_it_needs_a_server(tmp_path, args, message):
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("serve", *args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: {message}") and done.stderr.count("\n") == 1
+
+
 def test_run_with_bad_data_shows_no_traceback(tmp_path):
     """Through the real Prefect engine: the failure is one line, the MLflow run ends FAILED."""
     _user_data(tmp_path, GOOD.assign(label=1))
