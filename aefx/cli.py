@@ -364,8 +364,9 @@ def score(
     ] = 50_000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Anomaly scores of new rows: reconstruction error (decision_score), and a 0/1 flag
-    (anomaly) above the threshold learned from the training rows (PyOD's threshold_)."""
+    """Anomaly scores of new rows, from the shipped autoencoder's reconstruction error.
+
+    Per row: decision_score (the error) and anomaly (1 above PyOD's threshold_, from training)."""
     from aefx.encode import output_format, resolve_model, score_file
 
     output_format(input_path, output)  # before the model loads
@@ -386,6 +387,40 @@ def score(
         typer.echo(
             f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
         )
+
+
+@app.command()
+@user_errors
+def reconstruct(
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", help="models:/NAME@ALIAS, a run id, or a local encoder."),
+    ],
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
+    ],
+    rows: Annotated[
+        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
+    ] = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """New rows as the shipped autoencoder rebuilds them (denoised, for a denoising model).
+
+    Rows come back in the input's units and columns; the label is carried through."""
+    from aefx.encode import output_format, reconstruct_file, resolve_model
+
+    output_format(input_path, output)  # before the model loads
+    uri = _tracking_uri_for(params_file)
+    _quiet_environment()
+    from aefx.serving import EncoderModel, load_detector
+
+    encoder_path, meta_path = resolve_model(model, uri)
+    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
+    autoencoder = load_detector(str(encoder_path), str(meta_path)).autoencoder
+    stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
+    typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
 
 
 @app.command("train-stream")

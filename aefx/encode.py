@@ -1,5 +1,6 @@
-"""`aefx encode` and `aefx promote`: use a trained encoder on new data, in bounded memory, and
-pick the registered version that later runs should use."""
+"""`aefx encode`, `score`, `reconstruct` and `promote`: use a trained encoder (and the
+autoencoder shipped with it) on new data in bounded memory, and pick the registered version
+that later runs should use."""
 
 from __future__ import annotations
 
@@ -306,6 +307,25 @@ def score_file(
             )
     log.info("score: %d rows, %d flagged -> %s", total, flagged, output)
     return stats
+
+
+def reconstruct_file(
+    encoder: Any, autoencoder: Any, source: Path, output: Path, rows: int = 50_000
+) -> EncodeStats:
+    """Each row of ``source`` as the autoencoder rebuilds it, back in the input's units: scaled,
+    passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
+    reconstructions are the denoised rows. Same feature columns; the label is carried through."""
+    keep = {encoder.label} if encoder.label else set()
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
+        rebuilt = autoencoder.predict(np.asarray(X, dtype="float32"), batch_size=4096, verbose=0)
+        back = encoder.scaler.inverse_transform(np.asarray(rebuilt, dtype="float64"))
+        return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
+
+    total, chunks = stream_file(source, output, rows, encoder.features, keep, transform)
+    log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
+    return EncodeStats(total, chunks, len(encoder.code_columns))
 
 
 def _require_column(source: Path, column: str) -> None:

@@ -139,7 +139,7 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
 
 
-@pytest.mark.parametrize("command", ["encode", "score"])
+@pytest.mark.parametrize("command", ["encode", "score", "reconstruct"])
 @pytest.mark.parametrize("read_through_link", [False, True])
 def test_an_output_that_is_the_input_is_refused_before_any_model_loads(
     tmp_path, command, read_through_link
