@@ -41,6 +41,19 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a param: dotted.key=value (repeatable)."),
 ]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
+        "(.json, .keras or folder).",
+    ),
+]
+RowsInOption = Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")]
+ChunkOption = Annotated[
+    int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
+]
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -303,37 +316,38 @@ def _require_free_port(port: int) -> None:
             ) from None
 
 
-@app.command()
-@user_errors
-def encode(
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
-            "(.json, .keras or folder).",
-        ),
-    ],
-    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
-    ],
-    rows: Annotated[
-        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
-    ] = 50_000,
-    params_file: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Encode new data with a trained encoder and its scaler, chunk by chunk."""
-    from aefx.encode import encode_file, output_format, resolve_model
+def _shipped_model(
+    model: str, input_path: Path, output: Path, params_file: Path
+) -> tuple[Any, tuple[str, str]]:
+    """The encoder that ``model`` names, with its scaler, and its (encoder, metadata) files,
+    for the commands that stream new rows; the output is checked before anything loads."""
+    from aefx.encode import output_format, resolve_model
 
-    output_format(input_path, output)  # before the model loads
+    output_format(input_path, output)
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
     from aefx.serving import EncoderModel
 
     encoder_path, meta_path = resolve_model(model, uri)
-    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
+    files = (str(encoder_path), str(meta_path))
+    return EncoderModel.from_files(*files), files
+
+
+@app.command()
+@user_errors
+def encode(
+    model: ModelOption,
+    input_path: RowsInOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
+    ],
+    rows: ChunkOption = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Encode new data with a trained encoder and its scaler, chunk by chunk."""
+    from aefx.encode import encode_file
+
+    encoder, _ = _shipped_model(model, input_path, output, params_file)
     stats = encode_file(encoder, input_path, output, rows)
     typer.echo(
         f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
@@ -343,11 +357,8 @@ def encode(
 @app.command()
 @user_errors
 def score(
-    model: Annotated[
-        str,
-        typer.Option("--model", "-m", help="models:/NAME@ALIAS, a run id, or a local encoder."),
-    ],
-    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
+    model: ModelOption,
+    input_path: RowsInOption,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="CSV or Parquet file of scores (by its suffix).")
     ],
@@ -359,24 +370,18 @@ def score(
         float | None,
         typer.Option(help="Flag above this score instead of the learned threshold_."),
     ] = None,
-    rows: Annotated[
-        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
-    ] = 50_000,
+    rows: ChunkOption = 50_000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Anomaly scores of new rows, from the shipped autoencoder's reconstruction error.
 
     Per row: decision_score (the error) and anomaly (1 above PyOD's threshold_, from training)."""
-    from aefx.encode import output_format, resolve_model, score_file
+    from aefx.encode import score_file
 
-    output_format(input_path, output)  # before the model loads
-    uri = _tracking_uri_for(params_file)
-    _quiet_environment()
-    from aefx.serving import EncoderModel, load_detector
+    encoder, files = _shipped_model(model, input_path, output, params_file)
+    from aefx.serving import load_detector
 
-    encoder_path, meta_path = resolve_model(model, uri)
-    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
-    detector = load_detector(str(encoder_path), str(meta_path), threshold)
+    detector = load_detector(*files, threshold)
     stats = score_file(encoder, detector, input_path, output, rows, truth)
     share = stats.flagged / stats.rows
     typer.echo(
@@ -392,33 +397,24 @@ def score(
 @app.command()
 @user_errors
 def reconstruct(
-    model: Annotated[
-        str,
-        typer.Option("--model", "-m", help="models:/NAME@ALIAS, a run id, or a local encoder."),
-    ],
-    input_path: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")],
+    model: ModelOption,
+    input_path: RowsInOption,
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
     ],
-    rows: Annotated[
-        int, typer.Option(help="Rows per chunk (memory is bounded by it).", min=1)
-    ] = 50_000,
+    rows: ChunkOption = 50_000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """New rows as the shipped autoencoder rebuilds them (denoised, for a denoising model).
 
     Rows come back in the input's units and columns; the label is carried through."""
-    from aefx.encode import output_format, reconstruct_file, resolve_model
+    from aefx.encode import reconstruct_file
 
-    output_format(input_path, output)  # before the model loads
-    uri = _tracking_uri_for(params_file)
-    _quiet_environment()
-    from aefx.serving import EncoderModel, load_detector
+    encoder, files = _shipped_model(model, input_path, output, params_file)
+    from aefx.serving import load_detector
 
-    encoder_path, meta_path = resolve_model(model, uri)
-    encoder = EncoderModel.from_files(str(encoder_path), str(meta_path))
-    autoencoder = load_detector(str(encoder_path), str(meta_path)).autoencoder
+    autoencoder = load_detector(*files).autoencoder
     stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
 
