@@ -412,9 +412,9 @@ def reconstruct(
     from aefx.encode import reconstruct_file
 
     encoder, files = _shipped_model(model, input_path, output, params_file)
-    from aefx.serving import load_detector
+    from aefx.serving import load_autoencoder
 
-    autoencoder = load_detector(*files).autoencoder
+    autoencoder = load_autoencoder(*files)
     stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
 

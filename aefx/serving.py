@@ -50,24 +50,36 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(codes, columns=self.code_columns, index=frame.index)
 
 
+def load_autoencoder(encoder_path: str, meta_path: str) -> Any:
+    """The whole autoencoder shipped beside an encoder (clean encoder, then decoder)."""
+    return _shipped_autoencoder(encoder_path, meta_path, read_json(meta_path))
+
+
 def load_detector(encoder_path: str, meta_path: str, threshold: float | None = None) -> Any:
     """The anomaly detector shipped beside an encoder: its whole autoencoder and the threshold
     learned from the training rows' reconstruction errors (or ``threshold`` instead)."""
-    from pathlib import Path
-
     from aefx.anomaly import ReconstructionDetector
 
     meta = read_json(meta_path)
-    if "autoencoder" not in meta or "anomaly" not in meta:
+    if "anomaly" not in meta:
         raise AefxError(f"{meta_path}: this model ships no autoencoder for anomaly scores")
+    anomaly = meta["anomaly"]
+    return ReconstructionDetector.fitted(
+        _shipped_autoencoder(encoder_path, meta_path, meta),
+        anomaly["threshold"] if threshold is None else threshold,
+        anomaly["contamination"],
+    )
+
+
+def _shipped_autoencoder(encoder_path: str, meta_path: str, meta: dict[str, Any]) -> Any:
+    """Load the autoencoder ``meta`` names beside the encoder, refusing one whose hash differs."""
+    from pathlib import Path
+
+    if "autoencoder" not in meta:
+        raise AefxError(f"{meta_path}: this model ships no autoencoder")
     path = Path(encoder_path).with_name(meta["autoencoder"])
     if not path.is_file():
         raise AefxError(f"{path}: the autoencoder named by {meta_path} is missing")
     if file_sha256(path) != meta["autoencoder_sha256"]:
         raise AefxError(f"{path}: does not match the hash recorded in its metadata; refusing it")
-    anomaly = meta["anomaly"]
-    return ReconstructionDetector.fitted(
-        load_model(path),
-        anomaly["threshold"] if threshold is None else threshold,
-        anomaly["contamination"],
-    )
+    return load_model(path)

@@ -33,7 +33,7 @@ def errors(kind: str, seed: int, noise: list[float]) -> dict[float, tuple[float,
     from aefx.config import load_params
     from aefx.encode import reconstruct_file
     from aefx.pipeline import STAGES
-    from aefx.serving import EncoderModel, load_detector
+    from aefx.serving import EncoderModel, load_autoencoder
 
     cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="aefx-denoise-") as tmp:
@@ -48,7 +48,7 @@ def errors(kind: str, seed: int, noise: list[float]) -> dict[float, tuple[float,
                 stage.run(params)
             p = params.paths
             encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
-            autoencoder = load_detector(str(p.encoder), str(p.encoder_meta)).autoencoder
+            autoencoder = load_autoencoder(str(p.encoder), str(p.encoder_meta))
             clean = pd.read_parquet(p.test)
             features = encoder.features
             span = encoder.scaler.data_range_
