@@ -158,10 +158,13 @@ def check_values(chunk: pd.DataFrame, features: list[str], first_row: int, origi
         values = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
         if bad.any():
-            row = first_row + int(np.argmax(bad))
+            at = int(np.argmax(bad))
+            value = chunk[column].iloc[at]
+            if isinstance(value, np.generic):  # nan, not np.float64(nan)
+                value = value.item()
             raise AefxError(
-                f"{origin}: column {column!r} row {row} is not a finite number "
-                f"({chunk[column].iloc[int(np.argmax(bad))]!r})"
+                f"{origin}: column {column!r} row {first_row + at} is not a finite number "
+                f"({value!r})"
             )
 
 

@@ -162,3 +162,18 @@ def test_an_output_that_is_the_input_is_refused_before_any_model_loads(
     )
     assert rows.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"rows.csv", source.name})
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(np.nan, "(nan)"), (np.inf, "(inf)"), ("oops", "('oops')")]
+)
+def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
+    from aefx.encode import check_values
+    from aefx.errors import AefxError
+
+    chunk = pd.DataFrame({"f0": [0.1, 0.2, 0.3], "f1": [1.0, value, 2.0]})
+    with pytest.raises(AefxError) as caught:
+        check_values(chunk, ["f0", "f1"], first_row=10, origin=tmp_path / "new.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'new.csv'}: column 'f1' row 11 is not a finite number {shown}"
+    )
