@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from aefx.config import Params, PathsConfig, load_params
+from aefx.errors import AefxError
 
 log = logging.getLogger(__name__)
 WORKSPACES = Path("workspaces")
@@ -61,7 +62,29 @@ def plan_run(
     project_params = not overrides and Path(params_file).resolve() == Path("params.yaml").resolve()
     if workspace is None:
         workspace = default_workspace(params, project_params)
-    return RunPlan(in_workspace(params, workspace), workspace, project_params and workspace is None)
+    placed = in_workspace(params, workspace)
+    if workspace is not None:
+        check_workspace(placed)
+    return RunPlan(placed, workspace, project_params and workspace is None)
+
+
+def check_workspace(params: Params) -> None:
+    """A run replaces its output files and folders (models/autoencoders, data/encoded, ...) whole.
+    In a folder no aefx run has written (no lock file), something already at one of those paths
+    is someone else's: refuse rather than replace it."""
+    workspace = params.paths.workspace
+    if (workspace / LOCK_NAME).exists():
+        return
+    for name, path in params.paths.model_dump().items():
+        if (
+            name not in ("raw_dir", "workspace")
+            and path.is_relative_to(workspace)
+            and (path.exists() or path.is_symlink())
+        ):
+            raise AefxError(
+                f"{workspace}: {path.relative_to(workspace)} is already there and no aefx run "
+                "wrote this folder; a run would replace it, so give it a new or empty folder"
+            )
 
 
 def in_workspace(params: Params, workspace: Path | None) -> Params:

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from aefx.workspace import LOCK_NAME
 from tests.conftest import TINY_PARAMS, run_command, subprocess_env, write_params
 
 AEFX = [sys.executable, "-m", "aefx"]
@@ -137,6 +138,18 @@ def test_a_refused_run_with_overrides_leaves_no_workspace(tmp_path):
     assert done.returncode == 2
     assert "aefx: error: data/raw/gone.csv: data file not found" in done.stderr.splitlines()
     assert not (tmp_path / "workspaces").exists()
+
+
+def test_a_run_into_a_folder_it_would_overwrite_is_refused_in_one_line(tmp_path):
+    write_params(tmp_path, TINY_PARAMS)
+    mine = tmp_path / "results" / "data" / "encoded" / "mine.parquet"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"not aefx's")
+    done = aefx("run", "--workspace", "results", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "results: data/encoded is already there" in done.stderr
+    assert mine.read_bytes() == b"not aefx's" and not (tmp_path / "results" / LOCK_NAME).exists()
+    assert not (tmp_path / "mlruns").exists()
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aefx.workspace import LOCK_NAME, params_digest, workspace_lock
+from aefx.errors import AefxError
+from aefx.workspace import LOCK_NAME, params_digest, plan_run, workspace_lock
 from tests.conftest import TINY_PARAMS, dvc, mlflow_runs, subprocess_env, write_params
 
 AEFX = (sys.executable, "-m", "aefx")
@@ -191,6 +192,27 @@ def test_a_workspace_left_holding_only_its_lock_is_removed(tmp_path):
     with workspace_lock(there_before):
         pass
     assert (there_before / LOCK_NAME).exists()
+
+
+def test_a_run_refuses_a_folder_whose_outputs_it_would_replace(tmp_path, monkeypatch):
+    """`--workspace DIR`: a run swaps its output folders (models/autoencoders, ...) whole, so a
+    folder no run wrote may not already hold one; a new, empty or unrelated folder, or one an
+    earlier run wrote (its lock file is there), is fine."""
+    monkeypatch.chdir(tmp_path)
+    params_file = write_params(tmp_path, TINY_PARAMS)
+    theirs = tmp_path / "theirs"
+    (theirs / "models" / "autoencoders").mkdir(parents=True)
+    (theirs / "models" / "autoencoders" / "notes.txt").write_text("mine")
+    with pytest.raises(AefxError, match=r"^theirs: models/autoencoders is already there"):
+        plan_run(params_file, workspace=Path("theirs"))
+    assert (theirs / "models" / "autoencoders" / "notes.txt").read_text() == "mine"
+
+    (tmp_path / "new" / "unrelated").mkdir(parents=True)
+    for fine in ("new", "never-made", "new/unrelated"):
+        assert plan_run(params_file, workspace=Path(fine)).params.paths.encoder.is_relative_to(fine)
+
+    (theirs / LOCK_NAME).touch()  # what a run leaves in a folder it wrote
+    assert plan_run(params_file, workspace=Path("theirs")).workspace == Path("theirs")
 
 
 def test_a_run_waiting_on_a_workspace_that_is_removed_locks_a_new_one(tmp_path):
