@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -554,6 +555,19 @@ def dvc_yaml(
         return
     path.write_text(text)
     typer.echo(f"wrote {path}")
+
+
+def _unwrap_help() -> None:
+    """Typer's rich help keeps a docstring's line breaks, so a paragraph wrapped for the source
+    broke mid-sentence on the terminal: give each command its docstring one line per paragraph,
+    for the terminal to wrap."""
+    for info in app.registered_commands:
+        doc = inspect.getdoc(info.callback)
+        if info.help is None and doc:
+            info.help = "\n\n".join(" ".join(part.split()) for part in doc.split("\n\n"))
+
+
+_unwrap_help()
 
 
 def main() -> None:  # pragma: no cover - console entry point

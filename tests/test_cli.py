@@ -50,6 +50,21 @@ def test_help_imports_no_heavy_library(tmp_path):
     assert "run" in done.stdout and "HEAVY []" in done.stdout
 
 
+def test_each_commands_help_keeps_a_paragraph_on_one_line_for_the_terminal_to_wrap():
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    for info in app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        shown = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "400"}).output
+        lines = {line.strip() for line in shown.splitlines()}
+        for paragraph in inspect.getdoc(info.callback).split("\n\n"):
+            assert " ".join(paragraph.split()) in lines, (name, paragraph)
+
+
 def test_run_starts_prefects_server_while_mlflow_opens_and_the_flow_uses_it(tmp_path):
     # `aefx run` calls warm_start before the flow. With no Prefect API configured it starts
     # the temporary server, and the flow's client must then talk to that server, not a second.
