@@ -111,17 +111,19 @@ def output_format(source: Path, output: Path) -> str:
 
 def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once."""
-    from aefx.validation import check_content
+    from aefx.validation import READ_ERRORS, check_content, unreadable
 
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
     kind = table_format(path, "input")
     check_content(path)
-    if kind == "csv":
-        yield from pd.read_csv(path, chunksize=rows)
-        return
-    for batch in parquet_batches(path, rows):
-        yield batch.to_pandas()
+    try:
+        if kind == "csv":
+            yield from pd.read_csv(path, chunksize=rows)
+        else:
+            yield from (batch.to_pandas() for batch in parquet_batches(path, rows))
+    except READ_ERRORS as exc:  # raised by the readers, not by the consumer of these chunks
+        raise unreadable(path, exc) from None
 
 
 def open_parquet(path: Path) -> Any:
@@ -224,6 +226,8 @@ def stream_file(
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
+                if chunk.empty:  # a CSV of only its header reads as one empty chunk
+                    continue
                 check_values(chunk, features, total, source)
                 result = transform(chunk)
                 for name in keep & set(chunk.columns):

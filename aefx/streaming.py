@@ -46,14 +46,17 @@ def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.validation import check_content
+    from aefx.validation import READ_ERRORS, check_content, unreadable
 
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
     if path.suffix.lower() not in (".parquet", ".pq"):
         raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
     check_content(path)
-    source = pq.ParquetFile(path)
+    try:
+        source = pq.ParquetFile(path)
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from None
     schema = source.schema_arrow
     names = [f.name for f in schema if f.name != label]
     if label is not None and label not in schema.names:

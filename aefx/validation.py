@@ -155,6 +155,20 @@ def check_content(path: Path) -> None:
         raise AefxError(f"{path}: named .csv but holds {kind}")
 
 
+# What pandas and pyarrow raise for a file they cannot read: ParserError, EmptyDataError,
+# UnicodeDecodeError and ArrowInvalid are ValueErrors; ArrowIOError is an OSError.
+READ_ERRORS = (ValueError, OSError)
+
+
+def unreadable(path: Path, exc: Exception) -> AefxError:
+    """One line for a table file that pandas or pyarrow could not read."""
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return AefxError(f"{path}: file is empty")
+    kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return AefxError(f"{path}: cannot be read as {kind} ({reason})")
+
+
 def table_bytes(path: Path) -> int:
     """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer),
     the file's size for a CSV (its text is about as large as the floats it holds)."""

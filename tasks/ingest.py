@@ -13,7 +13,14 @@ from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
 from aefx.images import array_bytes, load_image_source, pixel_columns
 from aefx.io import write_json, write_parquet
-from aefx.validation import check_budget, check_content, table_bytes, table_problems, validate_table
+from aefx.validation import (
+    check_budget,
+    check_content,
+    table_bytes,
+    table_problems,
+    unreadable,
+    validate_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +67,8 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
         check_budget(path, table_bytes(path), budget_mb)
     try:
         frame = reader(path)
-    except pd.errors.EmptyDataError:
-        raise AefxError(f"{path}: file is empty") from None
     except Exception as exc:  # pandas and pyarrow raise many types for a corrupt file
-        kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AefxError(f"{path}: cannot be read as {kind} ({reason})") from None
+        raise unreadable(path, exc) from None
     frame.columns = [str(c) for c in frame.columns]
     return frame
 

@@ -139,6 +139,54 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
 
 
+def _spoiled(path, how: str) -> None:
+    rows = pd.DataFrame({"f0": np.arange(30.0), "f1": np.arange(30.0) / 2})
+    if how == "header only":
+        rows.head(0).to_csv(path, index=False)
+    elif how == "no bytes":
+        path.write_bytes(b"")
+    elif how == "ragged":  # a longer row after the first chunks were written aside
+        path.write_text(rows.to_csv(index=False) + "1.0,2.0,3.0\n")
+    elif how == "truncated":
+        rows.to_parquet(path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:  # "no rows"
+        rows.head(0).to_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "how", "message"),
+    [
+        ("in.csv", "header only", "no rows to read"),
+        ("in.csv", "no bytes", "file is empty"),
+        ("in.csv", "ragged", "cannot be read as CSV (Error tokenizing data."),
+        ("in.parquet", "truncated", "cannot be read as Parquet (Parquet magic bytes not found"),
+        ("in.parquet", "no rows", "no rows to read"),
+    ],
+)
+def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, name, how, message):
+    """Each of these gave a pandas, pyarrow or scikit-learn traceback from encode, score and
+    reconstruct (all three stream through stream_file)."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    source = tmp_path / name
+    _spoiled(source, how)
+    scaler = MinMaxScaler().fit(
+        [[0.0, 0.0], [1.0, 1.0]]
+    )  # refuses an empty frame, as the models do
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(scaler.transform(chunk[["f0", "f1"]].to_numpy()), columns=["a", "b"])
+
+    with pytest.raises(AefxError) as caught:
+        stream_file(source, tmp_path / "out.csv", 10, ["f0", "f1"], set(), transform)
+    assert str(caught.value).startswith(f"{source}: {message}")
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no output, no temporary left
+
+
 @pytest.mark.parametrize("command", ["encode", "score", "reconstruct"])
 @pytest.mark.parametrize("read_through_link", [False, True])
 def test_an_output_that_is_the_input_is_refused_before_any_model_loads(

@@ -249,6 +249,16 @@ def test_train_stream_replaces_no_folder_it_did_not_write(project, output, messa
     assert not (project / "mlruns").exists()  # no MLflow run was started
 
 
+def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
+    from aefx.errors import AefxError
+    from aefx.streaming import parquet_features
+
+    source = _write(_table(50), tmp_path / "rows.parquet")
+    source.write_bytes(source.read_bytes()[:-100])  # the footer cut off
+    with pytest.raises(AefxError, match=r"rows.parquet: cannot be read as Parquet \("):
+        parquet_features(source, "label")
+
+
 def test_train_stream_writes_over_an_encoder_folder_it_wrote_before(tmp_path):
     from aefx.streaming import check_encoder_folder
 
