@@ -257,13 +257,14 @@ def run_stage(
 ) -> None:
     """Run one stage without Prefect (this is what `dvc repro` calls)."""
     from aefx.config import load_params
-    from aefx.pipeline import STAGE_NAMES, stage
+    from aefx.pipeline import STAGE_NAMES, check_inputs, stage
 
     if name not in STAGE_NAMES:
         raise AefxError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
     from aefx.workspace import workspace_lock
 
     params = load_params(params_file)
+    check_inputs(stage(name), params)
     _quiet_environment()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     with workspace_lock(None):  # never while an `aefx run` writes the same files

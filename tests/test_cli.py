@@ -240,6 +240,32 @@ def test_unknown_stage(tmp_path):
     assert done.returncode == 2 and "unknown stage 'nope'" in done.stderr
 
 
+def test_a_stage_run_before_its_inputs_exist_names_the_stage_that_writes_them(tmp_path):
+    write_params(tmp_path)
+    done = aefx("stage", "encode_splits", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "aefx: error: data/scaled/train.parquet: not there yet, and stage encode_splits reads "
+        "it; run `aefx stage scale` first, or `dvc repro encode_splits` for every stage it needs\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]  # nothing written, no lock
+
+
+def test_every_stage_names_a_missing_input_and_an_earlier_stage_that_writes_it(tmp_path):
+    from aefx.config import Params
+    from aefx.errors import AefxError
+    from aefx.pipeline import STAGE_NAMES, STAGES, check_inputs
+    from aefx.workspace import in_workspace
+
+    params = in_workspace(Params(), tmp_path)  # nothing written there yet
+    check_inputs(STAGES[0], params)  # ingest reads the data source, which it checks itself
+    for position, later in enumerate(STAGES[1:], start=1):
+        with pytest.raises(AefxError, match=rf"stage {later.name} reads it") as caught:
+            check_inputs(later, params)
+        writer = str(caught.value).split("run `aefx stage ")[1].split("`")[0]
+        assert STAGE_NAMES.index(writer) < position
+
+
 def test_dvc_yaml_is_generated_from_the_stage_graph():
     from aefx.pipeline import STAGE_NAMES, dvc_yaml_text
 
