@@ -88,7 +88,7 @@ def print_outputs(console: Any, p: Any) -> None:
     """One line per kind of output listing its paths, never broken (a terminal wraps it; a log
     keeps it whole for copying) and printed as they are, not read as rich markup."""
     data = (p.train, p.test, p.data_schema, p.scaler, p.encoded)
-    models = (p.autoencoders, p.encoder, p.encoder_meta)
+    models = (p.autoencoders, p.encoders, p.encoder, p.encoder_meta, p.autoencoder)
     reports = (p.comparison, p.differences, p.autoencoder_metrics, p.comparison_table)
     plots = (
         p.learning_curve_plot,

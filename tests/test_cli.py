@@ -335,6 +335,10 @@ def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypat
     assert lines[0] == f"Data: {paths.train}, {paths.test}, {paths.data_schema}, " + (
         f"{paths.scaler}, {paths.encoded}"
     )
+    assert lines[1] == (
+        f"Models: {paths.autoencoders}, {paths.encoders}, {paths.encoder}, {paths.encoder_meta}, "
+        f"{paths.autoencoder}"  # the last is what `aefx score` and `aefx reconstruct` load
+    )
     assert lines[3].endswith(str(paths.confusion_plot))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,13 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
         line.startswith("Data: ") and line.endswith(str(params.paths.encoded))
         for line in shown.splitlines()
     )
+    listed = [
+        Path(path)
+        for line in shown.splitlines()
+        if line.split(": ")[0] in ("Data", "Models", "Reports", "Plots")
+        for path in line.split(": ", 1)[1].split(", ")
+    ]
+    assert len(listed) == 19 and all(path.exists() for path in listed), listed
 
     # The Prefect flow ran one task per stage, in the order dvc.yaml declares them, and one
     # mapped task per classifier x seed (all feature sets) between encode_splits and the summary.
