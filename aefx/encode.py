@@ -336,7 +336,9 @@ def reconstruct_file(
 
 
 def _require_column(source: Path, column: str) -> None:
-    first = next(read_chunks(source, 1))
+    first = next(read_chunks(source, 1), None)
+    if first is None:  # a Parquet file of no rows reads as no chunks at all
+        raise AefxError(f"{source}: no rows to read")
     if column not in [str(c) for c in first.columns]:
         raise AefxError(f"{source}: no column {column!r} (named by --truth)")
 

@@ -187,6 +187,20 @@ def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, n
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no output, no temporary left
 
 
+def test_scores_checked_against_a_truth_column_of_an_empty_file_are_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from aefx.encode import score_file
+    from aefx.errors import AefxError
+
+    source = tmp_path / "in.parquet"
+    _spoiled(source, "no rows")  # --truth looks for its column before the rows stream
+    model = SimpleNamespace(label="label")  # not reached: the input is refused first
+    with pytest.raises(AefxError, match=r"in.parquet: no rows to read$"):
+        score_file(model, model, source, tmp_path / "out.csv", truth="f1")
+    assert [p.name for p in tmp_path.iterdir()] == ["in.parquet"]
+
+
 @pytest.mark.parametrize("command", ["encode", "score", "reconstruct"])
 @pytest.mark.parametrize("read_through_link", [False, True])
 def test_an_output_that_is_the_input_is_refused_before_any_model_loads(
