@@ -51,7 +51,15 @@ ModelOption = Annotated[
         "(.json, .keras or folder).",
     ),
 ]
-RowsInOption = Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw rows.")]
+RowsInOption = Annotated[
+    Path,
+    typer.Option(
+        "--input",
+        "-i",
+        help="CSV or Parquet of raw rows; for a model trained on images, also a folder of image "
+        "files, one image, or a .npy / .npz (array x) of images.",
+    ),
+]
 ChunkOption = Annotated[
     int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
 ]

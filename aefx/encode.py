@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +109,19 @@ def output_format(source: Path, output: Path) -> str:
     return kind
 
 
-def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
-    """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once."""
+def read_chunks(
+    path: Path, rows: int, image_shape: Sequence[int] | None = None
+) -> Iterator[pd.DataFrame]:
+    """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once. For a
+    model trained on images (``image_shape``), also image files or arrays, as pixel rows."""
+    from aefx.images import image_rows, is_image_input
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
+    if is_image_input(path):
+        if image_shape is None:
+            raise AefxError(f"{path}: images, but the model was trained on table rows")
+        yield from image_rows(path, image_shape, rows)
+        return
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
     kind = table_format(path, "input")
@@ -208,21 +217,26 @@ def stream_file(
     features: list[str],
     keep: set[str],
     transform: Callable[[pd.DataFrame], pd.DataFrame],
+    image_shape: Sequence[int] | None = None,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
-    error, except those in ``keep``, which are carried through. Returns (rows, chunks)."""
+    error, except those in ``keep``, which are carried through (and an image's file name).
+    Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from aefx.images import IMAGE_FILE_COLUMN, is_image_input
     from aefx.io import atomic_path
+
+    keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
     open_writer = _CsvWriter if output_format(source, output) == "csv" else pq.ParquetWriter
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None
         try:
-            for chunk in read_chunks(source, rows):
+            for chunk in read_chunks(source, rows, image_shape):
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
@@ -250,7 +264,13 @@ def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) ->
     """Scale and encode ``source`` in chunks of ``rows``; the label column is carried through."""
     keep = {encoder.label} if encoder.label else set()
     total, chunks = stream_file(
-        source, output, rows, encoder.features, keep, lambda c: encoder.predict(None, c)
+        source,
+        output,
+        rows,
+        encoder.features,
+        keep,
+        lambda chunk: encoder.predict(None, chunk),
+        encoder.image_shape,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))
@@ -296,8 +316,10 @@ def score_file(
         return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
 
     if truth:
-        _require_column(source, truth)
-    total, chunks = stream_file(source, output, rows, encoder.features, keep, transform)
+        _require_column(source, truth, encoder.image_shape)
+    total, chunks = stream_file(
+        source, output, rows, encoder.features, keep, transform, encoder.image_shape
+    )
     stats = ScoreStats(total, chunks, detector.threshold_, flagged)
     if truth:
         from sklearn.metrics import average_precision_score, roc_auc_score
@@ -330,13 +352,15 @@ def reconstruct_file(
         back = encoder.scaler.inverse_transform(np.asarray(rebuilt, dtype="float64"))
         return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
 
-    total, chunks = stream_file(source, output, rows, encoder.features, keep, transform)
+    total, chunks = stream_file(
+        source, output, rows, encoder.features, keep, transform, encoder.image_shape
+    )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))
 
 
-def _require_column(source: Path, column: str) -> None:
-    first = next(read_chunks(source, 1), None)
+def _require_column(source: Path, column: str, image_shape: Sequence[int] | None) -> None:
+    first = next(read_chunks(source, 1, image_shape), None)
     if first is None:  # a Parquet file of no rows reads as no chunks at all
         raise AefxError(f"{source}: no rows to read")
     if column not in [str(c) for c in first.columns]:

@@ -3,12 +3,17 @@ arrays and folders of image files. Everything a user supplies is read without pi
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aefx.errors import AefxError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 # The first bytes of each format, so a file that is not what its name says is caught early.
@@ -163,11 +168,11 @@ def load_array(path: Path, labels_path: Path | None) -> ImageSet:
     return ImageSet(images, _labels(labels, len(images), str(labels_path)))
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
     if not path.is_file():
         raise AefxError(f"{path}: file not found")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError) as exc:
         reason = str(exc).splitlines()[0][:120]
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
@@ -175,8 +180,6 @@ def _load_npy(path: Path) -> np.ndarray:
 
 def load_folder(path: Path) -> ImageSet:
     """One sub-folder per class, holding image files of one shape."""
-    from PIL import Image, UnidentifiedImageError
-
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
@@ -191,17 +194,8 @@ def load_folder(path: Path) -> ImageSet:
     modes = set()
     pictures, labels, first = [], [], None
     for label, file in files:
-        if file.suffix.lower() not in IMAGE_SUFFIXES:
-            raise AefxError(f"{file}: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
-        if sniff(file) is None:
-            raise AefxError(f"{file}: not an image (its first bytes match no image format)")
-        try:
-            with Image.open(file) as img:
-                img.load()
-                modes.add("L" if img.mode in ("1", "L", "P", "I", "I;16") else "RGB")
-                pictures.append(img.copy())
-        except (UnidentifiedImageError, OSError) as exc:
-            raise AefxError(f"{file}: cannot be read as an image ({exc})") from None
+        pictures.append(_open_image(file))
+        modes.add("L" if pictures[-1].mode in ("1", "L", "P", "I", "I;16") else "RGB")
         labels.append(label)
         if first is None:
             first = (file, pictures[-1].size)
@@ -213,6 +207,111 @@ def load_folder(path: Path) -> ImageSet:
     mode = "RGB" if "RGB" in modes else "L"
     stacked = np.stack([np.asarray(p.convert(mode), dtype=np.uint8) for p in pictures])
     return ImageSet(to_unit_range(stacked, str(path)), np.asarray(labels))
+
+
+def _open_image(file: Path) -> Any:
+    """One image file, loaded (a PIL image), or one line saying why it cannot be."""
+    from PIL import Image, UnidentifiedImageError
+
+    if file.suffix.lower() not in IMAGE_SUFFIXES:
+        raise AefxError(f"{file}: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
+    if sniff(file) is None:
+        raise AefxError(f"{file}: not an image (its first bytes match no image format)")
+    try:
+        with Image.open(file) as img:
+            img.load()
+            return img.copy()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise AefxError(f"{file}: cannot be read as an image ({exc})") from None
+
+
+IMAGE_FILE_COLUMN = "file"
+
+
+def is_image_input(path: Path) -> bool:
+    """What encode, score and reconstruct read as images rather than a table: a folder of image
+    files, one image file, or a .npy / .npz array."""
+    return path.is_dir() or path.suffix.lower() in (".npy", ".npz", *IMAGE_SUFFIXES)
+
+
+def image_rows(path: Path, shape: Sequence[int], rows: int) -> Iterator[pd.DataFrame]:
+    """New images for a model trained on images of ``shape`` (height, width, channels), as rows
+    of pixel columns in [0, 1] the way ingest wrote its own, at most ``rows`` images at a time.
+
+    From image files (a folder, searched to any depth in name order, or one file) each row has
+    a ``file`` column, the image's path under the folder; colour is converted to the model's
+    (grey or RGB), as ingest does. From a .npy, or the array ``x`` of a .npz, rows keep the
+    array's order; a .npy is read a chunk at a time."""
+    import pandas as pd
+
+    height, width, channels = (int(d) for d in shape)
+    columns = pixel_columns(height * width * channels)
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+        files = _image_files(path)
+        for start in range(0, len(files), rows):
+            batch = files[start : start + rows]
+            pixels = np.stack([_pixels(f, (height, width, channels)) for f in batch])
+            block = to_unit_range(pixels, str(path))
+            frame = pd.DataFrame(block.reshape(len(batch), -1), columns=columns)
+            names = [f.relative_to(path).as_posix() if path.is_dir() else f.name for f in batch]
+            frame[IMAGE_FILE_COLUMN] = names
+            yield frame
+        return
+    array = _new_image_array(path)
+    found = tuple(int(d) for d in array.shape[1:]) + ((1,) if array.ndim == 3 else ())
+    if found != (height, width, channels):
+        raise AefxError(
+            f"{path}: images are {'x'.join(map(str, found))} but the model was trained on "
+            f"{height}x{width}x{channels}"
+        )
+    for start in range(0, len(array), rows):
+        block = to_unit_range(np.asarray(array[start : start + rows]), str(path))
+        yield pd.DataFrame(block.reshape(len(block), -1), columns=columns)
+
+
+def _image_files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise AefxError(f"{path}: input not found")
+    if path.is_file():
+        return [path]
+    files = sorted(
+        f
+        for f in path.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
+    )
+    if not files:
+        raise AefxError(f"{path}: no image files in this folder")
+    return files
+
+
+def _pixels(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """One image file as uint8 pixels in the model's size and colour."""
+    image = _open_image(file)
+    height, width, channels = shape
+    if image.size != (width, height):
+        raise AefxError(
+            f"{file}: image is {image.size[0]}x{image.size[1]} but the model was trained on "
+            f"{width}x{height} images"
+        )
+    return np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+
+
+def _new_image_array(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npz":
+        arrays = _open_npz(path)
+        if "x" not in arrays:
+            raise AefxError(f"{path}: expected an array 'x' of images (found {', '.join(arrays)})")
+        array = arrays["x"]
+    else:
+        if path.is_file() and sniff(path) != "NPY":
+            raise AefxError(f"{path}: not a .npy array (its first bytes say otherwise)")
+        array = _load_npy(path, mmap=True)
+    if array.ndim not in (3, 4):
+        raise AefxError(
+            f"{path}: expected images shaped (n, height, width) or (n, height, width, channels), "
+            f"got {tuple(array.shape)}"
+        )
+    return array
 
 
 def load_image_source(source: str, path: Path | None, labels_path: Path | None) -> ImageSet:

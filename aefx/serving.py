@@ -32,6 +32,8 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.features = list(meta["features"])
         self.label = meta.get("label")
         self.code_columns = list(meta["code_columns"])
+        # (height, width, channels) for a model trained on images: new images are read as such.
+        self.image_shape = meta.get("image_shape")
         self.scaler = scaler_from_dict(meta["scaler"])
         if meta.get("sha256") and file_sha256(encoder_path) != meta["sha256"]:
             raise AefxError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,97 @@ def test_npy_images_with_labels_and_bad_arrays(tmp_path):
     obj = DataConfig(source="images", path=tmp_path / "obj.npy", labels_path=tmp_path / "y.npy")
     with pytest.raises(AefxError, match="without pickle"):
         run_ingest(obj, tmp_path / "bad")
+
+
+def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(project):
+    """A model trained on images reads new ones as image files (a folder, any depth, or one
+    file), a .npy or a .npz: each gives exactly the codes of the same pixels given as rows."""
+    from PIL import Image
+
+    from aefx.config import load_params
+    from aefx.encode import encode_file, read_chunks, reconstruct_file
+    from aefx.pipeline import stage
+    from aefx.serving import EncoderModel, load_autoencoder
+    from tests.conftest import run_command
+
+    params = load_params(
+        overrides=[
+            "data.source=digits",
+            "autoencoder.kind=conv",
+            "seeds=[1]",
+            "autoencoder.epochs=2",
+        ]
+    )
+    for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
+        stage(name).run(params)
+    p = params.paths
+    model = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    assert model.image_shape == [8, 8, 1]
+
+    rows = pd.read_parquet(p.test).head(12)
+    pixels = np.round(rows.drop(columns="label").to_numpy() * 255).astype(np.uint8)
+    images = pixels.reshape(-1, 8, 8)
+    pd.DataFrame(pixels / 255.0, columns=model.features).to_csv("rows.csv", index=False)
+    for i, (image, label) in enumerate(zip(images, rows["label"], strict=True)):
+        (project / "new" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, "L").save(project / "new" / str(label) / f"{i:02d}.png")
+    np.save("new.npy", images)
+    np.savez("new.npz", x=images)
+    Image.fromarray(np.stack([images[3]] * 3, axis=-1), "RGB").save("colour.png")
+
+    def codes(source: str, **chunking) -> pd.DataFrame:
+        encode_file(model, project / source, project / "codes.parquet", **chunking)
+        return pd.read_parquet(project / "codes.parquet")
+
+    expected = codes("rows.csv")[model.code_columns].to_numpy()
+    for source in ("new.npy", "new.npz"):
+        got = codes(source, rows=5)  # a .npy is read five images at a time
+        np.testing.assert_allclose(got[model.code_columns].to_numpy(), expected, atol=1e-5)
+    from_files = codes("new", rows=5)
+    order = [int(name.split("/")[1][:2]) for name in from_files["file"]]
+    assert sorted(order) == list(range(12)) and from_files["file"][0].count("/") == 1
+    np.testing.assert_allclose(
+        from_files[model.code_columns].to_numpy(), expected[order], atol=1e-5
+    )
+    colour = codes("colour.png")  # converted to the model's grey
+    assert list(colour["file"]) == ["colour.png"]
+    np.testing.assert_allclose(colour[model.code_columns].to_numpy(), expected[[3]], atol=1e-5)
+    autoencoder = load_autoencoder(str(p.encoder), str(p.encoder_meta))
+    for source in ("new.npy", "rows.csv"):
+        reconstruct_file(model, autoencoder, project / source, project / f"{source}.parquet")
+    rebuilt = [pd.read_parquet(project / f"{s}.parquet") for s in ("new.npy", "rows.csv")]
+    assert list(rebuilt[0].columns) == model.features  # pixel rows, in [0, 1] like the input
+    np.testing.assert_allclose(rebuilt[0].to_numpy(), rebuilt[1].to_numpy(), atol=1e-5)
+
+    # The command: anomaly scores of a folder of images, one row per file.
+    done = run_command(
+        sys.executable,
+        "-m",
+        "aefx",
+        "score",
+        "-m",
+        str(p.encoder_meta),
+        "-i",
+        "new",
+        "-o",
+        "scores.csv",
+        cwd=project,
+    )
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_csv(project / "scores.csv")
+    assert list(scores.columns) == ["decision_score", "anomaly", "file"] and len(scores) == 12
+
+    # Images the model cannot take: one line naming the file, and no output.
+    (project / "codes.parquet").unlink()
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(project / "new" / "0" / "tall.png")
+    np.save("flat.npy", images.reshape(12, 4, 16))
+    for source, message in [
+        ("new", "new/0/tall.png: image is 8x9 but the model was trained on 8x8 images"),
+        ("flat.npy", "flat.npy: images are 4x16x1 but the model was trained on 8x8x1"),
+    ]:
+        with pytest.raises(AefxError) as caught:
+            encode_file(model, project / source, project / "codes.parquet")
+        assert str(caught.value) == f"{project}/{message}"
+        assert not (project / "codes.parquet").exists()
+    with pytest.raises(AefxError, match="images, but the model was trained on table rows"):
+        next(read_chunks(project / "new.npy", 10, image_shape=None))
