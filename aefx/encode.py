@@ -102,10 +102,13 @@ def table_format(path: Path, role: str) -> str:
 
 def output_format(source: Path, output: Path) -> str:
     """The output's format (see :func:`table_format`). The output may not be the input file:
-    the finished output is renamed over it, so the rows would be lost to their codes."""
+    the finished output is renamed over it, so the rows would be lost to their codes. Nor may
+    it be in a folder of input images, where the next run would read it as one."""
     kind = table_format(output, "output")
     if output.exists() and source.exists() and output.samefile(source):
         raise AefxError(f"{output}: is the input file; write the output to another path")
+    if source.is_dir() and output.resolve().is_relative_to(source.resolve()):
+        raise AefxError(f"{output}: is inside the input folder {source}; write it elsewhere")
     return kind
 
 

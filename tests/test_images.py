@@ -211,5 +211,7 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
             encode_file(model, project / source, project / "codes.parquet")
         assert str(caught.value) == f"{project}/{message}"
         assert not (project / "codes.parquet").exists()
+    with pytest.raises(AefxError, match=r"codes.csv: is inside the input folder"):
+        encode_file(model, project / "new", project / "new" / "codes.csv")
     with pytest.raises(AefxError, match="images, but the model was trained on table rows"):
         next(read_chunks(project / "new.npy", 10, image_shape=None))
