@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,14 +130,12 @@ def run(
     from flows.pipeline import run_pipeline, warm_start
 
     warm_start(plan.params)
-    # SIGTERM (a scheduler or `kill`) stops the run like Ctrl-C: its MLflow run ends KILLED.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with hide_user_error_tracebacks(), workspace_lock(plan.workspace):
-            result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
-    except KeyboardInterrupt:
-        _err("interrupted; the MLflow run is marked KILLED and finished outputs are kept")
-        raise typer.Exit(130) from None
+    with (
+        _interruptible("the MLflow run is marked KILLED and finished outputs are kept"),
+        hide_user_error_tracebacks(),
+        workspace_lock(plan.workspace),
+    ):
+        result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     print_summary(plan.params, result)
 
 
@@ -161,6 +160,19 @@ def with_compute(params: Any, workers: int | None, dask_address: str | None) -> 
     return params.model_copy(update={"compute": compute})
 
 
+@contextlib.contextmanager
+def _interruptible(outcome: str) -> Iterator[None]:
+    """Ctrl-C, or SIGTERM (a scheduler, a timeout, `kill`), stops the block as one line saying
+    ``outcome`` and exit code 130. Being an exception, it lets the block clean up on its way out
+    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _err(f"interrupted; {outcome}")
+        raise typer.Exit(130) from None
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -183,13 +195,8 @@ def sweep(
     from aefx.console import hide_user_error_tracebacks, rich_console
     from flows.sweep import run_sweep, sweep_table
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with hide_user_error_tracebacks():
-            result = run_sweep(params)
-    except KeyboardInterrupt:
-        _err("interrupted; the sweep's MLflow runs are marked KILLED")
-        raise typer.Exit(130) from None
+    with _interruptible("the sweep's MLflow runs are marked KILLED"), hide_user_error_tracebacks():
+        result = run_sweep(params)
     rich_console().print(sweep_table(result))
 
 
@@ -343,6 +350,9 @@ def _shipped_model(
     return EncoderModel.from_files(*files), files
 
 
+NOTHING_WRITTEN = "no output was written"
+
+
 @app.command()
 @user_errors
 def encode(
@@ -358,7 +368,8 @@ def encode(
     from aefx.encode import encode_file
 
     encoder, _ = _shipped_model(model, input_path, output, params_file)
-    stats = encode_file(encoder, input_path, output, rows)
+    with _interruptible(NOTHING_WRITTEN):
+        stats = encode_file(encoder, input_path, output, rows)
     typer.echo(
         f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
     )
@@ -392,7 +403,8 @@ def score(
     from aefx.serving import load_detector
 
     detector = load_detector(*files, threshold)
-    stats = score_file(encoder, detector, input_path, output, rows, truth)
+    with _interruptible(NOTHING_WRITTEN):
+        stats = score_file(encoder, detector, input_path, output, rows, truth)
     share = stats.flagged / stats.rows
     typer.echo(
         f"{stats.rows} rows scored into {output}; threshold_ {stats.threshold:.6g}; "
@@ -425,7 +437,8 @@ def reconstruct(
     from aefx.serving import load_autoencoder
 
     autoencoder = load_autoencoder(*files)
-    stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
+    with _interruptible(NOTHING_WRITTEN):
+        stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
 
 
@@ -469,7 +482,10 @@ def train_stream(
     parquet_features(input_path, params.data.label)
     check_encoder_folder(output, input_path)
     chosen_seed = seed if seed is not None else params.seeds[0]
-    with record_stream_run(params, cfg, input_path, output) as record:
+    with (
+        _interruptible("the MLflow run is marked KILLED and the output folder is unchanged"),
+        record_stream_run(params, cfg, input_path, output) as record,
+    ):
         result = train_stream(
             input_path,
             output,
