@@ -142,6 +142,65 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     assert len(codes) == 50 and codes.filter(like="z").shape[1] == 6  # bottleneck 0.5 x 12
 
 
+def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project):
+    import signal
+    import subprocess
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import subprocess_env
+
+    source = _write(_table(4000, columns=12), project / "big.parquet")
+    old = project / "models" / "stream"
+    old.mkdir(parents=True)
+    (old / "encoder.json").write_text("{}")  # an earlier encoder folder, which it may replace
+    proc = subprocess.Popen(
+        [*AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "5000",
+         "--batch-size", "16"],
+        cwd=project, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    store = project / "mlruns" / "mlflow.db"
+    try:
+        deadline = time.monotonic() + 180
+        while not _running(store):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.5)
+        time.sleep(3)  # training
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "aefx: error: interrupted; the MLflow run is marked KILLED and the output folder is "
+        "unchanged"
+    )
+    assert [p.name for p in old.iterdir()] == ["encoder.json"]
+    assert (old / "encoder.json").read_text() == "{}"
+    assert sorted(p.name for p in old.parent.iterdir()) == ["stream"]  # no temporary folder
+    client = MlflowClient(f"sqlite:///{store}")
+    (run,) = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert run.info.status == "KILLED"
+
+
+def _running(store: Path) -> bool:
+    """Whether the store holds a RUNNING run. Read-only with sqlite3: an MLflow client would
+    race the process creating the store's tables."""
+    import contextlib
+    import sqlite3
+
+    if not store.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            query = "SELECT count(*) FROM runs WHERE status = 'RUNNING'"
+            return db.execute(query).fetchone()[0] > 0
+    except sqlite3.Error:  # no runs table yet, or locked by the writer: look again
+        return False
+
+
 @pytest.mark.filterwarnings("error:Your input ran out of data")  # epochs end on their count
 def test_train_stream_ends_on_the_weight_average_when_asked(tmp_path):
     from aefx.config import AutoencoderConfig
