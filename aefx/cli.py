@@ -282,7 +282,10 @@ def run_stage(
     check_inputs(stage(name), params)
     _quiet_environment()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
-    with workspace_lock(None):  # never while an `aefx run` writes the same files
+    with (
+        _interruptible("no output is left half-written; `dvc repro` runs the stage again"),
+        workspace_lock(None),  # never while an `aefx run` writes the same files
+    ):
         result = stage(name).run(params)
     if name == "log_run":
         typer.echo(f"MLflow run {result.run_id}; open it with: aefx ui")

@@ -156,6 +156,42 @@ def test_three_runs_at_once_complete_in_separate_places(project):
     assert len(lines) == 2 and lines[1].startswith("2,")
 
 
+def test_a_stage_stopped_by_sigterm_leaves_no_temporary_output(tmp_path, monkeypatch):
+    """What `dvc repro` runs: stopped by SIGTERM (a CI timeout, a scheduler), it exits 130 and
+    leaves neither half-written outputs nor their hidden temporary folders behind."""
+    from aefx.config import load_params
+    from aefx.pipeline import stage
+
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, SLOW_TRAINING)
+    params = load_params()
+    for name in ("ingest", "scale"):
+        stage(name).run(params)
+    proc = subprocess.Popen(
+        [*AEFX, "stage", "train_autoencoder"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    models, metrics = tmp_path / "models", tmp_path / "metrics"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(models.glob(".autoencoders.*.tmp")):  # training, writing aside
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("aefx: error: interrupted; ")
+    assert list(models.iterdir()) == [models / "scaler.json"]  # what scale wrote, nothing else
+    assert not metrics.exists() or not list(metrics.iterdir())
+
+
 def test_a_workspace_takes_one_run_at_a_time(tmp_path):
     entered = threading.Event()
 
