@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,6 +105,36 @@ def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         timeout=900,
         check=False,
     )
+
+
+def start_command(*args: str, cwd: Path) -> subprocess.Popen:
+    """A command started as a user would, its stderr piped (for :func:`sigterm_when`)."""
+    return subprocess.Popen(
+        list(args),
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def sigterm_when(
+    proc: subprocess.Popen, ready: Callable[[], bool], settle: float = 0.0, wait: float = 240
+) -> str:
+    """Send SIGTERM to ``proc`` once ``ready()`` holds and ``settle`` seconds more have passed,
+    as a scheduler or a timeout would; return its stderr. Fails if it ends first."""
+    try:
+        deadline = time.monotonic() + wait
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        time.sleep(settle)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return stderr
 
 
 def sh(*args: str, cwd: Path) -> str:

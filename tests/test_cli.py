@@ -20,7 +20,14 @@ import pytest
 import yaml
 
 from aefx.workspace import LOCK_NAME
-from tests.conftest import TINY_PARAMS, run_command, subprocess_env, write_params
+from tests.conftest import (
+    TINY_PARAMS,
+    run_command,
+    sigterm_when,
+    start_command,
+    subprocess_env,
+    write_params,
+)
 
 AEFX = [sys.executable, "-m", "aefx"]
 
@@ -282,8 +289,6 @@ def test_dvc_yaml_is_generated_from_the_stage_graph():
 
 def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
     """A real process, a real signal: the run is closed KILLED, not left RUNNING."""
-    import signal
-    import time
 
     from mlflow.tracking import MlflowClient
 
@@ -291,26 +296,10 @@ def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
         tmp_path,
         {**TINY_PARAMS, "autoencoder": {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5}},
     )
-    proc = subprocess.Popen(
-        [*AEFX, "run"],
-        cwd=tmp_path,
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_command(*AEFX, "run", cwd=tmp_path)
     store = tmp_path / "mlruns" / "mlflow.db"
-    deadline = time.monotonic() + 240
-    try:
-        # Wait until training has started (its first epoch line), then stop the process.
-        while not (tmp_path / "data" / "scaled" / "train.parquet").exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.5)
-        time.sleep(8)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    # Stop the process 8 s after scaling, while the autoencoder trains.
+    stderr = sigterm_when(proc, (tmp_path / "data" / "scaled" / "train.parquet").exists, settle=8)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     client = MlflowClient(f"sqlite:///{store}")

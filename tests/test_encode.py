@@ -244,12 +244,8 @@ def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
 def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     """A scheduler's or a timeout's SIGTERM used to kill `aefx encode` outright, leaving its
     hidden temporary file (as large as the output so far) beside the output."""
-    import signal
-    import subprocess
-    import time
-
     from aefx.pipeline import stage
-    from tests.conftest import subprocess_env
+    from tests.conftest import sigterm_when, start_command
 
     params = load_params(overrides=["seeds=[1]"])
     for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
@@ -257,21 +253,12 @@ def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     rows = pd.read_parquet(params.paths.train)
     pd.concat([rows] * 400, ignore_index=True).to_parquet(project / "many.parquet")
     before = sorted(p.name for p in project.iterdir())
-    proc = subprocess.Popen(
-        [*AEFX, "encode", "-m", str(params.paths.encoder_meta), "-i", "many.parquet",
-         "-o", "codes.parquet", "--rows", "500"],
-        cwd=project, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+    proc = start_command(
+        *AEFX, "encode", "-m", str(params.paths.encoder_meta), "-i", "many.parquet",
+        "-o", "codes.parquet", "--rows", "500", cwd=project,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not list(project.glob(".codes.parquet.*.tmp")):  # the output, being written
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    # Once the output is being written aside.
+    stderr = sigterm_when(proc, lambda: bool(list(project.glob(".codes.parquet.*.tmp"))))
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "aefx: error: interrupted; no output was written"
     assert sorted(p.name for p in project.iterdir()) == before

@@ -17,7 +17,15 @@ import yaml
 
 from aefx.errors import AefxError
 from aefx.workspace import LOCK_NAME, params_digest, plan_run, workspace_lock
-from tests.conftest import TINY_PARAMS, dvc, mlflow_runs, subprocess_env, write_params
+from tests.conftest import (
+    TINY_PARAMS,
+    dvc,
+    mlflow_runs,
+    sigterm_when,
+    start_command,
+    subprocess_env,
+    write_params,
+)
 
 AEFX = (sys.executable, "-m", "aefx")
 SLOW_TRAINING = {
@@ -167,25 +175,10 @@ def test_a_stage_stopped_by_sigterm_leaves_no_temporary_output(tmp_path, monkeyp
     params = load_params()
     for name in ("ingest", "scale"):
         stage(name).run(params)
-    proc = subprocess.Popen(
-        [*AEFX, "stage", "train_autoencoder"],
-        cwd=tmp_path,
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_command(*AEFX, "stage", "train_autoencoder", cwd=tmp_path)
     models, metrics = tmp_path / "models", tmp_path / "metrics"
-    try:
-        deadline = time.monotonic() + 120
-        while not list(models.glob(".autoencoders.*.tmp")):  # training, writing aside
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
-        time.sleep(2)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    # 2 s into training, which writes aside.
+    stderr = sigterm_when(proc, lambda: bool(list(models.glob(".autoencoders.*.tmp"))), settle=2)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1].startswith("aefx: error: interrupted; ")
     assert list(models.iterdir()) == [models / "scaler.json"]  # what scale wrote, nothing else

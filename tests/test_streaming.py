@@ -143,35 +143,20 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
 
 
 def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project):
-    import signal
-    import subprocess
-    import time
-
     from mlflow.tracking import MlflowClient
 
-    from tests.conftest import subprocess_env
+    from tests.conftest import sigterm_when, start_command
 
     source = _write(_table(4000, columns=12), project / "big.parquet")
     old = project / "models" / "stream"
     old.mkdir(parents=True)
     (old / "encoder.json").write_text("{}")  # an earlier encoder folder, which it may replace
-    proc = subprocess.Popen(
-        [*AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "5000",
-         "--batch-size", "16"],
-        cwd=project, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+    proc = start_command(
+        *AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "5000",
+        "--batch-size", "16", cwd=project,
     )  # fmt: skip
     store = project / "mlruns" / "mlflow.db"
-    try:
-        deadline = time.monotonic() + 180
-        while not _running(store):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.5)
-        time.sleep(3)  # training
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    stderr = sigterm_when(proc, lambda: _running(store), settle=3)  # 3 s into training
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == (
         "aefx: error: interrupted; the MLflow run is marked KILLED and the output folder is "
