@@ -320,6 +320,8 @@ def load_image_source(source: str, path: Path | None, labels_path: Path | None) 
     assert path is not None  # DataConfig.file_path() gives one for every other image source
     if source in ("mnist", "fashion_mnist"):
         return load_keras_npz(path, source)
+    if not path.exists():
+        raise AefxError(f"{path}: image data not found (a folder, a .npz or a .npy)")
     if path.is_dir():
         return load_folder(path)
     if path.suffix.lower() not in (".npz", ".npy"):

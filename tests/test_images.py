@@ -75,6 +75,12 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
     assert len(schema["features"]) == 5 * 7 * 3
 
 
+def test_a_missing_image_source_is_named_as_not_found(tmp_path):
+    with pytest.raises(AefxError, match=r"nothere: image data not found \(a folder, a .npz or"):
+        run_ingest(DataConfig(source="images", path=tmp_path / "nothere"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("problem", ["mixed shapes", "not an image", "wrong extension"])
 def test_bad_image_folders_are_refused_with_the_file_named(tmp_path, problem):
     from PIL import Image
