@@ -119,7 +119,11 @@ def validate_table(
 
     if label not in frame.columns:
         shown = ", ".join(list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
-        raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown})")
+        hint = ""
+        if frame.shape[1] == 1:  # a whole header read as one name: another separator?
+            found = next((sep for sep in ";\t|" if sep in str(frame.columns[0])), None)
+            hint = f"; the header holds {found!r}: write the CSV comma-separated" if found else ""
+        raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
     features = [c for c in frame.columns if c != label]
     if not features:
         raise AefxError(f"{origin}: no feature columns besides the label {label!r}")

@@ -47,6 +47,19 @@ def test_every_broken_rule_is_reported_at_once():
         assert needle in message
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_csv_with_another_separator_is_named_as_such(tmp_path, sep):
+    """A spreadsheet's export in many locales: read with commas, the header is one column."""
+    path = tmp_path / "mine.csv"
+    pd.DataFrame({"a": [0.5, 1.5] * 10, "label": [0, 1] * 10}).to_csv(path, sep=sep, index=False)
+    with pytest.raises(AefxError) as caught:
+        ingest(DataConfig(source="file", path=path), *(tmp_path / n for n in ("a", "b", "c")))
+    assert str(caught.value) == (
+        f"{path}: label column 'label' not found (columns: a{sep}label); the header holds "
+        f"{sep!r}: write the CSV comma-separated"
+    )
+
+
 def test_constant_columns_and_duplicated_rows_warn_but_pass(caplog):
     frame = pd.DataFrame({"a": [1.0] * 20, "b": [0.0, 1.0] * 10, "label": [0, 1] * 10})
     with caplog.at_level(logging.WARNING, logger="aefx.validation"):
