@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.config import ClassifiersConfig, EvaluationConfig
+from aefx.errors import AefxError
 from aefx.io import atomic_path, encoded_file, read_json, write_json, write_text
 from aefx.report import (
     basis_metric,
@@ -246,6 +247,40 @@ def one_thread_each() -> Iterator[None]:
         yield
 
 
+def check_training_split(
+    y_train: np.ndarray,
+    classifier: str,
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    origin: Path,
+) -> None:
+    """A training split too small for the settings asked for (folds, k-NN's neighbours) is the
+    user's to fix: one line naming the setting, not scikit-learn's error from inside a fit."""
+    labels, counts = np.unique(y_train, return_counts=True)
+    rarest, fit_rows = labels[counts.argmin()], len(y_train)
+    rarest_rows = int(counts.min())
+    # Tuning's folds split each evaluation fold's training part again (nested).
+    for setting, k, applies in (
+        ("evaluation.folds", evaluation.folds, evaluation.mode == "cv"),
+        ("classifiers.tune_folds", cfg.tune_folds, cfg.tune),
+    ):
+        if not applies:
+            continue
+        if rarest_rows < k:
+            raise AefxError(
+                f"{origin}: class {rarest} has {rarest_rows} row(s) to split into {setting}={k} "
+                "folds; lower it, or give the training split more rows"
+            )
+        fit_rows -= -(-fit_rows // k)  # what the smallest fold leaves to fit on
+        rarest_rows -= -(-rarest_rows // k)
+    if classifier == "knn" and cfg.knn.n_neighbors > fit_rows:
+        raise AefxError(
+            f"{origin}: k-NN fits on {fit_rows} training rows, fewer than "
+            f"classifiers.knn.n_neighbors={cfg.knn.n_neighbors}; lower it, or give the "
+            "training split more rows"
+        )
+
+
 def score_cell(
     cell: Cell,
     cfg: ClassifiersConfig,
@@ -263,6 +298,7 @@ def score_cell(
     image_shape = read_json(inputs.schema)["image_shape"]
     _, y_train = _load(inputs.train_scaled, label)
     _, y_test = _load(inputs.test_scaled, label)
+    check_training_split(y_train, cell.classifier, cfg, evaluation, inputs.train_scaled)
     with one_thread_each():
         F_train, F_test = feature_set(cell.features, label, inputs, cell.seed)
         scored, predicted = evaluate(

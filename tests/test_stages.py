@@ -491,3 +491,35 @@ def test_runs_are_tagged_with_the_cpu_whose_kernels_made_them(tmp_path, monkeypa
         assert tags["host.cpu"] == "Intel(R) Xeon(R) CPU E5-2680 v4"
     assert tags["host.onednn_max_cpu_isa"] == "AVX2"
     assert machine_tags(tmp_path / "absent")["host.simd"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("y", "classifier", "mode", "folds", "tune", "refusal"),
+    [
+        ([0, 1] * 5, "knn", "holdout", 5, False, "k-NN fits on 10 training rows, fewer than"),
+        ([0, 1] * 10, "knn", "holdout", 5, False, None),
+        ([0, 1], "logreg", "holdout", 5, False, None),
+        ([0] * 17 + [1] * 3, "logreg", "cv", 5, False, "class 1 has 3 row(s) to split into "),
+        ([0, 1] * 50, "knn", "cv", 5, True, None),  # 100 -> 80 -> 53 rows to fit on
+        ([0, 1] * 10, "knn", "cv", 5, True, "k-NN fits on 10 training rows"),  # 20 -> 16 -> 10
+        # Class 1's 4 rows: 2 evaluation folds leave 2 to fit on, too few for 3 tuning folds.
+        ([0] * 15 + [1] * 4, "logreg", "cv", 2, True, "class 1 has 2 row(s) to split into cl"),
+        ([0] * 15 + [1] * 4, "logreg", "cv", 2, False, None),
+    ],
+)
+def test_a_training_split_too_small_for_the_settings_is_named(
+    y, classifier, mode, folds, tune, refusal
+):
+    """scikit-learn's own errors came from inside a fit, as a traceback at the last stage."""
+    import re
+
+    from aefx.config import ClassifiersConfig, EvaluationConfig
+    from tasks.compare_classifiers import check_training_split
+
+    cfg, evaluation = ClassifiersConfig(tune=tune), EvaluationConfig(mode=mode, folds=folds)
+    args = (np.asarray(y), classifier, cfg, evaluation, "train.parquet")  # k-NN: 15 neighbours
+    if refusal is None:
+        check_training_split(*args)
+    else:
+        with pytest.raises(AefxError, match=f"^train.parquet: {re.escape(refusal)}"):
+            check_training_split(*args)
