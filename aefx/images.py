@@ -55,10 +55,7 @@ def to_unit_range(array: np.ndarray, origin: str) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., np.newaxis]
     if array.ndim != 4 or array.shape[0] == 0:
-        raise AefxError(
-            f"{origin}: expected images shaped (n, height, width) or (n, height, width, channels), "
-            f"got {tuple(array.shape)}"
-        )
+        raise _not_images(origin, array)
     if array.dtype == np.uint8:
         return array.astype("float32") / 255.0
     if np.issubdtype(array.dtype, np.integer):
@@ -74,6 +71,13 @@ def to_unit_range(array: np.ndarray, origin: str) -> np.ndarray:
     if low < 0 or high > 1:
         raise AefxError(f"{origin}: float pixels must lie in [0, 1] (found {low:g}..{high:g})")
     return array.astype("float32")
+
+
+def _not_images(origin: str, array: np.ndarray) -> AefxError:
+    return AefxError(
+        f"{origin}: expected images shaped (n, height, width) or (n, height, width, channels), "
+        f"got {tuple(array.shape)}"
+    )
 
 
 def sniff(path: Path) -> str | None:
@@ -307,10 +311,7 @@ def _new_image_array(path: Path) -> np.ndarray:
             raise AefxError(f"{path}: not a .npy array (its first bytes say otherwise)")
         array = _load_npy(path, mmap=True)
     if array.ndim not in (3, 4):
-        raise AefxError(
-            f"{path}: expected images shaped (n, height, width) or (n, height, width, channels), "
-            f"got {tuple(array.shape)}"
-        )
+        raise _not_images(str(path), array)
     return array
 
 
