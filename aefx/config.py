@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aefx.errors import AefxError
 
 DEFAULT_PARAMS = Path("params.yaml")
+log = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -517,7 +520,8 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise AefxError(f"{path}: params file not found") from None
+        hint = "run aefx in the project folder, or give --params FILE"
+        raise AefxError(f"{path}: params file not found ({hint})") from None
     except OSError as exc:
         raise AefxError(f"{path}: cannot read params file ({exc.strerror})") from None
     try:
@@ -535,9 +539,54 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     if overrides:
         origin += " with --set " + " ".join(overrides)
     try:
-        return Params.model_validate(tree)
+        params = Params.model_validate(tree)
     except ValidationError as exc:
         raise AefxError(describe_errors(exc, origin)) from None
+    _warn_of_built_in_defaults(path, params)
+    return params
+
+
+def _warn_of_built_in_defaults(path: Path, params: Params) -> None:
+    """A key a params file leaves out takes the built-in default, which is the reference
+    recipe (200 epochs at batch 16, a code half as wide as the input, no tuning grids), not
+    the tuned value in the project's params.yaml. Say so for every such key whose value then
+    differs from params.yaml's, so that a short file of one's own is not a slower, different
+    run by surprise."""
+    if not DEFAULT_PARAMS.is_file() or path.resolve() == DEFAULT_PARAMS.resolve():
+        return
+    try:
+        project = load_params(DEFAULT_PARAMS)
+    except AefxError:
+        return  # a broken params.yaml is reported when it is the one in use
+    ours, theirs = params.model_dump(mode="json"), project.model_dump(mode="json")
+    differ = [key for key in _left_out(params) if _at(ours, key) != _at(theirs, key)]
+    if differ:
+        shown = ", ".join(f"{key}={_at(ours, key)!r}" for key in differ[:6])
+        more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
+        log.warning(
+            "%s leaves out %d key(s) that params.yaml sets otherwise; they take aefx's built-in "
+            "defaults: %s%s (start from a copy of params.yaml to keep its values)",
+            path,
+            len(differ),
+            shown,
+            more,
+        )
+
+
+def _at(tree: dict[str, Any], dotted: str) -> Any:
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
+
+
+def _left_out(model: BaseModel, prefix: str = "") -> Iterator[str]:
+    """Dotted names of the leaf keys ``model`` took from its defaults (not given in the file)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _left_out(value, f"{prefix}{name}.")
+        elif name not in model.model_fields_set:
+            yield f"{prefix}{name}"
 
 
 def flatten(tree: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """params.yaml parsing and --set overrides."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_promoting_after_each_run_needs_a_metric_the_run_logs(tmp_path):
 
 
 def test_missing_params_file(tmp_path):
-    with pytest.raises(AefxError, match="params file not found"):
+    with pytest.raises(AefxError, match=r"params file not found \(run aefx in the project"):
         load_params(tmp_path / "nope.yaml")
 
 
@@ -124,3 +125,28 @@ def test_flat_params_use_dotted_keys():
     assert flat["autoencoder.epochs"] == "200"
     assert flat["autoencoder.bottleneck"] == "null"
     assert flat["paths.encoder"] == "models/encoder.keras"
+
+
+def test_a_short_params_file_is_told_which_built_in_defaults_it_falls_back_to(
+    tmp_path, monkeypatch, caplog
+):
+    """Keys a file leaves out take the code's defaults (the reference recipe), not the tuned
+    values in params.yaml: a short file of one's own silently trained 200 epochs at batch 16."""
+    project_params = (REPO / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(project_params)
+    (tmp_path / "full.yaml").write_text(project_params)
+    (tmp_path / "short.yaml").write_text("seeds: [1, 2]\nautoencoder:\n  epochs: 50\n")
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="aefx.config"):
+        params = load_params(Path("short.yaml"))
+    [warning] = caplog.messages
+    assert warning.startswith("short.yaml leaves out ")
+    assert "autoencoder.kind='deep-bn'" in warning and "autoencoder.batch_size=16" in warning
+    assert "autoencoder.epochs" not in warning and "seeds" not in warning  # given in the file
+    assert "paths." not in warning  # left out, but the same as params.yaml's
+    assert params.autoencoder.kind == "deep-bn"  # what the warning says happens
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="aefx.config"):
+        load_params(Path("full.yaml"))
+        load_params(Path("params.yaml"), ["seeds=[1]"])
+    assert caplog.messages == []
