@@ -76,13 +76,18 @@ QUIET_ENV = {
 }
 
 
-def _quiet_environment() -> None:
-    """Telemetry off, C++ and library chatter down; our own stage logs at INFO."""
+def _quiet_environment(tensorflow: bool = False) -> None:
+    """Telemetry off, C++ and library chatter down; our own stage logs at INFO. A command that
+    will use ``tensorflow`` imports it here, quietly (see import_tensorflow_quietly)."""
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     for name in ("aefx", "tasks", "flows"):
         logging.getLogger(name).setLevel(logging.INFO)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if tensorflow:
+        from aefx.console import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
 
 
 def _err(message: str) -> None:
@@ -125,7 +130,7 @@ def run(
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     plan = plan_run(params_file, overrides or [], workspace, params=params)
-    _quiet_environment()
+    _quiet_environment(tensorflow=True)
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import run_pipeline, warm_start
 
@@ -191,7 +196,8 @@ def sweep(
     from aefx.config import load_params
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
-    _quiet_environment()
+    on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
+    _quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
     from aefx.console import hide_user_error_tracebacks, rich_console
     from flows.sweep import run_sweep, sweep_table
 
@@ -280,7 +286,7 @@ def run_stage(
 
     params = load_params(params_file)
     check_inputs(stage(name), params)
-    _quiet_environment()
+    _quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     with (
         _interruptible("no output is left half-written; `dvc repro` runs the stage again"),
@@ -346,9 +352,11 @@ def _shipped_model(
     output_format(input_path, output)
     uri = _tracking_uri_for(params_file)
     _quiet_environment()
+    from aefx.console import import_tensorflow_quietly
     from aefx.serving import EncoderModel
 
     encoder_path, meta_path = resolve_model(model, uri)
+    import_tensorflow_quietly()
     files = (str(encoder_path), str(meta_path))
     return EncoderModel.from_files(*files), files
 
@@ -474,6 +482,7 @@ def train_stream(
         update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
     )
     _quiet_environment()
+    from aefx.console import import_tensorflow_quietly
     from aefx.streaming import (
         check_encoder_folder,
         parquet_features,
@@ -484,6 +493,7 @@ def train_stream(
     # The checks a file's footer and the output folder allow, before any run starts.
     parquet_features(input_path, params.data.label)
     check_encoder_folder(output, input_path)
+    import_tensorflow_quietly()
     chosen_seed = seed if seed is not None else params.seeds[0]
     with (
         _interruptible("the MLflow run is marked KILLED and the output folder is unchanged"),

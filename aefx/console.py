@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,26 @@ class _UserErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, AefxError) and "AefxError" not in record.getMessage()
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up lines dropped, unless TF_CPP_MIN_LOG_LEVEL below 2
+    asks for them. TensorFlow 2.21 logs through absl before absl is set up, so the level does
+    not hold back "oneDNN custom operations are on" (four lines on CPUs where oneDNN is on by
+    default) and they would come before aefx's own one-line messages. The process's stderr is
+    pointed at /dev/null for the import alone; call it from the main thread before any other
+    thread starts, so that nothing else is written meanwhile."""
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
+        return
+    sys.stderr.flush()
+    kept = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(kept, 2)
+        os.close(kept)
 
 
 @contextlib.contextmanager

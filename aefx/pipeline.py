@@ -26,6 +26,9 @@ class Stage:
     plots: tuple[str, ...] = ()
     uncached: tuple[str, ...] = ()  # outs that must re-run, never be restored from DVC's cache
     code: tuple[str, ...] = ()
+    # Whether running it with these params imports TensorFlow (`aefx stage` then does so first,
+    # quietly); the light stages never do.
+    tensorflow: Callable[[Params], bool] = lambda params: True
 
     @property
     def code_files(self) -> tuple[str, ...]:
@@ -171,6 +174,7 @@ STAGES: tuple[Stage, ...] = (
         deps=("raw_dir",),
         outs=("train", "test", "data_schema"),
         code=(*_COMMON, "aefx/images.py"),
+        tensorflow=lambda params: False,
     ),
     Stage(
         "scale",
@@ -179,6 +183,7 @@ STAGES: tuple[Stage, ...] = (
         deps=("data_schema", "train", "test"),
         outs=("train_scaled", "test_scaled", "scaler"),
         code=(*_COMMON, "aefx/scaling.py"),
+        tensorflow=lambda params: False,
     ),
     Stage(
         "train_autoencoder",
@@ -224,6 +229,7 @@ STAGES: tuple[Stage, ...] = (
         metrics=("scores",),
         plots=("comparison", "comparison_plot", "confusion_plot"),
         code=(*_COMMON, "aefx/report.py", "aefx/stats.py", "aefx/cnn.py"),
+        tensorflow=lambda params: "cnn" in params.classifiers.use,
     ),
     Stage(
         "log_run",

@@ -308,6 +308,26 @@ def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
     assert not (tmp_path / "models" / "autoencoders").exists()  # nothing half-written
 
 
+def test_tensorflow_is_imported_without_its_start_up_lines_and_stderr_comes_back():
+    """TensorFlow 2.21 prints "oneDNN custom operations are on" through absl on some CPUs
+    whatever TF_CPP_MIN_LOG_LEVEL says; those lines came before aefx's one-line messages."""
+    probe = (
+        "import sys\n"
+        "from aefx.console import import_tensorflow_quietly\n"
+        "import_tensorflow_quietly()\n"
+        "assert 'tensorflow' in sys.modules\n"
+        "import tensorflow as tf\n"
+        "tf.constant(1.0) + 1.0\n"
+        "sys.stderr.write('stderr is back')\n"
+    )
+    env = {**subprocess_env(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "stderr is back"
+
+
 def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypatch):
     """A run in a deep workspace: each kind of output stays one line in a log (rich would break
     it at the console's width) and a path's brackets are kept, not read as markup."""
