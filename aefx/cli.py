@@ -134,12 +134,12 @@ def run(
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import run_pipeline, warm_start
 
-    warm_start(plan.params)
     with (
         _interruptible("the MLflow run is marked KILLED and finished outputs are kept"),
         hide_user_error_tracebacks(),
         workspace_lock(plan.workspace),
     ):
+        warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     print_summary(plan.params, result)
 

@@ -17,6 +17,7 @@ from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError
 from aefx.pipeline import compare_inputs, compare_outputs, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
+from flows.server import temporary_prefect_server
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +134,6 @@ def worker_env(workers: int) -> dict[str, str]:
 
     env["PREFECT_API_URL"] = PREFECT_API_URL.value() or temporary_prefect_server()
     return env
-
-
-def temporary_prefect_server() -> str:
-    """Start Prefect's temporary server, as the flow's client would; return its API URL. Prefect
-    keeps one per process, so the flow's run then uses the same one."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    return server.api_url
 
 
 def task_runner(compute: ComputeConfig) -> Any:
@@ -275,24 +266,24 @@ def warm_start(params: Params) -> None:
 
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
-    def start_server() -> None:
+    def open_store() -> None:
         try:
-            temporary_prefect_server()
+            client(tracking_uri(params.tracking.uri))
         except Exception as exc:
-            log.debug("early Prefect server start failed: %s", exc)
+            log.debug("early MLflow store open failed: %s", exc)
 
-    server = None
-    if not PREFECT_API_URL.value() and PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        import prefect.server.api.server  # noqa: F401  (imported here, not in two threads)
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        open_store()
+        return
+    import prefect.server.api.server  # noqa: F401  (imported here, not in two threads)
 
-        server = threading.Thread(target=start_server, name="aefx-prefect-server", daemon=True)
-        server.start()
+    store = threading.Thread(target=open_store, name="aefx-mlflow-store", daemon=True)
+    store.start()
     try:
-        client(tracking_uri(params.tracking.uri))
+        temporary_prefect_server()  # from the main thread, which the server's life is tied to
     except Exception as exc:
-        log.debug("early MLflow store open failed: %s", exc)
-    if server is not None:
-        server.join()
+        log.debug("early Prefect server start failed: %s", exc)
+    store.join()
 
 
 def run_pipeline(

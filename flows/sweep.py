@@ -16,7 +16,7 @@ from aefx.config import Params, params_to_flat_dict
 from aefx.pipeline import STAGE_NAMES, stage
 from aefx.sweep import Member, members
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
-from flows.pipeline import task_runner
+from flows.pipeline import task_runner, warm_start
 
 log = logging.getLogger(__name__)
 
@@ -199,4 +199,5 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
 def run_sweep(params: Params) -> SweepResult:
     """The sweep flow on the task runner that ``params.compute`` asks for."""
     members(params)  # an empty grid or a member's bad params: one line, before Prefect starts
+    warm_start(params)
     return sweep.with_options(task_runner=task_runner(params.compute))(params)

@@ -107,8 +107,9 @@ def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def start_command(*args: str, cwd: Path) -> subprocess.Popen:
-    """A command started as a user would, its stderr piped (for :func:`sigterm_when`)."""
+def start_command(*args: str, cwd: Path, new_session: bool = False) -> subprocess.Popen:
+    """A command started as a user would, its stderr piped (for :func:`signal_when`); with
+    ``new_session``, as a terminal starts a job: the leader of a process group of its own."""
     return subprocess.Popen(
         list(args),
         cwd=cwd,
@@ -116,21 +117,31 @@ def start_command(*args: str, cwd: Path) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 
-def sigterm_when(
-    proc: subprocess.Popen, ready: Callable[[], bool], settle: float = 0.0, wait: float = 240
+def signal_when(
+    proc: subprocess.Popen,
+    ready: Callable[[], bool],
+    settle: float = 0.0,
+    wait: float = 240,
+    signum: int = signal.SIGTERM,
+    group: bool = False,
 ) -> str:
-    """Send SIGTERM to ``proc`` once ``ready()`` holds and ``settle`` seconds more have passed,
-    as a scheduler or a timeout would; return its stderr. Fails if it ends first."""
+    """Send ``signum`` (SIGTERM: a scheduler's or a timeout's) to ``proc`` once ``ready()``
+    holds and ``settle`` seconds more have passed, and return its stderr. With ``group``, to
+    its whole process group, as a terminal's Ctrl-C does. Fails if it ends first."""
     try:
         deadline = time.monotonic() + wait
         while not ready():
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
             time.sleep(0.1)
         time.sleep(settle)
-        proc.send_signal(signal.SIGTERM)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=120)
     finally:
         proc.kill()

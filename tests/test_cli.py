@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from aefx.workspace import LOCK_NAME
 from tests.conftest import (
     TINY_PARAMS,
     run_command,
-    sigterm_when,
+    signal_when,
     start_command,
     subprocess_env,
     write_params,
@@ -299,7 +300,7 @@ def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
     proc = start_command(*AEFX, "run", cwd=tmp_path)
     store = tmp_path / "mlruns" / "mlflow.db"
     # Stop the process 8 s after scaling, while the autoencoder trains.
-    stderr = sigterm_when(proc, (tmp_path / "data" / "scaled" / "train.parquet").exists, settle=8)
+    stderr = signal_when(proc, (tmp_path / "data" / "scaled" / "train.parquet").exists, settle=8)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     client = MlflowClient(f"sqlite:///{store}")
@@ -326,6 +327,54 @@ def test_tensorflow_is_imported_without_its_start_up_lines_and_stderr_comes_back
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "stderr is back"
+
+
+LONG_TRAINING = {**TINY_PARAMS, "autoencoder": {"epochs": 5000, "batch_size": 8}}
+
+
+def _temporary_server_port(stderr: str) -> int:
+    found = re.search(r"temporary server on http://127\.0\.0\.1:(\d+)", stderr)
+    assert found, stderr
+    return int(found.group(1))
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_signal_to_the_process_group_ends_the_run_in_one_line_and_its_prefect_server(tmp_path):
+    """A terminal's Ctrl-C, `timeout` and many CI runners signal the whole process group.
+    Prefect's temporary server was in it and stopped with the run; the flow then spent minutes
+    retrying to report its crash to the gone server and ended in a traceback, exit code 1.
+    (SIGTERM here: a test run in the background may inherit SIGINT ignored. aefx handles both
+    the same way.)"""
+    from mlflow.tracking import MlflowClient
+
+    write_params(tmp_path, LONG_TRAINING)
+    proc = start_command(*AEFX, "run", cwd=tmp_path, new_session=True)  # a terminal's job
+    scaled = tmp_path / "data" / "scaled" / "train.parquet"
+    stderr = signal_when(proc, scaled.exists, settle=8, group=True)
+    assert proc.returncode == 130, stderr
+    assert "aefx: error: interrupted" in stderr and "Traceback" not in stderr
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not _answers(_temporary_server_port(stderr))  # stopped on the way out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the server is tied to aefx by prctl")
+def test_prefects_temporary_server_does_not_outlive_a_killed_run(tmp_path):
+    """SIGKILL gives aefx no chance to stop the server it started; the kernel stops it."""
+    write_params(tmp_path, LONG_TRAINING)
+    proc = start_command(*AEFX, "run", cwd=tmp_path)
+    scaled = tmp_path / "data" / "scaled" / "train.parquet"
+    stderr = signal_when(proc, scaled.exists, settle=3, signum=signal.SIGKILL)
+    port = _temporary_server_port(stderr)
+    deadline = time.monotonic() + 30
+    while _answers(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _answers(port), "Prefect's temporary server outlived the run"
 
 
 def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypatch):

@@ -245,7 +245,7 @@ def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     """A scheduler's or a timeout's SIGTERM used to kill `aefx encode` outright, leaving its
     hidden temporary file (as large as the output so far) beside the output."""
     from aefx.pipeline import stage
-    from tests.conftest import sigterm_when, start_command
+    from tests.conftest import signal_when, start_command
 
     params = load_params(overrides=["seeds=[1]"])
     for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
@@ -258,7 +258,7 @@ def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
         "-o", "codes.parquet", "--rows", "500", cwd=project,
     )  # fmt: skip
     # Once the output is being written aside.
-    stderr = sigterm_when(proc, lambda: bool(list(project.glob(".codes.parquet.*.tmp"))))
+    stderr = signal_when(proc, lambda: bool(list(project.glob(".codes.parquet.*.tmp"))))
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "aefx: error: interrupted; no output was written"
     assert sorted(p.name for p in project.iterdir()) == before

@@ -21,7 +21,7 @@ from tests.conftest import (
     TINY_PARAMS,
     dvc,
     mlflow_runs,
-    sigterm_when,
+    signal_when,
     start_command,
     subprocess_env,
     write_params,
@@ -178,7 +178,7 @@ def test_a_stage_stopped_by_sigterm_leaves_no_temporary_output(tmp_path, monkeyp
     proc = start_command(*AEFX, "stage", "train_autoencoder", cwd=tmp_path)
     models, metrics = tmp_path / "models", tmp_path / "metrics"
     # 2 s into training, which writes aside.
-    stderr = sigterm_when(proc, lambda: bool(list(models.glob(".autoencoders.*.tmp"))), settle=2)
+    stderr = signal_when(proc, lambda: bool(list(models.glob(".autoencoders.*.tmp"))), settle=2)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1].startswith("aefx: error: interrupted; ")
     assert list(models.iterdir()) == [models / "scaler.json"]  # what scale wrote, nothing else

@@ -145,7 +145,7 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
 def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project):
     from mlflow.tracking import MlflowClient
 
-    from tests.conftest import sigterm_when, start_command
+    from tests.conftest import signal_when, start_command
 
     source = _write(_table(4000, columns=12), project / "big.parquet")
     old = project / "models" / "stream"
@@ -156,7 +156,7 @@ def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(p
         "--batch-size", "16", cwd=project,
     )  # fmt: skip
     store = project / "mlruns" / "mlflow.db"
-    stderr = sigterm_when(proc, lambda: _running(store), settle=3)  # 3 s into training
+    stderr = signal_when(proc, lambda: _running(store), settle=3)  # 3 s into training
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == (
         "aefx: error: interrupted; the MLflow run is marked KILLED and the output folder is "

@@ -1,0 +1,69 @@
+"""Prefect's temporary server, started so that a Ctrl-C reaches aefx and not the server.
+
+A terminal's Ctrl-C, ``timeout`` and many CI runners signal a command's whole process group.
+Prefect starts its temporary server in aefx's group, so the server used to stop at the moment
+the run it serves was interrupted: the flow then retried for a minute or two to report its own
+crash to a server that was gone, and ended in a traceback instead of aefx's one line. Started
+here, the server runs in a session of its own: it outlives the signal, records the crash, and
+is stopped by Prefect's exit hook once aefx is done. On Linux it is also tied to aefx's main
+thread (``PR_SET_PDEATHSIG``), so an aefx killed outright (SIGKILL) leaves no server behind."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import threading
+import types
+from typing import Any
+
+# Run in the child between fork and the server's exec: ask the kernel for SIGTERM when the
+# parent thread ends (prctl option 1 is PR_SET_PDEATHSIG), and give up if the parent is
+# already gone. argv: the parent's pid, then the server's command line.
+_TIED_TO_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(0)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def temporary_prefect_server() -> str:
+    """Start Prefect's temporary server, as the flow's client would; return its API URL. Prefect
+    keeps one per process, so the flow's run then uses the same one."""
+    server = _own_session_server_class()()
+    server.start()
+    return server.api_url
+
+
+def _own_session_popen(args: list[str], **options: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen`` for the server: a session of its own, and (started from the main
+    thread, on Linux) an exit of its own when aefx ends. Tying it to another thread would stop
+    it when that thread ends, so elsewhere it only gets the session."""
+    if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
+        args = [sys.executable, "-c", _TIED_TO_PARENT, str(os.getpid()), *args]
+    return subprocess.Popen(args, start_new_session=True, **options)
+
+
+@functools.cache
+def _own_session_server_class() -> type:
+    # Imported here: Prefect's server module is heavy, and `aefx --help` must stay quick.
+    from prefect.server.api import server as server_module
+
+    class OwnSessionServer(server_module.SubprocessASGIServer):
+        """Prefect's server, its process started by :func:`_own_session_popen`. Prefect keeps
+        one instance per port in a class-wide registry, so its own clients, asking the base
+        class for the default one, find this one."""
+
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            # Prefect builds the command line and environment; only how it starts differs.
+            started_with = server_module.subprocess
+            server_module.subprocess = types.SimpleNamespace(Popen=_own_session_popen)
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                server_module.subprocess = started_with
+
+    return OwnSessionServer
