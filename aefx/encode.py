@@ -66,7 +66,11 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)
         except (MlflowException, OSError) as exc:
             reason = str(exc).splitlines()[0][:160]
-            raise AefxError(f"{source}: cannot be fetched from {uri} ({reason})") from None
+            hint = ""
+            if "@" in source and "alias" in reason.lower():
+                # An alias exists only once someone set it; the default run sets none.
+                hint = "; `aefx promote` sets it, or give -m models/encoder.json for the last run"
+            raise AefxError(f"{source}: cannot be fetched from {uri} ({reason}){hint}") from None
         return _model_files(Path(local))
     path = Path(source)
     if path.is_dir():

@@ -39,6 +39,17 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     raw = pd.read_parquet(p.test)  # raw (unscaled) rows, label included
     raw.to_csv(project / "new.csv", index=False)
     expected = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta)).predict(None, raw)
+    # The alias the README's examples use exists only once `aefx promote` has set it.
+    done = run_command(
+        *AEFX, "encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv",
+        "-o", "early.parquet", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "alias champion not found" in done.stderr
+    assert done.stderr.strip().endswith(
+        "; `aefx promote` sets it, or give -m models/encoder.json for the last run"
+    )
+    assert not (project / "early.parquet").exists()
 
     # A local path, chunked small so the file is read in several pieces.
     done = run_command(
