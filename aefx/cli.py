@@ -130,6 +130,9 @@ def run(
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     plan = plan_run(params_file, overrides or [], workspace, params=params)
+    from tasks.ingest import check_source
+
+    check_source(plan.params.data)
     _quiet_environment(tensorflow=True)
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import run_pipeline, warm_start
@@ -196,6 +199,9 @@ def sweep(
     from aefx.config import load_params
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
+    from tasks.ingest import check_source
+
+    check_source(params.data)
     on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
     _quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
     from aefx.console import hide_user_error_tracebacks, rich_console

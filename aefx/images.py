@@ -122,8 +122,11 @@ def _labels(values: np.ndarray, n: int, origin: str) -> np.ndarray:
 
 def load_keras_npz(path: Path, name: str) -> ImageSet:
     """mnist / fashion_mnist in Keras' layout: x_train, y_train, x_test, y_test."""
-    hint = f"; put the {name} .npz (Keras layout: x_train, y_train, x_test, y_test) there"
-    return _keras_layout(_open_npz(path, hint), path)
+    return _keras_layout(_open_npz(path, _keras_hint(name)), path)
+
+
+def _keras_hint(name: str) -> str:
+    return f"; put the {name} .npz (Keras layout: x_train, y_train, x_test, y_test) there"
 
 
 def _keras_layout(arrays: dict[str, np.ndarray], path: Path) -> ImageSet:
@@ -315,18 +318,29 @@ def _new_image_array(path: Path) -> np.ndarray:
     return array
 
 
-def load_image_source(source: str, path: Path | None, labels_path: Path | None) -> ImageSet:
+def check_image_path(source: str, path: Path | None) -> None:
+    """The file or folder ``source`` reads is there and of a kind it reads; no pixel is read."""
     if source == "digits":
-        return load_digits_set()
+        return
     assert path is not None  # DataConfig.file_path() gives one for every other image source
     if source in ("mnist", "fashion_mnist"):
-        return load_keras_npz(path, source)
-    if not path.exists():
+        if not path.is_file():
+            raise AefxError(f"{path}: file not found{_keras_hint(source)}")
+    elif not path.exists():
         raise AefxError(f"{path}: image data not found (a folder, a .npz or a .npy)")
+    elif not path.is_dir() and path.suffix.lower() not in (".npz", ".npy"):
+        raise AefxError(f"{path}: images come as a folder, a .npz or a .npy (got {path.suffix!r})")
+
+
+def load_image_source(source: str, path: Path | None, labels_path: Path | None) -> ImageSet:
+    check_image_path(source, path)
+    if source == "digits":
+        return load_digits_set()
+    assert path is not None
+    if source in ("mnist", "fashion_mnist"):
+        return load_keras_npz(path, source)
     if path.is_dir():
         return load_folder(path)
-    if path.suffix.lower() not in (".npz", ".npy"):
-        raise AefxError(f"{path}: images come as a folder, a .npz or a .npy (got {path.suffix!r})")
     return load_array(path, labels_path)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
-from aefx.images import array_bytes, load_image_source, pixel_columns
+from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
 from aefx.io import write_json, write_parquet
 from aefx.validation import (
     check_budget,
@@ -55,13 +55,27 @@ def synthetic_frame(cfg: SyntheticConfig, label: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every failure into one clear line."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
+def check_source(cfg: DataConfig) -> None:
+    """The data file or folder that ``cfg`` names is there and of a kind ingest reads. `aefx
+    run` asks before it starts Prefect or an MLflow run, so that a mistyped path is one line
+    and leaves no failed run behind; ingest asks again (`dvc repro` runs it alone)."""
+    if cfg.is_image:
+        check_image_path(cfg.source, cfg.file_path())
+    elif cfg.path is not None:
+        check_table_path(cfg.path)
+
+
+def check_table_path(path: Path) -> None:
+    if path.suffix.lower() not in READERS:
         raise AefxError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
     if not path.is_file():
         raise AefxError(f"{path}: data file not found")
+
+
+def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every failure into one clear line."""
+    check_table_path(path)
+    reader = READERS[path.suffix.lower()]
     check_content(path)
     if budget_mb is not None:
         check_budget(path, table_bytes(path), budget_mb)

@@ -152,15 +152,30 @@ def test_missing_data_file(tmp_path):
     assert done.stderr.strip() == "aefx: error: data/raw/gone.csv: data file not found"
 
 
-def test_a_refused_run_with_overrides_leaves_no_workspace(tmp_path):
-    """`--set` runs get a workspace of their own; one refused before writing leaves none."""
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["data.source=file", "data.path=data/raw/gone.csv"],
+            "data/raw/gone.csv: data file not found",
+        ),
+        (["data.source=file", "data.path=data/raw/table.txt"], "unsupported file type '.txt'"),
+        (["data.source=images", "data.path=data/raw/pics"], "data/raw/pics: image data not found"),
+        (["data.source=mnist"], "data/raw/mnist.npz: file not found; put the mnist .npz"),
+    ],
+)
+def test_a_run_of_data_not_there_is_one_line_and_leaves_no_workspace_nor_run(
+    tmp_path, overrides, message
+):
+    """Checked before Prefect or MLflow start: before, the line came among Prefect's, after a
+    temporary server had started and an MLflow run had been opened and failed."""
     write_params(tmp_path, TINY_PARAMS)
-    done = aefx(
-        "run", "--set", "data.source=file", "--set", "data.path=data/raw/gone.csv", cwd=tmp_path
-    )
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    done = aefx("run", *sets, cwd=tmp_path)
     assert done.returncode == 2
-    assert "aefx: error: data/raw/gone.csv: data file not found" in done.stderr.splitlines()
-    assert not (tmp_path / "workspaces").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("aefx: error: ") and message in line
+    assert not (tmp_path / "workspaces").exists() and not (tmp_path / "mlruns").exists()
 
 
 def test_a_run_into_a_folder_it_would_overwrite_is_refused_in_one_line(tmp_path):
