@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -523,3 +525,32 @@ def test_a_training_split_too_small_for_the_settings_is_named(
     else:
         with pytest.raises(AefxError, match=f"^train.parquet: {re.escape(refusal)}"):
             check_training_split(*args)
+
+
+def test_a_stage_said_not_to_import_tensorflow_does_not(project):
+    """`aefx stage` imports TensorFlow first, with its start-up lines dropped, for the stages
+    whose Stage.tensorflow says they use it; a stage that imported it unannounced would print
+    those lines again (and the light ones would stop being light)."""
+    params = load_params()
+    for stage in STAGES[:-1]:  # all but log_run, which loads the encoder
+        if not stage.tensorflow(params):
+            probe = (
+                "import sys\n"
+                "from aefx.config import load_params\n"
+                "from aefx.pipeline import stage\n"
+                f"stage({stage.name!r}).run(load_params())\n"
+                "print('TENSORFLOW', 'tensorflow' in sys.modules)\n"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert "TENSORFLOW False" in done.stdout, stage.name
+        else:
+            stage.run(params)  # in this process, for the inputs of the stages after it
+    assert STAGES[-1].name == "log_run" and STAGES[-1].tensorflow(params)
+    light = {s.name for s in STAGES if not s.tensorflow(params)}
+    assert light == {"ingest", "scale", "compare_classifiers"}
+    with_cnn = params.classifiers.model_copy(update={"use": ("cnn",)})
+    cnn = params.model_copy(update={"classifiers": with_cnn})
+    assert {s.name for s in STAGES if not s.tensorflow(cnn)} == {"ingest", "scale"}
