@@ -100,9 +100,9 @@ def load_digits_set() -> ImageSet:
     return ImageSet(images, digits.target.astype("int64"))
 
 
-def _open_npz(path: Path, where_to_put: str = "") -> dict[str, np.ndarray]:
+def _open_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise AefxError(f"{path}: file not found{where_to_put}")
+        raise AefxError(f"{path}: file not found")
     if sniff(path) != "NPZ":
         raise AefxError(f"{path}: not a .npz archive (its first bytes say otherwise)")
     try:
@@ -120,13 +120,9 @@ def _labels(values: np.ndarray, n: int, origin: str) -> np.ndarray:
     return values
 
 
-def load_keras_npz(path: Path, name: str) -> ImageSet:
+def load_keras_npz(path: Path) -> ImageSet:
     """mnist / fashion_mnist in Keras' layout: x_train, y_train, x_test, y_test."""
-    return _keras_layout(_open_npz(path, _keras_hint(name)), path)
-
-
-def _keras_hint(name: str) -> str:
-    return f"; put the {name} .npz (Keras layout: x_train, y_train, x_test, y_test) there"
+    return _keras_layout(_open_npz(path), path)
 
 
 def _keras_layout(arrays: dict[str, np.ndarray], path: Path) -> ImageSet:
@@ -325,7 +321,10 @@ def check_image_path(source: str, path: Path | None) -> None:
     assert path is not None  # DataConfig.file_path() gives one for every other image source
     if source in ("mnist", "fashion_mnist"):
         if not path.is_file():
-            raise AefxError(f"{path}: file not found{_keras_hint(source)}")
+            raise AefxError(
+                f"{path}: file not found; put the {source} .npz (Keras layout: x_train, "
+                "y_train, x_test, y_test) there"
+            )
     elif not path.exists():
         raise AefxError(f"{path}: image data not found (a folder, a .npz or a .npy)")
     elif not path.is_dir() and path.suffix.lower() not in (".npz", ".npy"):
@@ -338,7 +337,7 @@ def load_image_source(source: str, path: Path | None, labels_path: Path | None) 
         return load_digits_set()
     assert path is not None
     if source in ("mnist", "fashion_mnist"):
-        return load_keras_npz(path, source)
+        return load_keras_npz(path)
     if path.is_dir():
         return load_folder(path)
     return load_array(path, labels_path)
