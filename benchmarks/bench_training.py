@@ -36,16 +36,19 @@ def stage_fit_seconds(X_train, epochs: int, batch_size: int) -> float:
     from aefx.config import AutoencoderConfig
     from tasks.train_autoencoder import fit_one
 
-    cfg = AutoencoderConfig(epochs=epochs, batch_size=batch_size)
+    cfg = AutoencoderConfig.reference(epochs=epochs, batch_size=batch_size)
     return fit_one(X_train, cfg, seed=1)[2]
 
 
 def aefx_run_seconds(epochs: int, batch_size: int) -> float:
     """`aefx run` in a scratch project: one seed, logistic regression, everything else default."""
+    from aefx.config import AutoencoderConfig
+
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["seeds"] = [1]
-    # The baseline script's recipe: code width n / 2.
-    params["autoencoder"].update(epochs=epochs, batch_size=batch_size, bottleneck_ratio=0.5)
+    # The baseline script's recipe, not params.yaml's.
+    recipe = AutoencoderConfig.reference(epochs=epochs, batch_size=batch_size)
+    params["autoencoder"] = recipe.model_dump(mode="json")
     params["classifiers"]["use"] = ["logreg"]
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "params.yaml").write_text(yaml.safe_dump(params))

@@ -234,7 +234,7 @@ def evaluate(
     test: dict[tuple[float, bool], list[float]] = {v: [] for v in variants}
     seconds = []
     for seed in seeds:
-        model, _, fit_s = fit_one(X_train, AutoencoderConfig(**overrides), seed)
+        model, _, fit_s = fit_one(X_train, AutoencoderConfig.reference(**overrides), seed)
         encoder = model.get_layer("encoder")
         Z_train = np.asarray(encoder.predict(X_train, verbose=0))
         Z_test = np.asarray(encoder.predict(X_test, verbose=0))

@@ -4,8 +4,9 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
-from aefx.config import AutoencoderConfig, Params, load_params, params_to_flat_dict
+from aefx.config import AutoencoderConfig, Params, flatten, load_params, params_to_flat_dict
 from aefx.errors import AefxError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +23,16 @@ def test_repo_params_match_the_reference_task():
     )
     assert params.data.test_size == 0.33 and params.data.split_seed == 1
     assert params.autoencoder.bottleneck_for(100) == 150  # the recipe chosen by train CV
-    assert AutoencoderConfig().bottleneck_for(100) == 50  # without params.yaml: n / 2
     assert params.autoencoder.hidden_for(100) == (600, 300)  # also chosen by train CV
-    assert AutoencoderConfig().hidden_for(100) == (200, 100)  # the reference: 2n, n
+    assert AutoencoderConfig.reference().bottleneck_for(100) == 50  # the published: n / 2
+    assert AutoencoderConfig.reference().hidden_for(100) == (200, 100)  # and 2n, n
     assert len(params.seeds) >= 3
-    # Every default in params.yaml is spelled out, so the file and the model agree.
-    assert params == Params.model_validate(params.model_dump())
+    # params.yaml spells out every built-in default, so a file that leaves a key out gets the
+    # value params.yaml shows for it: one set of defaults, not two.
+    assert params == Params()
+    spelled_out = flatten(yaml.safe_load((REPO / "params.yaml").read_text()))
+    set_by_aefx = {"paths.workspace"}
+    assert set(spelled_out) == set(flatten(Params().model_dump())) - set_by_aefx
 
 
 def test_override_is_typed_and_validated(tmp_path):
@@ -122,31 +127,39 @@ def test_missing_params_file(tmp_path):
 
 def test_flat_params_use_dotted_keys():
     flat = params_to_flat_dict(Params())
-    assert flat["autoencoder.epochs"] == "200"
+    assert flat["autoencoder.epochs"] == "50"
     assert flat["autoencoder.bottleneck"] == "null"
     assert flat["paths.encoder"] == "models/encoder.keras"
 
 
-def test_a_short_params_file_is_told_which_built_in_defaults_it_falls_back_to(
+def test_a_short_params_file_is_told_which_edits_of_params_yaml_it_does_not_get(
     tmp_path, monkeypatch, caplog
 ):
-    """Keys a file leaves out take the code's defaults (the reference recipe), not the tuned
-    values in params.yaml: a short file of one's own silently trained 200 epochs at batch 16."""
-    project_params = (REPO / "params.yaml").read_text()
-    (tmp_path / "params.yaml").write_text(project_params)
-    (tmp_path / "full.yaml").write_text(project_params)
-    (tmp_path / "short.yaml").write_text("seeds: [1, 2]\nautoencoder:\n  epochs: 50\n")
+    """Keys a file leaves out take aefx's built-in defaults (the shipped params.yaml's values),
+    not the project's params.yaml as edited since: a short file of one's own would silently
+    lose those edits."""
+    shipped = (REPO / "params.yaml").read_text()
+    edited = shipped.replace("  kind: denoising\n", "  kind: deep-bn\n").replace(
+        "  batch_size: 64 ", "  batch_size: 16 "
+    )
+    assert edited.count("deep-bn\n") == 1 and "batch_size: 16 " in edited
+    (tmp_path / "params.yaml").write_text(edited)
+    (tmp_path / "full.yaml").write_text(edited)
+    (tmp_path / "short.yaml").write_text("seeds: [1, 2]\nautoencoder:\n  epochs: 20\n")
+    (tmp_path / "shipped.yaml").write_text("autoencoder:\n  epochs: 20\n")
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING, logger="aefx.config"):
         params = load_params(Path("short.yaml"))
     [warning] = caplog.messages
-    assert warning.startswith("short.yaml leaves out ")
-    assert "autoencoder.kind='deep-bn'" in warning and "autoencoder.batch_size=16" in warning
+    assert warning.startswith("short.yaml leaves out 2 key(s) ")
+    assert "autoencoder.kind='denoising'" in warning and "autoencoder.batch_size=64" in warning
     assert "autoencoder.epochs" not in warning and "seeds" not in warning  # given in the file
     assert "paths." not in warning  # left out, but the same as params.yaml's
-    assert params.autoencoder.kind == "deep-bn"  # what the warning says happens
+    assert params.autoencoder.kind == "denoising"  # what the warning says happens
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="aefx.config"):
         load_params(Path("full.yaml"))
         load_params(Path("params.yaml"), ["seeds=[1]"])
+        monkeypatch.chdir(REPO)  # the shipped params.yaml: nothing left out differs from it
+        load_params(tmp_path / "shipped.yaml")
     assert caplog.messages == []
