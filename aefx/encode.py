@@ -251,7 +251,7 @@ def stream_file(
                     continue
                 check_values(chunk, features, total, source)
                 result = transform(chunk)
-                for name in keep & set(chunk.columns):
+                for name in [c for c in chunk.columns if c in keep]:  # in the input's order
                     result[name] = chunk[name].to_numpy()
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:

@@ -150,6 +150,23 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
 
 
+def test_carried_columns_keep_the_inputs_order_in_every_run(tmp_path):
+    """The columns carried through (a label, a truth column, ids) follow the codes in the order
+    the input has them. They came in a set's order, which moves with Python's hash seed, so two
+    runs on the same file could write their columns in different orders."""
+    from aefx.encode import stream_file
+
+    carried = ["zeta", "id", "label", "batch", "is_anomaly", "alpha", "site", "mid"]
+    rows = pd.DataFrame({"f0": np.arange(4.0), **{name: np.arange(4) for name in carried}})
+    rows.to_csv(tmp_path / "in.csv", index=False)
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] * 2})
+
+    stream_file(tmp_path / "in.csv", tmp_path / "out.csv", 3, ["f0"], set(carried), transform)
+    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["code", *carried]
+
+
 def _spoiled(path, how: str) -> None:
     rows = pd.DataFrame({"f0": np.arange(30.0), "f1": np.arange(30.0) / 2})
     if how == "header only":
