@@ -117,17 +117,18 @@ def output_format(source: Path, output: Path) -> str:
 
 
 def read_chunks(
-    path: Path, rows: int, image_shape: Sequence[int] | None = None
+    path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
 ) -> Iterator[pd.DataFrame]:
     """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once. For a
-    model trained on images (``image_shape``), also image files or arrays, as pixel rows."""
+    model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
+    .npz's labels as the column ``label``)."""
     from aefx.images import image_rows, is_image_input
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
     if is_image_input(path):
         if image_shape is None:
             raise AefxError(f"{path}: images, but the model was trained on table rows")
-        yield from image_rows(path, image_shape, rows)
+        yield from image_rows(path, image_shape, rows, label)
         return
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
@@ -225,11 +226,12 @@ def stream_file(
     keep: set[str],
     transform: Callable[[pd.DataFrame], pd.DataFrame],
     image_shape: Sequence[int] | None = None,
+    label: str | None = None,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
-    error, except those in ``keep``, which are carried through (and an image's file name).
-    Returns (rows, chunks)."""
+    error, except those in ``keep``, which are carried through (and an image's file name, and
+    a .npz's labels as the column ``label``). Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -243,7 +245,7 @@ def stream_file(
     with atomic_path(output) as tmp:
         writer = None
         try:
-            for chunk in read_chunks(source, rows, image_shape):
+            for chunk in read_chunks(source, rows, image_shape, label):
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
@@ -278,6 +280,7 @@ def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) ->
         keep,
         lambda chunk: encoder.predict(None, chunk),
         encoder.image_shape,
+        encoder.label,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))
@@ -325,7 +328,7 @@ def score_file(
     if truth:
         _require_column(source, truth, encoder.image_shape)
     total, chunks = stream_file(
-        source, output, rows, encoder.features, keep, transform, encoder.image_shape
+        source, output, rows, encoder.features, keep, transform, encoder.image_shape, encoder.label
     )
     stats = ScoreStats(total, chunks, detector.threshold_, flagged)
     if truth:
@@ -360,7 +363,7 @@ def reconstruct_file(
         return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
 
     total, chunks = stream_file(
-        source, output, rows, encoder.features, keep, transform, encoder.image_shape
+        source, output, rows, encoder.features, keep, transform, encoder.image_shape, encoder.label
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))

@@ -237,14 +237,17 @@ def is_image_input(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() in (".npy", ".npz", *IMAGE_SUFFIXES)
 
 
-def image_rows(path: Path, shape: Sequence[int], rows: int) -> Iterator[pd.DataFrame]:
+def image_rows(
+    path: Path, shape: Sequence[int], rows: int, label: str | None = None
+) -> Iterator[pd.DataFrame]:
     """New images for a model trained on images of ``shape`` (height, width, channels), as rows
     of pixel columns in [0, 1] the way ingest wrote its own, at most ``rows`` images at a time.
 
     From image files (a folder, searched to any depth in name order, or one file) each row has
     a ``file`` column, the image's path under the folder; colour is converted to the model's
     (grey or RGB), as ingest does. From a .npy, or the array ``x`` of a .npz, rows keep the
-    array's order; a .npy is read a chunk at a time."""
+    array's order; a .npy is read a chunk at a time. A .npz's labels ``y``, if it has them,
+    come as a column named ``label`` (the model's label column), as ingest would read them."""
     import pandas as pd
 
     height, width, channels = (int(d) for d in shape)
@@ -260,16 +263,21 @@ def image_rows(path: Path, shape: Sequence[int], rows: int) -> Iterator[pd.DataF
             frame[IMAGE_FILE_COLUMN] = names
             yield frame
         return
-    array = _new_image_array(path)
+    array, labels = _new_image_array(path)
     found = tuple(int(d) for d in array.shape[1:]) + ((1,) if array.ndim == 3 else ())
     if found != (height, width, channels):
         raise AefxError(
             f"{path}: images are {'x'.join(map(str, found))} but the model was trained on "
             f"{height}x{width}x{channels}"
         )
+    if labels is not None:
+        labels = _labels(labels, len(array), f"{path}: y")
     for start in range(0, len(array), rows):
         block = to_unit_range(np.asarray(array[start : start + rows]), str(path))
-        yield pd.DataFrame(block.reshape(len(block), -1), columns=columns)
+        frame = pd.DataFrame(block.reshape(len(block), -1), columns=columns)
+        if label is not None and labels is not None:
+            frame[label] = labels[start : start + rows]
+        yield frame
 
 
 def _image_files(path: Path) -> list[Path]:
@@ -299,19 +307,21 @@ def _pixels(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
     return np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
 
 
-def _new_image_array(path: Path) -> np.ndarray:
+def _new_image_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The images of a .npy or .npz, and the .npz's labels ``y`` if it has them."""
+    labels = None
     if path.suffix.lower() == ".npz":
         arrays = _open_npz(path)
         if "x" not in arrays:
             raise AefxError(f"{path}: expected an array 'x' of images (found {', '.join(arrays)})")
-        array = arrays["x"]
+        array, labels = arrays["x"], arrays.get("y")
     else:
         if path.is_file() and sniff(path) != "NPY":
             raise AefxError(f"{path}: not a .npy array (its first bytes say otherwise)")
         array = _load_npy(path, mmap=True)
     if array.ndim not in (3, 4):
         raise _not_images(str(path), array)
-    return array
+    return array, labels
 
 
 def check_image_path(source: str, path: Path | None) -> None:

@@ -171,6 +171,13 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
     for source in ("new.npy", "new.npz"):
         got = codes(source, rows=5)  # a .npy is read five images at a time
         np.testing.assert_allclose(got[model.code_columns].to_numpy(), expected, atol=1e-5)
+        assert list(got.columns) == model.code_columns  # no labels given, none made up
+    # A .npz's labels y are carried through as the label column, as ingest reads them.
+    np.savez("labelled.npz", x=images, y=rows["label"].to_numpy())
+    got = codes("labelled.npz", rows=5)
+    assert list(got.columns) == [*model.code_columns, "label"]
+    np.testing.assert_array_equal(got["label"], rows["label"])
+    np.testing.assert_allclose(got[model.code_columns].to_numpy(), expected, atol=1e-5)
     from_files = codes("new", rows=5)
     order = [int(name.split("/")[1][:2]) for name in from_files["file"]]
     assert sorted(order) == list(range(12)) and from_files["file"][0].count("/") == 1
@@ -209,9 +216,11 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
     (project / "codes.parquet").unlink()
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(project / "new" / "0" / "tall.png")
     np.save("flat.npy", images.reshape(12, 4, 16))
+    np.savez("short.npz", x=images, y=rows["label"].to_numpy()[:11])
     for source, message in [
         ("new", "new/0/tall.png: image is 8x9 but the model was trained on 8x8 images"),
         ("flat.npy", "flat.npy: images are 4x16x1 but the model was trained on 8x8x1"),
+        ("short.npz", "short.npz: y: 12 images but 11 labels"),
     ]:
         with pytest.raises(AefxError) as caught:
             encode_file(model, project / source, project / "codes.parquet")
