@@ -221,6 +221,8 @@ def pipeline(
 ) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
+    from tasks.compare_classifiers import check_every_classifier
+
     uri = tracking_uri(params.tracking.uri)
     run_id = start_run(
         uri,
@@ -238,6 +240,9 @@ def pipeline(
     try:
         ingest(params)
         scale(params)
+        check_every_classifier(
+            params.paths.train_scaled, params.data.label, params.classifiers, params.evaluation
+        )
         train_autoencoder(params)
         inspect_autoencoder(params)
         extract_encoder(params)

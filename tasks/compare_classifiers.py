@@ -281,6 +281,17 @@ def check_training_split(
         )
 
 
+def check_every_classifier(
+    train_scaled: Path, label: str, cfg: ClassifiersConfig, evaluation: EvaluationConfig
+) -> None:
+    """Every classifier's :func:`check_training_split` at once. The flow runs it before any
+    autoencoder trains, so a setting too large for the data fails in seconds, not after the
+    training it would have wasted; each cell still checks for itself (``dvc repro``)."""
+    _, y_train = _load(train_scaled, label)
+    for classifier in cfg.use:
+        check_training_split(y_train, classifier, cfg, evaluation, train_scaled)
+
+
 def score_cell(
     cell: Cell,
     cfg: ClassifiersConfig,

@@ -164,6 +164,25 @@ def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
     assert not (project / "data" / "processed").exists()
 
 
+def test_settings_too_large_for_the_training_split_fail_before_any_training(
+    project, prefect_harness
+):
+    """k-NN asked for more neighbours than the training split has rows: the flow says so after
+    scaling, in seconds, instead of after every autoencoder has trained."""
+    from mlflow.tracking import MlflowClient
+
+    from flows.pipeline import pipeline
+
+    params = load_params(overrides=["classifiers.knn.n_neighbors=5000"])
+    with pytest.raises(AefxError, match=r"k-NN fits on \d+ training rows, fewer than "):
+        pipeline(params, record_dvc=False)
+    assert params.paths.train_scaled.is_file()
+    assert not params.paths.autoencoders.exists()
+    client = MlflowClient(tracking_uri())
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
 def test_compare_runs_lines_up_failed_runs_in_a_narrow_terminal(project, prefect_harness):
     """Two runs that differ in one long param: `aefx compare-runs` on 80 columns shows both,
     with that param alone (the others are the same in both runs). A run that logged no params
