@@ -24,7 +24,8 @@ from aefx.tracking import (
 )
 
 log = logging.getLogger(__name__)
-PIP_REQUIREMENTS = ["aefx", "keras>=3.15", "tensorflow>=2.21", "scikit-learn>=1.9", "pandas"]
+# What the logged model needs besides MLflow; aefx itself travels inside it (code_paths).
+PIP_REQUIREMENTS = ["keras>=3.15", "tensorflow>=2.21", "scikit-learn>=1.9", "pandas", "pydantic"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def _log_encoder(params: Params) -> None:
     with warnings.catch_warnings():
         # MLflow asks for predict() type hints; the explicit signature below does that job.
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+        import aefx
         from aefx import serving
 
         loaded = serving.EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
@@ -148,6 +150,9 @@ def _log_encoder(params: Params) -> None:
             signature=infer_signature(sample, loaded.predict(None, sample)),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
+            # A copy of the aefx package, put on sys.path when the model loads: it loads where
+            # aefx is not installed (aefx is on no package index for pip to fetch it from).
+            code_paths=[str(Path(aefx.__file__).parent)],
             metadata={"code_size": meta["code_size"], "seed": meta["seed"]},
             registered_model_name=params.tracking.registered_model,
         )

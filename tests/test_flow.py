@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from aefx.io import read_json
 from aefx.pipeline import STAGE_NAMES
 from aefx.provenance import SIMD_LEVELS
 from aefx.tracking import tracking_uri, using_store
+from tests.conftest import REPO, run_command
 
 
 def _task_names_in_order(flow_run_id: str) -> list[str]:
@@ -145,6 +147,22 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     expected = pd.read_parquet(params.paths.encoded / f"test-seed-{seed}.parquet")
     np.testing.assert_allclose(codes.to_numpy(), expected.drop(columns="label"), atol=1e-5)
     assert model.metadata.signature.inputs.input_names() == list(raw.columns)
+
+    # It loads and encodes the same in a Python where aefx is not installed: it carries aefx.
+    raw.to_parquet(project / "raw.parquet")
+    without_aefx = (
+        "import importlib.util, sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]\n"
+        f"sys.path[:] = [p for p in sys.path if p not in ('', {str(REPO)!r})]\n"
+        "assert importlib.util.find_spec('aefx') is None, 'aefx is importable here'\n"
+        "import mlflow, pandas\n"
+        f"mlflow.set_tracking_uri({result.tracking_uri!r})\n"
+        f"model = mlflow.pyfunc.load_model('runs:/{result.run_id}/encoder')\n"
+        "model.predict(pandas.read_parquet('raw.parquet')).to_parquet('codes.parquet')\n"
+    )
+    done = run_command(sys.executable, "-c", without_aefx, cwd=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(project / "codes.parquet"), codes)
 
 
 def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
