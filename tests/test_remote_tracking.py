@@ -1,10 +1,13 @@
 """A remote MLflow tracking server: `mlflow server` on loopback with a database backend and a
-served artifact store; the pipeline logs to it and `aefx encode` reads the model back."""
+served artifact store; the pipeline logs to it, and `aefx encode` and `mlflow models serve` read
+the registered model back."""
 
 from __future__ import annotations
 
 import sys
 
+import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,4 +61,25 @@ def test_pipeline_logs_to_a_remote_mlflow_server(project, prefect_harness, tmp_p
             "-i", "new.csv", "-o", "codes.parquet", cwd=project,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert len(pd.read_parquet(project / "codes.parquet")) == len(raw)
+        codes = pd.read_parquet(project / "codes.parquet")
+        assert len(codes) == len(raw)
+
+        # MLflow's own scoring server serves the registered version: raw rows in, codes out.
+        port = free_port()
+        serve = [
+            sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/aefx-encoder/1",
+            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        log = tmp_path / "models-serve.log"
+        with background(serve, project, {**subprocess_env(), "MLFLOW_TRACKING_URI": uri}, log):
+            wait_for(lambda: healthy(f"http://127.0.0.1:{port}/ping"), 180, "models serve", log)
+            rows = raw.drop(columns="label").head(3)
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/invocations",
+                json={"dataframe_split": rows.to_dict(orient="split")},
+                timeout=60,
+            )
+        assert answer.status_code == 200, answer.text
+        served = pd.DataFrame(answer.json()["predictions"])
+        assert list(served.columns) == [c for c in codes.columns if c != "label"]
+        np.testing.assert_allclose(served.to_numpy(), codes[served.columns].head(3), atol=1e-5)
