@@ -23,6 +23,7 @@ import yaml
 from aefx.workspace import LOCK_NAME
 from tests.conftest import (
     TINY_PARAMS,
+    free_port,
     run_command,
     signal_when,
     start_command,
@@ -417,12 +418,6 @@ def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypat
     assert lines[3].endswith(str(paths.confusion_plot))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_aefx_ui_serves_the_projects_store(tmp_path):
     """`aefx ui` as the README says: the MLflow server on 127.0.0.1 answers with this project's
     experiment; a taken port is one line and a non-zero exit (MLflow itself exits 0)."""
@@ -431,7 +426,7 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
     write_params(tmp_path)
     (tmp_path / "mlruns").mkdir()
     MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}").create_experiment("aefx")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*AEFX, "ui", "--port", str(port)],
         cwd=tmp_path,
