@@ -286,8 +286,9 @@ def check_every_classifier(
 ) -> None:
     """Every classifier's :func:`check_training_split` at once. The flow runs it before any
     autoencoder trains, so a setting too large for the data fails in seconds, not after the
-    training it would have wasted; each cell still checks for itself (``dvc repro``)."""
-    _, y_train = _load(train_scaled, label)
+    training it would have wasted; each cell still checks for itself (``dvc repro``). Reads the
+    label column alone: the features are not held in memory while the autoencoders train."""
+    y_train = pd.read_parquet(train_scaled, columns=[label])[label].to_numpy()
     for classifier in cfg.use:
         check_training_split(y_train, classifier, cfg, evaluation, train_scaled)
 
