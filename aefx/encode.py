@@ -326,7 +326,7 @@ def score_file(
         return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
 
     if truth:
-        _require_column(source, truth, encoder.image_shape)
+        _require_column(source, truth, encoder.image_shape, encoder.label)
     total, chunks = stream_file(
         source, output, rows, encoder.features, keep, transform, encoder.image_shape, encoder.label
     )
@@ -369,8 +369,10 @@ def reconstruct_file(
     return EncodeStats(total, chunks, len(encoder.code_columns))
 
 
-def _require_column(source: Path, column: str, image_shape: Sequence[int] | None) -> None:
-    first = next(read_chunks(source, 1, image_shape), None)
+def _require_column(
+    source: Path, column: str, image_shape: Sequence[int] | None, label: str | None
+) -> None:
+    first = next(read_chunks(source, 1, image_shape, label), None)
     if first is None:  # a Parquet file of no rows reads as no chunks at all
         raise AefxError(f"{source}: no rows to read")
     if column not in [str(c) for c in first.columns]:

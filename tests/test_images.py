@@ -211,6 +211,19 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
     assert done.returncode == 0, done.stderr
     scores = pd.read_csv(project / "scores.csv")
     assert list(scores.columns) == ["decision_score", "anomaly", "file"] and len(scores) == 12
+    # A .npz whose y marks known anomalies (0/1) is scored against it with --truth label.
+    np.savez("flagged.npz", x=images, y=(rows["label"].to_numpy() == 0).astype(int))
+    done = run_command(
+        sys.executable, "-m", "aefx", "score", "-m", str(p.encoder_meta), "-i", "flagged.npz",
+        "-o", "flagged.csv", "--truth", "label", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "against label: ROC AUC " in done.stdout
+    assert list(pd.read_csv(project / "flagged.csv").columns) == [
+        "decision_score",
+        "anomaly",
+        "label",
+    ]
 
     # Images the model cannot take: one line naming the file, and no output.
     (project / "codes.parquet").unlink()
