@@ -230,14 +230,15 @@ def stream_file(
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
-    error, except those in ``keep``, which are carried through (and an image's file name, and
-    a .npz's labels as the column ``label``). Returns (rows, chunks)."""
+    error, except those in ``keep`` and the ``label`` column, which are carried through (and an
+    image's file name; a .npz's labels come as the ``label`` column). Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
     from aefx.io import atomic_path
 
+    keep = keep | ({label} if label else set())
     keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
     open_writer = _CsvWriter if output_format(source, output) == "csv" else pq.ParquetWriter
@@ -271,13 +272,12 @@ def stream_file(
 
 def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) -> EncodeStats:
     """Scale and encode ``source`` in chunks of ``rows``; the label column is carried through."""
-    keep = {encoder.label} if encoder.label else set()
     total, chunks = stream_file(
         source,
         output,
         rows,
         encoder.features,
-        keep,
+        set(),
         lambda chunk: encoder.predict(None, chunk),
         encoder.image_shape,
         encoder.label,
@@ -309,7 +309,7 @@ def score_file(
     ``truth`` names a 0/1 column marking known anomalies: it is carried through, and ROC AUC and
     average precision of the scores against it are reported (its values are kept, one byte and
     one float per row, to compute them)."""
-    keep = {c for c in (encoder.label, truth) if c}
+    keep = {truth} if truth else set()
     flagged = 0
     truths: list[np.ndarray] = []
     scores: list[np.ndarray] = []
@@ -354,7 +354,6 @@ def reconstruct_file(
     """Each row of ``source`` as the autoencoder rebuilds it, back in the input's units: scaled,
     passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
     reconstructions are the denoised rows. Same feature columns; the label is carried through."""
-    keep = {encoder.label} if encoder.label else set()
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
         X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
@@ -363,7 +362,7 @@ def reconstruct_file(
         return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
 
     total, chunks = stream_file(
-        source, output, rows, encoder.features, keep, transform, encoder.image_shape, encoder.label
+        source, output, rows, encoder.features, set(), transform, encoder.image_shape, encoder.label
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))

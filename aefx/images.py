@@ -270,7 +270,7 @@ def image_rows(
             f"{path}: images are {'x'.join(map(str, found))} but the model was trained on "
             f"{height}x{width}x{channels}"
         )
-    if labels is not None:
+    if label is not None and labels is not None:
         labels = _labels(labels, len(array), f"{path}: y")
     for start in range(0, len(array), rows):
         block = to_unit_range(np.asarray(array[start : start + rows]), str(path))
