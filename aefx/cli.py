@@ -135,13 +135,14 @@ def run(
     check_source(plan.params.data)
     _quiet_environment(tensorflow=True)
     from aefx.console import hide_user_error_tracebacks, print_summary
-    from flows.pipeline import run_pipeline, warm_start
+    from flows.pipeline import preflight, run_pipeline, warm_start
 
     with (
         _interruptible("the MLflow run is marked KILLED and finished outputs are kept"),
         hide_user_error_tracebacks(),
         workspace_lock(plan.workspace),
     ):
+        preflight(plan.params)
         warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     print_summary(plan.params, result)

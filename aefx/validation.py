@@ -3,7 +3,6 @@ reported at once as one line naming the file, the column and the rule."""
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import pandas as pd
 
 from aefx.errors import AefxError
 
-log = logging.getLogger(__name__)
 MIN_ROWS = 10
 
 
@@ -95,26 +93,31 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
     return problems
 
 
-def warn_about(frame: pd.DataFrame, label: str, origin: str) -> None:
+def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing)
     and duplicated rows (they count twice, and may sit on both sides of the split)."""
+    warnings = []
     features = frame.drop(columns=[label])
     constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
     if constant:
         shown = ", ".join(constant[:5]) + (", ..." if len(constant) > 5 else "")
-        log.warning(
-            "%s: %d constant column(s) carry no information: %s", origin, len(constant), shown
+        warnings.append(
+            f"{origin}: {len(constant)} constant column(s) carry no information: {shown}"
         )
     n_dup = int(frame.duplicated().sum())
     if n_dup:
-        log.warning("%s: %d duplicated row(s); they may land in both train and test", origin, n_dup)
+        warnings.append(
+            f"{origin}: {n_dup} duplicated row(s); they may land in both train and test"
+        )
+    return warnings
 
 
 def validate_table(
     frame: pd.DataFrame, label: str, origin: str, test_size: float = 0.33, stratify: bool = False
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
-    return it with float features and the label last."""
+    return it with float features and the label last (its :func:`table_warnings` are the
+    caller's to log: ingest logs them when it writes the splits)."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
@@ -136,7 +139,6 @@ def validate_table(
         problems += table_problems(frame, label, test_size, stratify)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))
-    warn_about(frame, label, origin)
     out = frame[features].astype("float64")
     out[label] = frame[label].to_numpy()
     return out

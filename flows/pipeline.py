@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,7 @@ def pipeline(
 ) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
-    from tasks.compare_classifiers import check_every_classifier
+    from tasks.compare_classifiers import check_every_classifier, read_labels
 
     uri = tracking_uri(params.tracking.uri)
     run_id = start_run(
@@ -241,7 +242,10 @@ def pipeline(
         ingest(params)
         scale(params)
         check_every_classifier(
-            params.paths.train_scaled, params.data.label, params.classifiers, params.evaluation
+            read_labels(params.paths.train_scaled, params.data.label),
+            params.classifiers,
+            params.evaluation,
+            params.paths.train_scaled,
         )
         train_autoencoder(params)
         inspect_autoencoder(params)
@@ -257,6 +261,21 @@ def pipeline(
         raise
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)
+
+
+def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ()) -> None:
+    """Read and check the data, and every classifier's settings against its training split,
+    before Prefect or MLflow starts: bad data or a setting too large for it is then one line,
+    with no failed flow run or MLflow run behind it. With ``keep`` the flow's ingest takes the
+    splits read here instead of reading the data again. A sweep passes its members, whose
+    classifier settings may differ from ``params``' (their data settings cannot)."""
+    from tasks.compare_classifiers import check_every_classifier
+    from tasks.ingest import check_data
+
+    splits = check_data(params.data, keep=keep)
+    labels = splits.train[params.data.label].to_numpy()
+    for each in members or [params]:
+        check_every_classifier(labels, each.classifiers, each.evaluation, splits.origin)
 
 
 def warm_start(params: Params) -> None:

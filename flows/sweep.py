@@ -16,7 +16,7 @@ from aefx.config import Params, params_to_flat_dict
 from aefx.pipeline import STAGE_NAMES, stage
 from aefx.sweep import Member, members
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
-from flows.pipeline import task_runner, warm_start
+from flows.pipeline import preflight, task_runner, warm_start
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,7 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
 
 def run_sweep(params: Params) -> SweepResult:
     """The sweep flow on the task runner that ``params.compute`` asks for."""
-    members(params)  # an empty grid or a member's bad params: one line, before Prefect starts
+    # An empty grid, a member's bad params or bad data: one line, before Prefect starts.
+    preflight(params, keep=False, members=[m.params for m in members(params)])
     warm_start(params)
     return sweep.with_options(task_runner=task_runner(params.compute))(params)

@@ -252,7 +252,7 @@ def check_training_split(
     classifier: str,
     cfg: ClassifiersConfig,
     evaluation: EvaluationConfig,
-    origin: Path,
+    origin: str | Path,
 ) -> None:
     """A training split too small for the settings asked for (folds, k-NN's neighbours) is the
     user's to fix: one line naming the setting, not scikit-learn's error from inside a fit."""
@@ -282,15 +282,19 @@ def check_training_split(
 
 
 def check_every_classifier(
-    train_scaled: Path, label: str, cfg: ClassifiersConfig, evaluation: EvaluationConfig
+    y_train: np.ndarray, cfg: ClassifiersConfig, evaluation: EvaluationConfig, origin: str | Path
 ) -> None:
-    """Every classifier's :func:`check_training_split` at once. The flow runs it before any
-    autoencoder trains, so a setting too large for the data fails in seconds, not after the
-    training it would have wasted; each cell still checks for itself (``dvc repro``). Reads the
-    label column alone: the features are not held in memory while the autoencoders train."""
-    y_train = pd.read_parquet(train_scaled, columns=[label])[label].to_numpy()
+    """Every classifier's :func:`check_training_split` at once, before any autoencoder trains, so
+    that a setting too large for the data fails in seconds, not after the training it would have
+    wasted: `aefx run` asks before Prefect starts, the flow again after scale (a scheduled run
+    has no such check before it); each cell still checks for itself (``dvc repro``)."""
     for classifier in cfg.use:
-        check_training_split(y_train, classifier, cfg, evaluation, train_scaled)
+        check_training_split(y_train, classifier, cfg, evaluation, origin)
+
+
+def read_labels(path: Path, label: str) -> np.ndarray:
+    """The label column alone: the features are not held in memory while autoencoders train."""
+    return pd.read_parquet(path, columns=[label])[label].to_numpy()
 
 
 def score_cell(

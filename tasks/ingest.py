@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from aefx.validation import (
     check_content,
     table_bytes,
     table_problems,
+    table_warnings,
     unreadable,
     validate_table,
 )
@@ -25,6 +27,17 @@ from aefx.validation import (
 log = logging.getLogger(__name__)
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+class Splits(NamedTuple):
+    """Train and test frames, a name for messages, the image shape (None for tables), and the
+    data's warnings (constant columns, duplicated rows), which ingest logs."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    origin: str
+    shape: list[int] | None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,12 +129,13 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     return validate_table(frame, cfg.label, origin, cfg.test_size, cfg.stratify), origin
 
 
-def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[int] | None]:
-    """Train and test frames, a name for messages, and the image shape (None for tables)."""
+def load_splits(cfg: DataConfig) -> Splits:
+    """The data set read, checked and split."""
     from sklearn.model_selection import train_test_split
 
     presplit: tuple[pd.DataFrame, pd.DataFrame] | None = None
     shape = None
+    warnings: tuple[str, ...] = ()
     if cfg.is_image:
         path = cfg.file_path()
         origin = cfg.source if path is None else str(path)
@@ -135,6 +149,7 @@ def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
+        warnings = tuple(table_warnings(frame, cfg.label, origin))
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.
         train, test = presplit
@@ -144,7 +159,7 @@ def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[
             train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
             test = subsample(test, n_test, cfg.split_seed)
         check_splittable(pd.concat([train, test]), cfg.label, cfg, origin)
-        return train, test, origin, shape
+        return Splits(train, test, origin, shape)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
     check_splittable(frame, cfg.label, cfg, origin)
@@ -154,13 +169,45 @@ def load_splits(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, list[
         random_state=cfg.split_seed,
         stratify=frame[cfg.label] if cfg.stratify else None,
     )
-    return train, test, origin, shape
+    return Splits(train, test, origin, shape, warnings)
+
+
+# Splits that check_data read for this process's next ingest of the same, unchanged source.
+_checked: dict[tuple[object, ...], Splits] = {}
+
+
+def _source_key(cfg: DataConfig) -> tuple[object, ...]:
+    """The data settings and the size and modification time of the files they name: a file
+    changed after the check is read again."""
+    stamps: list[tuple[int, int] | None] = []
+    for path in (cfg.file_path(), cfg.labels_path):
+        try:
+            stat = path.stat() if path is not None else None
+        except OSError:
+            stat = None
+        stamps.append(None if stat is None else (stat.st_mtime_ns, stat.st_size))
+    return (cfg, *stamps)
+
+
+def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
+    """Read, check and split the data now: `aefx run` asks before it starts Prefect or an MLflow
+    run, so that bad data is one line and leaves no failed run behind. With ``keep`` the splits
+    wait for the flow's ingest in this process, which then does not read the data again."""
+    _checked.clear()
+    check_source(cfg)
+    key = _source_key(cfg)  # before reading: a file changed while it is read is read again
+    splits = load_splits(cfg)
+    if keep:
+        _checked[key] = splits
+    return splits
 
 
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
     """Load, validate and split the data set; write both splits as Parquet and a schema that
     names the features, the label, the classes and (for images) the image shape."""
-    train, test, origin, shape = load_splits(cfg)
+    train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
+    for warning in warnings:
+        log.warning("%s", warning)
     features = tuple(c for c in train.columns if c != cfg.label)
     classes = tuple(str(c) for c in sorted(pd.concat([train, test])[cfg.label].unique()))
     write_parquet(train_path, train)

@@ -216,6 +216,10 @@ def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text
         ([], "sweep.grid is empty"),
         (["--set", "sweep.grid.autoencoder.epochs=[5, -1]"], "autoencoder.epochs"),
         (["--set", "sweep.grid.autoencoder.epochs=[5, 5]"], "two members have the same params"),
+        (
+            ["--set", "sweep.grid.classifiers.knn.n_neighbors=[5, 500]"],
+            "k-NN fits on 80 training rows, fewer than classifiers.knn.n_neighbors=500",
+        ),
     ],
 )
 def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, needle):
@@ -241,23 +245,29 @@ def test_serve_refuses_a_bad_schedule_before_it_needs_a_server(tmp_path, args, m
     assert done.stderr.startswith(f"aefx: error: {message}") and done.stderr.count("\n") == 1
 
 
-def test_run_with_bad_data_shows_no_traceback(tmp_path):
-    """Through the real Prefect engine: the failure is one line, the MLflow run ends FAILED."""
-    _user_data(tmp_path, GOOD.assign(label=1))
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_a_run_of_bad_data_is_one_line_before_prefect_or_mlflow_start(tmp_path, case):
+    """`aefx run` reads and checks the data first: before, the line came among Prefect's
+    server and flow-run lines, and a FAILED MLflow run was left behind."""
+    frame, data, needle = BAD_DATA[case]
+    source = _user_data(tmp_path, frame, **data)
     done = aefx("run", cwd=tmp_path)
     assert done.returncode == 2
-    assert "Traceback" not in done.stdout + done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("aefx: error:")]
-    assert errors == [
-        "aefx: error: data/raw/mine.csv: label column 'label' has a single class "
-        "(1); a classifier needs at least two"
-    ]
-    assert not (tmp_path / "data" / "processed").exists()
-    from mlflow.tracking import MlflowClient
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("aefx: error: ") and needle in line
+    assert str(source.relative_to(tmp_path)) in line
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
-    assert [r.info.status for r in runs] == ["FAILED"]
+
+def test_a_run_with_a_setting_too_large_for_the_data_is_one_line_before_prefect(tmp_path):
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--set", "classifiers.knn.n_neighbors=500", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: synthetic: k-NN fits on 80 training rows, fewer than "
+        "classifiers.knn.n_neighbors=500; lower it, or give the training split more rows"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
 
 def test_unknown_stage(tmp_path):

@@ -315,6 +315,49 @@ def test_ingest_reads_parquet(tmp_path):
     assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
 
 
+def test_ingest_after_a_runs_check_reads_the_data_once_unless_it_changed(
+    tmp_path, monkeypatch, caplog
+):
+    """`aefx run` reads and checks the data before Prefect starts; the flow's ingest then takes
+    those splits instead of reading the file again, once, and only if the file is unchanged.
+    The data's warnings are logged by ingest, in the flow's log, not by the check."""
+    import logging
+
+    from aefx.config import DataConfig
+    from tasks import ingest as ingest_module
+
+    reads = []
+
+    def read_csv(path, *args, **kwargs):
+        reads.append(path)
+        return pd.read_csv(path, *args, **kwargs)
+
+    monkeypatch.setitem(ingest_module.READERS, ".csv", read_csv)
+    source = tmp_path / "mine.csv"
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["a", "b", "c"])
+    frame.assign(d=1.0, label=[0, 1] * 20).to_csv(source, index=False)
+    cfg = DataConfig(source="file", path=source)
+    outputs = [tmp_path / name for name in ("train.parquet", "test.parquet", "schema.json")]
+
+    with caplog.at_level(logging.WARNING):
+        train, test, *_ = ingest_module.check_data(cfg)
+        assert caplog.messages == []
+        result = ingest(cfg, *outputs)
+    assert caplog.messages == [f"{source}: 1 constant column(s) carry no information: d"]
+    assert len(reads) == 1 and (result.n_train, result.n_test) == (len(train), len(test))
+    assert pd.read_parquet(outputs[0]).equals(train.reset_index(drop=True))
+    ingest(cfg, *outputs)  # the checked splits serve one ingest
+    assert len(reads) == 2
+    ingest_module.check_data(cfg, keep=False)  # a sweep's check keeps nothing
+    ingest(cfg, *outputs)
+    assert len(reads) == 4
+
+    ingest_module.check_data(cfg)
+    frame.head(30).assign(label=[0, 1] * 15).to_csv(source, index=False)  # changed since
+    result = ingest(cfg, *outputs)
+    assert len(reads) == 6 and result.n_train + result.n_test == 30
+
+
 def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
     """In cv mode the verdicts rest on k-fold scores of the training split; tuning grid-searches
     inside whatever rows it is fitted on. The test split only feeds the reported test scores."""
