@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aefx.console import quiet_environment
 from aefx.errors import AefxError
 
 app = typer.Typer(
@@ -64,30 +65,6 @@ RowsInOption = Annotated[
 ChunkOption = Annotated[
     int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
 ]
-QUIET_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DVC_NO_ANALYTICS": "1",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-}
-
-
-def _quiet_environment(tensorflow: bool = False) -> None:
-    """Telemetry off, C++ and library chatter down; our own stage logs at INFO. A command that
-    will use ``tensorflow`` imports it here, quietly (see import_tensorflow_quietly)."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    for name in ("aefx", "tasks", "flows"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if tensorflow:
-        from aefx.console import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
 
 
 def _err(message: str) -> None:
@@ -133,7 +110,7 @@ def run(
     from tasks.ingest import check_source
 
     check_source(plan.params.data)
-    _quiet_environment(tensorflow=True)
+    quiet_environment(tensorflow=True)
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import preflight, run_pipeline, warm_start
 
@@ -204,7 +181,7 @@ def sweep(
 
     check_source(params.data)
     on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
-    _quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
+    quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
     from aefx.console import hide_user_error_tracebacks, rich_console
     from flows.sweep import run_sweep, sweep_table
 
@@ -237,7 +214,7 @@ def serve(
         raise AefxError("give one schedule: --cron EXPR or --interval SECONDS")
     # Refuse a broken params file or schedule now, not at 3 am.
     load_params(params_file, overrides or [])
-    _quiet_environment()  # before Prefect is imported
+    quiet_environment()  # before Prefect is imported
     schedule = _schedule(cron, interval, timezone)
     if not os.environ.get("PREFECT_API_URL"):
         raise AefxError(
@@ -293,7 +270,7 @@ def run_stage(
 
     params = load_params(params_file)
     check_inputs(stage(name), params)
-    _quiet_environment(tensorflow=stage(name).tensorflow(params))
+    quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     with (
         _interruptible("no output is left half-written; `dvc repro` runs the stage again"),
@@ -317,7 +294,7 @@ def ui(
     uri = tracking_uri(load_params(params_file).tracking.uri)
     _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
-    _quiet_environment()
+    quiet_environment()
     os.execvp(
         sys.executable,
         [
@@ -358,7 +335,7 @@ def _shipped_model(
 
     output_format(input_path, output)
     uri = _tracking_uri_for(params_file)
-    _quiet_environment()
+    quiet_environment()
     from aefx.console import import_tensorflow_quietly
     from aefx.serving import EncoderModel
 
@@ -488,7 +465,7 @@ def train_stream(
     cfg = params.autoencoder.model_copy(
         update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
     )
-    _quiet_environment()
+    quiet_environment()
     from aefx.console import import_tensorflow_quietly
     from aefx.streaming import (
         check_encoder_folder,
@@ -557,7 +534,7 @@ def promote(
     if not name:
         raise AefxError("tracking.registered_model is null: nothing is registered")
     metric = metric or params.tracking.promote_metric
-    _quiet_environment()
+    quiet_environment()
     version, value = set_alias(tracking_uri(params.tracking.uri), name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
@@ -575,7 +552,7 @@ def compare_runs(
     from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
-    _quiet_environment()
+    quiet_environment()
     uri = tracking_uri(params.tracking.uri)
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:

@@ -22,6 +22,32 @@ class _UserErrorFilter(logging.Filter):
         return not isinstance(exc, AefxError) and "AefxError" not in record.getMessage()
 
 
+# What every aefx process sets before Prefect, MLflow or TensorFlow is imported (prefect.yaml's
+# deployment gives its flow runs the same, and a test holds the two together).
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+}
+
+
+def quiet_environment(tensorflow: bool = False) -> None:
+    """Telemetry off, C++ and library chatter down; our own stage logs at INFO. A process that
+    will use ``tensorflow`` imports it here, quietly (see import_tensorflow_quietly)."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in ("aefx", "tasks", "flows"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if tensorflow:
+        import_tensorflow_quietly()
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with its start-up lines dropped, unless TF_CPP_MIN_LOG_LEVEL below 2
     asks for them. TensorFlow 2.21 logs through absl before absl is set up, so the level does

@@ -338,8 +338,12 @@ def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = No
     starts, so each run picks up the current file and data, then run the pipeline as `aefx run`
     would (same workspace rules, same lock). Bad data fails this flow run and its MLflow run.
     Returns the MLflow run id."""
+    from aefx.console import quiet_environment
     from aefx.workspace import plan_run, workspace_lock
 
+    # A worker's or a served deployment's flow run did not come through the aefx command, which
+    # sets this up for its own runs: TensorFlow's start-up lines and warnings, MLflow's bars.
+    quiet_environment(tensorflow=True)
     plan = plan_run(Path(params_file), overrides or [])
     with workspace_lock(plan.workspace):
         result = run_pipeline(plan.params, plan.record_dvc, entry_point="aefx serve")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aefx.cli import QUIET_ENV
+from aefx.console import QUIET_ENV
 
 for _key, _value in QUIET_ENV.items():
     os.environ.setdefault(_key, _value)

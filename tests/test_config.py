@@ -163,3 +163,10 @@ def test_a_short_params_file_is_told_which_edits_of_params_yaml_it_does_not_get(
         monkeypatch.chdir(REPO)  # the shipped params.yaml: nothing left out differs from it
         load_params(tmp_path / "shipped.yaml")
     assert caplog.messages == []
+
+
+def test_prefect_yaml_gives_deployment_runs_the_environment_aefx_sets_for_itself():
+    from aefx.console import QUIET_ENV
+
+    [deployment] = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    assert deployment["work_pool"]["job_variables"]["env"] == QUIET_ENV

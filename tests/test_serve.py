@@ -1,5 +1,6 @@
 """Scheduled runs against a real Prefect server on a free loopback port: `aefx serve` with a
-short interval, a run completing and one failing on bad data, and prefect.yaml deploying."""
+short interval, a run completing and one failing on bad data, and prefect.yaml deploying to a
+work pool whose worker runs it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from aefx.console import QUIET_ENV
 from aefx.io import file_md5
 from tests.conftest import (
     REPO,
@@ -96,6 +98,7 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
             assert run.data.tags["prefect.flow_run_id"]
             assert (project / "reports" / "comparison.md").is_file()
             assert completed[0]["deployment_id"]
+            assert "oneDNN" not in serve_log.read_text()  # TensorFlow's start-up lines
 
             # The next runs read the file as it is then: broken data fails them loudly.
             table.astype({"f3": object}).assign(f3="oops").to_csv(data, index=False)
@@ -124,3 +127,27 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
         assert deployment["work_pool_name"] == "aefx"
         directory = deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
         assert directory["directory"] == str(project)
+
+        # A worker runs it, in the project, with the environment prefect.yaml gives (the test's
+        # own is taken away): the stage logs reach the Prefect UI, TensorFlow's lines stay out.
+        table.to_csv(data, index=False)
+        finished = len([r for r in _runs(project) if r.info.status == "FINISHED"])
+        worker_env = {k: v for k, v in env.items() if k not in QUIET_ENV}
+        for args in (
+            ["prefect", "deployment", "run", "aefx-scheduled/aefx-nightly"],
+            ["prefect", "worker", "start", "--pool", "aefx", "--run-once"],
+        ):
+            done = subprocess.run(
+                args, cwd=tmp_path, env=worker_env, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert "oneDNN" not in done.stdout + done.stderr
+        [flow_run] = [
+            r for r in _flow_runs(api, "COMPLETED") if r["deployment_id"] == deployment["id"]
+        ]
+        assert len([r for r in _runs(project) if r.info.status == "FINISHED"]) == finished + 1
+        body = {"flow_runs": {"parent_flow_run_id": {"any_": [flow_run["id"]]}}}
+        [pipeline_run] = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+        body = {"logs": {"flow_run_id": {"any_": [pipeline_run["id"]]}}, "limit": 200}
+        logs = httpx.post(f"{api}/logs/filter", json=body, timeout=10).json()
+        assert {"tasks.ingest", "tasks.train_autoencoder"} <= {log["name"] for log in logs}
