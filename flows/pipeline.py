@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
@@ -345,7 +345,9 @@ def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = No
     # sets this up for its own runs: TensorFlow's start-up lines and warnings, MLflow's bars.
     quiet_environment(tensorflow=True)
     plan = plan_run(Path(params_file), overrides or [])
+    # Which deployment: `aefx serve --name` or prefect.yaml's, run by a worker.
+    entry_point = f"deployment {deployment.name}" if deployment.name else "aefx-scheduled"
     with workspace_lock(plan.workspace):
-        result = run_pipeline(plan.params, plan.record_dvc, entry_point="aefx serve")
+        result = run_pipeline(plan.params, plan.record_dvc, entry_point=entry_point)
     log.info("MLflow run %s (%s)", result.run_id, result.tracking_uri)
     return result.run_id

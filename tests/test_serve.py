@@ -92,7 +92,7 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
             finished = [r for r in _runs(project) if r.info.status == "FINISHED"]
             assert finished, "no finished MLflow run"
             run = finished[0]
-            assert run.data.tags["aefx.entry_point"] == "aefx serve"
+            assert run.data.tags["aefx.entry_point"] == "deployment test"
             assert run.data.tags["data.file_md5"] == file_md5(data)
             assert len(run.data.tags["data.version"]) == 32
             assert run.data.tags["prefect.flow_run_id"]
@@ -145,7 +145,9 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
         [flow_run] = [
             r for r in _flow_runs(api, "COMPLETED") if r["deployment_id"] == deployment["id"]
         ]
-        assert len([r for r in _runs(project) if r.info.status == "FINISHED"]) == finished + 1
+        runs = [r for r in _runs(project) if r.info.status == "FINISHED"]
+        assert len(runs) == finished + 1
+        assert runs[0].data.tags["aefx.entry_point"] == "deployment aefx-nightly"
         body = {"flow_runs": {"parent_flow_run_id": {"any_": [flow_run["id"]]}}}
         [pipeline_run] = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
         body = {"logs": {"flow_run_id": {"any_": [pipeline_run["id"]]}}, "limit": 200}
