@@ -228,7 +228,14 @@ STAGES: tuple[Stage, ...] = (
         outs=("comparison_table", "comparison_rows", "differences"),
         metrics=("scores",),
         plots=("comparison", "comparison_plot", "confusion_plot"),
-        code=(*_COMMON, "aefx/report.py", "aefx/stats.py", "aefx/cnn.py"),
+        code=(
+            *_COMMON,
+            "aefx/classifiers.py",
+            "aefx/threads.py",
+            "aefx/report.py",
+            "aefx/stats.py",
+            "aefx/cnn.py",
+        ),
         tensorflow=lambda params: "cnn" in params.classifiers.use,
     ),
     Stage(

@@ -87,7 +87,8 @@ def compare_classifiers(params: Params) -> Any:
     """Map the cells over the flow's task runner (threads, or Dask worker processes), one task
     per classifier and seed, then summarise. Keras cells stay in this process unless workers
     are processes of their own."""
-    from tasks.compare_classifiers import Cell, cells, one_blas_thread
+    from aefx.threads import one_blas_thread
+    from tasks.compare_classifiers import Cell, cells
 
     groups: dict[tuple[int, str], list[Cell]] = {}
     for cell in cells(params.classifiers, params.seeds):
@@ -98,7 +99,7 @@ def compare_classifiers(params: Params) -> Any:
     for group in groups.values():
         (mapped if group[0].thread_safe or on_processes else inline).append(group)
     shipped = absolute_paths(params)  # a worker may not share this process's directory
-    with one_blas_thread():  # here, before the cells start: see tasks.compare_classifiers
+    with one_blas_thread():  # here, before the cells start: see aefx.threads
         futures = score_cells.map(
             [g[0].seed for g in mapped],
             [g[0].classifier for g in mapped],
@@ -222,7 +223,7 @@ def pipeline(
 ) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
-    from tasks.compare_classifiers import check_every_classifier, read_labels
+    from aefx.classifiers import check_every_classifier, read_labels
 
     uri = tracking_uri(params.tracking.uri)
     run_id = start_run(
@@ -269,7 +270,7 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
     with no failed flow run or MLflow run behind it. With ``keep`` the flow's ingest takes the
     splits read here instead of reading the data again. A sweep passes its members, whose
     classifier settings may differ from ``params``' (their data settings cannot)."""
-    from tasks.compare_classifiers import check_every_classifier
+    from aefx.classifiers import check_every_classifier
     from tasks.ingest import check_data
 
     splits = check_data(params.data, keep=keep)

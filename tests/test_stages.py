@@ -292,8 +292,8 @@ def test_outputs_are_created_under_the_users_umask(tmp_path, umask, file_mode, d
 
 def test_logreg_on_raw_features_reproduces_the_reference(project):
     """The reference task's published baseline: 0.8939 test accuracy, deterministic."""
+    from aefx.classifiers import make_classifier, score
     from aefx.config import ClassifiersConfig, Params
-    from tasks.compare_classifiers import make_classifier, score
 
     params = Params()  # the defaults are the reference task
     run_until(params, "scale")
@@ -480,7 +480,8 @@ def test_a_cell_keeps_one_blas_thread_while_the_cell_beside_it_ends():
 
     from threadpoolctl import threadpool_limits
 
-    from tasks.compare_classifiers import Cell, CellResult, one_thread_each, thread_mapper
+    from aefx.threads import one_thread_each
+    from tasks.compare_classifiers import Cell, CellResult, thread_mapper
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(100_000), rng.standard_normal(100_000)
@@ -558,8 +559,8 @@ def test_a_training_split_too_small_for_the_settings_is_named(
     """scikit-learn's own errors came from inside a fit, as a traceback at the last stage."""
     import re
 
+    from aefx.classifiers import check_training_split
     from aefx.config import ClassifiersConfig, EvaluationConfig
-    from tasks.compare_classifiers import check_training_split
 
     cfg, evaluation = ClassifiersConfig(tune=tune), EvaluationConfig(mode=mode, folds=folds)
     args = (np.asarray(y), classifier, cfg, evaluation, "train.parquet")  # k-NN: 15 neighbours

@@ -1,0 +1,137 @@
+"""The classifiers the comparison fits: built from params.yaml's settings, tuned by
+cross-validation on the rows they are given (never the test split), scored, and checked against
+the training split before anything is fitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aefx.config import ClassifiersConfig, EvaluationConfig
+from aefx.errors import AefxError
+
+# Classifiers that only make sense on the raw images, never on codes or PCA components.
+RAW_ONLY = ("cnn",)
+
+
+def make_classifier(
+    name: str, cfg: ClassifiersConfig, seed: int, image_shape: tuple[int, ...] | None = None
+) -> Any:
+    """A fresh estimator with the settings from params.yaml; tuned over its grid if asked."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    settings = getattr(cfg, name)
+    kwargs = settings.settings()
+    if name == "cnn":
+        from aefx.cnn import CnnClassifier
+
+        assert image_shape is not None  # Params refuses cnn without image data
+        kwargs = {**kwargs, "filters": tuple(kwargs["filters"])}
+        return _tuned(
+            CnnClassifier(tuple(image_shape), random_state=seed, **kwargs), cfg, settings, seed
+        )
+    builders = {
+        "logreg": lambda: LogisticRegression(**kwargs),
+        "svm_rbf": lambda: SVC(kernel="rbf", **kwargs),
+        "random_forest": lambda: RandomForestClassifier(random_state=seed, n_jobs=1, **kwargs),
+        "gboost": lambda: HistGradientBoostingClassifier(random_state=seed, **kwargs),
+        "knn": lambda: KNeighborsClassifier(**kwargs),
+        "mlp": lambda: MLPClassifier(
+            random_state=seed,
+            **{**kwargs, "hidden_layer_sizes": tuple(kwargs["hidden_layer_sizes"])},
+        ),
+    }
+    return _tuned(builders[name](), cfg, settings, seed)
+
+
+def _tuned(model: Any, cfg: ClassifiersConfig, settings: Any, seed: int) -> Any:
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    if cfg.tune and settings.grid:
+        # Tuning sees only the rows it is given: the training split (or a CV fold of it).
+        folds = StratifiedKFold(cfg.tune_folds, shuffle=True, random_state=seed)
+        model = GridSearchCV(model, settings.grid, cv=folds, scoring="accuracy")
+    return model
+
+
+def score(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Accuracy, macro F1 and ROC AUC (binary, or one-vs-rest where probabilities exist)."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    predicted = model.predict(X)
+    result: dict[str, float | None] = {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1_macro": float(f1_score(y, predicted, average="macro")),
+        "roc_auc": None,
+    }
+    classes = getattr(model, "classes_", np.unique(y))
+    if len(np.unique(y)) < 2:
+        return result
+    if len(classes) == 2:
+        if hasattr(model, "decision_function"):
+            ranking = model.decision_function(X)
+        else:
+            ranking = model.predict_proba(X)[:, 1]
+        result["roc_auc"] = float(roc_auc_score(y, ranking))
+    elif hasattr(model, "predict_proba") and set(np.unique(y)) == set(classes):
+        result["roc_auc"] = float(
+            roc_auc_score(y, model.predict_proba(X), multi_class="ovr", labels=classes)
+        )
+    return result
+
+
+def check_training_split(
+    y_train: np.ndarray,
+    classifier: str,
+    cfg: ClassifiersConfig,
+    evaluation: EvaluationConfig,
+    origin: str | Path,
+) -> None:
+    """A training split too small for the settings asked for (folds, k-NN's neighbours) is the
+    user's to fix: one line naming the setting, not scikit-learn's error from inside a fit."""
+    labels, counts = np.unique(y_train, return_counts=True)
+    rarest, fit_rows = labels[counts.argmin()], len(y_train)
+    rarest_rows = int(counts.min())
+    # Tuning's folds split each evaluation fold's training part again (nested).
+    for setting, k, applies in (
+        ("evaluation.folds", evaluation.folds, evaluation.mode == "cv"),
+        ("classifiers.tune_folds", cfg.tune_folds, cfg.tune),
+    ):
+        if not applies:
+            continue
+        if rarest_rows < k:
+            raise AefxError(
+                f"{origin}: class {rarest} has {rarest_rows} row(s) to split into {setting}={k} "
+                "folds; lower it, or give the training split more rows"
+            )
+        fit_rows -= -(-fit_rows // k)  # what the smallest fold leaves to fit on
+        rarest_rows -= -(-rarest_rows // k)
+    if classifier == "knn" and cfg.knn.n_neighbors > fit_rows:
+        raise AefxError(
+            f"{origin}: k-NN fits on {fit_rows} training rows, fewer than "
+            f"classifiers.knn.n_neighbors={cfg.knn.n_neighbors}; lower it, or give the "
+            "training split more rows"
+        )
+
+
+def check_every_classifier(
+    y_train: np.ndarray, cfg: ClassifiersConfig, evaluation: EvaluationConfig, origin: str | Path
+) -> None:
+    """Every classifier's :func:`check_training_split` at once, before any autoencoder trains, so
+    that a setting too large for the data fails in seconds, not after the training it would have
+    wasted: `aefx run` asks before Prefect starts, the flow again after scale (a scheduled run
+    has no such check before it); each cell still checks for itself (``dvc repro``)."""
+    for classifier in cfg.use:
+        check_training_split(y_train, classifier, cfg, evaluation, origin)
+
+
+def read_labels(path: Path, label: str) -> np.ndarray:
+    """The label column alone: the features are not held in memory while autoencoders train."""
+    return pd.read_parquet(path, columns=[label])[label].to_numpy()
