@@ -61,6 +61,12 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     assert len(mlflow_runs(repo)) == 3
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
 
+    # The code a stage imports is a dependency too: a changed data rule re-runs ingest.
+    with open(repo / "aefx" / "validation.py", "a") as module:
+        module.write("\n# a rule changed\n")
+    status = json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1])
+    assert {"changed deps": {"aefx/validation.py": "modified"}} in status["ingest"]
+
 
 def test_repro_from_scratch_and_push_pull_through_a_local_remote(repo: Path, tmp_path: Path):
     assert ran_stages(dvc("repro", cwd=repo)) == set(STAGE_NAMES)

@@ -598,3 +598,15 @@ def test_a_stage_said_not_to_import_tensorflow_does_not(project):
     with_cnn = params.classifiers.model_copy(update={"use": ("cnn",)})
     cnn = params.model_copy(update={"classifiers": with_cnn})
     assert {s.name for s in STAGES if not s.tensorflow(cnn)} == {"ingest", "scale"}
+
+
+def test_a_stages_code_dependencies_are_the_project_modules_it_imports():
+    """Read from the source, through other modules and inside functions, so dvc.yaml cannot
+    miss one (it had missed aefx/validation.py, where ingest's data rules live)."""
+    from aefx.pipeline import stage
+
+    ingest = stage("ingest").code_files
+    assert ingest[0] == "tasks/ingest.py" and "aefx/validation.py" in ingest
+    compare = stage("compare_classifiers").code_files
+    assert {"aefx/classifiers.py", "aefx/cnn.py", "aefx/models.py"} <= set(compare)
+    assert not any(path.startswith("flows/") for path in compare)
