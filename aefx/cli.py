@@ -67,6 +67,10 @@ ChunkOption = Annotated[
 ]
 
 
+# Said when Ctrl-C comes while the data is checked, before Prefect or MLflow start.
+NOTHING_STARTED = "nothing was started or written"
+
+
 def _err(message: str) -> None:
     typer.echo(f"aefx: error: {message}", err=True)
 
@@ -114,12 +118,13 @@ def run(
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import preflight, run_pipeline, warm_start
 
+    with _interruptible(NOTHING_STARTED):
+        preflight(plan.params)
     with (
         _interruptible("the MLflow run is marked KILLED and finished outputs are kept"),
         hide_user_error_tracebacks(),
         workspace_lock(plan.workspace),
     ):
-        preflight(plan.params)
         warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     print_summary(plan.params, result)
@@ -183,8 +188,10 @@ def sweep(
     on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
     quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
     from aefx.console import hide_user_error_tracebacks, rich_console
-    from flows.sweep import run_sweep, sweep_table
+    from flows.sweep import check_sweep, run_sweep, sweep_table
 
+    with _interruptible(NOTHING_STARTED):
+        check_sweep(params)
     with _interruptible("the sweep's MLflow runs are marked KILLED"), hide_user_error_tracebacks():
         result = run_sweep(params)
     rich_console().print(sweep_table(result))

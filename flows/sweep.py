@@ -196,9 +196,13 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
         log.info("sweep: %s -> %s (%s)", row["member"], row[metric], row["status"])
 
 
-def run_sweep(params: Params) -> SweepResult:
-    """The sweep flow on the task runner that ``params.compute`` asks for."""
-    # An empty grid, a member's bad params or bad data: one line, before Prefect starts.
+def check_sweep(params: Params) -> None:
+    """An empty grid, a member's bad params or bad data: one line, before Prefect starts."""
     preflight(params, keep=False, members=[m.params for m in members(params)])
+
+
+def run_sweep(params: Params) -> SweepResult:
+    """The sweep flow on the task runner that ``params.compute`` asks for (`aefx sweep` runs
+    `check_sweep` first)."""
     warm_start(params)
     return sweep.with_options(task_runner=task_runner(params.compute))(params)

@@ -128,6 +128,7 @@ def signal_when(
     wait: float = 240,
     signum: int = signal.SIGTERM,
     group: bool = False,
+    poll: float = 0.1,
 ) -> str:
     """Send ``signum`` (SIGTERM: a scheduler's or a timeout's) to ``proc`` once ``ready()``
     holds and ``settle`` seconds more have passed, and return its stderr. With ``group``, to
@@ -136,7 +137,7 @@ def signal_when(
         deadline = time.monotonic() + wait
         while not ready():
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
+            time.sleep(poll)
         time.sleep(settle)
         if group:
             os.killpg(proc.pid, signum)

@@ -270,6 +270,29 @@ def test_a_run_with_a_setting_too_large_for_the_data_is_one_line_before_prefect(
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):  # a descriptor may close while it is listed
+        return any(os.readlink(fd) == str(path.resolve()) for fd in fds.iterdir())
+    return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the open files from /proc")
+def test_an_interrupt_while_the_data_is_checked_says_nothing_was_started(tmp_path):
+    """Ctrl-C while `aefx run` still reads its data: no MLflow run or Prefect server exists
+    yet, so the line must not say one was marked KILLED (it did)."""
+    path = _user_data(tmp_path, GOOD.head(0), name="big.csv")
+    rows = pd.DataFrame(np.random.default_rng(0).normal(size=(2000, 20))).add_prefix("f")
+    block = rows.assign(label=[0, 1] * 1000).to_csv(index=False, header=False)
+    with path.open("w") as out:  # about 200 MB: read for a few tenths of a second
+        out.write(",".join([*rows.columns, "label"]) + "\n" + block * 250)
+    proc = start_command(*AEFX, "run", cwd=tmp_path)
+    stderr = signal_when(proc, lambda: _has_open(proc.pid, path), poll=0.01)
+    assert proc.returncode == 130, stderr
+    assert stderr == "aefx: error: interrupted; nothing was started or written\n"
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+
+
 def test_unknown_stage(tmp_path):
     write_params(tmp_path)
     done = aefx("stage", "nope", cwd=tmp_path)
