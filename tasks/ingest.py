@@ -13,7 +13,7 @@ import pandas as pd
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
 from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
-from aefx.io import write_json, write_parquet
+from aefx.io import read_csv, write_json, write_parquet
 from aefx.validation import (
     check_budget,
     check_content,
@@ -26,7 +26,7 @@ from aefx.validation import (
 
 log = logging.getLogger(__name__)
 
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+READERS = {".csv": read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
 class Splits(NamedTuple):

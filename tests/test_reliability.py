@@ -299,3 +299,26 @@ def test_processes_creating_the_store_at_once_do_not_collide(tmp_path):
         start.set()
         run_ids = [p.get(timeout=120) for p in pending]
     assert len(set(run_ids)) == 4
+
+
+def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
+    """What keeps Ctrl-C from unwinding pandas' threaded CSV read (a segmentation fault)."""
+    from aefx.io import signals_held
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, stop)
+    finished = []
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler would run here, were the signal not held
+            finished.append(True)
+        assert finished == [True]
+        assert signal.getsignal(signal.SIGTERM) is stop  # the handler is back
+        with signals_held():  # nothing came: nothing is raised
+            finished.append(True)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert finished == [True, True]
