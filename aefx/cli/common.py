@@ -1,0 +1,111 @@
+"""What every ``aefx`` command shares: the Typer app, its options, and how a user's error or
+an interrupt becomes one line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aefx.errors import AefxError
+
+app = typer.Typer(
+    help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="Params file (YAML).", dir_okay=False)
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local Dask cluster of N worker processes for mapped tasks.",
+        min=1,
+    ),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Run mapped tasks on this Dask cluster (tcp://...)."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a param: dotted.key=value (repeatable)."),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
+        "(.json, .keras or folder).",
+    ),
+]
+RowsInOption = Annotated[
+    Path,
+    typer.Option(
+        "--input",
+        "-i",
+        help="CSV or Parquet of raw rows; for a model trained on images, also a folder of image "
+        "files, one image, or a .npy / .npz (array x) of images.",
+    ),
+]
+ChunkOption = Annotated[
+    int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
+]
+
+
+# Said when Ctrl-C comes while the data is checked, before Prefect or MLflow start.
+NOTHING_STARTED = "nothing was started or written"
+
+
+def _err(message: str) -> None:
+    typer.echo(f"aefx: error: {message}", err=True)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an AefxError into one line on stderr and exit code 2, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AefxError as exc:
+            _err(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def interruptible(outcome: str) -> Iterator[None]:
+    """Ctrl-C, or SIGTERM (a scheduler, a timeout, `kill`), stops the block as one line saying
+    ``outcome`` and exit code 130. Being an exception, it lets the block clean up on its way out
+    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _err(f"interrupted; {outcome}")
+        raise typer.Exit(130) from None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def tracking_uri_for(params_file: Path) -> str:
+    from aefx.config import load_params
+    from aefx.tracking import tracking_uri
+
+    if params_file.is_file():
+        return tracking_uri(load_params(params_file).tracking.uri)
+    return tracking_uri()

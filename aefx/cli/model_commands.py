@@ -1,0 +1,248 @@
+"""The commands that use a trained model: encode, score, reconstruct, train-stream, promote and
+compare-runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aefx.cli.common import (
+    ChunkOption,
+    ModelOption,
+    ParamsOption,
+    RowsInOption,
+    SetOption,
+    app,
+    interruptible,
+    tracking_uri_for,
+    user_errors,
+)
+from aefx.console import quiet_environment
+from aefx.errors import AefxError
+
+
+def _shipped_model(
+    model: str, input_path: Path, output: Path, params_file: Path
+) -> tuple[Any, tuple[str, str]]:
+    """The encoder that ``model`` names, with its scaler, and its (encoder, metadata) files,
+    for the commands that stream new rows; the output is checked before anything loads."""
+    from aefx.encode import output_format, resolve_model
+
+    output_format(input_path, output)
+    uri = tracking_uri_for(params_file)
+    quiet_environment()
+    from aefx.console import import_tensorflow_quietly
+    from aefx.serving import EncoderModel
+
+    encoder_path, meta_path = resolve_model(model, uri)
+    import_tensorflow_quietly()
+    files = (str(encoder_path), str(meta_path))
+    return EncoderModel.from_files(*files), files
+
+
+NOTHING_WRITTEN = "no output was written"
+
+
+@app.command()
+@user_errors
+def encode(
+    model: ModelOption,
+    input_path: RowsInOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
+    ],
+    rows: ChunkOption = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Encode new data with a trained encoder and its scaler, chunk by chunk."""
+    from aefx.encode import encode_file
+
+    encoder, _ = _shipped_model(model, input_path, output, params_file)
+    with interruptible(NOTHING_WRITTEN):
+        stats = encode_file(encoder, input_path, output, rows)
+    typer.echo(
+        f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
+    )
+
+
+@app.command()
+@user_errors
+def score(
+    model: ModelOption,
+    input_path: RowsInOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file of scores (by its suffix).")
+    ],
+    truth: Annotated[
+        str | None,
+        typer.Option(help="A 0/1 column marking known anomalies: report ROC AUC and AP."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Flag above this score instead of the learned threshold_."),
+    ] = None,
+    rows: ChunkOption = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Anomaly scores of new rows, from the shipped autoencoder's reconstruction error.
+
+    Per row: decision_score (the error) and anomaly (1 above PyOD's threshold_, from training)."""
+    from aefx.encode import score_file
+
+    encoder, files = _shipped_model(model, input_path, output, params_file)
+    from aefx.serving import load_detector
+
+    detector = load_detector(*files, threshold)
+    with interruptible(NOTHING_WRITTEN):
+        stats = score_file(encoder, detector, input_path, output, rows, truth)
+    share = stats.flagged / stats.rows
+    typer.echo(
+        f"{stats.rows} rows scored into {output}; threshold_ {stats.threshold:.6g}; "
+        f"{stats.flagged} flagged ({share:.2%})"
+    )
+    if stats.roc_auc is not None:
+        typer.echo(
+            f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
+        )
+
+
+@app.command()
+@user_errors
+def reconstruct(
+    model: ModelOption,
+    input_path: RowsInOption,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
+    ],
+    rows: ChunkOption = 50_000,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """New rows as the shipped autoencoder rebuilds them (denoised, for a denoising model).
+
+    Rows come back in the input's units and columns; the label is carried through."""
+    from aefx.encode import reconstruct_file
+
+    encoder, files = _shipped_model(model, input_path, output, params_file)
+    from aefx.serving import load_autoencoder
+
+    autoencoder = load_autoencoder(*files)
+    with interruptible(NOTHING_WRITTEN):
+        stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
+    typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
+
+
+@app.command("train-stream")
+@user_errors
+def train_stream(
+    input_path: Annotated[
+        Path, typer.Option("--input", "-i", help="Parquet file of rows (larger than memory).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the encoder (aefx encode -m).")
+    ],
+    epochs: Annotated[int, typer.Option(help="Passes over the file.", min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(help="Rows per training step.", min=1)] = 1024,
+    rows: Annotated[
+        int, typer.Option(help="Rows read per chunk (memory is bounded by it).", min=1)
+    ] = 65_536,
+    seed: Annotated[int | None, typer.Option(help="Default: the first of params' seeds.")] = None,
+    params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
+) -> None:
+    """Train an autoencoder on a Parquet file in bounded memory, streaming it per epoch.
+
+    The autoencoder section of the params file (and --set) says which model; the scaler is
+    fitted in one streaming pass. The run is recorded in MLflow like `aefx run`'s."""
+    from aefx.config import load_params
+
+    params = load_params(params_file, overrides or [])
+    cfg = params.autoencoder.model_copy(
+        update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
+    )
+    quiet_environment()
+    from aefx.console import import_tensorflow_quietly
+    from aefx.streaming import (
+        check_encoder_folder,
+        parquet_features,
+        record_stream_run,
+        train_stream,
+    )
+
+    # The checks a file's footer and the output folder allow, before any run starts.
+    parquet_features(input_path, params.data.label)
+    check_encoder_folder(output, input_path)
+    import_tensorflow_quietly()
+    chosen_seed = seed if seed is not None else params.seeds[0]
+    with (
+        interruptible("the MLflow run is marked KILLED and the output folder is unchanged"),
+        record_stream_run(params, cfg, input_path, output) as record,
+    ):
+        result = train_stream(
+            input_path,
+            output,
+            cfg,
+            params.scale.kind,
+            params.data.label,
+            params.anomaly.contamination,
+            chunk=rows,
+            seed=chosen_seed,
+        )
+        record(result)
+    per_epoch = sorted(result.seconds_per_epoch)[len(result.seconds_per_epoch) // 2]
+    typer.echo(
+        f"{result.rows} rows x {result.features} features, {result.epochs} epochs "
+        f"(median {per_epoch:.1f} s each), val_loss {result.val_loss:.5g}; encoder in {output}"
+    )
+
+
+@app.command()
+@user_errors
+def promote(
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Run metric to rank versions by; default: tracking.promote_metric "
+            "(cv_accuracy.logreg.encoded, logged in evaluation.mode cv)."
+        ),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Alias to set on the best version.")] = "champion",
+    lowest: Annotated[bool, typer.Option(help="Lower is better (a loss).")] = False,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Point an alias (default: champion) at the registered encoder version with the best metric."""
+    from aefx.config import load_params
+    from aefx.encode import promote as set_alias
+    from aefx.tracking import tracking_uri
+
+    params = load_params(params_file)
+    name = params.tracking.registered_model
+    if not name:
+        raise AefxError("tracking.registered_model is null: nothing is registered")
+    metric = metric or params.tracking.promote_metric
+    quiet_environment()
+    version, value = set_alias(tracking_uri(params.tracking.uri), name, metric, alias, lowest)
+    typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
+
+
+@app.command("compare-runs")
+@user_errors
+def compare_runs(
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs.", min=1)] = 5,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The last N pipeline runs side by side: params that differ, headline metrics."""
+    from aefx.config import load_params
+    from aefx.console import rich_console
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import tracking_uri
+
+    params = load_params(params_file)
+    quiet_environment()
+    uri = tracking_uri(params.tracking.uri)
+    runs = recent_runs(uri, params.tracking.experiment, last)
+    if not runs:
+        raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")
+    rich_console().print(runs_table(runs))
