@@ -123,14 +123,37 @@ def _log_child_runs(params: Params, mlflow_client: Any, exp_id: str, run_id: str
         mlflow_client.set_terminated(child.info.run_id, "FINISHED")
 
 
-def _log_encoder(params: Params) -> None:
+def _log_datasets(params: Params, train: pd.DataFrame) -> None:
+    """The two splits as the run's datasets, which the MLflow UI lists beside each run. Each
+    digest is the MD5 that DVC records for the split's file in dvc.lock."""
+    import mlflow
+
+    p = params.paths
+    stem = params.data.file_path().stem if params.data.file_path() else params.data.source
+    for split, path, frame in (("train", p.train, train), ("test", p.test, None)):
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file source twice and warns that a path matches
+            # both; its schema hint on integer columns is for model signatures, not datasets.
+            warnings.filterwarnings("ignore", message=".*interpreted in multiple ways")
+            warnings.filterwarnings("ignore", message=".*schema contains integer column")
+            dataset = mlflow.data.from_pandas(
+                pd.read_parquet(path) if frame is None else frame,
+                source=str(Path(path).resolve()),
+                targets=params.data.label,
+                name=f"{stem}-{split}",
+                digest=file_md5(path),
+            )
+            mlflow.log_input(dataset, context=split)  # the schema is inferred here
+
+
+def _log_encoder(params: Params, train: pd.DataFrame) -> None:
     """The shipped encoder and its scaler as one pyfunc model: raw rows in, codes out."""
     import mlflow
     from mlflow.models import infer_signature
 
     p = params.paths
     meta = read_json(p.encoder_meta)
-    sample = pd.read_parquet(p.train).drop(columns=[params.data.label]).head(20)
+    sample = train.drop(columns=[params.data.label]).head(20)
     with warnings.catch_warnings():
         # MLflow asks for predict() type hints; the explicit signature below does that job.
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
@@ -215,7 +238,9 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
             (p.encoder_meta, "metadata"),
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
-        _log_encoder(params)
+        train = pd.read_parquet(p.train)
+        _log_datasets(params, train)
+        _log_encoder(params, train)
         _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)
     record = RunRecord(run_id, exp_id, uri)

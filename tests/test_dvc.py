@@ -74,6 +74,13 @@ def test_repro_from_scratch_and_push_pull_through_a_local_remote(repo: Path, tmp
     assert run.info.status == "FINISHED" and run.data.tags["aefx.entry_point"] == "dvc repro"
     assert run.data.tags["git.commit"] != "none"
     assert "test_accuracy.logreg.encoded" in run.data.metrics
+    # The run's datasets are the splits as dvc.lock versions them: the same MD5s.
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    locked = {out["path"]: out["md5"] for out in lock["stages"]["ingest"]["outs"]}
+    assert {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs} == {
+        "synthetic-train": locked["data/processed/train.parquet"],
+        "synthetic-test": locked["data/processed/test.parquet"],
+    }
 
     remote = tmp_path / "remote"
     dvc("remote", "add", "-d", "local", str(remote), cwd=repo)

@@ -14,7 +14,7 @@ import pytest
 
 from aefx.config import load_params
 from aefx.errors import AefxError
-from aefx.io import read_json
+from aefx.io import file_md5, read_json
 from aefx.pipeline import STAGE_NAMES
 from aefx.provenance import SIMD_LEVELS
 from aefx.tracking import tracking_uri, using_store
@@ -64,6 +64,13 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert run.data.params["autoencoder.epochs"] == "3"
     assert run.data.tags["aefx.entry_point"] == "aefx run"
     assert len(run.data.tags["data.version"]) == 32
+    # The splits are the run's datasets, each digest the MD5 that dvc.lock records for it.
+    inputs = run.inputs.dataset_inputs
+    datasets = {d.dataset.name: (d.dataset.digest, [t.value for t in d.tags]) for d in inputs}
+    assert datasets == {
+        "synthetic-train": (file_md5(params.paths.train), ["train"]),
+        "synthetic-test": (file_md5(params.paths.test), ["test"]),
+    }
     assert run.data.tags["host.simd"] in (*SIMD_LEVELS, "unknown")
     for clf in ("logreg", "svm_rbf", "gboost"):
         for feats in ("raw", "pca", "encoded"):
