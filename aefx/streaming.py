@@ -369,15 +369,23 @@ def record_stream_run(
     from mlflow.entities import Metric, Param
 
     from aefx.io import file_md5
-    from aefx.tracking import end_run, git_tags, project_root, start_run, tracking_uri
+    from aefx.tracking import (
+        end_run,
+        git_tags,
+        log_dataset,
+        project_root,
+        start_run,
+        tracking_uri,
+    )
 
     uri = tracking_uri(params.tracking.uri)
+    digest = file_md5(source) if source.is_file() else "missing"
     tags = {
         **git_tags(project_root()),
         "aefx.entry_point": "aefx train-stream",
         "aefx.kind": "train-stream",
         "data.source": f"file:{source}",
-        "data.file_md5": file_md5(source) if source.is_file() else "missing",
+        "data.file_md5": digest,
     }
     run_id = start_run(
         uri,
@@ -385,6 +393,8 @@ def record_stream_run(
         tags,
         params_to_flat_dict(cfg, "autoencoder"),
     )
+    # Its rows are larger than memory: the dataset names the file without reading it.
+    log_dataset(uri, run_id, source.stem, "train", source, digest)
 
     def record(result: StreamResult) -> None:
         import pandas as pd

@@ -201,3 +201,40 @@ def start_run(
 
 def end_run(uri: str, run_id: str, status: str) -> None:
     client(uri).set_terminated(run_id, status=status)
+
+
+def log_dataset(
+    uri: str,
+    run_id: str,
+    name: str,
+    context: str,
+    path: Path,
+    digest: str,
+    frame: Any = None,
+    target: str | None = None,
+) -> None:
+    """Record the data file ``path`` as one of the run's datasets (the MLflow UI lists them
+    beside the run), used as ``context`` (train, test). With ``frame``, its rows, the dataset
+    also shows their count and schema; without it, only what names it."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice and warns that a path matches both;
+        # its schema hint on integer columns is for model signatures, not datasets.
+        warnings.filterwarnings("ignore", message=".*interpreted in multiple ways")
+        warnings.filterwarnings("ignore", message=".*schema contains integer column")
+        source = resolve_dataset_source(str(Path(path).resolve()))
+        if frame is None:
+            dataset = MetaDataset(source, name=name, digest=digest)
+        else:
+            dataset = mlflow.data.from_pandas(
+                frame, source=source, targets=target, name=name, digest=digest
+            )
+        entity = dataset._to_mlflow_entity()  # what mlflow.log_input sends, for a run by id
+    tags = [InputTag(key="mlflow.data.context", value=context)]
+    client(uri).log_inputs(run_id, datasets=[DatasetInput(entity, tags)])

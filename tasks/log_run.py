@@ -17,6 +17,7 @@ from aefx.tracking import (
     client,
     experiment_id,
     git_tags,
+    log_dataset,
     project_root,
     start_run,
     tracking_uri,
@@ -123,27 +124,15 @@ def _log_child_runs(params: Params, mlflow_client: Any, exp_id: str, run_id: str
         mlflow_client.set_terminated(child.info.run_id, "FINISHED")
 
 
-def _log_datasets(params: Params, train: pd.DataFrame) -> None:
-    """The two splits as the run's datasets, which the MLflow UI lists beside each run. Each
-    digest is the MD5 that DVC records for the split's file in dvc.lock."""
-    import mlflow
-
+def _log_datasets(params: Params, uri: str, run_id: str, train: pd.DataFrame) -> None:
+    """The two splits as the run's datasets, each digest the MD5 that DVC records for the
+    split's file in dvc.lock."""
     p = params.paths
     stem = params.data.file_path().stem if params.data.file_path() else params.data.source
-    for split, path, frame in (("train", p.train, train), ("test", p.test, None)):
-        with warnings.catch_warnings():
-            # MLflow 3.17 registers its local-file source twice and warns that a path matches
-            # both; its schema hint on integer columns is for model signatures, not datasets.
-            warnings.filterwarnings("ignore", message=".*interpreted in multiple ways")
-            warnings.filterwarnings("ignore", message=".*schema contains integer column")
-            dataset = mlflow.data.from_pandas(
-                pd.read_parquet(path) if frame is None else frame,
-                source=str(Path(path).resolve()),
-                targets=params.data.label,
-                name=f"{stem}-{split}",
-                digest=file_md5(path),
-            )
-            mlflow.log_input(dataset, context=split)  # the schema is inferred here
+    for split, path in (("train", p.train), ("test", p.test)):
+        frame = train if split == "train" else pd.read_parquet(path)
+        name = f"{stem}-{split}"
+        log_dataset(uri, run_id, name, split, path, file_md5(path), frame, params.data.label)
 
 
 def _log_encoder(params: Params, train: pd.DataFrame) -> None:
@@ -239,7 +228,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
         train = pd.read_parquet(p.train)
-        _log_datasets(params, train)
+        _log_datasets(params, uri, run_id, train)
         _log_encoder(params, train)
         _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)

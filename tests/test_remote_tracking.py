@@ -43,6 +43,10 @@ def test_pipeline_logs_to_a_remote_mlflow_server(project, prefect_harness, tmp_p
         client = MlflowClient(uri)
         run = client.get_run(result.run_id)
         assert run.info.status == "FINISHED"
+        assert {d.dataset.name for d in run.inputs.dataset_inputs} == {
+            "synthetic-train",
+            "synthetic-test",
+        }
         # The server chose where artifacts go, and they landed in its store, not the project.
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
         assert {a.path for a in client.list_artifacts(result.run_id, "plots")} >= {

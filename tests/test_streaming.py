@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aefx.io import file_md5
 from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
 from aefx.streaming import RunningStats, StreamPlan, survey, training_dataset
 from tests.conftest import run_command
@@ -129,6 +130,9 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     assert run.info.status == "FINISHED"
     assert run.data.params["data.rows"] == "4000" and run.data.params["autoencoder.epochs"] == "2"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2]
+    [used] = run.inputs.dataset_inputs  # the file, named but not read into memory
+    assert (used.dataset.name, used.dataset.digest) == (source.stem, file_md5(source))
+    assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "train")]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "encoder")}
     assert {"encoder/encoder.keras", "encoder/encoder.json"} <= artifacts
 
