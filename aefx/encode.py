@@ -167,8 +167,22 @@ def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], orig
     if extra:
         problems.append(f"extra column(s) {', '.join(extra[:10])}")
     if problems:
+        hint = "; --keep NAME carries a column such as an id through" if extra else ""
         raise AefxError(
-            f"{origin}: " + "; ".join(problems) + f" (the encoder was trained on {len(features)})"
+            f"{origin}: "
+            + "; ".join(problems)
+            + f" (the encoder was trained on {len(features)}{hint})"
+        )
+
+
+def check_no_clash(carried: list[str], outputs: list[str], origin: Path) -> None:
+    """A carried column must not overwrite an output column of the same name (`aefx
+    reconstruct --keep f0` would put the raw f0 over the rebuilt one)."""
+    clash = [c for c in carried if c in outputs]
+    if clash:
+        raise AefxError(
+            f"{origin}: column(s) {', '.join(clash)} would be carried through over the output "
+            "column(s) of the same name; rename them in the input"
         )
 
 
@@ -254,7 +268,10 @@ def stream_file(
                     continue
                 check_values(chunk, features, total, source)
                 result = transform(chunk)
-                for name in [c for c in chunk.columns if c in keep]:  # in the input's order
+                carried = [c for c in chunk.columns if c in keep]  # in the input's order
+                if chunks == 0:
+                    check_no_clash(carried, list(result.columns), source)
+                for name in carried:
                     result[name] = chunk[name].to_numpy()
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
@@ -270,14 +287,18 @@ def stream_file(
     return total, chunks
 
 
-def encode_file(encoder: Any, source: Path, output: Path, rows: int = 50_000) -> EncodeStats:
-    """Scale and encode ``source`` in chunks of ``rows``; the label column is carried through."""
+def encode_file(
+    encoder: Any, source: Path, output: Path, rows: int = 50_000, keep: Sequence[str] = ()
+) -> EncodeStats:
+    """Scale and encode ``source`` in chunks of ``rows``; the label column and the columns in
+    ``keep`` (ids) are carried through."""
+    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
     total, chunks = stream_file(
         source,
         output,
         rows,
         encoder.features,
-        set(),
+        set(keep),
         lambda chunk: encoder.predict(None, chunk),
         encoder.image_shape,
         encoder.label,
@@ -303,13 +324,15 @@ def score_file(
     output: Path,
     rows: int = 50_000,
     truth: str | None = None,
+    keep: Sequence[str] = (),
 ) -> ScoreStats:
     """Per-row anomaly scores (``decision_score``) and 0/1 flags (``anomaly``) of ``source``.
 
     ``truth`` names a 0/1 column marking known anomalies: it is carried through, and ROC AUC and
     average precision of the scores against it are reported (its values are kept, one byte and
     one float per row, to compute them)."""
-    keep = {truth} if truth else set()
+    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
+    carried = set(keep) | ({truth} if truth else set())
     flagged = 0
     truths: list[np.ndarray] = []
     scores: list[np.ndarray] = []
@@ -326,9 +349,16 @@ def score_file(
         return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
 
     if truth:
-        _require_column(source, truth, encoder.image_shape, encoder.label)
+        require_columns(source, [truth], "--truth", encoder.image_shape, encoder.label)
     total, chunks = stream_file(
-        source, output, rows, encoder.features, keep, transform, encoder.image_shape, encoder.label
+        source,
+        output,
+        rows,
+        encoder.features,
+        carried,
+        transform,
+        encoder.image_shape,
+        encoder.label,
     )
     stats = ScoreStats(total, chunks, detector.threshold_, flagged)
     if truth:
@@ -349,11 +379,18 @@ def score_file(
 
 
 def reconstruct_file(
-    encoder: Any, autoencoder: Any, source: Path, output: Path, rows: int = 50_000
+    encoder: Any,
+    autoencoder: Any,
+    source: Path,
+    output: Path,
+    rows: int = 50_000,
+    keep: Sequence[str] = (),
 ) -> EncodeStats:
     """Each row of ``source`` as the autoencoder rebuilds it, back in the input's units: scaled,
     passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
-    reconstructions are the denoised rows. Same feature columns; the label is carried through."""
+    reconstructions are the denoised rows. Same feature columns; the label and the columns in
+    ``keep`` are carried through."""
+    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
         X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
@@ -362,20 +399,36 @@ def reconstruct_file(
         return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
 
     total, chunks = stream_file(
-        source, output, rows, encoder.features, set(), transform, encoder.image_shape, encoder.label
+        source,
+        output,
+        rows,
+        encoder.features,
+        set(keep),
+        transform,
+        encoder.image_shape,
+        encoder.label,
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))
 
 
-def _require_column(
-    source: Path, column: str, image_shape: Sequence[int] | None, label: str | None
+def require_columns(
+    source: Path,
+    columns: Sequence[str],
+    option: str,
+    image_shape: Sequence[int] | None,
+    label: str | None,
 ) -> None:
+    """The input has every column that ``option`` names, checked on its first row."""
+    if not columns:
+        return
     first = next(read_chunks(source, 1, image_shape, label), None)
     if first is None:  # a Parquet file of no rows reads as no chunks at all
         raise AefxError(f"{source}: no rows to read")
-    if column not in [str(c) for c in first.columns]:
-        raise AefxError(f"{source}: no column {column!r} (named by --truth)")
+    missing = [c for c in columns if c not in [str(name) for name in first.columns]]
+    if missing:
+        noun = "column" if len(missing) == 1 else "columns"
+        raise AefxError(f"{source}: no {noun} {', '.join(map(repr, missing))} (named by {option})")
 
 
 def _binary(values: pd.Series, column: str, source: Path) -> np.ndarray:

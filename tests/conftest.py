@@ -163,6 +163,17 @@ def ran_stages(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
+def train_autoencoders(params) -> None:
+    """The stages up to the shipped encoder, run as plain functions: what `aefx encode`,
+    `score` and `reconstruct` need, without the comparison."""
+    from aefx.pipeline import STAGES
+
+    for stage in STAGES:
+        if stage.name == "compare_classifiers":
+            return
+        stage.run(params)
+
+
 def mlflow_runs(repo: Path) -> list:
     from mlflow.tracking import MlflowClient
 

@@ -10,7 +10,7 @@ import pytest
 
 from aefx.config import load_params
 from aefx.serving import EncoderModel
-from tests.conftest import run_command
+from tests.conftest import run_command, train_autoencoders
 
 AEFX = (sys.executable, "-m", "aefx")
 
@@ -290,3 +290,44 @@ def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "aefx: error: interrupted; no output was written"
     assert sorted(p.name for p in project.iterdir()) == before
+
+
+def test_keep_carries_an_id_through_encode_score_and_reconstruct(project):
+    """New data comes with ids to join the output back on; without --keep an id column was
+    refused as an extra column and had to be dropped, losing the join."""
+    params = load_params(overrides=["seeds=[1]"])
+    train_autoencoders(params)
+    model = str(params.paths.encoder_meta)
+    raw = pd.read_parquet(params.paths.test)
+    raw["id"] = [f"row-{i}" for i in range(len(raw))]
+    raw.to_csv(project / "new.csv", index=False)
+
+    done = run_command(*AEFX, "encode", "-m", model, "-i", "new.csv", "-o", "c.csv", cwd=project)
+    assert done.returncode == 2 and not (project / "c.csv").exists()
+    assert done.stderr.strip() == (
+        "aefx: error: new.csv: extra column(s) id (the encoder was trained on 12; "
+        "--keep NAME carries a column such as an id through)"
+    )
+    for command in ("encode", "score", "reconstruct"):
+        done = run_command(
+            *AEFX, command, "-m", model, "-i", "new.csv", "-o", f"{command}.csv",
+            "--keep", "id", "--rows", "7", cwd=project,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        written = pd.read_csv(project / f"{command}.csv")
+        assert list(written.columns[-2:]) == ["label", "id"]  # in the input's order
+        assert list(written["id"]) == list(raw["id"])
+
+    # A column that is not there, or one that would overwrite an output: one line, no file.
+    first = raw.columns[0]
+    for command, kept, message in (
+        ("encode", "nope", "new.csv: no column 'nope' (named by --keep)"),
+        ("reconstruct", first, f"new.csv: column(s) {first} would be carried through over"),
+    ):
+        done = run_command(
+            *AEFX, command, "-m", model, "-i", "new.csv", "-o", "x.csv", "--keep", "id",
+            "--keep", kept, cwd=project,
+        )  # fmt: skip
+        assert done.returncode == 2 and not (project / "x.csv").exists()
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(f"aefx: error: {message}")

@@ -12,22 +12,14 @@ import pytest
 from aefx.anomaly import ReconstructionDetector, reconstructor
 from aefx.config import AutoencoderConfig, load_params
 from aefx.models import load_model
-from aefx.pipeline import STAGES
-from tests.conftest import run_command, write_params
+from tests.conftest import run_command, train_autoencoders, write_params
 
 AEFX = (sys.executable, "-m", "aefx")
 
 
-def _train_pipeline(params) -> None:
-    for stage in STAGES:
-        if stage.name == "compare_classifiers":
-            return
-        stage.run(params)
-
-
 def test_detector_follows_pyod_conventions_on_the_training_rows(project):
     params = load_params(overrides=["anomaly.contamination=0.1"])
-    _train_pipeline(params)
+    train_autoencoders(params)
     X = pd.read_parquet(params.paths.train_scaled).drop(columns="label").to_numpy()
     shipped = load_model(params.paths.autoencoder)
     detector = ReconstructionDetector(shipped, contamination=0.1).fit(X)
@@ -117,7 +109,7 @@ def test_reconstruct_denoises_new_rows_in_their_own_units(project):
     noise of 0.2 x each feature's training range come back much closer to the clean rows."""
     write_params(project, {})  # the reference task, not the tiny one
     params = load_params(overrides=["seeds=[1]"])
-    _train_pipeline(params)
+    train_autoencoders(params)
     p = params.paths
     clean = pd.read_parquet(p.test)
     meta = pd.read_json(p.encoder_meta, typ="series")

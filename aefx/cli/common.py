@@ -58,6 +58,15 @@ RowsInOption = Annotated[
         "files, one image, or a .npy / .npz (array x) of images.",
     ),
 ]
+KeepOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keep",
+        "-k",
+        help="A column to carry through to the output unchanged, after the model's columns: an "
+        "id, a timestamp (repeatable).",
+    ),
+]
 ChunkOption = Annotated[
     int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
 ]

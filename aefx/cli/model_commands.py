@@ -10,6 +10,7 @@ import typer
 
 from aefx.cli.common import (
     ChunkOption,
+    KeepOption,
     ModelOption,
     ParamsOption,
     RowsInOption,
@@ -54,6 +55,7 @@ def encode(
         Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
     ],
     rows: ChunkOption = 50_000,
+    keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Encode new data with a trained encoder and its scaler, chunk by chunk."""
@@ -61,7 +63,7 @@ def encode(
 
     encoder, _ = _shipped_model(model, input_path, output, params_file)
     with interruptible(NOTHING_WRITTEN):
-        stats = encode_file(encoder, input_path, output, rows)
+        stats = encode_file(encoder, input_path, output, rows, keep or [])
     typer.echo(
         f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
     )
@@ -84,6 +86,7 @@ def score(
         typer.Option(help="Flag above this score instead of the learned threshold_."),
     ] = None,
     rows: ChunkOption = 50_000,
+    keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Anomaly scores of new rows, from the shipped autoencoder's reconstruction error.
@@ -96,7 +99,7 @@ def score(
 
     detector = load_detector(*files, threshold)
     with interruptible(NOTHING_WRITTEN):
-        stats = score_file(encoder, detector, input_path, output, rows, truth)
+        stats = score_file(encoder, detector, input_path, output, rows, truth, keep or [])
     share = stats.flagged / stats.rows
     typer.echo(
         f"{stats.rows} rows scored into {output}; threshold_ {stats.threshold:.6g}; "
@@ -118,6 +121,7 @@ def reconstruct(
         typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
     ],
     rows: ChunkOption = 50_000,
+    keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """New rows as the shipped autoencoder rebuilds them (denoised, for a denoising model).
@@ -130,7 +134,7 @@ def reconstruct(
 
     autoencoder = load_autoencoder(*files)
     with interruptible(NOTHING_WRITTEN):
-        stats = reconstruct_file(encoder, autoencoder, input_path, output, rows)
+        stats = reconstruct_file(encoder, autoencoder, input_path, output, rows, keep or [])
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
 
 
