@@ -36,16 +36,21 @@ class RunRecord:
     tracking_uri: str
 
 
-def data_version(train: Path, test: Path) -> str:
-    """One hash for the ingested data: the DVC (MD5) hashes of both splits, combined."""
-    return hashlib.md5(f"{file_md5(train)}:{file_md5(test)}".encode()).hexdigest()
+def split_digests(params: Params) -> dict[str, str]:
+    """The DVC (MD5) hash of each split's file, by split."""
+    return {"train": file_md5(params.paths.train), "test": file_md5(params.paths.test)}
 
 
-def run_tags(params: Params, entry_point: str) -> dict[str, str]:
+def data_version(digests: dict[str, str]) -> str:
+    """One hash for the ingested data: the hashes of both splits, combined."""
+    return hashlib.md5(f"{digests['train']}:{digests['test']}".encode()).hexdigest()
+
+
+def run_tags(params: Params, entry_point: str, digests: dict[str, str]) -> dict[str, str]:
     p = params.paths
     return {
         **git_tags(project_root()),
-        "data.version": data_version(p.train, p.test),
+        "data.version": data_version(digests),
         "data.source": params.data.source
         if params.data.file_path() is None
         else f"{params.data.source}:{params.data.file_path()}",
@@ -124,7 +129,9 @@ def _log_child_runs(params: Params, mlflow_client: Any, exp_id: str, run_id: str
         mlflow_client.set_terminated(child.info.run_id, "FINISHED")
 
 
-def _log_datasets(params: Params, uri: str, run_id: str, train: pd.DataFrame) -> None:
+def _log_datasets(
+    params: Params, uri: str, run_id: str, train: pd.DataFrame, digests: dict[str, str]
+) -> None:
     """The two splits as the run's datasets, each digest the MD5 that DVC records for the
     split's file in dvc.lock."""
     p = params.paths
@@ -132,7 +139,7 @@ def _log_datasets(params: Params, uri: str, run_id: str, train: pd.DataFrame) ->
     for split, path in (("train", p.train), ("test", p.test)):
         frame = train if split == "train" else pd.read_parquet(path)
         name = f"{stem}-{split}"
-        log_dataset(uri, run_id, name, split, path, file_md5(path), frame, params.data.label)
+        log_dataset(uri, run_id, name, split, path, digests[split], frame, params.data.label)
 
 
 def _log_encoder(params: Params, train: pd.DataFrame) -> None:
@@ -201,7 +208,8 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
     uri = tracking_uri(params.tracking.uri)
     mlflow_client = client(uri)
     exp_id = experiment_id(mlflow_client, params.tracking.experiment)
-    tags = run_tags(params, entry_point)
+    digests = split_digests(params)
+    tags = run_tags(params, entry_point, digests)
     if run_id is None:
         run_id = start_run(uri, params.tracking.experiment, tags, params_to_flat_dict(params))
     else:
@@ -228,7 +236,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         ):
             mlflow_client.log_artifact(run_id, str(path), folder)
         train = pd.read_parquet(p.train)
-        _log_datasets(params, uri, run_id, train)
+        _log_datasets(params, uri, run_id, train, digests)
         _log_encoder(params, train)
         _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)
