@@ -59,8 +59,9 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         import mlflow
         from mlflow.exceptions import MlflowException
 
-        from aefx.tracking import using_store
+        from aefx.tracking import require_server, using_store
 
+        require_server(uri)
         try:
             with using_store(uri):
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)

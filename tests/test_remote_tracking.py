@@ -87,3 +87,19 @@ def test_pipeline_logs_to_a_remote_mlflow_server(project, prefect_harness, tmp_p
         served = pd.DataFrame(answer.json()["predictions"])
         assert list(served.columns) == [c for c in codes.columns if c != "label"]
         np.testing.assert_allclose(served.to_numpy(), codes[served.columns].head(3), atol=1e-5)
+
+
+def test_behind_a_proxy_the_server_check_is_left_to_mlflow(monkeypatch):
+    """Through a proxy only the proxy is reachable from here, so a direct connection proves
+    nothing: the check steps aside and MLflow's client goes through the proxy."""
+    from aefx.errors import AefxError
+    from aefx.tracking import require_server
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(AefxError, match="is not reachable"):
+        require_server(uri)
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    require_server(uri)
+    require_server("sqlite:///nowhere/mlflow.db")  # a file store has no server to ask

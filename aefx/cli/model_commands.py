@@ -219,7 +219,7 @@ def promote(
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
     from aefx.config import load_params
     from aefx.encode import promote as set_alias
-    from aefx.tracking import tracking_uri
+    from aefx.tracking import require_server, tracking_uri
 
     params = load_params(params_file)
     name = params.tracking.registered_model
@@ -227,7 +227,9 @@ def promote(
         raise AefxError("tracking.registered_model is null: nothing is registered")
     metric = metric or params.tracking.promote_metric
     quiet_environment()
-    version, value = set_alias(tracking_uri(params.tracking.uri), name, metric, alias, lowest)
+    uri = tracking_uri(params.tracking.uri)
+    require_server(uri)
+    version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
 
@@ -241,11 +243,12 @@ def compare_runs(
     from aefx.config import load_params
     from aefx.console import rich_console
     from aefx.runs import recent_runs, runs_table
-    from aefx.tracking import tracking_uri
+    from aefx.tracking import require_server, tracking_uri
 
     params = load_params(params_file)
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
+    require_server(uri)
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")

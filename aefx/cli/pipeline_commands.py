@@ -46,9 +46,7 @@ def run(
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
     plan = plan_run(params_file, overrides or [], workspace, params=params)
-    from tasks.ingest import check_source
-
-    check_source(plan.params.data)
+    check_places(plan.params)
     quiet_environment(tensorflow=True)
     from aefx.console import hide_user_error_tracebacks, print_summary
     from flows.pipeline import preflight, run_pipeline, warm_start
@@ -63,6 +61,16 @@ def run(
         warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
     print_summary(plan.params, result)
+
+
+def check_places(params: Any) -> None:
+    """The data is there and an MLflow server named by URI answers: checked in well under a
+    second, before TensorFlow loads, so a mistyped path or URI fails at once."""
+    from aefx.tracking import require_server, tracking_uri
+    from tasks.ingest import check_source
+
+    check_source(params.data)
+    require_server(tracking_uri(params.tracking.uri))
 
 
 def with_compute(params: Any, workers: int | None, dask_address: str | None) -> Any:
@@ -100,9 +108,7 @@ def sweep(
     from aefx.config import load_params
 
     params = with_compute(load_params(params_file, overrides or []), workers, dask_address)
-    from tasks.ingest import check_source
-
-    check_source(params.data)
+    check_places(params)
     on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
     quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
     from aefx.console import hide_user_error_tracebacks, rich_console
@@ -194,6 +200,10 @@ def run_stage(
     from aefx.workspace import workspace_lock
 
     params = load_params(params_file)
+    if name == "log_run":
+        from aefx.tracking import require_server, tracking_uri
+
+        require_server(tracking_uri(params.tracking.uri))
     check_inputs(stage(name), params)
     quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
