@@ -59,9 +59,10 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         import mlflow
         from mlflow.exceptions import MlflowException
 
-        from aefx.tracking import require_server, using_store
+        from aefx.servers import require_tracking_server
+        from aefx.tracking import using_store
 
-        require_server(uri)
+        require_tracking_server(uri)
         try:
             with using_store(uri):
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)

@@ -39,36 +39,6 @@ def tracking_uri(configured: str | None = None, root: Path | None = None) -> str
     return f"sqlite:///{store / 'mlflow.db'}"
 
 
-def require_server(uri: str, timeout: float = 5.0) -> None:
-    """An HTTP(S) tracking URI's server accepts connections. MLflow's client retries one that
-    does not for about four minutes and then raises a traceback; a mistyped URI or a server
-    not started is the user's to fix, so commands ask this first. Behind a proxy the check is
-    left to MLflow: only the proxy is reachable from here."""
-    import socket
-    import urllib.request
-    from urllib.parse import urlsplit
-
-    from aefx.errors import AefxError
-
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return
-    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(
-        parts.hostname
-    ):
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            pass
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise AefxError(
-            f"MLflow tracking server {uri} is not reachable ({reason}); start it, or point "
-            "tracking.uri or MLFLOW_TRACKING_URI at one that runs"
-        ) from None
-
-
 def artifact_root(root: Path | None = None) -> str:
     return (project_root(root) / STORE_DIR / "artifacts").as_uri()
 

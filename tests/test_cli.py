@@ -293,6 +293,13 @@ def test_an_interrupt_while_the_data_is_checked_says_nothing_was_started(tmp_pat
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
 
+@pytest.fixture
+def direct(monkeypatch):
+    """No HTTP proxy: behind one the server checks step aside."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -304,6 +311,7 @@ def test_an_interrupt_while_the_data_is_checked_says_nothing_was_started(tmp_pat
         ["encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv", "-o", "codes.csv"],
     ],
 )
+@pytest.mark.usefixtures("direct")
 def test_an_mlflow_server_that_does_not_answer_is_one_line_at_once(tmp_path, args):
     """MLflow's client retried a refused connection for about four minutes (measured: `aefx
     run` 4 min 18 s) and then printed a traceback."""
@@ -317,6 +325,26 @@ def test_an_mlflow_server_that_does_not_answer_is_one_line_at_once(tmp_path, arg
         "start it, or point tracking.uri or MLFLOW_TRACKING_URI at one that runs\n"
     )
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "codes.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run"], ["sweep", "-s", "sweep.grid.seeds=[[1], [2]]"], ["serve", "--cron", "0 3 * * *"]],
+)
+@pytest.mark.usefixtures("direct")
+def test_a_prefect_api_that_does_not_answer_is_one_line_at_once(tmp_path, monkeypatch, args):
+    """Prefect's client ended in a traceback (`aefx run`: after 8 s, `aefx serve`: httpx's
+    ConnectError)."""
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: Prefect API {url} is not reachable (Connection refused); start it with "
+        "`prefect server start`, or unset PREFECT_API_URL to run on a temporary server\n"
+    )
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_unknown_stage(tmp_path):

@@ -219,7 +219,8 @@ def promote(
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
     from aefx.config import load_params
     from aefx.encode import promote as set_alias
-    from aefx.tracking import require_server, tracking_uri
+    from aefx.servers import require_tracking_server
+    from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
     name = params.tracking.registered_model
@@ -228,7 +229,7 @@ def promote(
     metric = metric or params.tracking.promote_metric
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_server(uri)
+    require_tracking_server(uri)
     version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
@@ -243,12 +244,13 @@ def compare_runs(
     from aefx.config import load_params
     from aefx.console import rich_console
     from aefx.runs import recent_runs, runs_table
-    from aefx.tracking import require_server, tracking_uri
+    from aefx.servers import require_tracking_server
+    from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_server(uri)
+    require_tracking_server(uri)
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")

@@ -64,13 +64,15 @@ def run(
 
 
 def check_places(params: Any) -> None:
-    """The data is there and an MLflow server named by URI answers: checked in well under a
-    second, before TensorFlow loads, so a mistyped path or URI fails at once."""
-    from aefx.tracking import require_server, tracking_uri
+    """The data is there, and the MLflow and Prefect servers named by URL answer: checked
+    before TensorFlow loads, so a mistyped path or URL fails at once."""
+    from aefx.servers import require_prefect_api, require_tracking_server
+    from aefx.tracking import tracking_uri
     from tasks.ingest import check_source
 
     check_source(params.data)
-    require_server(tracking_uri(params.tracking.uri))
+    require_tracking_server(tracking_uri(params.tracking.uri))
+    require_prefect_api()
 
 
 def with_compute(params: Any, workers: int | None, dask_address: str | None) -> Any:
@@ -152,6 +154,9 @@ def serve(
             "schedules need a Prefect server: start one with `prefect server start` and "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
+    from aefx.servers import require_prefect_api
+
+    require_prefect_api()
     from flows.pipeline import scheduled
 
     typer.echo(f"serving deployment aefx-scheduled/{name}; Ctrl-C stops serving")
@@ -201,9 +206,10 @@ def run_stage(
 
     params = load_params(params_file)
     if name == "log_run":
-        from aefx.tracking import require_server, tracking_uri
+        from aefx.servers import require_tracking_server
+        from aefx.tracking import tracking_uri
 
-        require_server(tracking_uri(params.tracking.uri))
+        require_tracking_server(tracking_uri(params.tracking.uri))
     check_inputs(stage(name), params)
     quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)

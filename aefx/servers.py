@@ -1,0 +1,56 @@
+"""Whether the servers a command talks to answer: MLflow's tracking server and Prefect's API.
+
+Their clients retry one that does not for seconds (Prefect) to minutes (MLflow, about four)
+and then raise a traceback. A server not started, or a mistyped host or port, is the user's to
+fix, so commands ask first, with one TCP connection each."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from urllib.parse import urlsplit
+
+from aefx.errors import AefxError
+
+
+def why_unreachable(url: str, timeout: float = 5.0) -> str | None:
+    """Why a connection to an HTTP(S) ``url``'s host and port fails; None when it opens, or
+    when there is nothing to ask: another scheme, or a proxy in the way (only the proxy is
+    reachable from here, and the client goes through it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(
+        parts.hostname
+    ):
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return None
+    except (OSError, ValueError) as exc:
+        return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def require_tracking_server(uri: str) -> None:
+    """MLflow's tracking server answers, if the store is one."""
+    reason = why_unreachable(uri)
+    if reason:
+        raise AefxError(
+            f"MLflow tracking server {uri} is not reachable ({reason}); start it, or point "
+            "tracking.uri or MLFLOW_TRACKING_URI at one that runs"
+        )
+
+
+def require_prefect_api() -> None:
+    """The Prefect API that PREFECT_API_URL (or the Prefect profile) names answers; without
+    one, aefx starts a temporary server of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    reason = why_unreachable(url) if url else None
+    if reason:
+        raise AefxError(
+            f"Prefect API {url} is not reachable ({reason}); start it with `prefect server "
+            "start`, or unset PREFECT_API_URL to run on a temporary server"
+        )
