@@ -1,8 +1,9 @@
-"""Whether the servers a command talks to answer: MLflow's tracking server and Prefect's API.
+"""Whether the servers a command talks to answer: MLflow's tracking server, Prefect's API and a
+Dask scheduler.
 
-Their clients retry one that does not for seconds (Prefect) to minutes (MLflow, about four)
-and then raise a traceback. A server not started, or a mistyped host or port, is the user's to
-fix, so commands ask first, with one TCP connection each."""
+Their clients retry one that does not for seconds (Prefect; Dask 30 s) to minutes (MLflow,
+about four) and then raise a traceback. A server not started, or a mistyped host or port, is
+the user's to fix, so commands ask first, with one TCP connection each."""
 
 from __future__ import annotations
 
@@ -12,20 +13,23 @@ from urllib.parse import urlsplit
 
 from aefx.errors import AefxError
 
+# The port each scheme's clients use when the URL names none (8786: Dask's scheduler).
+DEFAULT_PORTS = {"http": 80, "https": 443, "tcp": 8786, "tls": 8786}
+
 
 def why_unreachable(url: str, timeout: float = 5.0) -> str | None:
-    """Why a connection to an HTTP(S) ``url``'s host and port fails; None when it opens, or
-    when there is nothing to ask: another scheme, or a proxy in the way (only the proxy is
-    reachable from here, and the client goes through it)."""
+    """Why a connection to ``url``'s host and port fails; None when it opens, or when there is
+    nothing to ask: a scheme not in DEFAULT_PORTS, or an HTTP proxy in the way (only the proxy
+    is reachable from here, and the client goes through it)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
     if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(
         parts.hostname
     ):
         return None
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
         with socket.create_connection((parts.hostname, port), timeout=timeout):
             return None
     except (OSError, ValueError) as exc:
@@ -53,4 +57,14 @@ def require_prefect_api() -> None:
         raise AefxError(
             f"Prefect API {url} is not reachable ({reason}); start it with `prefect server "
             "start`, or unset PREFECT_API_URL to run on a temporary server"
+        )
+
+
+def require_dask_scheduler(address: str | None) -> None:
+    """The Dask scheduler at ``address`` (compute.dask_address, --dask-address) answers."""
+    reason = why_unreachable(address) if address else None
+    if reason:
+        raise AefxError(
+            f"Dask scheduler {address} is not reachable ({reason}); start one with `dask "
+            "scheduler`, or use --workers N for a local cluster"
         )

@@ -64,15 +64,20 @@ def run(
 
 
 def check_places(params: Any) -> None:
-    """The data is there, and the MLflow and Prefect servers named by URL answer: checked
-    before TensorFlow loads, so a mistyped path or URL fails at once."""
-    from aefx.servers import require_prefect_api, require_tracking_server
+    """The data is there, and the MLflow, Prefect and Dask servers named by address answer:
+    checked before TensorFlow loads, so a mistyped path or address fails at once."""
+    from aefx.servers import (
+        require_dask_scheduler,
+        require_prefect_api,
+        require_tracking_server,
+    )
     from aefx.tracking import tracking_uri
     from tasks.ingest import check_source
 
     check_source(params.data)
     require_tracking_server(tracking_uri(params.tracking.uri))
     require_prefect_api()
+    require_dask_scheduler(params.compute.dask_address)
 
 
 def with_compute(params: Any, workers: int | None, dask_address: str | None) -> Any:
