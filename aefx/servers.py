@@ -46,9 +46,10 @@ def require_tracking_server(uri: str) -> None:
         )
 
 
-def require_prefect_api() -> None:
-    """The Prefect API that PREFECT_API_URL (or the Prefect profile) names answers; without
-    one, aefx starts a temporary server of its own."""
+def require_prefect_api() -> str | None:
+    """The Prefect API that PREFECT_API_URL names (in the environment or the active Prefect
+    profile) answers; returns it, or None where there is none and a flow would start a
+    temporary server of its own."""
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
@@ -58,6 +59,7 @@ def require_prefect_api() -> None:
             f"Prefect API {url} is not reachable ({reason}); start it with `prefect server "
             "start`, or unset PREFECT_API_URL to run on a temporary server"
         )
+    return url or None
 
 
 def require_dask_scheduler(address: str | None) -> None:

@@ -361,6 +361,29 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line_at_once(tmp_path, com
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.usefixtures("direct")
+def test_serve_reads_the_prefect_api_from_the_active_profile_too(tmp_path, monkeypatch):
+    """`prefect config set PREFECT_API_URL=...` keeps it in a profile, not the environment;
+    `aefx serve` read only the environment and refused, saying to export it."""
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    (home / "profiles.toml").write_text(
+        f'active = "mine"\n\n[profiles.mine]\nPREFECT_API_URL = "{url}"\n'
+    )
+    for name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("serve", "--cron", "0 3 * * *", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: Prefect API {url} is not reachable"), done.stderr
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "no-profiles"))  # none set anywhere
+    done = aefx("serve", "--cron", "0 3 * * *", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("aefx: error: schedules need a Prefect server"), done.stderr
+
+
 def test_unknown_stage(tmp_path):
     write_params(tmp_path)
     done = aefx("stage", "nope", cwd=tmp_path)
@@ -517,6 +540,24 @@ def test_output_paths_print_whole_on_their_line_however_long(tmp_path, monkeypat
         f"{paths.autoencoder}"  # the last is what `aefx score` and `aefx reconstruct` load
     )
     assert lines[3].endswith(str(paths.confusion_plot))
+
+
+@pytest.mark.usefixtures("direct")
+def test_aefx_ui_of_a_tracking_server_points_at_the_servers_own_ui(tmp_path, monkeypatch):
+    """`mlflow ui` cannot take a server as its store: `make ui` with MLFLOW_TRACKING_URI set
+    to one ended in MLflow's UnsupportedModelRegistryStoreURIException traceback."""
+    write_params(tmp_path)
+    with socket.socket() as listening:  # stands in for the tracking server: it accepts
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        uri = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        done = aefx("ui", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    served = f"MLflow UI: {uri} (the tracking server serves it; open it in a browser)\n"
+    assert done.stdout == served
+    done = aefx("ui", cwd=tmp_path)  # the server is gone
+    assert done.returncode == 2 and f"MLflow tracking server {uri} is not reachable" in done.stderr
 
 
 def test_aefx_ui_serves_the_projects_store(tmp_path):

@@ -154,14 +154,14 @@ def serve(
     load_params(params_file, overrides or [])
     quiet_environment()  # before Prefect is imported
     schedule = _schedule(cron, interval, timezone)
-    if not os.environ.get("PREFECT_API_URL"):
+    from aefx.servers import require_prefect_api
+
+    # Set in the environment or, as `prefect config set` does, in the active Prefect profile.
+    if require_prefect_api() is None:
         raise AefxError(
             "schedules need a Prefect server: start one with `prefect server start` and "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
-    from aefx.servers import require_prefect_api
-
-    require_prefect_api()
     from flows.pipeline import scheduled
 
     typer.echo(f"serving deployment aefx-scheduled/{name}; Ctrl-C stops serving")
@@ -233,11 +233,19 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Open the MLflow UI on this project's store (listens on 127.0.0.1 only)."""
+    """Open the MLflow UI on this project's store (listens on 127.0.0.1 only); for a tracking
+    server, say where its own UI is."""
     from aefx.config import load_params
     from aefx.tracking import tracking_uri
 
     uri = tracking_uri(load_params(params_file).tracking.uri)
+    if uri.startswith(("http://", "https://")):
+        # A tracking server serves its own UI, and `mlflow ui` cannot take one as its store.
+        from aefx.servers import require_tracking_server
+
+        require_tracking_server(uri)
+        typer.echo(f"MLflow UI: {uri} (the tracking server serves it; open it in a browser)")
+        return
     _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
     quiet_environment()
