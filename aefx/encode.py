@@ -59,10 +59,10 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         import mlflow
         from mlflow.exceptions import MlflowException
 
-        from aefx.servers import require_tracking_server
+        from aefx.servers import require_tracking_store
         from aefx.tracking import using_store
 
-        require_tracking_server(uri)
+        require_tracking_store(uri)
         try:
             with using_store(uri):
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)

@@ -1,5 +1,5 @@
-"""Whether the servers a command talks to answer: MLflow's tracking server, Prefect's API and a
-Dask scheduler.
+"""Whether the servers a command talks to answer (MLflow's tracking server, Prefect's API, a Dask
+scheduler), and whether MLflow can open the tracking store at all.
 
 Their clients retry one that does not for seconds (Prefect; Dask 30 s) to minutes (MLflow,
 about four) and then raise a traceback. A server not started, or a mistyped host or port, is
@@ -7,8 +7,10 @@ the user's to fix, so commands ask first, with one TCP connection each."""
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aefx.errors import AefxError
@@ -36,8 +38,18 @@ def why_unreachable(url: str, timeout: float = 5.0) -> str | None:
         return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def require_tracking_server(uri: str) -> None:
-    """MLflow's tracking server answers, if the store is one."""
+def require_tracking_store(uri: str) -> None:
+    """MLflow can open the tracking store at ``uri``: its server answers, if it is one; and a
+    folder (MLflow's file store, which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set)
+    is refused here in one line, with the SQLite URI to use instead."""
+    parts = urlsplit(uri)
+    file_store = parts.scheme in ("", "file") and not uri.startswith("databricks")
+    if file_store and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in ("true", "1"):
+        folder = Path(parts.path if parts.scheme else uri).expanduser().absolute()
+        raise AefxError(
+            f"MLflow tracking URI {uri!r} is a folder, whose file store MLflow 3 refuses; use "
+            f"sqlite:///{folder / 'mlflow.db'} (or set MLFLOW_ALLOW_FILE_STORE=true)"
+        )
     reason = why_unreachable(uri)
     if reason:
         raise AefxError(

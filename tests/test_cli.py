@@ -347,6 +347,30 @@ def test_a_prefect_api_that_does_not_answer_is_one_line_at_once(tmp_path, monkey
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize("args", [["run"], ["ui"], ["compare-runs"], ["stage", "log_run"]])
+def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path, args):
+    """MLflow 3 refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set: `tracking.uri:
+    mystore` ended `aefx run` in MLflow's traceback after 11 s."""
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": "mystore"}})
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "aefx: error: MLflow tracking URI 'mystore' is a folder, whose file store MLflow 3 "
+        f"refuses; use sqlite:///{tmp_path.resolve() / 'mystore' / 'mlflow.db'} (or set "
+        "MLFLOW_ALLOW_FILE_STORE=true)\n"
+    )
+    assert not (tmp_path / "mystore").exists()
+
+
+def test_a_folder_store_that_mlflow_is_told_to_allow_is_left_to_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": "mystore"}})
+    done = aefx("compare-runs", cwd=tmp_path)
+    assert done.returncode == 2
+    # MLflow opened the folder store: the line is aefx's own, about an empty experiment.
+    assert done.stderr.startswith("aefx: error: no MLflow experiment 'aefx' in mystore")
+
+
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_a_dask_scheduler_that_does_not_answer_is_one_line_at_once(tmp_path, command):
     """distributed's client gave up after 30 s with a traceback (`aefx run`: 47 s in all)."""

@@ -93,13 +93,13 @@ def test_behind_a_proxy_the_server_check_is_left_to_mlflow(monkeypatch):
     """Through a proxy only the proxy is reachable from here, so a direct connection proves
     nothing: the check steps aside and MLflow's client goes through the proxy."""
     from aefx.errors import AefxError
-    from aefx.servers import require_tracking_server
+    from aefx.servers import require_tracking_store
 
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AefxError, match="is not reachable"):
-        require_tracking_server(uri)
+        require_tracking_store(uri)
     monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
-    require_tracking_server(uri)
-    require_tracking_server("sqlite:///nowhere/mlflow.db")  # a file store has no server to ask
+    require_tracking_store(uri)
+    require_tracking_store("sqlite:///nowhere/mlflow.db")  # a file store has no server to ask

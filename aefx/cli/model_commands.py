@@ -168,16 +168,19 @@ def train_stream(
     )
     quiet_environment()
     from aefx.console import import_tensorflow_quietly
+    from aefx.servers import require_tracking_store
     from aefx.streaming import (
         check_encoder_folder,
         parquet_features,
         record_stream_run,
         train_stream,
     )
+    from aefx.tracking import tracking_uri
 
-    # The checks a file's footer and the output folder allow, before any run starts.
+    # The checks a file's footer, the output folder and the store allow, before any run starts.
     parquet_features(input_path, params.data.label)
     check_encoder_folder(output, input_path)
+    require_tracking_store(tracking_uri(params.tracking.uri))
     import_tensorflow_quietly()
     chosen_seed = seed if seed is not None else params.seeds[0]
     with (
@@ -219,7 +222,7 @@ def promote(
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
     from aefx.config import load_params
     from aefx.encode import promote as set_alias
-    from aefx.servers import require_tracking_server
+    from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
@@ -229,7 +232,7 @@ def promote(
     metric = metric or params.tracking.promote_metric
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_tracking_server(uri)
+    require_tracking_store(uri)
     version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
@@ -244,13 +247,13 @@ def compare_runs(
     from aefx.config import load_params
     from aefx.console import rich_console
     from aefx.runs import recent_runs, runs_table
-    from aefx.servers import require_tracking_server
+    from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_tracking_server(uri)
+    require_tracking_store(uri)
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")

@@ -69,13 +69,13 @@ def check_places(params: Any) -> None:
     from aefx.servers import (
         require_dask_scheduler,
         require_prefect_api,
-        require_tracking_server,
+        require_tracking_store,
     )
     from aefx.tracking import tracking_uri
     from tasks.ingest import check_source
 
     check_source(params.data)
-    require_tracking_server(tracking_uri(params.tracking.uri))
+    require_tracking_store(tracking_uri(params.tracking.uri))
     require_prefect_api()
     require_dask_scheduler(params.compute.dask_address)
 
@@ -211,10 +211,10 @@ def run_stage(
 
     params = load_params(params_file)
     if name == "log_run":
-        from aefx.servers import require_tracking_server
+        from aefx.servers import require_tracking_store
         from aefx.tracking import tracking_uri
 
-        require_tracking_server(tracking_uri(params.tracking.uri))
+        require_tracking_store(tracking_uri(params.tracking.uri))
     check_inputs(stage(name), params)
     quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
@@ -236,14 +236,13 @@ def ui(
     """Open the MLflow UI on this project's store (listens on 127.0.0.1 only); for a tracking
     server, say where its own UI is."""
     from aefx.config import load_params
+    from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
 
     uri = tracking_uri(load_params(params_file).tracking.uri)
+    require_tracking_store(uri)
     if uri.startswith(("http://", "https://")):
         # A tracking server serves its own UI, and `mlflow ui` cannot take one as its store.
-        from aefx.servers import require_tracking_server
-
-        require_tracking_server(uri)
         typer.echo(f"MLflow UI: {uri} (the tracking server serves it; open it in a browser)")
         return
     _require_free_port(port)
