@@ -309,6 +309,7 @@ def direct(monkeypatch):
         ["compare-runs"],
         ["promote"],
         ["encode", "-m", "models:/aefx-encoder@champion", "-i", "new.csv", "-o", "codes.csv"],
+        ["serve", "--cron", "0 3 * * *"],  # not at 3 am
     ],
 )
 @pytest.mark.usefixtures("direct")
@@ -347,7 +348,10 @@ def test_a_prefect_api_that_does_not_answer_is_one_line_at_once(tmp_path, monkey
     assert not (tmp_path / "mlruns").exists()
 
 
-@pytest.mark.parametrize("args", [["run"], ["ui"], ["compare-runs"], ["stage", "log_run"]])
+@pytest.mark.parametrize(
+    "args",
+    [["run"], ["ui"], ["compare-runs"], ["stage", "log_run"], ["serve", "--cron", "0 3 * * *"]],
+)
 def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path, args):
     """MLflow 3 refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set: `tracking.uri:
     mystore` ended `aefx run` in MLflow's traceback after 11 s."""

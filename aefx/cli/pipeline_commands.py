@@ -150,12 +150,14 @@ def serve(
 
     if (cron is None) == (interval is None):
         raise AefxError("give one schedule: --cron EXPR or --interval SECONDS")
-    # Refuse a broken params file or schedule now, not at 3 am.
-    load_params(params_file, overrides or [])
+    # Refuse a broken params file, store or schedule now, not at 3 am.
+    params = load_params(params_file, overrides or [])
+    from aefx.servers import require_prefect_api, require_tracking_store
+    from aefx.tracking import tracking_uri
+
+    require_tracking_store(tracking_uri(params.tracking.uri))
     quiet_environment()  # before Prefect is imported
     schedule = _schedule(cron, interval, timezone)
-    from aefx.servers import require_prefect_api
-
     # Set in the environment or, as `prefect config set` does, in the active Prefect profile.
     if require_prefect_api() is None:
         raise AefxError(
