@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,6 +254,7 @@ def stream_file(
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
     from aefx.io import atomic_path
 
+    asked = keep  # these must be there; the label and an image's file name may be
     keep = keep | ({label} if label else set())
     keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
@@ -266,6 +267,7 @@ def stream_file(
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
+                    require_columns(chunk, asked, "--keep", source)
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
                 check_values(chunk, features, total, source)
@@ -294,7 +296,6 @@ def encode_file(
 ) -> EncodeStats:
     """Scale and encode ``source`` in chunks of ``rows``; the label column and the columns in
     ``keep`` (ids) are carried through."""
-    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
     total, chunks = stream_file(
         source,
         output,
@@ -333,7 +334,6 @@ def score_file(
     ``truth`` names a 0/1 column marking known anomalies: it is carried through, and ROC AUC and
     average precision of the scores against it are reported (its values are kept, one byte and
     one float per row, to compute them)."""
-    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
     carried = set(keep) | ({truth} if truth else set())
     flagged = 0
     truths: list[np.ndarray] = []
@@ -351,7 +351,9 @@ def score_file(
         return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
 
     if truth:
-        require_columns(source, [truth], "--truth", encoder.image_shape, encoder.label)
+        # Before the rows stream: its values are collected as they go.
+        first = first_row(source, encoder.image_shape, encoder.label)
+        require_columns(first, [truth], "--truth", source)
     total, chunks = stream_file(
         source,
         output,
@@ -392,7 +394,6 @@ def reconstruct_file(
     passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
     reconstructions are the denoised rows. Same feature columns; the label and the columns in
     ``keep`` are carried through."""
-    require_columns(source, keep, "--keep", encoder.image_shape, encoder.label)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
         X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
@@ -414,23 +415,20 @@ def reconstruct_file(
     return EncodeStats(total, chunks, len(encoder.code_columns))
 
 
-def require_columns(
-    source: Path,
-    columns: Sequence[str],
-    option: str,
-    image_shape: Sequence[int] | None,
-    label: str | None,
-) -> None:
-    """The input has every column that ``option`` names, checked on its first row."""
-    if not columns:
-        return
-    first = next(read_chunks(source, 1, image_shape, label), None)
-    if first is None:  # a Parquet file of no rows reads as no chunks at all
-        raise AefxError(f"{source}: no rows to read")
-    missing = [c for c in columns if c not in [str(name) for name in first.columns]]
+def require_columns(chunk: pd.DataFrame, columns: Iterable[str], option: str, origin: Path) -> None:
+    """``chunk`` has every column that ``option`` names."""
+    missing = sorted(set(columns) - {str(c) for c in chunk.columns})
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
-        raise AefxError(f"{source}: no {noun} {', '.join(map(repr, missing))} (named by {option})")
+        raise AefxError(f"{origin}: no {noun} {', '.join(map(repr, missing))} (named by {option})")
+
+
+def first_row(source: Path, image_shape: Sequence[int] | None, label: str | None) -> pd.DataFrame:
+    """The input's first row, read on its own (a Parquet file of no rows reads as none)."""
+    first = next(read_chunks(source, 1, image_shape, label), None)
+    if first is None:
+        raise AefxError(f"{source}: no rows to read")
+    return first
 
 
 def _binary(values: pd.Series, column: str, source: Path) -> np.ndarray:
