@@ -389,6 +389,25 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line_at_once(tmp_path, com
     assert not (tmp_path / "mlruns").exists()
 
 
+def test_the_server_checks_leave_prefect_reading_aefxs_settings(tmp_path):
+    """Prefect caches its settings at their first read. The Prefect API check read them
+    before `aefx run` had set its environment, so stage logs no longer went to the API."""
+    write_params(tmp_path, TINY_PARAMS)
+    probe = (
+        "from aefx.cli.pipeline_commands import check_places\n"
+        "from aefx.config import load_params\n"
+        "check_places(load_params())\n"
+        "from prefect.settings import PREFECT_LOGGING_EXTRA_LOGGERS\n"
+        "print(sorted(PREFECT_LOGGING_EXTRA_LOGGERS.value()))\n"
+    )
+    env = {k: v for k, v in subprocess_env().items() if k != "PREFECT_LOGGING_EXTRA_LOGGERS"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['aefx', 'flows', 'tasks']"
+
+
 @pytest.mark.usefixtures("direct")
 def test_serve_reads_the_prefect_api_from_the_active_profile_too(tmp_path, monkeypatch):
     """`prefect config set PREFECT_API_URL=...` keeps it in a profile, not the environment;

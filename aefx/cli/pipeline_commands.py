@@ -76,6 +76,9 @@ def check_places(params: Any) -> None:
 
     check_source(params.data)
     require_tracking_store(tracking_uri(params.tracking.uri))
+    # Prefect reads its settings once per process: aefx's (stage logs to the API, telemetry
+    # off) must be in the environment before this first read.
+    quiet_environment()
     require_prefect_api()
     require_dask_scheduler(params.compute.dask_address)
 
