@@ -102,7 +102,14 @@ def comparison_markdown(
             lines.append(f"| {clf} | " + " | ".join(shown) + " |")
         lines.append("")
     lines += [
-        "## Paired differences (same seed" + (", same fold" if metric != "accuracy" else "") + ")",
+        "## Paired differences",
+        "",
+        (
+            "Same seed and fold; interval over seeds and folds."
+            if metric != "accuracy"
+            else "Same seed and test rows; the interval counts both the seeds and the draw of"
+            " test rows (a paired bootstrap), so a difference of a row or two is not called."
+        ),
         "",
         "| classifier | contrast | metric | mean | CI | verdict |",
         "|---|---|---|---|---|---|",
@@ -135,7 +142,8 @@ def comparison_table(records: list[dict[str, Any]], confidence: float = 0.95) ->
 def verdict_table(differences: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
-    table = Table(title="Is the learned feature set better? (paired accuracy differences)")
+    over = "seeds and folds" if any(d["basis"] == "cv" for d in differences) else "seeds, test rows"
+    table = Table(title=f"Is the learned feature set better? (paired accuracy, chance over {over})")
     for name in ("classifier", "contrast", "mean", "CI", "verdict"):
         table.add_column(name, justify="right" if name in ("mean", "CI") else "left")
     colour = {"better": "green", "worse": "red"}

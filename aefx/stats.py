@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BETTER, WORSE, UNCLEAR = "better", "worse", "no clear difference"
 
@@ -51,6 +55,88 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
     if len(a) != len(b):
         raise ValueError(f"paired samples differ in length: {len(a)} vs {len(b)}")
     return t_interval([x - y for x, y in zip(a, b, strict=True)], confidence)
+
+
+def paired_difference_on_rows(
+    y: np.ndarray,
+    learned: np.ndarray,
+    baseline: np.ndarray,
+    metric: str,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+) -> Interval:
+    """Mean over seeds of ``metric(learned) - metric(baseline)`` on one test split, with an
+    interval that counts both kinds of chance: the seeds (training) and the test rows.
+
+    ``learned`` and ``baseline`` hold one row of test predictions per seed. Over seeds alone a
+    difference of one test row, the same for every seed, has zero spread and would be called;
+    it is as much a fact about which rows the split drew. So the variance of the mean difference
+    is the seeds' (``std**2 / n``) plus that of a paired bootstrap over test rows (the same
+    resampled rows for every seed and both feature sets; fixed draws, so a rerun gives the same
+    interval), with Welch-Satterthwaite degrees of freedom; never narrower than the seeds' own
+    t interval. ``std`` stays the spread over seeds."""
+    import numpy as np
+    from scipy.stats import t
+
+    learned, baseline = np.atleast_2d(learned), np.atleast_2d(baseline)
+    if learned.shape != baseline.shape or learned.shape[1] != len(y):
+        shapes = f"{learned.shape} and {baseline.shape}"
+        raise ValueError(f"predictions {shapes} do not fit {len(y)} test rows")
+    seeds, rows = learned.shape
+    ones = np.ones((1, rows))
+    per_seed = _weighted(metric, ones, y, learned)[0] - _weighted(metric, ones, y, baseline)[0]
+    mean = float(per_seed.mean())
+    if seeds == 1:
+        return Interval(mean, 0.0, -math.inf, math.inf, 1)
+    std = float(per_seed.std(ddof=1))
+    rng = np.random.default_rng(0)
+    boot = []
+    for start in range(0, resamples, 250):
+        # Each resample draws `rows` rows with replacement; a row's weight is how often it came.
+        size = min(250, resamples - start)
+        drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
+        weights = np.bincount(drawn.ravel(), minlength=size * rows).reshape(size, rows)
+        diff = _weighted(metric, weights, y, learned) - _weighted(metric, weights, y, baseline)
+        boot.append(diff.mean(axis=1))
+    var_seeds, var_rows = std**2 / seeds, float(np.concatenate(boot).var(ddof=1))
+    total = var_seeds + var_rows
+    dof = total**2 / (var_seeds**2 / (seeds - 1)) if var_seeds > 0 else math.inf
+    level = 0.5 + confidence / 2
+    # Welch-Satterthwaite raises the degrees of freedom as the rows' part grows, which with two
+    # or three seeds can narrow the interval below the seeds' own: never go below that.
+    half = max(
+        float(t.ppf(level, dof)) * math.sqrt(total),
+        float(t.ppf(level, seeds - 1)) * math.sqrt(var_seeds),
+    )
+    return Interval(mean, std, mean - half, mean + half, seeds)
+
+
+def _weighted(metric: str, weights: np.ndarray, y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``metric`` of each seed's predictions under each row weighting: (weightings, seeds).
+
+    Macro F1 averages over the classes present (in truth or prediction) under each weighting,
+    as scikit-learn's ``f1_score`` does over the labels it sees."""
+    import numpy as np
+
+    weights = weights.astype(float)
+    if metric == "accuracy":
+        return weights @ (predicted == y).T / weights.sum(axis=1, keepdims=True)
+    if metric != "f1_macro":
+        raise ValueError(f"no row-level form for metric {metric!r}")
+    classes = np.union1d(y, predicted)
+    seeds, rows = predicted.shape
+    truth = (y[:, None] == classes).astype(float)  # rows x classes
+    guess = (predicted.T[:, :, None] == classes).astype(float)  # rows x seeds x classes
+
+    def total(per_row: np.ndarray) -> np.ndarray:  # weightings x seeds x classes, by BLAS
+        return (weights @ per_row.reshape(rows, -1)).reshape(len(weights), seeds, -1)
+
+    hits, guessed = total(guess * truth[:, None, :]), total(guess)
+    actual = (weights @ truth)[:, None, :]
+    denominator = guessed + actual
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * hits / denominator, np.nan)
+    return np.nanmean(f1, axis=2)
 
 
 def verdict(diff: Interval, tolerance: float = 1e-12) -> str:

@@ -24,7 +24,7 @@ from aefx.report import (
     plot_comparison,
     plot_confusion,
 )
-from aefx.stats import paired_difference, t_interval, verdict
+from aefx.stats import paired_difference, paired_difference_on_rows, t_interval, verdict
 from aefx.threads import one_blas_thread, one_thread_each
 
 log = logging.getLogger(__name__)
@@ -246,8 +246,17 @@ def summarise(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str
     return records
 
 
-def differences(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str, Any]]:
-    """Paired (same seed, same fold) differences of accuracy and macro F1, with a verdict."""
+def differences(
+    rows: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    predictions: dict[tuple[str, str], np.ndarray],
+    y_test: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Paired (same seed, same fold) differences of accuracy and macro F1, with a verdict.
+
+    On the test split (holdout mode) the interval also counts the chance in which rows the test
+    split holds, from ``predictions`` (classifier, features) -> seeds x test rows; in CV mode
+    the folds' scores already vary with their rows."""
     basis = (
         rows[rows["split"] != "test"] if evaluation.mode == "cv" else rows[rows["split"] == "test"]
     )
@@ -261,9 +270,18 @@ def differences(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[s
             if learned not in wide["accuracy"] or baseline not in wide["accuracy"]:
                 continue
             for metric, table in wide.items():
-                diff = paired_difference(
-                    table[learned].tolist(), table[baseline].tolist(), evaluation.confidence
-                )
+                if evaluation.mode == "cv":
+                    diff = paired_difference(
+                        table[learned].tolist(), table[baseline].tolist(), evaluation.confidence
+                    )
+                else:
+                    diff = paired_difference_on_rows(
+                        y_test,
+                        predictions[(clf, learned)],
+                        predictions[(clf, baseline)],
+                        metric,
+                        evaluation.confidence,
+                    )
                 out.append(
                     {
                         "classifier": clf,
@@ -342,12 +360,13 @@ def write_comparison(
             ]
             log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(fitted))
     frame = pd.DataFrame([row for r in results for row in r.rows])
-    predictions: dict[tuple[str, str], list[np.ndarray]] = {}
-    for r in results:
-        predictions.setdefault((r.cell.classifier, r.cell.features), []).append(r.predictions)
+    by_pair: dict[tuple[str, str], list[np.ndarray]] = {}
+    for r in results:  # in seed order
+        by_pair.setdefault((r.cell.classifier, r.cell.features), []).append(r.predictions)
+    predictions = {pair: np.stack(seeded) for pair, seeded in by_pair.items()}
     _, y_test = _load(inputs.test_scaled, label)
     records = summarise(frame, evaluation)
-    diffs = differences(frame, evaluation)
+    diffs = differences(frame, evaluation, predictions, y_test)
     markdown = comparison_markdown(records, diffs, evaluation)
 
     write_json(outputs["comparison"], records)
@@ -360,7 +379,7 @@ def write_comparison(
     key = best_pair(records)
     plot_confusion(
         np.tile(y_test, len(seeds)),
-        np.concatenate(predictions[key]),
+        predictions[key].ravel(),
         key,
         outputs["confusion_plot"],
         chosen_by=basis_metric(records),

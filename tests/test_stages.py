@@ -17,6 +17,7 @@ from aefx.io import read_json
 from aefx.models import load_model
 from aefx.pipeline import STAGES
 from aefx.scaling import load_scaler
+from aefx.stats import paired_difference
 from tasks.ingest import ingest
 
 
@@ -256,6 +257,23 @@ def test_encode_and_compare_produce_every_record(project):
     assert set(diffs["contrast"]) == {"encoded - raw", "encoded - pca", "raw_encoded - raw"}
     assert set(diffs["verdict"]) <= {"better", "worse", "no clear difference"}
     assert len(diffs) == 6 * 3 * 2  # classifiers x contrasts x (accuracy, macro F1)
+    # Centred on the per-seed scores' mean difference; wider than the seeds alone allow, as the
+    # interval also counts the draw of test rows.
+    scores = pd.read_csv(p.comparison_rows).pivot_table(
+        index=["classifier", "seed"], columns="features", values=["accuracy", "f1_macro"]
+    )
+    widened = []
+    for d in diffs.itertuples():
+        learned, baseline = d.contrast.split(" - ")
+        per_seed = (
+            scores.loc[d.classifier, (d.metric, learned)]
+            - scores.loc[d.classifier, (d.metric, baseline)]
+        )
+        assert d.mean == pytest.approx(per_seed.mean())
+        seeds_only = paired_difference(per_seed.tolist(), [0.0] * len(per_seed))
+        assert d.ci_low <= seeds_only.low + 1e-12 and seeds_only.high - 1e-12 <= d.ci_high
+        widened.append(d.ci_high - d.ci_low > seeds_only.high - seeds_only.low + 1e-9)
+    assert any(widened)
     for plot in (p.comparison_plot, p.confusion_plot):
         assert plot.stat().st_size > 10_000
 

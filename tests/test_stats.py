@@ -5,7 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from aefx.stats import BETTER, UNCLEAR, WORSE, paired_difference, t_interval, verdict
+from aefx.stats import (
+    BETTER,
+    UNCLEAR,
+    WORSE,
+    _weighted,
+    paired_difference,
+    paired_difference_on_rows,
+    t_interval,
+    verdict,
+)
 
 
 def test_t_interval_matches_the_textbook():
@@ -42,6 +51,109 @@ def test_a_feature_set_that_is_the_label_is_better():
             out.append(LogisticRegression().fit(Xa, ya).score(Xb, yb))
     assert verdict(paired_difference(perfect, noise)) == BETTER
     assert verdict(paired_difference(noise, perfect)) == WORSE
+
+
+def _label_and_noise_predictions(rows: int = 200) -> tuple[np.ndarray, ...]:
+    """Test labels and, per seed, the test predictions of logistic regression on a copy of the
+    label and on noise (the same split for every seed, as in the pipeline)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2 * rows)
+    train, test = slice(0, rows), slice(rows, None)
+    perfect, noise = [], []
+    for seed in range(5):
+        X_label = y.reshape(-1, 1) + np.random.default_rng(seed).normal(0, 0.01, (2 * rows, 1))
+        X_noise = np.random.default_rng(seed).normal(size=(2 * rows, 5))
+        for X, out in ((X_label, perfect), (X_noise, noise)):
+            out.append(LogisticRegression().fit(X[train], y[train]).predict(X[test]))
+    return y[test], np.array(perfect), np.array(noise)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1_macro"])
+def test_a_feature_set_that_is_the_label_is_better_counting_test_rows(metric):
+    y, perfect, noise = _label_and_noise_predictions()
+    assert verdict(paired_difference_on_rows(y, perfect, noise, metric)) == BETTER
+    assert verdict(paired_difference_on_rows(y, noise, perfect, metric)) == WORSE
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1_macro"])
+def test_identical_predictions_are_no_clear_difference_counting_test_rows(metric):
+    y, _, noise = _label_and_noise_predictions()
+    diff = paired_difference_on_rows(y, noise, noise.copy(), metric)
+    assert diff.mean == 0 and diff.half_width == 0 and verdict(diff) == UNCLEAR
+
+
+def test_one_test_row_is_not_a_verdict():
+    """Codes that get one more of 50 test rows right, on both seeds: over seeds alone the
+    difference has no spread and is called; counting the draw of test rows, it is not."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 50)
+    baseline = np.tile(np.where(rng.random(50) < 0.8, y, (y + 1) % 3), (2, 1))
+    learned = baseline.copy()
+    wrong = np.flatnonzero(baseline[0] != y)[0]
+    learned[:, wrong] = y[wrong]
+    per_seed = (learned == y).mean(axis=1) - (baseline == y).mean(axis=1)
+    assert verdict(paired_difference(list(per_seed), [0.0, 0.0])) == BETTER
+    diff = paired_difference_on_rows(y, learned, baseline, "accuracy")
+    assert diff.mean == pytest.approx(1 / 50) and verdict(diff) == UNCLEAR
+
+
+def test_row_level_scores_are_scikit_learns():
+    """The interval's centre is the mean of the per-seed scores the comparison table shows."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(4)
+    names = np.array(["cat", "dog", "emu", "yak"])
+    y = names[rng.integers(0, 4, 120)]
+    a = np.where(rng.random((3, 120)) < 0.7, y, names[rng.integers(0, 3, (3, 120))])
+    b = np.where(rng.random((3, 120)) < 0.6, y, names[rng.integers(0, 4, (3, 120))])
+    for metric, scorer in (
+        ("accuracy", accuracy_score),
+        ("f1_macro", lambda t, p: f1_score(t, p, average="macro")),
+    ):
+        expected = np.mean([scorer(y, p) - scorer(y, q) for p, q in zip(a, b, strict=True)])
+        assert paired_difference_on_rows(y, a, b, metric).mean == pytest.approx(expected)
+
+
+def test_the_test_row_part_of_the_interval_is_the_textbook_one():
+    """With no spread over seeds the interval is the normal one for a mean of per-row
+    differences: 1.96 standard errors. The bootstrap draws are fixed: reruns agree."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    a = np.tile(np.where(rng.random(400) < 0.9, y, 1 - y), (4, 1))
+    b = np.tile(np.where(rng.random(400) < 0.8, y, 1 - y), (4, 1))
+    per_row = (a[0] == y).astype(float) - (b[0] == y)
+    expected = 1.959964 * per_row.std() / math.sqrt(len(y))
+    diff = paired_difference_on_rows(y, a, b, "accuracy")
+    assert diff.std == 0 and diff.half_width == pytest.approx(expected, rel=0.05)
+    assert paired_difference_on_rows(y, a, b, "accuracy") == diff
+
+
+def test_never_narrower_than_the_seeds_alone():
+    """Two seeds that disagree: the test rows add chance, they never take any away."""
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 1000)
+    baseline = np.tile(np.where(rng.random(1000) < 0.85, y, 1 - y), (2, 1))
+    learned = np.stack([np.where(rng.random(1000) < p, y, 1 - y) for p in (0.95, 0.80)])
+    for metric in ("accuracy", "f1_macro"):
+        with_rows = paired_difference_on_rows(y, learned, baseline, metric)
+        ones = np.ones((1, 1000))
+        per_seed = _weighted(metric, ones, y, learned)[0] - _weighted(metric, ones, y, baseline)[0]
+        seeds = paired_difference(list(per_seed), [0.0, 0.0])
+        assert with_rows.mean == pytest.approx(seeds.mean)
+        assert with_rows.low <= seeds.low and seeds.high <= with_rows.high
+
+
+def test_one_seed_gives_no_verdict_counting_test_rows():
+    y, perfect, noise = _label_and_noise_predictions()
+    assert verdict(paired_difference_on_rows(y, perfect[:1], noise[:1], "accuracy")) == UNCLEAR
+
+
+def test_predictions_that_do_not_fit_the_test_rows_are_refused():
+    y, perfect, noise = _label_and_noise_predictions()
+    with pytest.raises(ValueError, match="do not fit"):
+        paired_difference_on_rows(y[:-1], perfect, noise, "accuracy")
 
 
 def test_noisy_small_differences_are_not_called():
