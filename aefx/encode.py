@@ -71,7 +71,7 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
             hint = ""
             if "@" in source and "alias" in reason.lower():
                 # An alias exists only once someone set it; the default run sets none.
-                hint = "; `aefx promote` sets it, or give -m models/encoder.json for the last run"
+                hint = "; `aefx promote` sets it, or leave out -m for the last run's encoder"
             raise AefxError(f"{source}: cannot be fetched from {uri} ({reason}){hint}") from None
         return _model_files(Path(local))
     path = Path(source)

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from aefx.config import load_params
 from aefx.serving import EncoderModel
@@ -47,7 +48,7 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "alias champion not found" in done.stderr
     assert done.stderr.strip().endswith(
-        "; `aefx promote` sets it, or give -m models/encoder.json for the last run"
+        "; `aefx promote` sets it, or leave out -m for the last run's encoder"
     )
     assert not (project / "early.parquet").exists()
 
@@ -331,3 +332,33 @@ def test_keep_carries_an_id_through_encode_score_and_reconstruct(project):
         assert done.returncode == 2 and not (project / "x.csv").exists()
         [line] = done.stderr.strip().splitlines()
         assert line.startswith(f"aefx: error: {message}")
+
+
+def test_without_a_model_the_projects_own_encoder_is_used(project):
+    """`aefx run` leaves the project's encoder at paths.encoder_meta: encode, score and
+    reconstruct use it when -m is not given, and say how to get one when there is none."""
+    pd.DataFrame({"f0": [0.1, 0.2]}).to_csv(project / "new.csv", index=False)
+    other = yaml.safe_load((project / "params.yaml").read_text())
+    other["paths"]["encoder_meta"] = "shipped/encoder.json"
+    (project / "other.yaml").write_text(yaml.safe_dump(other))
+    expected = {"params.yaml": "models/encoder.json", "other.yaml": "shipped/encoder.json"}
+    for params_file, meta in expected.items():
+        done = run_command(
+            *AEFX, "encode", "-i", "new.csv", "-o", "c.csv", "-p", params_file, cwd=project
+        )
+        assert done.returncode == 2 and not (project / "c.csv").exists()
+        assert done.stderr.strip() == (
+            f"aefx: error: {meta}: no encoder yet (`aefx run` writes it); or name one with -m "
+            "(models:/NAME@ALIAS, a run id, a path)"
+        )
+
+    params = load_params(overrides=["seeds=[1]"])
+    train_autoencoders(params)
+    pd.read_parquet(params.paths.test).to_csv(project / "new.csv", index=False)
+    named = ("-m", str(params.paths.encoder_meta))
+    for command, model in (("encode", ()), ("encode", named), ("score", ())):
+        out = f"{command}{len(model)}.csv"
+        done = run_command(*AEFX, command, *model, "-i", "new.csv", "-o", out, cwd=project)
+        assert done.returncode == 0, done.stderr
+    assert (project / "encode0.csv").read_bytes() == (project / "encode2.csv").read_bytes()
+    assert len(pd.read_csv(project / "score0.csv")) == len(pd.read_csv(project / "new.csv"))

@@ -41,12 +41,14 @@ SetOption = Annotated[
     typer.Option("--set", "-s", help="Override a param: dotted.key=value (repeatable)."),
 ]
 ModelOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--model",
         "-m",
         help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
-        "(.json, .keras or folder).",
+        "(.json, .keras or folder). Default: the encoder of the project's last run "
+        "(paths.encoder_meta).",
+        show_default=False,
     ),
 ]
 RowsInOption = Annotated[

@@ -24,14 +24,29 @@ from aefx.console import quiet_environment
 from aefx.errors import AefxError
 
 
+def _project_encoder(params_file: Path) -> str:
+    """The encoder metadata the project's last `aefx run` wrote (``paths.encoder_meta``)."""
+    from aefx.config import PathsConfig, load_params
+
+    paths = load_params(params_file).paths if params_file.is_file() else PathsConfig()
+    if not paths.encoder_meta.is_file():
+        raise AefxError(
+            f"{paths.encoder_meta}: no encoder yet (`aefx run` writes it); or name one with -m "
+            "(models:/NAME@ALIAS, a run id, a path)"
+        )
+    return str(paths.encoder_meta)
+
+
 def _shipped_model(
-    model: str, input_path: Path, output: Path, params_file: Path
+    model: str | None, input_path: Path, output: Path, params_file: Path
 ) -> tuple[Any, tuple[str, str]]:
-    """The encoder that ``model`` names, with its scaler, and its (encoder, metadata) files,
-    for the commands that stream new rows; the output is checked before anything loads."""
+    """The encoder that ``model`` names (by default the project's own), with its scaler, and
+    its (encoder, metadata) files, for the commands that stream new rows; the output is
+    checked before anything loads."""
     from aefx.encode import output_format, resolve_model
 
     output_format(input_path, output)
+    model = model or _project_encoder(params_file)
     uri = tracking_uri_for(params_file)
     quiet_environment()
     from aefx.console import import_tensorflow_quietly
@@ -49,11 +64,11 @@ NOTHING_WRITTEN = "no output was written"
 @app.command()
 @user_errors
 def encode(
-    model: ModelOption,
     input_path: RowsInOption,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
     ],
+    model: ModelOption = None,
     rows: ChunkOption = 50_000,
     keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
@@ -72,7 +87,6 @@ def encode(
 @app.command()
 @user_errors
 def score(
-    model: ModelOption,
     input_path: RowsInOption,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="CSV or Parquet file of scores (by its suffix).")
@@ -85,6 +99,7 @@ def score(
         float | None,
         typer.Option(help="Flag above this score instead of the learned threshold_."),
     ] = None,
+    model: ModelOption = None,
     rows: ChunkOption = 50_000,
     keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
@@ -114,12 +129,12 @@ def score(
 @app.command()
 @user_errors
 def reconstruct(
-    model: ModelOption,
     input_path: RowsInOption,
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
     ],
+    model: ModelOption = None,
     rows: ChunkOption = 50_000,
     keep: KeepOption = None,
     params_file: ParamsOption = Path("params.yaml"),
