@@ -3,13 +3,17 @@ scheduler), and whether MLflow can open the tracking store at all.
 
 Their clients retry one that does not for seconds (Prefect; Dask 30 s) to minutes (MLflow,
 about four) and then raise a traceback. A server not started, or a mistyped host or port, is
-the user's to fix, so commands ask first, with one TCP connection each."""
+the user's to fix, so commands ask first, with one TCP connection each; MLflow's server is also
+asked one API question, as something else may listen on its port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import socket
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -56,6 +60,65 @@ def require_tracking_store(uri: str) -> None:
             f"MLflow tracking server {uri} is not reachable ({reason}); start it, or point "
             "tracking.uri or MLFLOW_TRACKING_URI at one that runs"
         )
+    if parts.scheme in ("http", "https"):
+        _require_mlflow_api(uri)
+
+
+def _require_mlflow_api(uri: str) -> None:
+    """The server at ``uri`` answers MLflow's API: asked once, through MLflow's own client (its
+    credentials and TLS settings), without the retries that take minutes on a 5xx."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        with _environment(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10"):
+            MlflowClient(uri).search_experiments(max_results=1)
+    except MlflowException as exc:
+        raise AefxError(_why_not_mlflow(uri, exc)) from None
+
+
+def _why_not_mlflow(uri: str, exc: Exception) -> str:
+    """One line from MLflow's error for one request to the tracking server's API."""
+    from mlflow.exceptions import RestException
+
+    message = str(exc)
+    found = re.search(r"error code (\d{3})|too many (\d{3}) error responses", message)
+    status = int(found[1] or found[2]) if found else None
+    if status in (401, 403) or exc.error_code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        code = f"HTTP {status}" if status else exc.error_code
+        return (
+            f"MLflow tracking server {uri} refused the request ({code}); set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
+        )
+    # MLflow's server answers in JSON with an error_code: a page of HTML, a 4xx in HTML or JSON
+    # of another shape (Prefect's {"detail": "Not Found"}) comes from another service.
+    if isinstance(exc, RestException):
+        foreign = "error_code" not in exc.json
+    else:
+        foreign = "not in a valid JSON format" in message or bool(status and status < 500)
+    if foreign:
+        return (
+            f"{uri} does not answer as an MLflow tracking server (not MLflow's API: another "
+            "service on that port?); point tracking.uri or MLFLOW_TRACKING_URI at `mlflow "
+            "server`'s address"
+        )
+    reason = f"HTTP {status}" if status else message.splitlines()[0][:160]
+    return f"MLflow tracking server {uri} did not answer ({reason})"
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block, then put back as they were."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def require_prefect_api() -> str | None:

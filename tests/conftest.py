@@ -198,6 +198,54 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def direct(monkeypatch):
+    """No HTTP proxy: behind one the server checks step aside."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.contextmanager
+def http_answering(status: int, body: str) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that answers every request with ``status`` and ``body`` (JSON if it
+    parses as such, else HTML); yields its URL and the paths asked for, as they come."""
+    import http.server
+    import json
+    import threading
+
+    asked: list[str] = []
+    try:
+        json.loads(body)
+        kind = "application/json"
+    except ValueError:
+        kind = "text/html"
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            asked.append(self.path.split("?")[0])
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:  # keep the test output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ from aefx.workspace import LOCK_NAME
 from tests.conftest import (
     TINY_PARAMS,
     free_port,
+    http_answering,
     run_command,
     signal_when,
     start_command,
@@ -293,13 +294,6 @@ def test_an_interrupt_while_the_data_is_checked_says_nothing_was_started(tmp_pat
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
 
-@pytest.fixture
-def direct(monkeypatch):
-    """No HTTP proxy: behind one the server checks step aside."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -326,6 +320,25 @@ def test_an_mlflow_server_that_does_not_answer_is_one_line_at_once(tmp_path, arg
         "start it, or point tracking.uri or MLFLOW_TRACKING_URI at one that runs\n"
     )
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "codes.csv").exists()
+
+
+@pytest.mark.usefixtures("direct")
+def test_another_service_on_the_mlflow_port_is_one_line_at_once(tmp_path):
+    """Prefect's server where MLflow's was meant to be (4200 for 5000): the TCP connection
+    opens, MLflow's client got a 404 and `aefx run` ended in a traceback (13.7 s); a server
+    answering 503 was retried for 4 min 22 s, then the same."""
+    body = '{"detail": "Not Found"}'  # what Prefect's API answers
+    with http_answering(404, body) as (uri, asked):
+        write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": uri}})
+        before = sorted(tmp_path.rglob("*"))
+        done = aefx("run", cwd=tmp_path)
+    assert done.returncode == 2 and asked == ["/api/2.0/mlflow/experiments/search"]
+    assert done.stderr == (
+        f"aefx: error: {uri} does not answer as an MLflow tracking server (not MLflow's API: "
+        "another service on that port?); point tracking.uri or MLFLOW_TRACKING_URI at `mlflow "
+        "server`'s address\n"
+    )
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
 
 
 @pytest.mark.parametrize(

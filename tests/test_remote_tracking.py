@@ -4,6 +4,7 @@ the registered model back."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import httpx
@@ -12,7 +13,15 @@ import pandas as pd
 import pytest
 
 from aefx.config import load_params
-from tests.conftest import background, free_port, healthy, run_command, subprocess_env, wait_for
+from tests.conftest import (
+    background,
+    free_port,
+    healthy,
+    http_answering,
+    run_command,
+    subprocess_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -89,9 +98,38 @@ def test_pipeline_logs_to_a_remote_mlflow_server(project, prefect_harness, tmp_p
         np.testing.assert_allclose(served.to_numpy(), codes[served.columns].head(3), atol=1e-5)
 
 
-def test_behind_a_proxy_the_server_check_is_left_to_mlflow(monkeypatch):
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (200, "<html>a web page</html>", "does not answer as an MLflow tracking server"),
+        (404, '{"detail": "Not Found"}', "does not answer as an MLflow tracking server"),
+        (405, "<html>Method Not Allowed</html>", "does not answer as an MLflow tracking server"),
+        (401, "Unauthorized", "refused the request (HTTP 401); set MLFLOW_TRACKING_USERNAME"),
+        (403, "Permission denied", "refused the request (HTTP 403); set"),
+        (503, "<html>Service Unavailable</html>", "did not answer (HTTP 503)"),
+    ],
+)
+@pytest.mark.usefixtures("direct")
+def test_a_server_that_is_not_a_working_mlflow_is_one_line(monkeypatch, status, body, message):
+    """The port is open but MLflow's API does not answer there: another service (Prefect's
+    404), a login in front, or a proxy whose MLflow is down (503, which MLflow's client retried
+    for minutes). The check asks once, with MLflow's client, and leaves its retries as set."""
+    from aefx.errors import AefxError
+    from aefx.servers import require_tracking_store
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
+    with http_answering(status, body) as (uri, asked), pytest.raises(AefxError) as raised:
+        require_tracking_store(uri)
+    assert message in str(raised.value) and len(str(raised.value).splitlines()) == 1
+    assert asked == ["/api/2.0/mlflow/experiments/search"]
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ
+
+
+def test_behind_a_proxy_only_the_api_question_is_asked_through_it(monkeypatch):
     """Through a proxy only the proxy is reachable from here, so a direct connection proves
-    nothing: the check steps aside and MLflow's client goes through the proxy."""
+    nothing: the TCP check steps aside, and the one API question goes through the proxy, as
+    MLflow's own requests will."""
     from aefx.errors import AefxError
     from aefx.servers import require_tracking_store
 
@@ -100,6 +138,8 @@ def test_behind_a_proxy_the_server_check_is_left_to_mlflow(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AefxError, match="is not reachable"):
         require_tracking_store(uri)
-    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
-    require_tracking_store(uri)
+    with http_answering(200, '{"experiments": []}') as (proxy, asked):
+        monkeypatch.setenv("http_proxy", proxy)
+        require_tracking_store(uri)
+    assert asked == [f"{uri}/api/2.0/mlflow/experiments/search"]  # a proxy is asked whole URLs
     require_tracking_store("sqlite:///nowhere/mlflow.db")  # a file store has no server to ask
