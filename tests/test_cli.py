@@ -607,10 +607,8 @@ def test_aefx_ui_of_a_tracking_server_points_at_the_servers_own_ui(tmp_path, mon
     """`mlflow ui` cannot take a server as its store: `make ui` with MLFLOW_TRACKING_URI set
     to one ended in MLflow's UnsupportedModelRegistryStoreURIException traceback."""
     write_params(tmp_path)
-    with socket.socket() as listening:  # stands in for the tracking server: it accepts
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        uri = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    # Stands in for the tracking server: it answers MLflow's question as MLflow would.
+    with http_answering(200, '{"experiments": []}') as (uri, _):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         done = aefx("ui", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
