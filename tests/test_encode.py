@@ -280,14 +280,19 @@ def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
         stage(name).run(params)
     rows = pd.read_parquet(params.paths.train)
-    pd.concat([rows] * 400, ignore_index=True).to_parquet(project / "many.parquet")
+    # Enough chunks that the run is still writing when the signal lands, on a loaded machine too.
+    pd.concat([rows] * 2000, ignore_index=True).to_parquet(project / "many.parquet")
     before = sorted(p.name for p in project.iterdir())
     proc = start_command(
         *AEFX, "encode", "-m", str(params.paths.encoder_meta), "-i", "many.parquet",
         "-o", "codes.parquet", "--rows", "500", cwd=project,
     )  # fmt: skip
+
     # Once the output is being written aside.
-    stderr = signal_when(proc, lambda: bool(list(project.glob(".codes.parquet.*.tmp"))))
+    def written_aside() -> bool:
+        return bool(list(project.glob(".codes.parquet.*.tmp")))
+
+    stderr = signal_when(proc, written_aside, poll=0.01)
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "aefx: error: interrupted; no output was written"
     assert sorted(p.name for p in project.iterdir()) == before
