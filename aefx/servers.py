@@ -3,8 +3,9 @@ scheduler), and whether MLflow can open the tracking store at all.
 
 Their clients retry one that does not for seconds (Prefect; Dask 30 s) to minutes (MLflow,
 about four) and then raise a traceback. A server not started, or a mistyped host or port, is
-the user's to fix, so commands ask first, with one TCP connection each; MLflow's server is also
-asked one API question, as something else may listen on its port."""
+the user's to fix, so commands ask first, with one TCP connection each. As something else may
+listen on the port, MLflow's and Prefect's servers are then asked one API question each, by
+their own clients, without retries."""
 
 from __future__ import annotations
 
@@ -134,7 +135,50 @@ def require_prefect_api() -> str | None:
             f"Prefect API {url} is not reachable ({reason}); start it with `prefect server "
             "start`, or unset PREFECT_API_URL to run on a temporary server"
         )
+    if url:
+        _require_prefect_server(url)
     return url or None
+
+
+def _require_prefect_server(url: str) -> None:
+    """The server at ``url`` answers as Prefect's API, in a version this client can use: its
+    client's own first question (the server's version), asked once, without the retries that
+    take minutes on a 5xx. (Prefect Cloud is not asked: its client skips the question.)"""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import (
+        PREFECT_API_REQUEST_TIMEOUT,
+        PREFECT_CLIENT_MAX_RETRIES,
+        temporary_settings,
+    )
+
+    once = {PREFECT_CLIENT_MAX_RETRIES: 0, PREFECT_API_REQUEST_TIMEOUT: 10.0}
+    try:
+        with temporary_settings(once), get_client(sync_client=True) as client:
+            client.raise_for_api_version_mismatch()
+    except (RuntimeError, httpx.HTTPError) as exc:
+        raise AefxError(_why_not_prefect(url, exc)) from None
+
+
+def _why_not_prefect(url: str, exc: Exception) -> str:
+    """One line from the Prefect client's error for its version question."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    status = getattr(getattr(cause, "response", None), "status_code", None)
+    if status in (401, 403):
+        return (
+            f"Prefect API {url} refused the request (HTTP {status}); set PREFECT_API_KEY or "
+            "PREFECT_API_AUTH_STRING"
+        )
+    if "incompatible versions" in str(exc):
+        return f"Prefect API {url}: {str(exc).splitlines()[0]}"
+    # Not JSON (a web page, the UI at the address without /api), or a 4xx: not Prefect's API.
+    if isinstance(cause, ValueError) or (status and status < 500):
+        return (
+            f"{url} does not answer as a Prefect API (another service there?); point "
+            "PREFECT_API_URL at `prefect server start`'s address, ending in /api"
+        )
+    reason = f"HTTP {status}" if status else type(cause).__name__
+    return f"Prefect API {url} did not answer ({reason})"
 
 
 def require_dask_scheduler(address: str | None) -> None:

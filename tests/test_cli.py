@@ -362,6 +362,32 @@ def test_a_prefect_api_that_does_not_answer_is_one_line_at_once(tmp_path, monkey
 
 
 @pytest.mark.parametrize(
+    ("status", "body", "path", "message"),
+    [
+        # The server's root (its UI) for its API: PREFECT_API_URL without /api.
+        (200, "<html>Prefect UI</html>", "", "does not answer as a Prefect API (another service"),
+        (404, '{"detail": "Not Found"}', "/api", "does not answer as a Prefect API (another"),
+        (401, '{"detail": "Unauthorized"}', "/api", "refused the request (HTTP 401); set"),
+        (503, "<html>Service Unavailable</html>", "/api", "did not answer (HTTP 503)"),
+    ],
+)
+@pytest.mark.usefixtures("direct")
+def test_a_prefect_api_url_that_is_not_a_working_prefect_is_one_line(
+    tmp_path, monkeypatch, status, body, path, message
+):
+    """The port answers, but not as Prefect's API: `aefx run` ended in Prefect's traceback after
+    8.4 s (RuntimeError: Failed to reach API), or after 2 min 8 s of retries for a 503."""
+    write_params(tmp_path, TINY_PARAMS)
+    with http_answering(status, body) as (server, asked):
+        monkeypatch.setenv("PREFECT_API_URL", server + path)
+        done = aefx("run", cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert message in done.stderr and done.stderr.startswith("aefx: error: ")
+    assert asked == [f"{path}/admin/version"]  # asked once
+    assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize(
     "args",
     [["run"], ["ui"], ["compare-runs"], ["stage", "log_run"], ["serve", "--cron", "0 3 * * *"]],
 )
