@@ -4,8 +4,8 @@ scheduler), and whether MLflow can open the tracking store at all.
 Their clients retry one that does not for seconds (Prefect; Dask 30 s) to minutes (MLflow,
 about four) and then raise a traceback. A server not started, or a mistyped host or port, is
 the user's to fix, so commands ask first, with one TCP connection each. As something else may
-listen on the port, MLflow's and Prefect's servers are then asked one API question each, by
-their own clients, without retries."""
+listen on the port, each server is then asked one question by its own client, without retries
+(MLflow's and Prefect's APIs) or with a time limit (Dask's handshake)."""
 
 from __future__ import annotations
 
@@ -182,10 +182,37 @@ def _why_not_prefect(url: str, exc: Exception) -> str:
 
 
 def require_dask_scheduler(address: str | None) -> None:
-    """The Dask scheduler at ``address`` (compute.dask_address, --dask-address) answers."""
+    """The Dask scheduler at ``address`` (compute.dask_address, --dask-address) answers, and
+    (over plain TCP) answers Dask's handshake."""
     reason = why_unreachable(address) if address else None
     if reason:
         raise AefxError(
             f"Dask scheduler {address} is not reachable ({reason}); start one with `dask "
             "scheduler`, or use --workers N for a local cluster"
         )
+    if address and urlsplit(address).scheme == "tcp":
+        _require_dask_handshake(address)
+
+
+def _require_dask_handshake(address: str, timeout: float = 5.0) -> None:
+    """Distributed's own connect, bounded: it waits for the peer's handshake with no time
+    limit, so a port where something else listens (a web server) hung the run for good after
+    the autoencoder had trained, when the classifier cells went to Dask. (TLS needs the
+    cluster's security settings, so only plain TCP is asked.)"""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def shake_hands() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(shake_hands(), timeout))
+    except (TimeoutError, OSError) as exc:
+        reason = "no handshake" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0]
+        raise AefxError(
+            f"{address} does not answer as a Dask scheduler ({reason} within {timeout:g} s: "
+            "another service on that port?); point --dask-address or compute.dask_address at "
+            "`dask scheduler`'s address"
+        ) from None

@@ -428,6 +428,32 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line_at_once(tmp_path, com
     assert not (tmp_path / "mlruns").exists()
 
 
+def test_another_service_at_the_dask_address_is_one_line_not_a_hang(tmp_path):
+    """distributed waits for the peer's handshake with no time limit: with a web server at
+    the address, `aefx run` trained the autoencoder and then hung at the classifier cells
+    (still waiting when stopped after 200 s)."""
+    write_params(tmp_path, TINY_PARAMS)
+    with http_answering(200, "<html>a web page</html>") as (url, _):
+        address = url.replace("http://", "tcp://")
+        done = aefx("run", "--dask-address", address, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: {address} does not answer as a Dask scheduler (no handshake within 5 s: "
+        "another service on that port?); point --dask-address or compute.dask_address at "
+        "`dask scheduler`'s address\n"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "models").exists()
+
+
+def test_a_dask_scheduler_that_answers_passes_the_check():
+    from distributed import LocalCluster
+
+    from aefx.servers import require_dask_scheduler
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://") as cluster:
+        require_dask_scheduler(cluster.scheduler_address)
+
+
 def test_the_server_checks_leave_prefect_reading_aefxs_settings(tmp_path):
     """Prefect caches its settings at their first read. The Prefect API check read them
     before `aefx run` had set its environment, so stage logs no longer went to the API."""
