@@ -62,7 +62,7 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         from aefx.servers import require_tracking_store
         from aefx.tracking import using_store
 
-        require_tracking_store(uri)
+        require_tracking_store(uri, existing=True)
         try:
             with using_store(uri):
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)

@@ -43,11 +43,16 @@ def why_unreachable(url: str, timeout: float = 5.0) -> str | None:
         return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def require_tracking_store(uri: str) -> None:
+def require_tracking_store(uri: str, existing: bool = False) -> None:
     """MLflow can open the tracking store at ``uri``: its server answers, if it is one; and a
     folder (MLflow's file store, which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set)
-    is refused here in one line, with the SQLite URI to use instead."""
+    is refused here in one line, with the SQLite URI to use instead. With ``existing`` (the
+    commands that only read runs), a SQLite file must be there already: MLflow would create
+    an empty store to find nothing in."""
     parts = urlsplit(uri)
+    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if existing and database and not Path(database).expanduser().is_file():
+        raise AefxError(f"no MLflow store at {uri} yet: run `aefx run` first")
     file_store = parts.scheme in ("", "file") and not uri.startswith("databricks")
     if file_store and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in ("true", "1"):
         folder = Path(parts.path if parts.scheme else uri).expanduser().absolute()

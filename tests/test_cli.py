@@ -405,6 +405,26 @@ def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path
     assert not (tmp_path / "mystore").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare-runs"],
+        ["promote"],
+        ["encode", "-m", "0123456789abcdef0123456789abcdef", "-i", "new.csv", "-o", "c.csv"],
+    ],
+)
+def test_commands_that_read_runs_do_not_create_an_empty_store(tmp_path, args):
+    """Before any `aefx run`, they had MLflow create mlruns/mlflow.db (with its "Updating
+    database tables" log line) only to find nothing in it."""
+    write_params(tmp_path, TINY_PARAMS)
+    GOOD.to_csv(tmp_path / "new.csv", index=False)
+    done = aefx(*args, cwd=tmp_path)
+    store = f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
+    assert done.returncode == 2
+    assert done.stderr == f"aefx: error: no MLflow store at {store} yet: run `aefx run` first\n"
+    assert not (tmp_path / "mlruns").exists()
+
+
 def test_a_folder_store_that_mlflow_is_told_to_allow_is_left_to_it(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": "mystore"}})

@@ -247,7 +247,7 @@ def promote(
     metric = metric or params.tracking.promote_metric
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_tracking_store(uri)
+    require_tracking_store(uri, existing=True)
     version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
@@ -268,7 +268,7 @@ def compare_runs(
     params = load_params(params_file)
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
-    require_tracking_store(uri)
+    require_tracking_store(uri, existing=True)
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")
