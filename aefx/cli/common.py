@@ -111,12 +111,3 @@ def interruptible(outcome: str) -> Iterator[None]:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def tracking_uri_for(params_file: Path) -> str:
-    from aefx.config import load_params
-    from aefx.tracking import tracking_uri
-
-    if params_file.is_file():
-        return tracking_uri(load_params(params_file).tracking.uri)
-    return tracking_uri()

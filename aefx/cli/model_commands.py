@@ -17,18 +17,14 @@ from aefx.cli.common import (
     SetOption,
     app,
     interruptible,
-    tracking_uri_for,
     user_errors,
 )
 from aefx.console import quiet_environment
 from aefx.errors import AefxError
 
 
-def _project_encoder(params_file: Path) -> str:
+def _project_encoder(paths: Any) -> str:
     """The encoder metadata the project's last `aefx run` wrote (``paths.encoder_meta``)."""
-    from aefx.config import PathsConfig, load_params
-
-    paths = load_params(params_file).paths if params_file.is_file() else PathsConfig()
     if not paths.encoder_meta.is_file():
         raise AefxError(
             f"{paths.encoder_meta}: no encoder yet (`aefx run` writes it); or name one with -m "
@@ -43,11 +39,15 @@ def _shipped_model(
     """The encoder that ``model`` names (by default the project's own), with its scaler, and
     its (encoder, metadata) files, for the commands that stream new rows; the output is
     checked before anything loads."""
+    from aefx.config import PathsConfig, load_params
     from aefx.encode import output_format, resolve_model
+    from aefx.tracking import tracking_uri
 
     output_format(input_path, output)
-    model = model or _project_encoder(params_file)
-    uri = tracking_uri_for(params_file)
+    # Outside a project (no params file) the defaults stand: models/encoder.json, mlruns/.
+    params = load_params(params_file) if params_file.is_file() else None
+    model = model or _project_encoder(params.paths if params else PathsConfig())
+    uri = tracking_uri(params.tracking.uri if params else None)
     quiet_environment()
     from aefx.console import import_tensorflow_quietly
     from aefx.serving import EncoderModel
