@@ -64,10 +64,12 @@ def _basis_text(metric: str) -> str:
 
 def _caption(records: list[dict[str, Any]], metric: str, confidence: float) -> str:
     n_seeds = max(r["n_seeds"] for r in records)
-    return (
-        f"{_basis_text(metric)}: mean ± half-width of the "
-        f"{confidence:.0%} t interval over {n_seeds} seed(s)"
+    over = (
+        f"over {n_seeds} seed(s) x folds, corrected for the folds' shared training rows"
+        if metric.startswith("cv_")
+        else f"over {n_seeds} seed(s)"
     )
+    return f"{_basis_text(metric)}: mean ± half-width of the {confidence:.0%} t interval {over}"
 
 
 def _table_rows(records, metric) -> tuple[list[str], list[tuple[str, list[tuple[str, bool]]]]]:
@@ -105,7 +107,8 @@ def comparison_markdown(
         "## Paired differences",
         "",
         (
-            "Same seed and fold; interval over seeds and folds."
+            "Same seed and fold; interval over seeds and folds, widened for the rows that the"
+            " folds' training sets share (Nadeau and Bengio's corrected resampled t)."
             if metric != "accuracy"
             else "Same seed and test rows; the interval counts both the seeds and the draw of"
             " test rows (a paired bootstrap), so a difference of a row or two is not called."

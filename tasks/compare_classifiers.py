@@ -24,7 +24,13 @@ from aefx.report import (
     plot_comparison,
     plot_confusion,
 )
-from aefx.stats import paired_difference, paired_difference_on_rows, t_interval, verdict
+from aefx.stats import (
+    cv_interval,
+    paired_difference_on_rows,
+    paired_difference_over_folds,
+    t_interval,
+    verdict,
+)
 from aefx.threads import one_blas_thread, one_thread_each
 
 log = logging.getLogger(__name__)
@@ -210,7 +216,10 @@ def evaluate(
     return rows, model.predict(X_test)
 
 
-def _interval_fields(prefix: str, values: pd.Series, confidence: float) -> dict[str, Any]:
+def _interval_fields(
+    prefix: str, values: pd.Series, confidence: float, folds: int | None = None
+) -> dict[str, Any]:
+    """Mean, std and interval of one metric: over seeds, or over seeds x ``folds`` of CV."""
     values = values.dropna()
     if values.empty:
         return {
@@ -219,7 +228,10 @@ def _interval_fields(prefix: str, values: pd.Series, confidence: float) -> dict[
             f"{prefix}_ci_low": None,
             f"{prefix}_ci_high": None,
         }
-    iv = t_interval(values.tolist(), confidence)
+    if folds is None:
+        iv = t_interval(values.tolist(), confidence)
+    else:
+        iv = cv_interval(values.tolist(), folds, confidence)
     low, high = iv.finite_bounds()
     return {
         prefix: iv.mean,
@@ -240,7 +252,11 @@ def summarise(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str
         if evaluation.mode == "cv":
             cv = group[group["split"] != "test"]
             for metric in METRICS:
-                record.update(_interval_fields(f"cv_{metric}", cv[metric], evaluation.confidence))
+                record.update(
+                    _interval_fields(
+                        f"cv_{metric}", cv[metric], evaluation.confidence, evaluation.folds
+                    )
+                )
         record["n_seeds"] = int(test["seed"].nunique())
         records.append(record)
     return records
@@ -256,7 +272,8 @@ def differences(
 
     On the test split (holdout mode) the interval also counts the chance in which rows the test
     split holds, from ``predictions`` (classifier, features) -> seeds x test rows; in CV mode
-    the folds' scores already vary with their rows."""
+    the folds' scores already vary with their rows, and the interval is corrected for their
+    overlapping training sets."""
     basis = (
         rows[rows["split"] != "test"] if evaluation.mode == "cv" else rows[rows["split"] == "test"]
     )
@@ -271,8 +288,11 @@ def differences(
                 continue
             for metric, table in wide.items():
                 if evaluation.mode == "cv":
-                    diff = paired_difference(
-                        table[learned].tolist(), table[baseline].tolist(), evaluation.confidence
+                    diff = paired_difference_over_folds(
+                        table[learned].tolist(),
+                        table[baseline].tolist(),
+                        evaluation.folds,
+                        evaluation.confidence,
                     )
                 else:
                     diff = paired_difference_on_rows(

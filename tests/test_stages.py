@@ -17,7 +17,7 @@ from aefx.io import read_json
 from aefx.models import load_model
 from aefx.pipeline import STAGES
 from aefx.scaling import load_scaler
-from aefx.stats import paired_difference
+from aefx.stats import cv_interval, paired_difference
 from tasks.ingest import ingest
 
 
@@ -412,8 +412,22 @@ def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
     assert set(rows["split"]) == {"cv0", "cv1", "cv2", "test"}
     diffs = pd.read_json(params.paths.differences)
     assert (diffs["basis"] == "cv").all() and (diffs["n"] == 2 * 3).all()
+    # Each interval is the corrected one over that classifier's 2 seeds x 3 folds of scores.
+    scores = rows[rows["split"] != "test"].pivot_table(
+        index=["classifier", "seed", "split"], columns="features", values=["accuracy", "f1_macro"]
+    )
+    for d in diffs.itertuples():
+        learned, baseline = d.contrast.split(" - ")
+        cells = scores.loc[d.classifier]
+        expected = cv_interval((cells[d.metric, learned] - cells[d.metric, baseline]).tolist(), 3)
+        assert (d.mean, d.ci_low, d.ci_high) == pytest.approx(
+            (expected.mean, expected.low, expected.high)
+        )
     records = pd.read_json(params.paths.comparison)
     assert records["cv_accuracy"].between(0, 1).all() and records["accuracy"].notna().all()
+    for r in records.itertuples():
+        cell = scores.loc[r.classifier]["accuracy", r.features].tolist()
+        assert r.cv_accuracy_ci_high == pytest.approx(cv_interval(cell, 3).high)
     assert "k-fold CV on the training split" in params.paths.comparison_table.read_text()
 
 
