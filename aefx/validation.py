@@ -159,6 +159,33 @@ def check_content(path: Path) -> None:
     if path.suffix.lower() == ".csv" and (is_parquet or b"\x00" in head):
         kind = "a Parquet file" if is_parquet else "binary data"
         raise AefxError(f"{path}: named .csv but holds {kind}")
+    if path.suffix.lower() == ".csv":
+        check_csv_header(path)
+
+
+def check_csv_header(path: Path) -> None:
+    """Every column of a CSV's header has a name of its own.
+
+    pandas reads a repeated name ``a`` as ``a`` and ``a.1``, and a nameless column (the row
+    index that ``to_csv`` writes by default) as ``Unnamed: 0``: both would then be features
+    under names that the file does not have, the index one that follows the row order."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next((row for row in csv.reader(handle) if row), [])
+    first: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if not name.strip():
+            raise AefxError(
+                f"{path}: column {number} of the header has no name (a saved row index? "
+                "write the file without it, e.g. to_csv(index=False), or name the column)"
+            )
+        if name in first:
+            raise AefxError(
+                f"{path}: the header names {name!r} twice (columns {first[name]} and {number}); "
+                "give each column a name of its own"
+            )
+        first[name] = number
 
 
 # What pandas and pyarrow raise for a file they cannot read: ParserError, EmptyDataError,

@@ -133,6 +133,16 @@ BAD_DATA = {
         "column 'c' has 0 missing and 2 infinite",
     ),
     "single class": (GOOD.assign(label=1), {}, "single class"),
+    "repeated column name": (
+        pd.concat([GOOD, GOOD[["a"]]], axis=1).assign(label=[0, 1] * 20),
+        {},
+        "the header names 'a' twice (columns 1 and 4)",
+    ),
+    "saved row index": (
+        GOOD.rename(columns={"b": ""}).assign(label=[0, 1] * 20),
+        {},
+        "column 2 of the header has no name (a saved row index?",
+    ),
     "too few rows": (GOOD.head(5).assign(label=[0, 1, 0, 1, 0]), {}, "too few to split"),
 }
 

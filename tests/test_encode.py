@@ -176,6 +176,8 @@ def _spoiled(path, how: str) -> None:
         path.write_bytes(b"")
     elif how == "ragged":  # a longer row after the first chunks were written aside
         path.write_text(rows.to_csv(index=False) + "1.0,2.0,3.0\n")
+    elif how == "repeated name":
+        path.write_text(rows.assign(f2=1.0).to_csv(index=False).replace("f2", "f0", 1))
     elif how == "truncated":
         rows.to_parquet(path)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -189,6 +191,7 @@ def _spoiled(path, how: str) -> None:
         ("in.csv", "header only", "no rows to read"),
         ("in.csv", "no bytes", "file is empty"),
         ("in.csv", "ragged", "cannot be read as CSV (Error tokenizing data."),
+        ("in.csv", "repeated name", "the header names 'f0' twice (columns 1 and 3)"),
         ("in.parquet", "truncated", "cannot be read as Parquet (Parquet magic bytes not found"),
         ("in.parquet", "no rows", "no rows to read"),
     ],
