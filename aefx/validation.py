@@ -49,7 +49,8 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
         mine = cases[cases["column"] == column]
         checks = set(mine["check"].astype(str))
         if column == label:
-            problems.append(f"label column {label!r} has {len(mine)} missing")
+            noun = "value" if len(mine) == 1 else "values"
+            problems.append(f"label column {label!r} has {len(mine)} missing {noun}")
             continue
         if "numeric" in checks:
             values = frame[column]

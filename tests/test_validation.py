@@ -46,6 +46,14 @@ def test_every_broken_rule_is_reported_at_once():
         assert needle in message
 
 
+@pytest.mark.parametrize(("missing", "needle"), [(1, "1 missing value"), (2, "2 missing values")])
+def test_rows_without_a_label_are_counted(missing, needle):
+    frame = pd.DataFrame({"a": np.arange(20.0), "label": [0.0, 1.0] * 10})
+    frame.loc[: missing - 1, "label"] = np.nan
+    with pytest.raises(AefxError, match=f"^mine.csv: label column 'label' has {needle}$"):
+        validate_table(frame, "label", "mine.csv")
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 def test_a_csv_with_another_separator_is_named_as_such(tmp_path, sep):
     """A spreadsheet's export in many locales: read with commas, the header is one column."""
