@@ -161,14 +161,32 @@ def load_array(path: Path, labels_path: Path | None) -> ImageSet:
         raise AefxError(f"{path}: a .npy of images needs data.labels_path (a .npy or .csv)")
     images = to_unit_range(_load_npy(path), str(path))
     if labels_path.suffix.lower() == ".csv":
-        import pandas as pd
-
-        if not labels_path.is_file():
-            raise AefxError(f"{labels_path}: labels file not found")
-        labels = pd.read_csv(labels_path).iloc[:, -1].to_numpy()
+        labels = _csv_labels(labels_path, len(images))
     else:
         labels = _load_npy(labels_path)
     return ImageSet(images, _labels(labels, len(images), str(labels_path)))
+
+
+def _csv_labels(path: Path, n: int) -> np.ndarray:
+    """The last column of a labels CSV with a header line, one row per image."""
+    import pandas as pd
+
+    from aefx.validation import READ_ERRORS, check_content, unreadable
+
+    if not path.is_file():
+        raise AefxError(f"{path}: labels file not found")
+    check_content(path)
+    try:
+        frame = pd.read_csv(path)
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from None
+    if len(frame) == n - 1 and frame.shape[1] == 1:
+        # A bare column of labels: pandas took the first one as the column's name.
+        raise AefxError(
+            f"{path}: {n} images but {n - 1} labels after the header line {frame.columns[0]!r}; "
+            "start the file with a line naming the column (e.g. label)"
+        )
+    return frame.iloc[:, -1].to_numpy()
 
 
 def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:

@@ -127,6 +127,33 @@ def test_npy_images_with_labels_and_bad_arrays(tmp_path):
         run_ingest(obj, tmp_path / "bad")
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("label\n" + "0\n1\n" * 15, None),
+        ("0\n1\n" * 15, "30 images but 29 labels after the header line '0'; start the file with"),
+        ("", "labels.csv: file is empty"),
+        ("label\n" + "0\n1\n" * 15 + "1,2\n", "labels.csv: cannot be read as CSV (Error tokeniz"),
+        ("label\n" + "0\n1\n" * 10, "30 images but 20 labels"),
+    ],
+    ids=["header", "bare column", "empty", "ragged", "too few"],
+)
+def test_a_labels_csv_needs_a_header_and_one_row_per_image(tmp_path, text, needle):
+    """The empty and the ragged file were pandas tracebacks; a bare column of 30 labels said
+    "30 images but 29 labels", its first label taken for the header."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).uniform(size=(30, 4, 4)))
+    (tmp_path / "labels.csv").write_text(text)
+    cfg = DataConfig(source="images", path=tmp_path / "x.npy", labels_path=tmp_path / "labels.csv")
+    if needle is None:
+        result, *_ = run_ingest(cfg, tmp_path / "ok")
+        assert result.n_train + result.n_test == 30
+        return
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    assert str(caught.value).startswith(str(tmp_path)) and needle in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(project):
     """A model trained on images reads new ones as image files (a folder, any depth, or one
     file), a .npy or a .npz: each gives exactly the codes of the same pixels given as rows."""
