@@ -127,7 +127,8 @@ def check_every_classifier(
     """Every classifier's :func:`check_training_split` at once, before any autoencoder trains, so
     that a setting too large for the data fails in seconds, not after the training it would have
     wasted: `aefx run` asks before Prefect starts, the flow again after scale (a scheduled run
-    has no such check before it); each cell still checks for itself (``dvc repro``)."""
+    has no such check before it), `aefx stage train_autoencoder` (``dvc repro``) as it starts;
+    each cell still checks for itself."""
     for classifier in cfg.use:
         check_training_split(y_train, classifier, cfg, evaluation, origin)
 

@@ -302,6 +302,19 @@ def check_inputs(s: Stage, params: Params) -> None:
         )
 
 
+def check_before(s: Stage, params: Params) -> None:
+    """What `aefx run` checks before any autoencoder trains, for `dvc repro` too: classifier
+    settings too large for the training split fail as train_autoencoder starts, not at
+    compare_classifiers after the training they would waste. They are not train_autoencoder's
+    params, so changing them still never re-runs it."""
+    if s.name != "train_autoencoder":
+        return
+    from aefx.classifiers import check_every_classifier, read_labels
+
+    labels = read_labels(params.paths.train_scaled, params.data.label)
+    check_every_classifier(labels, params.classifiers, params.evaluation, params.paths.train_scaled)
+
+
 # How `dvc plots show` draws the data files among the plots.
 PLOT_PROPS: dict[str, dict[str, str]] = {
     "learning_curves": {"x": "epoch", "y": "val_loss", "title": "validation loss per epoch"},

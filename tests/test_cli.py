@@ -543,6 +543,22 @@ def test_a_stage_run_before_its_inputs_exist_names_the_stage_that_writes_them(tm
     assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]  # nothing written, no lock
 
 
+def test_dvc_repro_refuses_classifier_settings_too_large_before_the_autoencoders_train(tmp_path):
+    """`aefx stage train_autoencoder` (what `dvc repro` runs) makes the check that `aefx run`
+    makes first: before, the autoencoders trained and compare_classifiers failed after them."""
+    write_params(tmp_path, {**TINY_PARAMS, "classifiers": {"knn": {"n_neighbors": 500}}})
+    for name in ("ingest", "scale"):
+        assert aefx("stage", name, cwd=tmp_path).returncode == 0
+    done = aefx("stage", "train_autoencoder", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: data/scaled/train.parquet: k-NN fits on 80 training rows, fewer than "
+        "classifiers.knn.n_neighbors=500; lower it, or give the training split more rows"
+    )
+    assert not (tmp_path / "models").joinpath("autoencoders").exists()
+    assert not (tmp_path / "metrics" / "train.json").exists()
+
+
 def test_every_stage_names_a_missing_input_and_an_earlier_stage_that_writes_it(tmp_path):
     from aefx.config import Params
     from aefx.errors import AefxError

@@ -208,7 +208,7 @@ def run_stage(
 ) -> None:
     """Run one stage without Prefect (this is what `dvc repro` calls)."""
     from aefx.config import load_params
-    from aefx.pipeline import STAGE_NAMES, check_inputs, stage
+    from aefx.pipeline import STAGE_NAMES, check_before, check_inputs, stage
 
     if name not in STAGE_NAMES:
         raise AefxError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
@@ -221,6 +221,7 @@ def run_stage(
 
         require_tracking_store(tracking_uri(params.tracking.uri))
     check_inputs(stage(name), params)
+    check_before(stage(name), params)
     quiet_environment(tensorflow=stage(name).tensorflow(params))
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     with (
