@@ -330,6 +330,18 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     return len(norms)
 
 
+def warn_if_nothing_to_recalibrate(cfg: AutoencoderConfig, is_image: bool, log: Any) -> None:
+    """``recalibrate_bn`` on a stack without BatchNorm (only deep-bn has it) changes nothing:
+    say so once, rather than let the setting look as if it did something."""
+    stack = cfg.architecture(is_image)
+    if cfg.recalibrate_bn and stack != "deep-bn":
+        log.warning(
+            "autoencoder.recalibrate_bn: the %s stack has no BatchNorm layers, so nothing is "
+            "recalibrated (only deep-bn has them)",
+            stack,
+        )
+
+
 def feature_encoder(autoencoder: Any) -> Any:
     """The encoder that ships: rows in, one flat code vector out (a VAE's mean)."""
     import keras

@@ -266,6 +266,7 @@ def train_stream(
         build_autoencoder,
         feature_encoder,
         recalibrate_batchnorm,
+        warn_if_nothing_to_recalibrate,
     )
     from aefx.io import atomic_dir, write_json
     from aefx.models import configure_determinism, save_model, shipped_metadata
@@ -282,6 +283,7 @@ def train_stream(
         kind,
     )
     configure_determinism(seed)
+    warn_if_nothing_to_recalibrate(cfg, False, log)
     arch = Architecture.from_config(cfg, len(plan.features), None)
     steps = plan.batches(cfg.batch_size)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aefx.autoencoders import Architecture, build_autoencoder, recalibrate_batchnorm
+from aefx.autoencoders import (
+    Architecture,
+    build_autoencoder,
+    recalibrate_batchnorm,
+    warn_if_nothing_to_recalibrate,
+)
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
@@ -184,6 +189,7 @@ def train_autoencoder(
     """Train one autoencoder per seed; write the models, learning curves, a plot and metrics."""
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     image_shape = read_json(schema_path)["image_shape"]
+    warn_if_nothing_to_recalibrate(cfg, image_shape is not None, log)
     curves: dict[int, pd.DataFrame] = {}
     summary: dict[str, dict[str, float]] = {}
     n_params = 0

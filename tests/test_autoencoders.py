@@ -275,6 +275,44 @@ def test_recalibrated_batchnorm_holds_the_clean_rows_own_statistics(overrides):
     assert all(np.array_equal(a, b) for a, b in zip(weights, after, strict=True))
 
 
+@pytest.mark.parametrize(
+    ("settings", "image_shape", "stack"),
+    [
+        ({"kind": "dense"}, None, "dense"),
+        ({"kind": "variational", "base": "dense"}, None, "dense"),
+        ({"kind": "denoising"}, IMAGE_SHAPE, "conv"),
+        ({"kind": "deep-bn"}, None, None),
+        ({"kind": "denoising"}, None, None),
+    ],
+)
+def test_recalibrate_bn_on_a_stack_without_batchnorm_says_so(caplog, settings, image_shape, stack):
+    """The warning comes exactly when the stack that would train has no BatchNorm layer."""
+    import logging
+
+    from aefx.autoencoders import warn_if_nothing_to_recalibrate
+
+    cfg = AutoencoderConfig(**settings, recalibrate_bn=True)
+    X = tiny_images() if image_shape else tiny_table()
+    model = build_autoencoder(Architecture.from_config(cfg, X.shape[1], image_shape), 1e-3, seed=0)
+    norms = recalibrate_batchnorm(model, X)  # how many BatchNorm layers it set
+    with caplog.at_level(logging.WARNING):
+        warn_if_nothing_to_recalibrate(cfg, image_shape is not None, logging.getLogger("t"))
+        warn_if_nothing_to_recalibrate(
+            cfg.model_copy(update={"recalibrate_bn": False}),
+            image_shape is not None,
+            logging.getLogger("t"),
+        )
+    warned = [r.getMessage() for r in caplog.records]
+    if stack is None:
+        assert norms and warned == []
+    else:
+        assert not norms
+        assert warned == [
+            f"autoencoder.recalibrate_bn: the {stack} stack has no BatchNorm layers, so nothing "
+            "is recalibrated (only deep-bn has them)"
+        ]
+
+
 def test_recalibrating_a_stack_without_batchnorm_changes_nothing():
     X = tiny_table()
     model = fit(AutoencoderConfig(kind="dense"), X, epochs=1)
