@@ -175,7 +175,7 @@ def _csv_labels(path: Path, n: int) -> np.ndarray:
 
     if not path.is_file():
         raise AefxError(f"{path}: labels file not found")
-    check_content(path)
+    check_content(path, header=False)  # only the last column is read: a saved index may stay
     try:
         frame = pd.read_csv(path)
     except READ_ERRORS as exc:

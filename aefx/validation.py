@@ -148,8 +148,9 @@ def validate_table(
 PARQUET_MAGIC = b"PAR1"
 
 
-def check_content(path: Path) -> None:
-    """A file must be what its extension says: Parquet starts with PAR1, a CSV is text."""
+def check_content(path: Path, header: bool = True) -> None:
+    """A file must be what its extension says: Parquet starts with PAR1, a CSV is text; and
+    with ``header``, every column of a CSV has a name of its own (``check_csv_header``)."""
     with open(path, "rb") as handle:
         head = handle.read(4096)
     is_parquet = head.startswith(PARQUET_MAGIC)
@@ -160,7 +161,7 @@ def check_content(path: Path) -> None:
     if path.suffix.lower() == ".csv" and (is_parquet or b"\x00" in head):
         kind = "a Parquet file" if is_parquet else "binary data"
         raise AefxError(f"{path}: named .csv but holds {kind}")
-    if path.suffix.lower() == ".csv":
+    if header and path.suffix.lower() == ".csv":
         check_csv_header(path)
 
 

@@ -131,12 +131,13 @@ def test_npy_images_with_labels_and_bad_arrays(tmp_path):
     ("text", "needle"),
     [
         ("label\n" + "0\n1\n" * 15, None),
+        (pd.Series([0, 1] * 15, name="label").to_csv(), None),  # with its index, unnamed
         ("0\n1\n" * 15, "30 images but 29 labels after the header line '0'; start the file with"),
         ("", "labels.csv: file is empty"),
         ("label\n" + "0\n1\n" * 15 + "1,2\n", "labels.csv: cannot be read as CSV (Error tokeniz"),
         ("label\n" + "0\n1\n" * 10, "30 images but 20 labels"),
     ],
-    ids=["header", "bare column", "empty", "ragged", "too few"],
+    ids=["header", "saved index", "bare column", "empty", "ragged", "too few"],
 )
 def test_a_labels_csv_needs_a_header_and_one_row_per_image(tmp_path, text, needle):
     """The empty and the ragged file were pandas tracebacks; a bare column of 30 labels said
