@@ -5,6 +5,7 @@ clean rows to codes and nothing random happens when it encodes."""
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -330,16 +331,21 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     return len(norms)
 
 
-def warn_if_nothing_to_recalibrate(cfg: AutoencoderConfig, is_image: bool, log: Any) -> None:
+def warn_if_nothing_to_recalibrate(
+    cfg: AutoencoderConfig, is_image: bool, log: logging.Logger
+) -> str | None:
     """``recalibrate_bn`` on a stack without BatchNorm (only deep-bn has it) changes nothing:
-    say so once, rather than let the setting look as if it did something."""
+    say so once, rather than let the setting look as if it did something. Returns the stack
+    it warned about."""
     stack = cfg.architecture(is_image)
-    if cfg.recalibrate_bn and stack != "deep-bn":
-        log.warning(
-            "autoencoder.recalibrate_bn: the %s stack has no BatchNorm layers, so nothing is "
-            "recalibrated (only deep-bn has them)",
-            stack,
-        )
+    if not cfg.recalibrate_bn or stack == "deep-bn":
+        return None
+    log.warning(
+        "autoencoder.recalibrate_bn: the %s stack has no BatchNorm layers, so nothing is "
+        "recalibrated (only deep-bn has them)",
+        stack,
+    )
+    return stack
 
 
 def feature_encoder(autoencoder: Any) -> Any:
