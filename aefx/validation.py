@@ -201,6 +201,10 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
         return AefxError(f"{path}: file is empty")
     kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):  # a spreadsheet's export in a legacy encoding
+        return AefxError(
+            f"{path}: cannot be read as CSV, it is not UTF-8 ({reason}); save it as UTF-8"
+        )
     return AefxError(f"{path}: cannot be read as {kind} ({reason})")
 
 

@@ -54,6 +54,17 @@ def test_rows_without_a_label_are_counted(missing, needle):
         validate_table(frame, "label", "mine.csv")
 
 
+def test_a_csv_that_is_not_utf8_says_so(tmp_path):
+    """Latin-1, as many spreadsheets export: a header with an accented name."""
+    path = tmp_path / "mine.csv"
+    path.write_bytes("café,label\n".encode("latin-1") + b"0.5,0\n1.5,1\n" * 10)
+    with pytest.raises(AefxError) as caught:
+        ingest(DataConfig(source="file", path=path), *(tmp_path / n for n in ("a", "b", "c")))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot be read as CSV, it is not UTF-8 (")
+    assert message.endswith("); save it as UTF-8") and "\n" not in message
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 def test_a_csv_with_another_separator_is_named_as_such(tmp_path, sep):
     """A spreadsheet's export in many locales: read with commas, the header is one column."""
