@@ -4,7 +4,7 @@ compare-runs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,8 +22,11 @@ from aefx.cli.common import (
 from aefx.console import quiet_environment
 from aefx.errors import AefxError
 
+if TYPE_CHECKING:
+    from aefx.config import PathsConfig
 
-def _project_encoder(paths: Any) -> str:
+
+def _project_encoder(paths: PathsConfig) -> str:
     """The encoder metadata the project's last `aefx run` wrote (``paths.encoder_meta``)."""
     if not paths.encoder_meta.is_file():
         raise AefxError(
