@@ -54,7 +54,8 @@ class DataConfig(_Frozen):
     stratify: bool = False
     # Keep at most this many rows (a random, seeded subset; split files keep their ratio).
     max_rows: int | None = Field(None, ge=10)
-    # Refuse a source whose loaded size would exceed this (estimated before reading it).
+    # Refuse a source whose loaded size would exceed this (estimated before reading it), and an
+    # autoencoder whose training would (estimated from its weights before it is built).
     memory_budget_mb: float = Field(4096, gt=0)
 
     @model_validator(mode="after")

@@ -265,17 +265,22 @@ def pipeline(
 
 
 def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ()) -> None:
-    """Read and check the data, and every classifier's settings against its training split,
-    before Prefect or MLflow starts: bad data or a setting too large for it is then one line,
+    """Read and check the data, the autoencoder's size against the memory budget, and every
+    classifier's settings against its training split, before Prefect or MLflow starts: bad data
+    or a setting too large for it is then one line,
     with no failed flow run or MLflow run behind it. With ``keep`` the flow's ingest takes the
     splits read here instead of reading the data again. A sweep passes its members, whose
-    classifier settings may differ from ``params``' (their data settings cannot)."""
+    autoencoder and classifier settings may differ from ``params``' (their data settings cannot)."""
+    from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
     from tasks.ingest import check_data
 
     splits = check_data(params.data, keep=keep)
     labels = splits.train[params.data.label].to_numpy()
+    n_features = splits.train.shape[1] - 1
     for each in members or [params]:
+        arch = Architecture.from_config(each.autoencoder, n_features, splits.shape)
+        check_trainable(arch, each.data.memory_budget_mb)
         check_every_classifier(labels, each.classifiers, each.evaluation, splits.origin)
 
 

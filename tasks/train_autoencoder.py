@@ -15,8 +15,11 @@ import pandas as pd
 from aefx.autoencoders import (
     Architecture,
     build_autoencoder,
+    check_trainable,
+    describe,
     recalibrate_batchnorm,
     warn_if_nothing_to_recalibrate,
+    weight_count,
 )
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
@@ -185,10 +188,16 @@ def train_autoencoder(
     curves_dir: Path,
     metrics_path: Path,
     plot_path: Path,
+    memory_budget_mb: float | None = None,
 ) -> TrainResult:
-    """Train one autoencoder per seed; write the models, learning curves, a plot and metrics."""
+    """Train one autoencoder per seed; write the models, learning curves, a plot and metrics.
+    An autoencoder needing more than ``memory_budget_mb`` to train is refused first."""
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     image_shape = read_json(schema_path)["image_shape"]
+    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    if memory_budget_mb is not None:
+        check_trainable(arch, memory_budget_mb)
+    log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
     warn_if_nothing_to_recalibrate(cfg, image_shape is not None, log)
     curves: dict[int, pd.DataFrame] = {}
     summary: dict[str, dict[str, float]] = {}
@@ -230,7 +239,6 @@ def train_autoencoder(
             "per_seed": summary,
         },
     )
-    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
     plot_learning_curves(curves, plot_path, loss_label(arch), cfg.kind)
     return TrainResult(
         seeds=tuple(seeds),

@@ -4,6 +4,8 @@ the VAE's KL term and the sparse kind's code statistics behave as their definiti
 from __future__ import annotations
 
 import random
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,10 +15,13 @@ from aefx.autoencoders import (
     ENCODER,
     Architecture,
     build_autoencoder,
+    check_trainable,
     feature_encoder,
     recalibrate_batchnorm,
+    weight_count,
 )
 from aefx.config import AutoencoderConfig
+from aefx.errors import AefxError
 from aefx.models import configure_determinism, load_model, save_model
 
 IMAGE_SHAPE = (6, 5, 1)  # odd sizes on purpose: pooling rounds up, the decoder crops back
@@ -103,6 +108,45 @@ def test_a_draw_from_pythons_shared_random_does_not_change_the_weights(overrides
     assert len(quiet) == len(busy)
     for a, b in zip(quiet, busy, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("overrides", "image_shape"), CASES, ids=lambda c: str(c))
+def test_the_weights_are_counted_from_the_architecture_as_keras_counts_them(overrides, image_shape):
+    n_features = int(np.prod(image_shape)) if image_shape else 10
+    arch = Architecture.from_config(AutoencoderConfig(**overrides), n_features, image_shape)
+    assert weight_count(arch) == build_autoencoder(arch, 1e-3, seed=1).count_params()
+
+
+def test_an_autoencoder_over_the_memory_budget_is_refused_with_widths_that_fit():
+    """The default's width ratios on 2,000 features: 12,000 and 6,000 units, 228M weights,
+    which trained in 8.4 GB and saved 2.6 GB per seed; refused at the default 4,096 MB."""
+    arch = Architecture.from_config(AutoencoderConfig(), 2000, None)
+    with pytest.raises(AefxError) as caught:
+        check_trainable(arch, 4096)
+    message = str(caught.value)
+    assert message.startswith(
+        "autoencoder: deep-bn 2000 -> 12000 -> 6000 -> code 3000 has 228,185,000 weights and "
+        "needs about 7,834 MB to train, over data.memory_budget_mb=4096; "
+    )
+    found = re.search(r"hidden \[(\d+), (\d+)\] and bottleneck (\d+) would fit", message)
+    assert found is not None
+    first, second, code = map(int, found.groups())
+    check_trainable(replace(arch, hidden=(first, second), bottleneck=code), 4096)  # fits
+    assert first > 6000  # the largest step that fits, not any small model
+    check_trainable(arch, 8192)  # a larger budget takes the model as it is
+    with pytest.raises(AefxError, match="no narrower layers fit"):
+        check_trainable(arch, 0.1)  # 2,000 inputs and outputs alone are over 0.1 MB
+
+
+def test_a_conv_autoencoder_over_the_memory_budget_names_its_filters():
+    arch = Architecture.from_config(AutoencoderConfig(kind="conv"), 64, (8, 8, 1))
+    check_trainable(arch, 1)
+    with pytest.raises(
+        AefxError,
+        match=r"conv 8x8x1 -> filters \[16, 8\] -> code 32 has "
+        r"3,217 weights .*use fewer autoencoder\.conv_filters",
+    ):
+        check_trainable(arch, 0.05)
 
 
 def test_conv_code_is_a_small_spatial_grid_flattened():

@@ -231,6 +231,10 @@ def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text
             ["--set", "sweep.grid.classifiers.knn.n_neighbors=[5, 500]"],
             "k-NN fits on 80 training rows, fewer than classifiers.knn.n_neighbors=500",
         ),
+        (
+            ["--set", "sweep.grid.autoencoder.bottleneck=[6, 20000000]"],
+            "code 20000000 has 500,001,524 weights and needs about 17,166 MB to train",
+        ),
     ],
 )
 def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, needle):
@@ -279,6 +283,33 @@ def test_a_run_with_a_setting_too_large_for_the_data_is_one_line_before_prefect(
         "classifiers.knn.n_neighbors=500; lower it, or give the training split more rows"
     )
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+
+
+def test_an_autoencoder_over_the_memory_budget_is_refused_before_it_trains(tmp_path):
+    """`aefx run` before Prefect or MLflow start, and `aefx stage train_autoencoder` (what `dvc
+    repro` runs) before any seed trains: the tiny params' model needs about 60 KB."""
+    write_params(tmp_path, TINY_PARAMS)
+    budget = ("--set", "data.memory_budget_mb=0.05")
+    done = aefx("run", *budget, cwd=tmp_path)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(
+        "aefx: error: autoencoder: deep-bn 12 -> 24 -> 12 -> code 6 has 1,674 weights and needs "
+        "about 0.057 MB to train, over data.memory_budget_mb=0.05; hidden ["
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+    assert not (tmp_path / "workspaces").exists()
+
+    write_params(
+        tmp_path, {**TINY_PARAMS, "data": {**TINY_PARAMS["data"], "memory_budget_mb": 0.05}}
+    )
+    for name in ("ingest", "scale"):
+        assert aefx("stage", name, cwd=tmp_path).returncode == 0
+    done = aefx("stage", "train_autoencoder", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == line
+    assert not (tmp_path / "models").joinpath("autoencoders").exists()
+    assert not (tmp_path / "metrics" / "train.json").exists()
 
 
 def _has_open(pid: int, path: Path) -> bool:

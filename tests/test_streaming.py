@@ -297,6 +297,20 @@ def test_train_stream_replaces_no_folder_it_did_not_write(project, output, messa
     assert not (project / "mlruns").exists()  # no MLflow run was started
 
 
+def test_train_stream_refuses_an_autoencoder_over_the_memory_budget_before_reading(project):
+    _write(_table(500), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--set", "data.memory_budget_mb=0.01", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "aefx: error: autoencoder: deep-bn 6 -> 12 -> 6 -> code 3 has "
+    )
+    assert "over data.memory_budget_mb=0.01" in done.stderr
+    assert not (project / "models").exists() and not (project / "mlruns").exists()
+
+
 def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
     from aefx.errors import AefxError
     from aefx.streaming import parquet_features
