@@ -75,7 +75,16 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
         problems.append(
             f"{n_rows} rows are too few to split into train and test (need at least {MIN_ROWS})"
         )
-    counts = frame[label].value_counts()
+    labels = frame[label]
+    fractional = labels[labels != labels.round()] if labels.dtype.kind == "f" else labels[:0]
+    if len(fractional):  # scikit-learn's "continuous" target: no classifier takes it
+        problems.append(
+            f"label column {label!r} holds continuous values ({labels.nunique()} distinct, e.g. "
+            f"{fractional.iloc[0]:.4g}), and aefx compares classifiers: give it classes "
+            "(integers or text; bin a numeric target first)"
+        )
+        return problems
+    counts = labels.value_counts()
     if len(counts) == 1:
         problems.append(
             f"label column {label!r} has a single class ({_show(counts.index[0])}); "

@@ -133,6 +133,12 @@ BAD_DATA = {
         "column 'c' has 0 missing and 2 infinite",
     ),
     "single class": (GOOD.assign(label=1), {}, "single class"),
+    "continuous label": (
+        GOOD.assign(label=np.linspace(0.5, 2.0, 40)),
+        {},
+        "label column 'label' holds continuous values (40 distinct, e.g. 0.5), and aefx compares "
+        "classifiers: give it classes (integers or text; bin a numeric target first)",
+    ),
     "repeated column name": (
         pd.concat([GOOD, GOOD[["a"]]], axis=1).assign(label=[0, 1] * 20),
         {},

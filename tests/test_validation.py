@@ -88,6 +88,22 @@ def test_constant_columns_and_duplicated_rows_warn_but_pass():
     ]
 
 
+def test_a_continuous_label_is_refused_and_whole_numbered_floats_are_classes():
+    """A regression target failed at compare_classifiers, after the autoencoders trained, in
+    scikit-learn's traceback ('Unknown label type: continuous'). Floats that are whole numbers
+    (a label column with a gap, which pandas reads as 0.0, 1.0) stay classes."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=30), "label": [0.0, 1.0, 2.0] * 10})
+    assert list(validate_table(frame, "label", "mine.csv")["label"].unique()) == [0.0, 1.0, 2.0]
+    frame.loc[7, "label"] = 1.25
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv")
+    assert str(caught.value) == (
+        "mine.csv: label column 'label' holds continuous values (4 distinct, e.g. 1.25), and aefx "
+        "compares classifiers: give it classes (integers or text; bin a numeric target first)"
+    )
+
+
 def test_classes_too_small_to_stratify():
     frame = pd.DataFrame({"a": np.arange(20.0), "label": [0] * 19 + [1]})
     with pytest.raises(AefxError, match="class 1 in 'label' has 1 row"):
