@@ -85,6 +85,13 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
         )
         return problems
     counts = labels.value_counts()
+    if len(counts) > n_rows / 2:  # where scikit-learn warns, once per fit: thousands of lines
+        problems.append(
+            f"label column {label!r} has {len(counts)} distinct values in {n_rows} rows, so most "
+            "classes have a single row (an id rather than a class?); a classifier needs "
+            "several rows per class"
+        )
+        return problems
     if len(counts) == 1:
         problems.append(
             f"label column {label!r} has a single class ({_show(counts.index[0])}); "
