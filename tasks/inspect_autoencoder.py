@@ -4,6 +4,7 @@ look like, and the pictures that show it (originals above reconstructions, codes
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,14 @@ def shown_rows(y: np.ndarray, n: int = N_SHOWN) -> np.ndarray:
     return np.asarray(picked)
 
 
+def displayed(row: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
+    """One image as imshow takes it: grey levels as a 2-D array, colour clipped to [0, 1].
+    Noisy inputs leave that range, and matplotlib ignores vmin/vmax for RGB and logs a warning
+    per image as it clips."""
+    img = np.clip(row.reshape(image_shape), 0.0, 1.0)
+    return img[..., 0] if image_shape[-1] == 1 else img
+
+
 def plot_reconstructions(
     panels: list[tuple[str, np.ndarray]],
     image_shape: list[int] | None,
@@ -105,8 +114,7 @@ def plot_reconstructions(
         for r, (name, rows) in enumerate(panels):
             for c in range(n):
                 ax = axes[r, c]
-                img = rows[c].reshape(image_shape)
-                ax.imshow(img[..., 0] if image_shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+                ax.imshow(displayed(rows[c], image_shape), cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:

@@ -271,3 +271,16 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
         encode_file(model, project / "new", project / "new" / "codes.csv")
     with pytest.raises(AefxError, match="images, but the model was trained on table rows"):
         next(read_chunks(project / "new.npy", 10, image_shape=None))
+
+
+def test_reconstruction_panels_clip_noisy_colour_pixels_and_show_grey_as_2d():
+    """matplotlib ignores vmin/vmax for colour images and logged a warning per noisy image
+    it clipped (ten per run on RGB data with the denoising default)."""
+    from tasks.inspect_autoencoder import displayed
+
+    noisy = np.random.default_rng(0).normal(0.5, 0.4, size=4 * 5 * 3)  # leaves [0, 1]
+    colour = displayed(noisy, (4, 5, 3))
+    assert colour.shape == (4, 5, 3) and colour.min() == 0.0 and colour.max() == 1.0
+    inside = (noisy >= 0) & (noisy <= 1)
+    np.testing.assert_array_equal(colour.ravel()[inside], noisy[inside])
+    assert displayed(noisy[:20], (4, 5, 1)).shape == (4, 5)
