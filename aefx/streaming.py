@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from aefx.autoencoders import Architecture, check_trainable
 from aefx.config import AutoencoderConfig, params_to_flat_dict
 from aefx.errors import AefxError
 
@@ -74,6 +75,23 @@ def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
     if rows < 2:
         raise AefxError(f"{path}: {rows} row(s); need at least 2 to train and validate")
     return names, rows
+
+
+def stream_architecture(
+    cfg: AutoencoderConfig, n_features: int, memory_budget_mb: float | None = None
+) -> Architecture:
+    """The autoencoder train-stream builds for ``n_features`` table columns: never a conv
+    stack, which needs images (its params file may be an image project's), and within
+    ``memory_budget_mb`` to train."""
+    if cfg.architecture(is_image=False) == "conv":
+        raise AefxError(
+            "train-stream trains on table rows, and a conv autoencoder needs images: set "
+            "autoencoder.kind (or autoencoder.base) to dense or deep-bn"
+        )
+    arch = Architecture.from_config(cfg, n_features, None)
+    if memory_budget_mb is not None:
+        check_trainable(arch, memory_budget_mb)
+    return arch
 
 
 def check_encoder_folder(output: Path, source: Path) -> None:
@@ -262,7 +280,6 @@ def train_stream(
 
     from aefx.anomaly import ReconstructionDetector, reconstructor
     from aefx.autoencoders import (
-        Architecture,
         build_autoencoder,
         feature_encoder,
         recalibrate_batchnorm,
@@ -284,7 +301,7 @@ def train_stream(
     )
     configure_determinism(seed)
     warn_if_nothing_to_recalibrate(cfg, False, log)
-    arch = Architecture.from_config(cfg, len(plan.features), None)
+    arch = stream_architecture(cfg, len(plan.features))
     steps = plan.batches(cfg.batch_size)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
     model = build_autoencoder(

@@ -311,6 +311,22 @@ def test_train_stream_refuses_an_autoencoder_over_the_memory_budget_before_readi
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 
+def test_train_stream_refuses_a_conv_autoencoder_in_one_line(project):
+    """An image project's params (conv stack) given to train-stream, which trains on table
+    rows: it was an AssertionError traceback and a FAILED MLflow run."""
+    _write(_table(500), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--set", "data.source=digits", "--set", "autoencoder.kind=conv", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: train-stream trains on table rows, and a conv autoencoder needs images: "
+        "set autoencoder.kind (or autoencoder.base) to dense or deep-bn"
+    )
+    assert not (project / "models").exists() and not (project / "mlruns").exists()
+
+
 def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
     from aefx.errors import AefxError
     from aefx.streaming import parquet_features

@@ -178,7 +178,6 @@ def train_stream(
 
     The autoencoder section of the params file (and --set) says which model; the scaler is
     fitted in one streaming pass. The run is recorded in MLflow like `aefx run`'s."""
-    from aefx.autoencoders import Architecture, check_trainable
     from aefx.config import load_params
 
     params = load_params(params_file, overrides or [])
@@ -192,15 +191,14 @@ def train_stream(
         check_encoder_folder,
         parquet_features,
         record_stream_run,
+        stream_architecture,
         train_stream,
     )
     from aefx.tracking import tracking_uri
 
     # The checks a file's footer, the output folder and the store allow, before any run starts.
     features, _ = parquet_features(input_path, params.data.label)
-    check_trainable(
-        Architecture.from_config(cfg, len(features), None), params.data.memory_budget_mb
-    )
+    stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
     require_tracking_store(tracking_uri(params.tracking.uri))
     import_tensorflow_quietly()
