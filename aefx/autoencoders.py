@@ -137,10 +137,9 @@ def check_trainable(arch: Architecture, budget_mb: float) -> None:
     need = TRAINING_BYTES_PER_WEIGHT * weight_count(arch)
     if need <= budget_mb * 2**20:
         return
-    smaller = None if arch.stack == "conv" else _widths_that_fit(arch, budget_mb)
     if arch.stack == "conv":
         hint = "use fewer autoencoder.conv_filters"
-    elif smaller is None:
+    elif (smaller := _widths_that_fit(arch, budget_mb)) is None:
         hint = "no narrower layers fit"
     else:
         hint = (

@@ -106,6 +106,7 @@ def _train_autoencoder(params: Params) -> Any:
         p.learning_curves,
         p.train_metrics,
         p.learning_curve_plot,
+        # Not among the stage's params: the budget can refuse a model but changes no output.
         params.data.memory_budget_mb,
     )
 

@@ -266,11 +266,11 @@ def pipeline(
 
 def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ()) -> None:
     """Read and check the data, the autoencoder's size against the memory budget, and every
-    classifier's settings against its training split, before Prefect or MLflow starts: bad data
-    or a setting too large for it is then one line,
-    with no failed flow run or MLflow run behind it. With ``keep`` the flow's ingest takes the
-    splits read here instead of reading the data again. A sweep passes its members, whose
-    autoencoder and classifier settings may differ from ``params``' (their data settings cannot)."""
+    classifier's settings against its training split, before Prefect or MLflow starts: bad
+    data or a setting too large for it is then one line, with no failed flow run or MLflow run
+    behind it. With ``keep`` the flow's ingest takes the splits read here instead of reading
+    the data again. A sweep passes its members, whose autoencoder and classifier settings may
+    differ from ``params``' (their data settings cannot)."""
     from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
     from tasks.ingest import check_data
