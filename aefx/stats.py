@@ -115,7 +115,9 @@ def paired_difference_on_rows(
         raise ValueError(f"predictions {shapes} do not fit {len(y)} test rows")
     seeds, rows = learned.shape
     ones = np.ones((1, rows))
-    per_seed = _weighted(metric, ones, y, learned)[0] - _weighted(metric, ones, y, baseline)[0]
+    per_seed = (
+        weighted_scores(metric, ones, y, learned)[0] - weighted_scores(metric, ones, y, baseline)[0]
+    )
     mean = float(per_seed.mean())
     if seeds == 1:
         return Interval(mean, 0.0, -math.inf, math.inf, 1)
@@ -127,7 +129,9 @@ def paired_difference_on_rows(
         size = min(250, resamples - start)
         drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
         weights = np.bincount(drawn.ravel(), minlength=size * rows).reshape(size, rows)
-        diff = _weighted(metric, weights, y, learned) - _weighted(metric, weights, y, baseline)
+        diff = weighted_scores(metric, weights, y, learned) - weighted_scores(
+            metric, weights, y, baseline
+        )
         boot.append(diff.mean(axis=1))
     var_seeds, var_rows = std**2 / seeds, float(np.concatenate(boot).var(ddof=1))
     total = var_seeds + var_rows
@@ -142,7 +146,9 @@ def paired_difference_on_rows(
     return Interval(mean, std, mean - half, mean + half, seeds)
 
 
-def _weighted(metric: str, weights: np.ndarray, y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+def weighted_scores(
+    metric: str, weights: np.ndarray, y: np.ndarray, predicted: np.ndarray
+) -> np.ndarray:
     """``metric`` of each seed's predictions under each row weighting: (weightings, seeds).
 
     Macro F1 averages over the classes present (in truth or prediction) under each weighting,

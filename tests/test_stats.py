@@ -9,13 +9,13 @@ from aefx.stats import (
     BETTER,
     UNCLEAR,
     WORSE,
-    _weighted,
     cv_interval,
     paired_difference,
     paired_difference_on_rows,
     paired_difference_over_folds,
     t_interval,
     verdict,
+    weighted_scores,
 )
 
 
@@ -141,7 +141,10 @@ def test_never_narrower_than_the_seeds_alone():
     for metric in ("accuracy", "f1_macro"):
         with_rows = paired_difference_on_rows(y, learned, baseline, metric)
         ones = np.ones((1, 1000))
-        per_seed = _weighted(metric, ones, y, learned)[0] - _weighted(metric, ones, y, baseline)[0]
+        per_seed = (
+            weighted_scores(metric, ones, y, learned)[0]
+            - weighted_scores(metric, ones, y, baseline)[0]
+        )
         seeds = paired_difference(list(per_seed), [0.0, 0.0])
         assert with_rows.mean == pytest.approx(seeds.mean)
         assert with_rows.low <= seeds.low and seeds.high <= with_rows.high
