@@ -56,6 +56,19 @@ def _ci_text(diff: dict[str, Any]) -> str:
     return f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}]"
 
 
+# With one seed a paired difference has no interval (nothing measures how much it would move
+# with another seed), so its verdict can only be "no clear difference": say so where it shows.
+ONE_SEED_NOTE = (
+    "one seed gives no interval, so no verdict can be called: set two or more seeds (the "
+    "default is 5)"
+)
+
+
+def one_seed_note(differences: list[dict[str, Any]]) -> str | None:
+    """The note for verdicts made without an interval, if there are any."""
+    return ONE_SEED_NOTE if any(d["ci_low"] is None for d in differences) else None
+
+
 def _basis_text(metric: str) -> str:
     """cv_accuracy -> accuracy on k-fold CV on the training split"""
     where = "k-fold CV on the training split" if metric.startswith("cv_") else "the test split"
@@ -114,6 +127,7 @@ def comparison_markdown(
             " test rows (a paired bootstrap), so a difference of a row or two is not called."
         ),
         "",
+        *([f"**CI n/a: {note}.**", ""] if (note := one_seed_note(differences)) else []),
         "| classifier | contrast | metric | mean | CI | verdict |",
         "|---|---|---|---|---|---|",
     ]
@@ -146,7 +160,10 @@ def verdict_table(differences: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     over = "seeds and folds" if any(d["basis"] == "cv" for d in differences) else "seeds, test rows"
-    table = Table(title=f"Is the learned feature set better? (paired accuracy, chance over {over})")
+    table = Table(
+        title=f"Is the learned feature set better? (paired accuracy, chance over {over})",
+        caption=f"CI n/a: {note}" if (note := one_seed_note(differences)) else None,
+    )
     for name in ("classifier", "contrast", "mean", "CI", "verdict"):
         table.add_column(name, justify="right" if name in ("mean", "CI") else "left")
     colour = {"better": "green", "worse": "red"}

@@ -276,6 +276,20 @@ def test_encode_and_compare_produce_every_record(project):
     assert any(widened)
     for plot in (p.comparison_plot, p.confusion_plot):
         assert plot.stat().st_size > 10_000
+    assert "CI n/a" not in p.comparison_table.read_text()  # two seeds: every verdict has one
+
+
+def test_one_seed_says_why_no_verdict_is_called(project):
+    """With one seed a difference has no interval, so its verdict can only be "no clear
+    difference", which read as if tested: the report says why, and what to set."""
+    params = load_params(overrides=["seeds=[1]", "classifiers.use=[logreg]"])
+    run_until(params, "compare_classifiers")
+    diffs = pd.read_json(params.paths.differences)
+    assert diffs["ci_low"].isna().all() and set(diffs["verdict"]) == {"no clear difference"}
+    assert (
+        "**CI n/a: one seed gives no interval, so no verdict can be called: set two or more "
+        "seeds (the default is 5).**"
+    ) in params.paths.comparison_table.read_text()
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
