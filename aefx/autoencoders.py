@@ -91,9 +91,9 @@ class Architecture:
 
 # Memory per weight while an autoencoder trains and is saved: float32 weights, gradients and
 # Adam's two moments, and the copy of weights and optimiser state that saving holds. Measured
-# with the default recipe, peak RSS of `aefx stage train_autoencoder` (one seed): 0.8 GB at
-# 0.58M weights (100 features), 2.8 GB at 57M (1,000), 8.4 GB at 228M (2,000): 35-37 bytes
-# per weight on top of TensorFlow's own 0.8 GB.
+# with the default recipe, peak RSS of `aefx stage train_autoencoder` (one seed; MB = 2**20
+# bytes, as the budget counts): 791 MB at 0.58M weights (100 features), 2,797 MB at 57M
+# (1,000), 8,444 MB at 228M (2,000): 35-37 bytes per weight on top of TensorFlow's own.
 TRAINING_BYTES_PER_WEIGHT = 36
 
 

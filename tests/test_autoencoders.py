@@ -119,7 +119,8 @@ def test_the_weights_are_counted_from_the_architecture_as_keras_counts_them(over
 
 def test_an_autoencoder_over_the_memory_budget_is_refused_with_widths_that_fit():
     """The default's width ratios on 2,000 features: 12,000 and 6,000 units, 228M weights,
-    which trained in 8.4 GB and saved 2.6 GB per seed; refused at the default 4,096 MB."""
+    which peaked at 8,444 MB in training and saved 2.6 GB per seed; refused at the default
+    4,096 MB."""
     arch = Architecture.from_config(AutoencoderConfig(), 2000, None)
     with pytest.raises(AefxError) as caught:
         check_trainable(arch, 4096)
