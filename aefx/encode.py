@@ -160,7 +160,11 @@ def parquet_batches(path: Path, rows: int, columns: list[str] | None = None) -> 
 
 
 def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], origin: Path) -> None:
+    from aefx.validation import other_separator
+
     columns = [str(c) for c in chunk.columns]
+    if (found := other_separator(columns)) and len(features) > 1:
+        raise AefxError(f"{origin}: the header holds {found!r}: write the CSV comma-separated")
     missing = [c for c in features if c not in columns]
     extra = [c for c in columns if c not in features and c not in keep]
     problems = []

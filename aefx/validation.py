@@ -67,6 +67,14 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
     return problems
 
 
+def other_separator(columns: list[object]) -> str | None:
+    """The separator a CSV was written with when pandas or Arrow read its whole header as one
+    column name (';' from a spreadsheet in a comma-decimal locale, a tab, '|'), else None."""
+    if len(columns) != 1:
+        return None
+    return next((sep for sep in ";\t|" if sep in str(columns[0])), None)
+
+
 def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: bool) -> list[str]:
     problems = []
     n_rows = len(frame)
@@ -139,10 +147,8 @@ def validate_table(
 
     if label not in frame.columns:
         shown = ", ".join(list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
-        hint = ""
-        if frame.shape[1] == 1:  # a whole header read as one name: another separator?
-            found = next((sep for sep in ";\t|" if sep in str(frame.columns[0])), None)
-            hint = f"; the header holds {found!r}: write the CSV comma-separated" if found else ""
+        found = other_separator(list(frame.columns))
+        hint = f"; the header holds {found!r}: write the CSV comma-separated" if found else ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
     features = [c for c in frame.columns if c != label]
     if not features:

@@ -219,6 +219,25 @@ def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, n
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no output, no temporary left
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_csv_written_with_another_separator_is_named_as_such(tmp_path, sep):
+    """Read as one column, the header was listed as one extra column after ten missing ones
+    (ingest already said which separator it holds)."""
+    from aefx.encode import check_columns, read_chunks
+    from aefx.errors import AefxError
+
+    features = [f"f{i}" for i in range(12)]
+    source = tmp_path / "new.csv"
+    pd.DataFrame(np.ones((3, 12)), columns=features).to_csv(source, sep=sep, index=False)
+    chunk = next(read_chunks(source, rows=100))
+    with pytest.raises(AefxError) as caught:
+        check_columns(chunk, features, set(), source)
+    assert str(caught.value) == f"{source}: the header holds {sep!r}: write the CSV comma-separated"
+    comma = tmp_path / "comma.csv"
+    pd.DataFrame(np.ones((3, 12)), columns=features).to_csv(comma, index=False)
+    check_columns(next(read_chunks(comma, rows=100)), features, set(), comma)
+
+
 def test_scores_checked_against_a_truth_column_of_an_empty_file_are_refused(tmp_path):
     from types import SimpleNamespace
 
