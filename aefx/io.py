@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from aefx.errors import AefxError
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
@@ -25,8 +27,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     so a crash must leave either the old file or the new one, never a partial one.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_sibling(target, _create_file)
+    tmp = _aside(target, _create_file)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -38,8 +39,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Like :func:`atomic_path` for a directory output: build it aside, then swap it in."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_sibling(target, lambda path: path.mkdir(mode=0o777))
+    tmp = _aside(target, lambda path: path.mkdir(mode=0o777))
     try:
         yield tmp
         old = target.with_name(f".{target.name}.old")
@@ -50,6 +50,25 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _aside(target: Path, create: Callable[[Path], None]) -> Path:
+    """The temporary sibling of ``target``, its folder made first."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _fresh_sibling(target, create)
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
+
+
+def cannot_write(target: Path, exc: OSError) -> AefxError:
+    """One line for an output that cannot be made where it was asked for (a read-only place, a
+    file where a folder should be): the user's to fix, and nothing was written yet."""
+    reason = exc.strerror or str(exc)
+    blocking = next((p for p in Path(target).parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        reason = f"{blocking} is a file, not a folder"
+    return AefxError(f"{target}: cannot write there ({reason})")
 
 
 def _fresh_sibling(target: Path, create: Callable[[Path], None]) -> Path:

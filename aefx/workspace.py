@@ -21,6 +21,7 @@ from typing import IO
 
 from aefx.config import Params, PathsConfig, load_params
 from aefx.errors import AefxError
+from aefx.io import cannot_write
 
 log = logging.getLogger(__name__)
 WORKSPACES = Path("workspaces")
@@ -135,11 +136,16 @@ def _locked_file(directory: Path) -> Iterator[tuple[IO[str], list[Path]]]:
     path = directory / LOCK_NAME
     while True:
         created = [d for d in (directory, *directory.parents) if not d.exists()]
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
         try:
             handle = open(path, "a+")  # noqa: SIM115 - the with below closes it
         except FileNotFoundError:  # the run before removed the directory after our mkdir
             continue
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
         with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -210,6 +210,17 @@ def test_a_run_into_a_folder_it_would_overwrite_is_refused_in_one_line(tmp_path)
     assert not (tmp_path / "mlruns").exists()
 
 
+def test_a_workspace_that_cannot_be_made_is_one_line_before_anything_runs(tmp_path):
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--workspace", "params.yaml/ws", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"aefx: error: params.yaml/ws/{LOCK_NAME}: cannot write there (params.yaml is a file, "
+        "not a folder)"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]
+
+
 @pytest.mark.parametrize(
     ("params_text", "args", "needle"),
     [

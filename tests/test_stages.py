@@ -292,6 +292,23 @@ def test_one_seed_says_why_no_verdict_is_called(project):
     ) in params.paths.comparison_table.read_text()
 
 
+def test_an_output_that_cannot_be_made_is_one_line_naming_it(tmp_path):
+    """A file where the output's folder should be: a traceback (FileExistsError) from `aefx
+    encode -o notes.txt/codes.csv`; now one line, and nothing is written."""
+    from aefx.io import atomic_dir, atomic_path
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    for atomic in (atomic_path, atomic_dir):
+        target = tmp_path / "notes.txt" / "sub" / "codes.csv"
+        with pytest.raises(AefxError) as caught, atomic(target):
+            pytest.fail("the block must not run")
+        assert str(caught.value) == (
+            f"{target}: cannot write there ({tmp_path / 'notes.txt'} is a file, not a folder)"
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     from aefx.io import atomic_path
 
