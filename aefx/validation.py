@@ -38,7 +38,7 @@ def table_schema(features: list[str], label: str) -> Any:
     return pa.DataFrameSchema(columns, strict=False)
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     """repr() of a value without numpy's type wrapper: 1, not np.int64(1)."""
     return repr(value.item() if hasattr(value, "item") else value)
 
@@ -102,12 +102,12 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
         return problems
     if len(counts) == 1:
         problems.append(
-            f"label column {label!r} has a single class ({_show(counts.index[0])}); "
+            f"label column {label!r} has a single class ({show_value(counts.index[0])}); "
             "a classifier needs at least two"
         )
     elif stratify and counts.min() < 2:
         problems.append(
-            f"class {_show(counts.idxmin())} in {label!r} has {counts.min()} row; "
+            f"class {show_value(counts.idxmin())} in {label!r} has {counts.min()} row; "
             "stratified splitting needs at least 2 per class"
         )
     elif stratify and len(counts) > 1 and min(n_test, n_rows - n_test) < len(counts):

@@ -17,6 +17,7 @@ from aefx.io import read_csv, write_json, write_parquet
 from aefx.validation import (
     check_budget,
     check_content,
+    show_value,
     table_bytes,
     table_problems,
     table_warnings,
@@ -159,6 +160,7 @@ def load_splits(cfg: DataConfig) -> Splits:
             train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
             test = subsample(test, n_test, cfg.split_seed)
         check_splittable(pd.concat([train, test]), cfg.label, cfg, origin)
+        check_classes_trained(train, test, cfg.label, origin)
         return Splits(train, test, origin, shape)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
@@ -169,7 +171,22 @@ def load_splits(cfg: DataConfig) -> Splits:
         random_state=cfg.split_seed,
         stratify=frame[cfg.label] if cfg.stratify else None,
     )
+    check_classes_trained(train, test, cfg.label, origin)
     return Splits(train, test, origin, shape, warnings)
+
+
+def check_classes_trained(train: pd.DataFrame, test: pd.DataFrame, label: str, origin: str) -> None:
+    """Every class in the test split has training rows. A class that the split put wholly in
+    test (a rare one, without stratifying) can never be predicted, and scoring it failed every
+    classifier cell after the autoencoders had trained (ROC AUC is undefined for it)."""
+    unseen = sorted(set(test[label]) - set(train[label]), key=str)
+    if unseen:
+        rows = int(test[label].isin(unseen).sum())
+        shown = ", ".join(map(show_value, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+        raise AefxError(
+            f"{origin}: class(es) {shown} in {label!r} have all their rows ({rows}) in the test "
+            "split and none to train on; set data.stratify: true, or give them more rows"
+        )
 
 
 # Splits that check_data read for this process's next ingest of the same, unchanged source.

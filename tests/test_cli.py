@@ -133,6 +133,12 @@ BAD_DATA = {
         "column 'c' has 0 missing and 2 infinite",
     ),
     "single class": (GOOD.assign(label=1), {}, "single class"),
+    "class only in test": (
+        GOOD.assign(label=[0, 1] * 19 + [2, 2]),
+        {"split_seed": 8},  # this seed's split puts both rows of class 2 in test
+        "class(es) 2 in 'label' have all their rows (2) in the test split and none to train on; "
+        "set data.stratify: true, or give them more rows",
+    ),
     "continuous label": (
         GOOD.assign(label=np.linspace(0.5, 2.0, 40)),
         {},

@@ -97,6 +97,23 @@ def test_ingest_rejects_bad_data_and_writes_nothing(tmp_path, frame, label, need
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_class_the_split_puts_wholly_in_test_is_refused_unless_stratified(tmp_path):
+    """Every classifier cell failed after the autoencoders trained (ROC AUC of a class the
+    model never saw); stratifying gives the class a training row."""
+    from aefx.config import DataConfig
+
+    source = tmp_path / "rare.csv"
+    pd.DataFrame({"a": np.arange(40.0), "label": [0, 1] * 19 + [2, 2]}).to_csv(source, index=False)
+    out = tmp_path / "out"
+    paths = (out / "train.parquet", out / "test.parquet", out / "schema.json")
+    with pytest.raises(AefxError) as err:
+        ingest(DataConfig(source="file", path=source, split_seed=8), *paths)
+    assert "class(es) 2 in 'label' have all their rows (2) in the test split" in str(err.value)
+    assert not out.exists()
+    ingest(DataConfig(source="file", path=source, split_seed=8, stratify=True), *paths)
+    assert 2 in set(pd.read_parquet(paths[0])["label"])
+
+
 def test_ingest_missing_and_unreadable_files(tmp_path):
     from aefx.config import DataConfig
 
