@@ -93,6 +93,7 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
         )
         return problems
     counts = labels.value_counts()
+    counts = counts[counts > 0]  # a categorical column counts its unused categories too
     if len(counts) > n_rows / 2:  # where scikit-learn warns, once per fit: thousands of lines
         problems.append(
             f"label column {label!r} has {len(counts)} distinct values in {n_rows} rows, so most "

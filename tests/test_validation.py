@@ -118,6 +118,15 @@ def test_a_label_with_a_class_per_row_is_refused():
     )
 
 
+def test_unused_categories_of_a_categorical_label_are_no_classes():
+    """A Parquet file from a filtered pandas frame keeps its label's unused categories: they
+    were counted as classes of 0 rows, which stratifying refused."""
+    labels = pd.Categorical(["a", "b"] * 20, categories=["a", "b", "gone"])
+    frame = pd.DataFrame({"x": np.arange(40.0), "label": labels})
+    out = validate_table(frame, "label", "mine.parquet", stratify=True)
+    assert sorted(set(out["label"])) == ["a", "b"]
+
+
 def test_classes_too_small_to_stratify():
     frame = pd.DataFrame({"a": np.arange(20.0), "label": [0] * 19 + [1]})
     with pytest.raises(AefxError, match="class 1 in 'label' has 1 row"):
