@@ -55,9 +55,14 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
         if "numeric" in checks:
             values = frame[column]
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
-            if bad.any() or values.notna().any():
-                example = values[bad].iloc[0] if bad.any() else values.dropna().iloc[0]
-                problems.append(f"column {column!r} is not numeric (value {example!r})")
+            if bad.any():
+                example = show_value(values[bad].iloc[0])
+                problems.append(f"column {column!r} is not numeric (value {example})")
+            elif values.notna().any():  # values that convert, in a type that is not a number
+                problems.append(
+                    f"column {column!r} is not numeric (its type is {values.dtype}; store it as "
+                    "numbers)"
+                )
             elif len(values):
                 problems.append(f"column {column!r} has no values (all missing)")
             continue

@@ -127,6 +127,24 @@ def test_unused_categories_of_a_categorical_label_are_no_classes():
     assert sorted(set(out["label"])) == ["a", "b"]
 
 
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        (pd.date_range("2020", periods=20, unit="s"), "datetime64[s]"),
+        (pd.Categorical([1, 2] * 10), "category"),
+    ],
+)
+def test_a_column_of_numbers_in_a_type_that_is_not_numeric_names_its_type(column, dtype):
+    """Every value converts to a number, so the line quoted one as the culprit: 'is not
+    numeric (value np.int64(1))'."""
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": column, "label": [0, 1] * 10})
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.parquet")
+    assert str(caught.value) == (
+        f"mine.parquet: column 'b' is not numeric (its type is {dtype}; store it as numbers)"
+    )
+
+
 def test_classes_too_small_to_stratify():
     frame = pd.DataFrame({"a": np.arange(20.0), "label": [0] * 19 + [1]})
     with pytest.raises(AefxError, match="class 1 in 'label' has 1 row"):
