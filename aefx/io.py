@@ -61,11 +61,13 @@ def _aside(target: Path, create: Callable[[Path], None]) -> Path:
         raise cannot_write(target, exc) from None
 
 
-def cannot_write(target: Path, exc: OSError) -> AefxError:
-    """One line for an output that cannot be made where it was asked for (a read-only place, a
-    file where a folder should be): the user's to fix, and nothing was written yet."""
+def cannot_write(target: Path, exc: OSError, folder: bool = False) -> AefxError:
+    """One line for an output (a ``folder``, or a file) that cannot be made where it was asked
+    for (a read-only place, a file where a folder should be): the user's to fix, and nothing
+    was written yet."""
     reason = exc.strerror or str(exc)
-    blocking = next((p for p in Path(target).parents if p.exists() and not p.is_dir()), None)
+    places = [Path(target), *Path(target).parents] if folder else Path(target).parents
+    blocking = next((p for p in places if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         reason = f"{blocking} is a file, not a folder"
     return AefxError(f"{target}: cannot write there ({reason})")

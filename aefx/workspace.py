@@ -139,13 +139,13 @@ def _locked_file(directory: Path) -> Iterator[tuple[IO[str], list[Path]]]:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise cannot_write(directory, exc, folder=True) from None
         try:
             handle = open(path, "a+")  # noqa: SIM115 - the with below closes it
         except FileNotFoundError:  # the run before removed the directory after our mkdir
             continue
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise cannot_write(directory, exc, folder=True) from None
         with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

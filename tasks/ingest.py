@@ -160,7 +160,7 @@ def load_splits(cfg: DataConfig) -> Splits:
             train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
             test = subsample(test, n_test, cfg.split_seed)
         check_splittable(pd.concat([train, test]), cfg.label, cfg, origin)
-        check_classes_trained(train, test, cfg.label, origin)
+        check_classes_trained(train, test, cfg.label, origin, own_split=True)
         return Splits(train, test, origin, shape)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
@@ -175,17 +175,25 @@ def load_splits(cfg: DataConfig) -> Splits:
     return Splits(train, test, origin, shape, warnings)
 
 
-def check_classes_trained(train: pd.DataFrame, test: pd.DataFrame, label: str, origin: str) -> None:
+def check_classes_trained(
+    train: pd.DataFrame, test: pd.DataFrame, label: str, origin: str, own_split: bool = False
+) -> None:
     """Every class in the test split has training rows. A class that the split put wholly in
     test (a rare one, without stratifying) can never be predicted, and scoring it failed every
-    classifier cell after the autoencoders had trained (ROC AUC is undefined for it)."""
+    classifier cell after the autoencoders had trained (ROC AUC is undefined for it). With
+    ``own_split`` the split is the file's (stratifying does not apply)."""
     unseen = sorted(set(test[label]) - set(train[label]), key=str)
     if unseen:
         rows = int(test[label].isin(unseen).sum())
         shown = ", ".join(map(show_value, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+        fix = (
+            "the file's own split: give its training part rows of them"
+            if own_split
+            else "set data.stratify: true, or give them more rows"
+        )
         raise AefxError(
             f"{origin}: class(es) {shown} in {label!r} have all their rows ({rows}) in the test "
-            "split and none to train on; set data.stratify: true, or give them more rows"
+            f"split and none to train on; {fix}"
         )
 
 

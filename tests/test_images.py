@@ -51,6 +51,22 @@ def test_mnist_layout_keeps_its_own_split_and_max_rows_shrinks_both(tmp_path):
     assert (result.n_train, result.n_test) == (20, 10)
 
 
+def test_a_files_own_split_with_a_test_class_its_training_part_lacks_is_refused(tmp_path):
+    path = tmp_path / "mnist.npz"
+    write_keras_npz(path)
+    with np.load(path) as arrays:
+        parts = dict(arrays)
+    parts["y_test"] = parts["y_test"].copy()
+    parts["y_test"][:3] = 9  # a class only the test part has
+    np.savez(path, **parts)
+    with pytest.raises(AefxError) as err:
+        run_ingest(DataConfig(source="mnist", path=path), tmp_path / "out")
+    assert str(err.value) == (
+        f"{path}: class(es) 9 in 'label' have all their rows (3) in the test split and none to "
+        "train on; the file's own split: give its training part rows of them"
+    )
+
+
 def test_missing_mnist_file_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AefxError) as err:
