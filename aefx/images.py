@@ -212,11 +212,9 @@ def load_folder(path: Path) -> ImageSet:
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")
-    modes = set()
     pictures, labels, first = [], [], None
     for label, file in files:
         pictures.append(_open_image(file))
-        modes.add("L" if pictures[-1].mode in ("1", "L", "P", "I", "I;16") else "RGB")
         labels.append(label)
         if first is None:
             first = (file, pictures[-1].size)
@@ -225,9 +223,38 @@ def load_folder(path: Path) -> ImageSet:
                 f"{file}: image is {pictures[-1].size[0]}x{pictures[-1].size[1]} but "
                 f"{first[0]} is {first[1][0]}x{first[1][1]}; all images need one shape"
             )
-    mode = "RGB" if "RGB" in modes else "L"
-    stacked = np.stack([np.asarray(p.convert(mode), dtype=np.uint8) for p in pictures])
+    channels = 3 if any(_colour(p) for p in pictures) else 1
+    stacked = np.stack(
+        [_unit_pixels(p, channels, f) for p, (_, f) in zip(pictures, files, strict=True)]
+    )
     return ImageSet(to_unit_range(stacked, str(path)), np.asarray(labels))
+
+
+# Pillow modes that hold one grey channel (with or without alpha); "I;16*" are 16-bit.
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F")
+
+
+def _colour(picture: Any) -> bool:
+    """Whether an image holds colour. A palette image (GIF, optimised PNG) does only when a
+    colour it uses is not grey."""
+    if picture.mode in ("P", "PA"):
+        rgb = np.asarray(picture.convert("RGB"))
+        return bool((rgb != rgb[..., :1]).any())
+    return not (picture.mode in _GREY_MODES or picture.mode.startswith("I;16"))
+
+
+def _unit_pixels(picture: Any, channels: int, origin: Path) -> np.ndarray:
+    """One image as float32 in [0, 1], shape (h, w) for grey or (h, w, 3). 16-bit grey keeps
+    its levels (Pillow's convert would clip them at 255); a 32-bit integer or float image is
+    held to to_unit_range's rules (0..255, or [0, 1])."""
+    if picture.mode.startswith("I;16"):
+        grey = np.asarray(picture).astype("float32") / 65535.0
+    elif picture.mode in ("I", "F"):
+        grey = to_unit_range(np.asarray(picture)[np.newaxis], str(origin))[0, ..., 0]
+    else:
+        rgb_or_grey = picture.convert("L" if channels == 1 else "RGB")
+        return np.asarray(rgb_or_grey, dtype=np.uint8).astype("float32") / 255.0
+    return grey if channels == 1 else np.repeat(grey[..., np.newaxis], 3, axis=-1)
 
 
 def _open_image(file: Path) -> Any:
@@ -314,7 +341,7 @@ def _image_files(path: Path) -> list[Path]:
 
 
 def _pixels(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    """One image file as uint8 pixels in the model's size and colour."""
+    """One image file as pixels in [0, 1] in the model's size and colour."""
     image = _open_image(file)
     height, width, channels = shape
     if image.size != (width, height):
@@ -322,7 +349,7 @@ def _pixels(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
             f"{file}: image is {image.size[0]}x{image.size[1]} but the model was trained on "
             f"{width}x{height} images"
         )
-    return np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    return _unit_pixels(image, channels, file)
 
 
 def _new_image_array(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -91,6 +91,75 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
     assert len(schema["features"]) == 5 * 7 * 3
 
 
+def test_palette_and_16_bit_images_keep_their_colours_and_depth(tmp_path):
+    """A GIF-style palette image in colour stays colour; 16-bit grey keeps its levels rather
+    than clipping at 255 (Pillow's convert("L") of a 16-bit image does); grey with alpha is
+    grey. Ingest and encode read each file the same way."""
+    from PIL import Image
+
+    from aefx.images import image_rows
+
+    reds = {"a": (255, 0, 0), "b": (0, 0, 255)}
+    levels = [1000 * (i + 1) for i in range(12)]  # 16-bit, all above 255
+    for cls in ("a", "b"):
+        for kind in ("palette", "deep", "alpha"):
+            (tmp_path / kind / cls).mkdir(parents=True)
+        for i in range(6):
+            rgb = Image.new("RGB", (3, 2), reds[cls])
+            rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(
+                tmp_path / "palette" / cls / f"{i}.gif"
+            )
+            level = levels[i + (6 if cls == "b" else 0)]
+            deep = Image.fromarray(np.full((2, 3), level, dtype=np.uint16))
+            deep.save(tmp_path / "deep" / cls / f"{i}.png")
+            Image.new("LA", (3, 2), (40 * i, 255)).save(tmp_path / "alpha" / cls / f"{i}.png")
+
+    _, train, test, schema = run_ingest(
+        DataConfig(source="images", path=tmp_path / "palette"), tmp_path / "out-palette"
+    )
+    assert schema["image_shape"] == [2, 3, 3]
+    rows = pd.concat([train, test])
+    first_pixel = rows[["px00", "px01", "px02"]].to_numpy()
+    expected = np.where((rows["label"] == "a").to_numpy()[:, None], [1.0, 0, 0], [0, 0, 1.0])
+    np.testing.assert_array_equal(first_pixel, expected)
+
+    _, train, test, schema = run_ingest(
+        DataConfig(source="images", path=tmp_path / "deep"), tmp_path / "out-deep"
+    )
+    assert schema["image_shape"] == [2, 3, 1]
+    found = np.sort(pd.concat([train, test])["px0"].to_numpy())
+    np.testing.assert_allclose(found, np.array(levels) / 65535, rtol=1e-6)
+    encoded = next(image_rows(tmp_path / "deep", (2, 3, 1), rows=100))
+    np.testing.assert_allclose(np.sort(encoded["px0"]), found, rtol=1e-6)
+
+    _, _, _, schema = run_ingest(
+        DataConfig(source="images", path=tmp_path / "alpha"), tmp_path / "out-alpha"
+    )
+    assert schema["image_shape"] == [2, 3, 1]
+
+
+def test_float_images_keep_their_values_and_wide_integers_are_refused(tmp_path):
+    """A float TIFF in [0, 1] is read as it is (Pillow's convert("L") would make it black); a
+    32-bit integer image beyond 0..255 is refused with the file named."""
+    from PIL import Image
+
+    from aefx.images import load_folder
+
+    for cls in ("a", "b"):
+        (tmp_path / "float" / cls).mkdir(parents=True)
+        (tmp_path / "wide" / cls).mkdir(parents=True)
+        for i in range(3):
+            level = np.full((2, 3), 0.1 * (i + 1), dtype=np.float32)
+            Image.fromarray(level).save(tmp_path / "float" / cls / f"{i}.tif")
+            Image.fromarray(np.full((2, 3), 300 * i, dtype=np.int32)).save(
+                tmp_path / "wide" / cls / f"{i}.tif"
+            )
+    images = load_folder(tmp_path / "float").images
+    np.testing.assert_allclose(np.unique(images), [0.1, 0.2, 0.3], rtol=1e-6)
+    with pytest.raises(AefxError, match=r"1\.tif: integer pixels must lie in 0\.\.255"):
+        load_folder(tmp_path / "wide")
+
+
 def test_a_missing_image_source_is_named_as_not_found(tmp_path):
     with pytest.raises(AefxError, match=r"nothere: image data not found \(a folder, a .npz or"):
         run_ingest(DataConfig(source="images", path=tmp_path / "nothere"), tmp_path / "out")
