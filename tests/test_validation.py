@@ -78,6 +78,22 @@ def test_a_csv_with_another_separator_is_named_as_such(tmp_path, sep):
     )
 
 
+@pytest.mark.parametrize("header", ["label ", "Label"])
+def test_a_label_header_off_by_case_or_a_space_is_pointed_at(tmp_path, header):
+    """A trailing space, or a capital, in a spreadsheet's header: the columns listed stop after
+    eight, so the near miss was out of sight."""
+    path = tmp_path / "mine.csv"
+    frame = pd.DataFrame({f"f{i}": [0.5, 1.5] * 10 for i in range(9)})
+    frame[header] = [0, 1] * 10
+    frame.to_csv(path, index=False)
+    with pytest.raises(AefxError) as caught:
+        ingest(DataConfig(source="file", path=path), *(tmp_path / n for n in ("a", "b", "c")))
+    assert str(caught.value).endswith(
+        f", ...); column {header!r} differs from it only in case or spaces"
+    )
+    assert not (tmp_path / "a").exists()
+
+
 def test_constant_columns_and_duplicated_rows_warn_but_pass():
     frame = pd.DataFrame({"a": [1.0] * 20, "b": [0.0, 1.0] * 10, "label": [0, 1] * 10})
     out = validate_table(frame, "label", "mine.csv")
