@@ -18,9 +18,14 @@ RAW_ONLY = ("cnn",)
 
 
 def make_classifier(
-    name: str, cfg: ClassifiersConfig, seed: int, image_shape: tuple[int, ...] | None = None
+    name: str,
+    cfg: ClassifiersConfig,
+    seed: int,
+    image_shape: tuple[int, ...] | None = None,
+    scoring: str = "accuracy",
 ) -> Any:
-    """A fresh estimator with the settings from params.yaml; tuned over its grid if asked."""
+    """A fresh estimator with the settings from params.yaml; tuned over its grid if asked, by
+    ``scoring`` (evaluation.metric)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
@@ -34,9 +39,8 @@ def make_classifier(
 
         assert image_shape is not None  # Params refuses cnn without image data
         kwargs = {**kwargs, "filters": tuple(kwargs["filters"])}
-        return _tuned(
-            CnnClassifier(tuple(image_shape), random_state=seed, **kwargs), cfg, settings, seed
-        )
+        cnn = CnnClassifier(tuple(image_shape), random_state=seed, **kwargs)
+        return _tuned(cnn, cfg, settings, seed, scoring)
     builders = {
         "logreg": lambda: LogisticRegression(**kwargs),
         "svm_rbf": lambda: SVC(kernel="rbf", **kwargs),
@@ -48,16 +52,16 @@ def make_classifier(
             **{**kwargs, "hidden_layer_sizes": tuple(kwargs["hidden_layer_sizes"])},
         ),
     }
-    return _tuned(builders[name](), cfg, settings, seed)
+    return _tuned(builders[name](), cfg, settings, seed, scoring)
 
 
-def _tuned(model: Any, cfg: ClassifiersConfig, settings: Any, seed: int) -> Any:
+def _tuned(model: Any, cfg: ClassifiersConfig, settings: Any, seed: int, scoring: str) -> Any:
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     if cfg.tune and settings.grid:
         # Tuning sees only the rows it is given: the training split (or a CV fold of it).
         folds = StratifiedKFold(cfg.tune_folds, shuffle=True, random_state=seed)
-        model = GridSearchCV(model, settings.grid, cv=folds, scoring="accuracy")
+        model = GridSearchCV(model, settings.grid, cv=folds, scoring=scoring)
     return model
 
 

@@ -337,6 +337,9 @@ class EvaluationConfig(_Frozen):
     mode: Literal["holdout", "cv"] = "holdout"
     folds: int = Field(5, ge=2)
     confidence: float = Field(0.95, gt=0, lt=1)
+    # What the tables, winners, verdicts, best pair, tuning and sweep rest on. f1_macro weighs
+    # every class alike: with one class far commoner, accuracy mostly counts that class.
+    metric: Literal["accuracy", "f1_macro"] = "accuracy"
 
 
 class TrackingConfig(_Frozen):

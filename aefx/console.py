@@ -114,8 +114,9 @@ def print_summary(params: Any, result: Any) -> None:
     from aefx.report import comparison_table, verdict_table
 
     console = rich_console()
-    console.print(comparison_table(result.records, params.evaluation.confidence))
-    console.print(verdict_table(result.differences))
+    evaluation = params.evaluation
+    console.print(comparison_table(result.records, evaluation.confidence, evaluation.metric))
+    console.print(verdict_table(result.differences, evaluation.metric))
     console.print(
         f"MLflow run [bold]{result.run_id}[/] in experiment "
         f"'{escape(params.tracking.experiment)}' ({escape(result.tracking_uri)})",

@@ -9,15 +9,17 @@ FEATURE_ORDER = ("raw", "pca", "encoded", "raw_encoded")
 LABELS = {"raw_encoded": "raw+encoded"}
 
 
-def basis_metric(records: list[dict[str, Any]]) -> str:
-    """The metric the verdicts rest on: CV accuracy in cv mode, else test accuracy."""
-    return "cv_accuracy" if records and records[0].get("cv_accuracy") is not None else "accuracy"
+def basis_metric(records: list[dict[str, Any]], metric: str = "accuracy") -> str:
+    """What the verdicts rest on: ``metric`` (evaluation.metric) in CV on the training split in
+    cv mode, else on the test split."""
+    cv = f"cv_{metric}"
+    return cv if records and records[0].get(cv) is not None else metric
 
 
-def best_pair(records: list[dict[str, Any]]) -> tuple[str, str]:
+def best_pair(records: list[dict[str, Any]], metric: str = "accuracy") -> tuple[str, str]:
     """The (classifier, feature set) with the highest mean basis metric: in cv mode the pair
     whose test confusion matrix is shown is chosen on the training split, not the test split."""
-    metric = basis_metric(records)
+    metric = basis_metric(records, metric)
     best = max(records, key=lambda r: r[metric])
     return best["classifier"], best["features"]
 
@@ -101,9 +103,9 @@ def _table_rows(records, metric) -> tuple[list[str], list[tuple[str, list[tuple[
 def comparison_markdown(
     records: list[dict[str, Any]], differences: list[dict[str, Any]], evaluation: Any
 ) -> str:
-    metric = basis_metric(records)
+    metric = basis_metric(records, evaluation.metric)
     lines = ["# Classifier comparison", ""]
-    tables = [metric] if metric == "accuracy" else [metric, "accuracy"]
+    tables = list(dict.fromkeys([metric, evaluation.metric, "accuracy"]))  # the basis first
     for m in tables:
         header, rows = _table_rows(records, m)
         lines += [
@@ -122,7 +124,7 @@ def comparison_markdown(
         (
             "Same seed and fold; interval over seeds and folds, widened for the rows that the"
             " folds' training sets share (Nadeau and Bengio's corrected resampled t)."
-            if metric != "accuracy"
+            if metric.startswith("cv_")
             else "Same seed and test rows; the interval counts both the seeds and the draw of"
             " test rows (a paired bootstrap), so a difference of a row or two is not called."
         ),
@@ -141,11 +143,13 @@ def comparison_markdown(
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(records: list[dict[str, Any]], confidence: float = 0.95) -> Any:
+def comparison_table(
+    records: list[dict[str, Any]], confidence: float = 0.95, metric: str = "accuracy"
+) -> Any:
     """A rich Table of the verdict metric with the winner of each row marked."""
     from rich.table import Table
 
-    metric = basis_metric(records)
+    metric = basis_metric(records, metric)
     header, rows = _table_rows(records, metric)
     table = Table(title=_caption(records, metric, confidence) + "; ★ best per row")
     table.add_column("classifier")
@@ -156,19 +160,19 @@ def comparison_table(records: list[dict[str, Any]], confidence: float = 0.95) ->
     return table
 
 
-def verdict_table(differences: list[dict[str, Any]]) -> Any:
+def verdict_table(differences: list[dict[str, Any]], metric: str = "accuracy") -> Any:
     from rich.table import Table
 
     over = "seeds and folds" if any(d["basis"] == "cv" for d in differences) else "seeds, test rows"
     table = Table(
-        title=f"Is the learned feature set better? (paired accuracy, chance over {over})",
+        title=f"Is the learned feature set better? (paired {metric}, chance over {over})",
         caption=f"CI n/a: {note}" if (note := one_seed_note(differences)) else None,
     )
     for name in ("classifier", "contrast", "mean", "CI", "verdict"):
         table.add_column(name, justify="right" if name in ("mean", "CI") else "left")
     colour = {"better": "green", "worse": "red"}
     for d in differences:
-        if d["metric"] != "accuracy":
+        if d["metric"] != metric:
             continue
         ci = _ci_text(d)
         style = colour.get(d["verdict"], "yellow")
@@ -200,12 +204,13 @@ def save_png(fig: Any, path: Path) -> None:
         fig.savefig(tmp, format="png")
 
 
-def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
-    """Grouped bars: one group per classifier, one bar per feature set, CI error bars."""
+def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "accuracy") -> None:
+    """Grouped bars of the basis metric: one group per classifier, one bar per feature set, CI
+    error bars."""
     import numpy as np
 
     plt = pyplot()
-    metric = basis_metric(records)
+    metric = basis_metric(records, metric)
     classifiers, features, cells = _grid(records)
     width = 0.8 / len(features)
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(classifiers) + 2), 4.8), dpi=110)
@@ -236,7 +241,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(max(0.0, lowest - 0.03), 1.0)
     ax.set_xlabel("classifier")
     ax.set_ylabel(metric.replace("cv_", "CV ") + " (error bars: confidence interval)")
-    ax.set_title("Accuracy by classifier and feature set")
+    ax.set_title(f"{metric.removeprefix('cv_').capitalize()} by classifier and feature set")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(
         title="features",

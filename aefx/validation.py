@@ -124,10 +124,22 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
     return problems
 
 
+# From this share of the rows on, one class makes accuracy mostly a count of that class.
+MAJORITY_WARNING = 0.8
+
+
 def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
-    """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing)
-    and duplicated rows (they count twice, and may sit on both sides of the split)."""
+    """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
+    duplicated rows (they count twice, and may sit on both sides of the split) and one class
+    holding most rows (accuracy then says little; macro F1 weighs each class alike)."""
     warnings = []
+    shares = frame[label].value_counts(normalize=True)
+    if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
+        warnings.append(
+            f"{origin}: class {show_value(shares.index[0])} of {label!r} holds "
+            f"{shares.iloc[0]:.0%} of the rows, so accuracy mostly counts it; "
+            "evaluation.metric: f1_macro weighs every class alike"
+        )
     features = frame.drop(columns=[label])
     constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
     if constant:

@@ -26,7 +26,7 @@ def headline_metric(params: Params) -> str:
     training split's folds in CV mode. In holdout mode only the test split has a score; it is
     shown for the report, and choosing a member by it would be tuning on the test split."""
     split = "cv" if params.evaluation.mode == "cv" else "test"
-    return f"{split}_accuracy.logreg.encoded"
+    return f"{split}_{params.evaluation.metric}.logreg.encoded"
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def sweep_table(result: SweepResult) -> Any:
     )
     table = Table(title=f"Sweep (MLflow run {result.run_id}): {result.metric}", caption=caption)
     table.add_column("member", overflow="fold")
-    table.add_column("accuracy", justify="right")
+    table.add_column(result.metric.split(".")[0].split("_", 1)[1], justify="right")  # f1_macro
     table.add_column("MLflow run / outputs", no_wrap=True, overflow="fold")
     for m in result.members:
         score = "-" if m.headline is None else f"{m.headline:.4f}"

@@ -201,7 +201,7 @@ def evaluate(
     from sklearn.model_selection import StratifiedKFold
 
     X_train, y_train, X_test, y_test = data
-    template = make_classifier(name, cfg, seed, image_shape)
+    template = make_classifier(name, cfg, seed, image_shape, evaluation.metric)
     rows = []
     with warnings.catch_warnings():
         # A classifier that hits max_iter is scored as it stands; the warning is only noise.
@@ -395,13 +395,13 @@ def write_comparison(
         frame.to_csv(tmp, index=False)
     write_json(outputs["scores"], metrics_tree(records, diffs, cfg.use))
     write_text(outputs["comparison_table"], markdown)
-    plot_comparison(records, outputs["comparison_plot"])
-    key = best_pair(records)
+    plot_comparison(records, outputs["comparison_plot"], evaluation.metric)
+    key = best_pair(records, evaluation.metric)
     plot_confusion(
         np.tile(y_test, len(seeds)),
         predictions[key].ravel(),
         key,
         outputs["confusion_plot"],
-        chosen_by=basis_metric(records),
+        chosen_by=basis_metric(records, evaluation.metric),
     )
     return CompareResult(records, diffs, markdown)

@@ -82,7 +82,7 @@ def _metrics(params: Params) -> list:
             metrics.append(Metric(f"ae_{name.removesuffix('_mean')}", value, now, 0))
     for record in read_json(params.paths.comparison):
         key = f"{record['classifier']}.{record['features']}"
-        for metric in ("accuracy", "f1_macro", "roc_auc", "cv_accuracy"):
+        for metric in ("accuracy", "f1_macro", "roc_auc", "cv_accuracy", "cv_f1_macro"):
             name = metric if metric.startswith("cv_") else f"test_{metric}"
             for suffix in ("", "_std", "_ci_low", "_ci_high"):
                 value = record.get(f"{metric}{suffix}")

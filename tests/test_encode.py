@@ -96,6 +96,7 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     by_run = {v.run_id: v.version for v in versions}
     cv_score = client.get_run(second.run_id).data.metrics["cv_accuracy.logreg.encoded"]
     assert "cv_accuracy.logreg.encoded" not in client.get_run(first.run_id).data.metrics
+    assert "cv_f1_macro.logreg.encoded" in client.get_run(second.run_id).data.metrics
     assert (
         client.get_model_version_by_alias("aefx-encoder", "auto").version == by_run[second.run_id]
     )

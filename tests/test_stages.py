@@ -479,6 +479,38 @@ def test_cv_mode_and_tuning_use_the_training_split_only(project, monkeypatch):
     assert "k-fold CV on the training split" in params.paths.comparison_table.read_text()
 
 
+def test_macro_f1_as_the_metric_ranks_tunes_and_reports_by_it(project):
+    """evaluation.metric: f1_macro (for imbalanced classes): grid search scores by it, the
+    report's first table is of it with its winners marked, and a sweep shows it."""
+    import tasks.compare_classifiers as compare
+    from flows.sweep import headline_metric
+
+    params = load_params(
+        overrides=[
+            "evaluation.metric=f1_macro",
+            "classifiers.use=[logreg, knn]",
+            "classifiers.tune=true",
+            "seeds=[1, 2]",
+        ]
+    )
+    assert compare.make_classifier("logreg", params.classifiers, 1, None, "f1_macro").scoring == (
+        "f1_macro"
+    )
+    assert headline_metric(params) == "test_f1_macro.logreg.encoded"
+    run_until(params, "compare_classifiers")
+    records = pd.read_json(params.paths.comparison)
+    report = params.paths.comparison_table.read_text()
+    assert report.split("\n")[2].startswith("**f1_macro on the test split: mean")
+    first_table = report.split("**accuracy on the test split")[0]
+    header = next(line for line in first_table.splitlines() if line.startswith("| classifier"))
+    features = [f.strip().replace("raw+encoded", "raw_encoded") for f in header.split("|")[2:-1]]
+    for clf in ("logreg", "knn"):
+        row = next(line for line in first_table.splitlines() if line.startswith(f"| {clf} |"))
+        marked = {f for f, cell in zip(features, row.split("|")[2:-1], strict=True) if "**" in cell}
+        mine = records[records.classifier == clf]
+        assert marked == set(mine[mine.f1_macro == mine.f1_macro.max()].features)
+
+
 def test_same_params_and_seed_give_identical_weights_and_scores(project):
     """Op determinism on: a rerun reproduces the encoder bit for bit, and every score."""
     params = load_params(overrides=["seeds=[3]", "classifiers.use=[logreg, gboost]"])

@@ -1,5 +1,6 @@
 """The comparison's statistics on inputs whose answer is known."""
 
+import io
 import math
 
 import numpy as np
@@ -236,3 +237,39 @@ def test_the_best_pair_is_chosen_on_the_training_split_in_cv_mode():
     assert best_pair([on_test, on_cv]) == ("knn", "raw")  # holdout: test is all there is
     cv = [{**on_test, "cv_accuracy": 0.90}, {**on_cv, "cv_accuracy": 0.94}]
     assert best_pair(cv) == ("logreg", "encoded")
+
+
+def test_the_chosen_metric_picks_the_winners_the_best_pair_and_the_verdicts_shown():
+    """With one class far commoner, predicting it scores high accuracy and low macro F1:
+    evaluation.metric f1_macro makes the tables, the best pair and the verdicts shown follow
+    F1, and the accuracy table stays beside it."""
+    from rich.console import Console
+
+    from aefx.config import EvaluationConfig
+    from aefx.report import best_pair, comparison_markdown, verdict_table
+
+    majority = {"classifier": "logreg", "features": "raw", "accuracy": 0.95, "f1_macro": 0.49}
+    learned = {"classifier": "logreg", "features": "encoded", "accuracy": 0.93, "f1_macro": 0.8}
+    records = [{**r, "n_seeds": 1} for r in (majority, learned)]
+    diffs = [
+        {"classifier": "logreg", "contrast": "encoded - raw", "metric": m, "basis": "test",
+         "mean": mean, "ci_low": None, "ci_high": None, "verdict": "no clear difference"}
+        for m, mean in (("accuracy", -0.02), ("f1_macro", 0.31))
+    ]  # fmt: skip
+    assert best_pair(records) == ("logreg", "raw")
+    assert best_pair(records, "f1_macro") == ("logreg", "encoded")
+
+    by_f1 = comparison_markdown(records, diffs, EvaluationConfig(metric="f1_macro"))
+    first, second = by_f1.split("## Paired")[0].split("**f1_macro on")[1].split("**accuracy on")
+    assert "| logreg | 0.4900 ± ? | **0.8000 ± ?** |" in first
+    assert "| logreg | **0.9500 ± ?** | 0.9300 ± ? |" in second
+    by_accuracy = comparison_markdown(records, diffs, EvaluationConfig())
+    assert by_accuracy.count(" on the test split: mean") == 1
+    assert "| logreg | **0.9500 ± ?** | 0.9300 ± ? |" in by_accuracy
+
+    for metric, mean in (("accuracy", "-0.0200"), ("f1_macro", "+0.3100")):
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(verdict_table(diffs, metric))
+        shown = console.export_text()
+        assert f"paired {metric}" in shown and mean in shown
+        assert len([line for line in shown.splitlines() if "encoded - raw" in line]) == 1

@@ -94,6 +94,17 @@ def test_a_label_header_off_by_case_or_a_space_is_pointed_at(tmp_path, header):
     assert not (tmp_path / "a").exists()
 
 
+def test_one_class_holding_most_rows_warns_that_accuracy_mostly_counts_it():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=100), "label": ["no"] * 85 + ["yes"] * 15})
+    assert table_warnings(frame, "label", "mine.csv") == [
+        "mine.csv: class 'no' of 'label' holds 85% of the rows, so accuracy mostly counts it; "
+        "evaluation.metric: f1_macro weighs every class alike"
+    ]
+    frame["label"] = ["no"] * 75 + ["yes"] * 25
+    assert table_warnings(frame, "label", "mine.csv") == []
+
+
 def test_constant_columns_and_duplicated_rows_warn_but_pass():
     frame = pd.DataFrame({"a": [1.0] * 20, "b": [0.0, 1.0] * 10, "label": [0, 1] * 10})
     out = validate_table(frame, "label", "mine.csv")
