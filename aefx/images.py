@@ -180,13 +180,27 @@ def _csv_labels(path: Path, n: int) -> np.ndarray:
         frame = pd.read_csv(path)
     except READ_ERRORS as exc:
         raise unreadable(path, exc) from None
-    if len(frame) == n - 1 and frame.shape[1] == 1:
+    if len(frame) != n and (blank := _blank_lines(path)):
+        raise AefxError(
+            f"{path}: {n} images but {len(frame)} labels; line {blank[0]} is blank, and a blank "
+            f"line is skipped, not read as a missing label ({len(blank)} blank line(s))"
+        )
+    header = str(frame.columns[0])
+    if len(frame) == n - 1 and frame.shape[1] == 1 and header in set(frame.iloc[:, 0].astype(str)):
         # A bare column of labels: pandas took the first one as the column's name.
         raise AefxError(
-            f"{path}: {n} images but {n - 1} labels after the header line {frame.columns[0]!r}; "
+            f"{path}: {n} images but {n - 1} labels after the header line {header!r}; "
             "start the file with a line naming the column (e.g. label)"
         )
     return frame.iloc[:, -1].to_numpy()
+
+
+def _blank_lines(path: Path) -> list[int]:
+    """Line numbers (from 1) of the blank lines before a file's last line with text."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [i for i, line in enumerate(lines, start=1) if not line.strip()]
 
 
 def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:

@@ -221,8 +221,22 @@ def test_npy_images_with_labels_and_bad_arrays(tmp_path):
         ("", "labels.csv: file is empty"),
         ("label\n" + "0\n1\n" * 15 + "1,2\n", "labels.csv: cannot be read as CSV (Error tokeniz"),
         ("label\n" + "0\n1\n" * 10, "30 images but 20 labels"),
+        ("label\n" + "0\n1\n" * 15 + "\n\n", None),  # blank lines at the end are harmless
+        (
+            "label\n" + "0\n1\n" * 7 + "\n1\n" + "0\n1\n" * 7 + "\n",
+            "30 images but 29 labels; line 16 is blank, and a blank line is skipped, not read",
+        ),
     ],
-    ids=["header", "saved index", "bare column", "empty", "ragged", "too few"],
+    ids=[
+        "header",
+        "saved index",
+        "bare column",
+        "empty",
+        "ragged",
+        "too few",
+        "ends blank",
+        "blank",
+    ],
 )
 def test_a_labels_csv_needs_a_header_and_one_row_per_image(tmp_path, text, needle):
     """The empty and the ragged file were pandas tracebacks; a bare column of 30 labels said
@@ -238,6 +252,17 @@ def test_a_labels_csv_needs_a_header_and_one_row_per_image(tmp_path, text, needl
         run_ingest(cfg, tmp_path / "out")
     assert str(caught.value).startswith(str(tmp_path)) and needle in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_labels_csv_one_label_short_is_not_taken_for_a_bare_column(tmp_path):
+    """Its header 'label' is no label value, so the line is the count, not "start the file
+    with a line naming the column", which it already does."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).uniform(size=(30, 4, 4)))
+    (tmp_path / "labels.csv").write_text("label\n" + "0\n1\n" * 14 + "0\n")
+    cfg = DataConfig(source="images", path=tmp_path / "x.npy", labels_path=tmp_path / "labels.csv")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    assert str(caught.value) == f"{tmp_path / 'labels.csv'}: 30 images but 29 labels"
 
 
 def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(project):
