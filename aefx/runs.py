@@ -8,6 +8,8 @@ from typing import Any
 # Training-split CV first (logged by runs in cv mode: a score to choose by), then the test
 # split's (every run: for the report).
 HEADLINES = ("cv_accuracy", "test_accuracy")
+# With evaluation.metric f1_macro, macro F1 comes first, the same way.
+F1_HEADLINES = ("cv_f1_macro", "test_f1_macro")
 
 
 def recent_runs(uri: str, experiment: str, limit: int) -> list[Any]:
@@ -38,10 +40,11 @@ def differing_params(runs: list[Any]) -> list[str]:
 
 def headline_metrics(runs: list[Any]) -> list[str]:
     """For each of HEADLINES that any run logged: encoded-feature accuracy per classifier, then
-    the other feature sets of logreg."""
+    the other feature sets of logreg; macro F1 the same way first, if a run was judged by it."""
     logged = {m for r in runs for m in r.data.metrics}
+    by_f1 = any(r.data.params.get("evaluation.metric") == "f1_macro" for r in runs)
     names: list[str] = []
-    for split in HEADLINES:
+    for split in (F1_HEADLINES if by_f1 else ()) + HEADLINES:
         names += sorted(m for m in logged if m.startswith(f"{split}.") and m.endswith(".encoded"))
         names += [m for m in (f"{split}.logreg.raw", f"{split}.logreg.pca") if m in logged]
     return names

@@ -272,6 +272,34 @@ def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_pa
     assert "0.9415" in cv_row and "0.9394" not in cv_row
 
 
+def test_compare_runs_shows_macro_f1_first_once_a_run_was_judged_by_it(tmp_path):
+    """Every run logs test_f1_macro.*; it is a headline only when a run's evaluation.metric
+    was f1_macro, and then it comes before accuracy."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.runs import headline_metrics, recent_runs
+    from aefx.tracking import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = MlflowClient(uri)
+    metrics = {"test_accuracy.logreg.encoded": 0.97, "test_f1_macro.logreg.encoded": 0.49}
+
+    def log(metric: str) -> None:
+        run = store.create_run(experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"})
+        store.log_param(run.info.run_id, "evaluation.metric", metric)
+        for name, value in metrics.items():
+            store.log_metric(run.info.run_id, name, value)
+        store.set_terminated(run.info.run_id)
+
+    log("accuracy")
+    assert headline_metrics(recent_runs(uri, "aefx", 5)) == ["test_accuracy.logreg.encoded"]
+    log("f1_macro")
+    assert headline_metrics(recent_runs(uri, "aefx", 5)) == [
+        "test_f1_macro.logreg.encoded",
+        "test_accuracy.logreg.encoded",
+    ]
+
+
 def test_digits_with_a_conv_autoencoder_and_a_cnn_classifier(project, prefect_harness):
     """Images end to end: embedded digits, conv autoencoder, the CNN on raw pixels beside
     cheap classifiers on codes, and the pictures logged to MLflow."""
