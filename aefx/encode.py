@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,32 @@ class EncodeStats:
     rows: int
     chunks: int
     code_size: int
+    far_rows: int = 0  # rows with a feature far outside the training rows (FarRows)
+    far_columns: dict[str, int] = field(default_factory=dict)
+
+
+class FarRows:
+    """Counts rows with a feature far outside the training rows' range: beyond it by more than
+    the range's width, as after a change of units or a broken sensor. Held-out rows of the same
+    data seldom are (the reference task's test split: none); the encoder only extrapolates
+    there, and its codes for them mean little."""
+
+    def __init__(self, low: np.ndarray, high: np.ndarray, features: Sequence[str]) -> None:
+        width = high - low
+        self._low, self._high = low - width, high + width
+        self._features = list(features)
+        self.rows = 0
+        self._by_column = np.zeros(len(self._features), dtype=np.int64)
+
+    def update(self, X: np.ndarray) -> None:
+        far = np.less(X, self._low) | np.greater(X, self._high)
+        self.rows += int(far.any(axis=1).sum())
+        self._by_column += far.sum(axis=0)
+
+    def columns(self) -> dict[str, int]:
+        """Column -> rows far outside in it, most first."""
+        order = np.argsort(-self._by_column, kind="stable")
+        return {self._features[i]: int(self._by_column[i]) for i in order if self._by_column[i]}
 
 
 def _model_files(directory: Path) -> tuple[Path, Path]:
@@ -299,19 +325,31 @@ def encode_file(
     encoder: Any, source: Path, output: Path, rows: int = 50_000, keep: Sequence[str] = ()
 ) -> EncodeStats:
     """Scale and encode ``source`` in chunks of ``rows``; the label column and the columns in
-    ``keep`` (ids) are carried through."""
+    ``keep`` (ids) are carried through. Rows far outside the training rows are counted
+    (:class:`FarRows`), for models that record their range (tables)."""
+    span = encoder.train_range
+    far = None if span is None else FarRows(*span, encoder.features)
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        X = encoder.scale(chunk)
+        if far is not None:
+            far.update(X)
+        return encoder.encode(X)
+
     total, chunks = stream_file(
         source,
         output,
         rows,
         encoder.features,
         set(keep),
-        lambda chunk: encoder.predict(None, chunk),
+        transform,
         encoder.image_shape,
         encoder.label,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
-    return EncodeStats(total, chunks, len(encoder.code_columns))
+    if far is None:
+        return EncodeStats(total, chunks, len(encoder.code_columns))
+    return EncodeStats(total, chunks, len(encoder.code_columns), far.rows, far.columns())
 
 
 @dataclass(frozen=True)

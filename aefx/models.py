@@ -68,10 +68,12 @@ def shipped_metadata(
     code_size: int,
     detector: Any,
     fitted_on: str,
+    train_rows: Any = None,
 ) -> dict[str, Any]:
     """What `aefx encode`/`aefx score` and the pyfunc model need beside a shipped encoder: its
     file names and SHA-256 (a changed file is refused before loading), the features and scaler,
-    the code columns, and the anomaly threshold learned on ``fitted_on`` rows."""
+    the code columns, the anomaly threshold learned on ``fitted_on`` rows, and the range of the
+    scaled ``train_rows`` per feature (for `aefx encode` to tell rows far outside it)."""
     import keras
 
     from aefx.io import file_sha256
@@ -97,4 +99,7 @@ def shipped_metadata(
             "train_flagged": float(detector.labels_.mean()),
             "fitted_on": fitted_on,
         },
+        "train_range": None
+        if train_rows is None
+        else {"low": train_rows.min(axis=0).tolist(), "high": train_rows.max(axis=0).tolist()},
     }

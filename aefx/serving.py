@@ -35,6 +35,9 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         # (height, width, channels) for a model trained on images: new images are read as such.
         self.image_shape = meta.get("image_shape")
         self.scaler = scaler_from_dict(meta["scaler"])
+        # The training rows' scaled range per feature (tables; absent in older models).
+        span = meta.get("train_range")
+        self.train_range = None if span is None else (np.array(span["low"]), np.array(span["high"]))
         if meta.get("sha256") and file_sha256(encoder_path) != meta["sha256"]:
             raise AefxError(
                 f"{encoder_path}: does not match the hash recorded in its metadata; "
@@ -44,12 +47,18 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:
         frame = pd.DataFrame(model_input)
+        return self.encode(self.scale(frame), frame.index)
+
+    def scale(self, frame: pd.DataFrame) -> np.ndarray:
+        """The feature columns of raw rows, scaled as the training rows were."""
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise AefxError(f"input is missing feature column(s): {', '.join(missing[:10])}")
-        X = self.scaler.transform(frame[self.features].astype("float64"))
+        return np.asarray(self.scaler.transform(frame[self.features].astype("float64")))
+
+    def encode(self, X: np.ndarray, index: Any = None) -> pd.DataFrame:
         codes = self.encoder.predict(np.asarray(X, dtype="float32"), verbose=0)
-        return pd.DataFrame(codes, columns=self.code_columns, index=frame.index)
+        return pd.DataFrame(codes, columns=self.code_columns, index=index)
 
 
 def load_autoencoder(encoder_path: str, meta_path: str) -> Any:

@@ -58,6 +58,7 @@ def extract_encoder(
                 save_model(shipped, autoencoder_path)
     X_train = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy()
     detector = ReconstructionDetector(shipped, contamination).fit(X_train)
+    image_shape = read_json(schema_path)["image_shape"]
     write_json(
         encoder_meta,
         shipped_metadata(
@@ -67,10 +68,11 @@ def extract_encoder(
             scaler=read_json(scaler_path),
             label=label,
             kind=kind,
-            image_shape=read_json(schema_path)["image_shape"],
+            image_shape=image_shape,
             code_size=code_size,
             detector=detector,
             fitted_on="training rows",
+            train_rows=None if image_shape else X_train,  # pixels have their own bounds
         ),
     )
     log.info(

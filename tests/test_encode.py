@@ -362,6 +362,47 @@ def test_keep_carries_an_id_through_encode_score_and_reconstruct(project):
         assert line.startswith(f"aefx: error: {message}")
 
 
+def test_rows_far_outside_the_training_rows_are_counted_and_named(project):
+    """New rows in other units (a shifted column) were encoded silently into codes the encoder
+    only extrapolated; held-out rows of the same data are not counted, and the codes do not
+    change either way."""
+    from aefx.encode import encode_file
+    from aefx.io import read_json
+
+    params = load_params(overrides=["seeds=[1]"])
+    train_autoencoders(params)
+    p = params.paths
+    span = read_json(p.encoder_meta)["train_range"]  # min-max scaled: 0..1 on training rows
+    assert span["low"] == pytest.approx([0.0] * 12) and span["high"] == pytest.approx([1.0] * 12)
+    model = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    held_out = pd.read_parquet(p.test)
+    held_out.to_csv(project / "same.csv", index=False)
+    stats = encode_file(model, project / "same.csv", project / "same-codes.parquet", rows=50)
+    assert (stats.rows, stats.far_rows, stats.far_columns) == (len(held_out), 0, {})
+
+    moved = held_out.copy()
+    column = moved.columns[3]
+    moved[column] += 1e6
+    moved.loc[:4, moved.columns[5]] -= 1e6
+    moved.to_csv(project / "moved.csv", index=False)
+    stats = encode_file(model, project / "moved.csv", project / "moved-codes.parquet", rows=50)
+    assert stats.far_rows == len(moved)
+    assert stats.far_columns == {column: len(moved), moved.columns[5]: 5}
+    codes = pd.read_parquet(project / "moved-codes.parquet").drop(columns="label")
+    expected = model.predict(None, moved)
+    np.testing.assert_array_equal(codes.to_numpy(), expected.to_numpy())
+
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "moved.csv", "-o", "m.csv", cwd=project
+    )
+    assert done.returncode == 0 and (project / "m.csv").exists()
+    assert done.stderr.strip() == (
+        f"warning: {len(moved)} of {len(moved)} rows lie far outside the training rows (beyond "
+        f"their range by more than its width) in {column} ({len(moved)}), {moved.columns[5]} "
+        "(5): the encoder extrapolates there (a change of units?); `aefx score` rates each row"
+    )
+
+
 def test_without_a_model_the_projects_own_encoder_is_used(project):
     """`aefx run` leaves the project's encoder at paths.encoder_meta: encode, score and
     reconstruct use it when -m is not given, and say how to get one when there is none."""

@@ -85,6 +85,15 @@ def encode(
     typer.echo(
         f"{stats.rows} rows -> {stats.code_size} codes in {output} ({stats.chunks} chunk(s))"
     )
+    if stats.far_rows:
+        shown = ", ".join(f"{c} ({n})" for c, n in list(stats.far_columns.items())[:5])
+        typer.echo(
+            f"warning: {stats.far_rows} of {stats.rows} rows lie far outside the training rows "
+            f"(beyond their range by more than its width) in {shown}"
+            f"{', ...' if len(stats.far_columns) > 5 else ''}: the encoder extrapolates there "
+            "(a change of units?); `aefx score` rates each row",
+            err=True,
+        )
 
 
 @app.command()
