@@ -191,12 +191,14 @@ def train_autoencoder(
     memory_budget_mb: float | None = None,
 ) -> TrainResult:
     """Train one autoencoder per seed; write the models, learning curves, a plot and metrics.
-    An autoencoder needing more than ``memory_budget_mb`` to train is refused first."""
-    X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
-    image_shape = read_json(schema_path)["image_shape"]
-    arch = Architecture.from_config(cfg, X.shape[1], image_shape)
+    An autoencoder needing more than ``memory_budget_mb`` to train is refused first, before
+    the training rows are read."""
+    schema = read_json(schema_path)
+    image_shape = schema["image_shape"]
+    arch = Architecture.from_config(cfg, len(schema["features"]), image_shape)
     if memory_budget_mb is not None:
         check_trainable(arch, memory_budget_mb)
+    X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
     warn_if_nothing_to_recalibrate(cfg, image_shape is not None, log)
     curves: dict[int, pd.DataFrame] = {}

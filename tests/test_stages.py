@@ -225,6 +225,24 @@ def test_recalibrated_batchnorm_changes_the_codes_not_the_training():
     assert not np.allclose(runs[True][2], runs[False][2], atol=1e-3)
 
 
+def test_an_autoencoder_over_the_budget_is_refused_before_the_rows_are_read(project):
+    """The size check needs only the schema's feature count: the training split (within the
+    data budget, but maybe large) is not read for a model that will not be trained."""
+    from tasks.train_autoencoder import train_autoencoder
+
+    params = load_params(overrides=["seeds=[1]"])
+    run_until(params, "scale")
+    p = params.paths
+    p.train_scaled.unlink()
+    with pytest.raises(AefxError, match=r"over data\.memory_budget_mb=0\.001"):
+        train_autoencoder(
+            params.autoencoder, params.seeds, params.data.label, p.data_schema, p.train_scaled,
+            p.autoencoders, p.learning_curves, p.train_metrics, p.learning_curve_plot,
+            memory_budget_mb=0.001,
+        )  # fmt: skip
+    assert not p.autoencoders.exists()
+
+
 @pytest.mark.parametrize(
     ("epochs", "every", "block"), [(50, 10, 10), (3, 10, 3), (25, 10, 5), (13, 10, 1), (8, 1, 1)]
 )
