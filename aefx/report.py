@@ -241,7 +241,8 @@ def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "ac
     ax.set_ylim(max(0.0, lowest - 0.03), 1.0)
     ax.set_xlabel("classifier")
     ax.set_ylabel(metric.replace("cv_", "CV ") + " (error bars: confidence interval)")
-    ax.set_title(f"{metric.removeprefix('cv_').capitalize()} by classifier and feature set")
+    shown = {"accuracy": "Accuracy", "f1_macro": "Macro F1"}.get(metric.removeprefix("cv_"), metric)
+    ax.set_title(f"{shown} by classifier and feature set")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(
         title="features",
