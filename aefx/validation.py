@@ -165,10 +165,13 @@ def validate_table(
 
     if label not in frame.columns:
         shown = ", ".join(list(frame.columns)[:8]) + (", ..." if frame.shape[1] > 8 else "")
-        found = other_separator(list(frame.columns))
         near = [c for c in frame.columns if str(c).strip().casefold() == label.strip().casefold()]
-        hint = f"; the header holds {found!r}: write the CSV comma-separated" if found else ""
-        hint = f"; column {near[0]!r} differs from it only in case or spaces" if near else hint
+        if near:
+            hint = f"; column {near[0]!r} differs from it only in case or spaces"
+        elif found := other_separator(list(frame.columns)):
+            hint = f"; the header holds {found!r}: write the CSV comma-separated"
+        else:
+            hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
     features = [c for c in frame.columns if c != label]
     if not features:

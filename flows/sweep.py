@@ -146,7 +146,8 @@ def sweep_table(result: SweepResult) -> Any:
     )
     table = Table(title=f"Sweep (MLflow run {result.run_id}): {result.metric}", caption=caption)
     table.add_column("member", overflow="fold")
-    table.add_column(result.metric.split(".")[0].split("_", 1)[1], justify="right")  # f1_macro
+    score_name = result.metric.split(".")[0].removeprefix("cv_").removeprefix("test_")
+    table.add_column(score_name, justify="right")  # accuracy or f1_macro
     table.add_column("MLflow run / outputs", no_wrap=True, overflow="fold")
     for m in result.members:
         score = "-" if m.headline is None else f"{m.headline:.4f}"
