@@ -48,6 +48,9 @@ class DataConfig(_Frozen):
     path: Path | None = None
     labels_path: Path | None = None
     label: str = "label"
+    # Columns of a table that are neither features nor the label (ids, names, timestamps): kept
+    # out of training, and carried through `aefx encode`, `score` and `reconstruct` when present.
+    ignore: tuple[str, ...] = ()
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: int = 1
@@ -62,6 +65,12 @@ class DataConfig(_Frozen):
     def _file_needs_path(self) -> DataConfig:
         if self.source in ("file", "images") and self.path is None:
             raise ValueError(f"data.source is {self.source!r} but data.path is not set")
+        if self.label in self.ignore:
+            raise ValueError(f"data.ignore names the label column {self.label!r}")
+        if len(set(self.ignore)) < len(self.ignore):
+            raise ValueError("data.ignore names a column twice")
+        if self.ignore and self.is_image:
+            raise ValueError(f"data.ignore is for tables; data.source {self.source!r} has none")
         return self
 
     @property

@@ -273,19 +273,21 @@ def stream_file(
     transform: Callable[[pd.DataFrame], pd.DataFrame],
     image_shape: Sequence[int] | None = None,
     label: str | None = None,
+    ignored: Sequence[str] = (),
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
-    error, except those in ``keep`` and the ``label`` column, which are carried through (and an
-    image's file name; a .npz's labels come as the ``label`` column). Returns (rows, chunks)."""
+    error, except those in ``keep``, the ``label`` column and the columns ``ignored`` in
+    training, which are carried through (and an image's file name; a .npz's labels come as the
+    ``label`` column). Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
     from aefx.io import atomic_path
 
-    asked = keep  # these must be there; the label and an image's file name may be
-    keep = keep | ({label} if label else set())
+    asked = keep  # these must be there; the label, ignored columns and an image's file name may be
+    keep = keep | ({label} if label else set()) | set(ignored)
     keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
     open_writer = _CsvWriter if output_format(source, output) == "csv" else pq.ParquetWriter
@@ -345,6 +347,7 @@ def encode_file(
         transform,
         encoder.image_shape,
         encoder.label,
+        encoder.ignored,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     if far is None:
@@ -405,6 +408,7 @@ def score_file(
         transform,
         encoder.image_shape,
         encoder.label,
+        encoder.ignored,
     )
     stats = ScoreStats(total, chunks, detector.threshold_, flagged)
     if truth:
@@ -452,6 +456,7 @@ def reconstruct_file(
         transform,
         encoder.image_shape,
         encoder.label,
+        encoder.ignored,
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(total, chunks, len(encoder.code_columns))

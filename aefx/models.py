@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,14 @@ def shipped_metadata(
     detector: Any,
     fitted_on: str,
     train_rows: Any = None,
+    ignored: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What `aefx encode`/`aefx score` and the pyfunc model need beside a shipped encoder: its
     file names and SHA-256 (a changed file is refused before loading), the features and scaler,
-    the code columns, the anomaly threshold learned on ``fitted_on`` rows, and the range of the
-    scaled ``train_rows`` per feature (for `aefx encode` to tell rows far outside it)."""
+    the columns that were neither features nor the label (``ignored``: carried through when new
+    rows have them), the code columns, the anomaly threshold learned on ``fitted_on`` rows, and
+    the range of the scaled ``train_rows`` per feature (for `aefx encode` to tell rows far
+    outside it)."""
     import keras
 
     from aefx.io import file_sha256
@@ -83,6 +87,7 @@ def shipped_metadata(
         "seed": seed,
         "features": scaler["features"],
         "label": label,
+        "ignored": list(ignored),
         "kind": kind,
         "image_shape": image_shape,
         "code_size": code_size,

@@ -31,6 +31,7 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         meta = read_json(meta_path)
         self.features = list(meta["features"])
         self.label = meta.get("label")
+        self.ignored = list(meta.get("ignored", []))  # columns carried through, not features
         self.code_columns = list(meta["code_columns"])
         # (height, width, channels) for a model trained on images: new images are read as such.
         self.image_shape = meta.get("image_shape")

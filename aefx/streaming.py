@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +41,15 @@ def _matrix(batch: Any) -> np.ndarray:
     ).astype("float64", copy=False)
 
 
-def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
-    """The feature columns (every numeric column but the label) and the row count, from the
-    file's footer alone."""
+def parquet_features(
+    path: Path, label: str | None, ignore: Sequence[str] = ()
+) -> tuple[list[str], int]:
+    """The feature columns (every numeric column but the label and those in ``ignore``) and the
+    row count, from the file's footer alone."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.validation import READ_ERRORS, check_content, unreadable
+    from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
@@ -59,7 +61,8 @@ def parquet_features(path: Path, label: str | None) -> tuple[list[str], int]:
     except READ_ERRORS as exc:
         raise unreadable(path, exc) from None
     schema = source.schema_arrow
-    names = [f.name for f in schema if f.name != label]
+    check_ignored(schema.names, ignore, str(path))
+    names = [f.name for f in schema if f.name != label and f.name not in ignore]
     if label is not None and label not in schema.names:
         log.info("train-stream: no %r column in %s; every column is a feature", label, path)
     bad = [
@@ -174,10 +177,17 @@ class StreamPlan:
 
 
 def survey(
-    path: Path, label: str | None, scale_kind: str, fraction: float, cap: int, chunk: int, seed: int
+    path: Path,
+    label: str | None,
+    scale_kind: str,
+    fraction: float,
+    cap: int,
+    chunk: int,
+    seed: int,
+    ignore: Sequence[str] = (),
 ) -> StreamPlan:
     """One pass: row count, scaling statistics of the training rows, the validation sample."""
-    features, rows = parquet_features(path, label)
+    features, rows = parquet_features(path, label, ignore)
     n_val = min(cap, max(1, round(fraction * rows)))
     validation = np.sort(np.random.default_rng(seed).choice(rows, n_val, replace=False))
     stats, held, start = RunningStats(), [], 0
@@ -273,6 +283,7 @@ def train_stream(
     chunk: int = 65_536,
     validation_cap: int = 20_000,
     seed: int = 1,
+    ignore: Sequence[str] = (),
 ) -> StreamResult:
     """Fit one autoencoder on ``source`` in bounded memory; write an encoder folder that
     `aefx encode` and `aefx score` read (encoder, whole autoencoder, metadata, learning curve)."""
@@ -291,7 +302,7 @@ def train_stream(
 
     check_encoder_folder(output, source)
     kind = "minmax" if scale_kind == "auto" else scale_kind
-    plan = survey(source, label, kind, cfg.validation_fraction, validation_cap, chunk, seed)
+    plan = survey(source, label, kind, cfg.validation_fraction, validation_cap, chunk, seed, ignore)
     log.info(
         "train-stream: %d rows (%d held out for validation), %d features, %s scaling",
         plan.rows,
@@ -347,6 +358,7 @@ def train_stream(
             code_size=arch.code_size,
             detector=detector,
             fitted_on="validation rows",
+            ignored=ignore,
         )
         meta["trained_on"] = {"file": str(source), "rows": plan.rows, "epochs": cfg.epochs}
         write_json(tmp / "encoder.json", meta)

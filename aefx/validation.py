@@ -4,6 +4,7 @@ reported at once as one line naming the file, the column and the rule."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def show_value(value: object) -> str:
 
 def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> list[str]:
     problems = []
+    text = []  # columns of words: perhaps no features at all, but ids or names
     for column in [c for c in frame.columns if c in set(cases["column"])]:
         mine = cases[cases["column"] == column]
         checks = set(mine["check"].astype(str))
@@ -58,6 +60,7 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
             if bad.any():
                 example = show_value(values[bad].iloc[0])
                 problems.append(f"column {column!r} is not numeric (value {example})")
+                text.append(column)
             elif values.notna().any():  # values that convert, in a type that is not a number
                 problems.append(
                     f"column {column!r} is not numeric (its type is {values.dtype}; store it as "
@@ -69,6 +72,11 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
         n_nan = int((mine["check"].astype(str) == "not_nullable").sum())
         n_inf = int((mine["check"].astype(str) == "finite").sum())
         problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
+    if text:
+        problems.append(
+            f"if {'it is' if len(text) == 1 else 'they are'} no feature (an id, a name), "
+            f"data.ignore: [{', '.join(text)}] keeps {'it' if len(text) == 1 else 'them'} out"
+        )
     return problems
 
 
@@ -128,10 +136,19 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
 MAJORITY_WARNING = 0.8
 
 
+def _looks_like_row_id(values: pd.Series) -> bool:
+    """Every whole number of a range once, as a row number or a database key would be."""
+    if len(values) < MIN_ROWS or not pd.api.types.is_numeric_dtype(values):
+        return False
+    whole = bool((values == values.round()).all())
+    return whole and values.nunique() == len(values) == values.max() - values.min() + 1
+
+
 def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
-    duplicated rows (they count twice, and may sit on both sides of the split) and one class
-    holding most rows (accuracy then says little; macro F1 weighs each class alike)."""
+    duplicated rows (they count twice, and may sit on both sides of the split), one class
+    holding most rows (accuracy then says little; macro F1 weighs each class alike) and a column
+    numbering the rows (an id: it learns the file's order, not the data)."""
     warnings = []
     shares = frame[label].value_counts(normalize=True)
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
@@ -147,6 +164,13 @@ def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
         warnings.append(
             f"{origin}: {len(constant)} constant column(s) carry no information: {shown}"
         )
+    for column in [c for c in features.columns if _looks_like_row_id(features[c])]:
+        values = features[column]
+        warnings.append(
+            f"{origin}: column {column!r} holds the whole numbers {values.min():.0f} to "
+            f"{values.max():.0f}, one per row (a row id?); data.ignore: [{column}] keeps it out "
+            "of the features"
+        )
     n_dup = int(frame.duplicated().sum())
     if n_dup:
         warnings.append(
@@ -155,12 +179,35 @@ def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
     return warnings
 
 
+def check_ignored(columns: Sequence[str], ignore: Sequence[str], origin: str) -> None:
+    """Each column that ``data.ignore`` names is among ``columns``."""
+    missing = [c for c in ignore if c not in columns]
+    if missing:
+        shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+        raise AefxError(
+            f"{origin}: data.ignore names column(s) {', '.join(map(repr, missing))} that it does "
+            f"not have (columns: {shown})"
+        )
+
+
+def drop_ignored(frame: pd.DataFrame, ignore: Sequence[str], origin: str) -> pd.DataFrame:
+    """``frame`` without the columns that ``data.ignore`` names, each of which must be there."""
+    check_ignored(list(frame.columns), ignore, origin)
+    return frame.drop(columns=list(ignore))
+
+
 def validate_table(
-    frame: pd.DataFrame, label: str, origin: str, test_size: float = 0.33, stratify: bool = False
+    frame: pd.DataFrame,
+    label: str,
+    origin: str,
+    test_size: float = 0.33,
+    stratify: bool = False,
+    ignore: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
-    return it with float features and the label last (its :func:`table_warnings` are the
-    caller's to log: ingest logs them when it writes the splits)."""
+    return it with float features and the label last, the ``ignore`` columns left out (its
+    :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
+    splits)."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
@@ -173,9 +220,11 @@ def validate_table(
         else:
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
+    frame = drop_ignored(frame, ignore, origin)
     features = [c for c in frame.columns if c != label]
     if not features:
-        raise AefxError(f"{origin}: no feature columns besides the label {label!r}")
+        also = " and data.ignore's columns" if ignore else ""
+        raise AefxError(f"{origin}: no feature columns besides the label {label!r}{also}")
     problems: list[str] = []
     try:
         table_schema(features, label).validate(frame, lazy=True)

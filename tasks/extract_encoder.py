@@ -58,7 +58,8 @@ def extract_encoder(
                 save_model(shipped, autoencoder_path)
     X_train = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy()
     detector = ReconstructionDetector(shipped, contamination).fit(X_train)
-    image_shape = read_json(schema_path)["image_shape"]
+    schema = read_json(schema_path)
+    image_shape = schema["image_shape"]
     write_json(
         encoder_meta,
         shipped_metadata(
@@ -73,6 +74,7 @@ def extract_encoder(
             detector=detector,
             fitted_on="training rows",
             train_rows=None if image_shape else X_train,  # pixels have their own bounds
+            ignored=schema.get("ignored", ()),  # absent from a schema written before data.ignore
         ),
     )
     log.info(

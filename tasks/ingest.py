@@ -17,6 +17,7 @@ from aefx.io import read_csv, write_json, write_parquet
 from aefx.validation import (
     check_budget,
     check_content,
+    drop_ignored,
     show_value,
     table_bytes,
     table_problems,
@@ -123,11 +124,13 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
-        return synthetic_frame(cfg.synthetic, cfg.label), "synthetic"
+        frame = synthetic_frame(cfg.synthetic, cfg.label)
+        return drop_ignored(frame, cfg.ignore, "synthetic"), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
     origin = str(cfg.path)
     frame = read_table(cfg.path, cfg.memory_budget_mb)
-    return validate_table(frame, cfg.label, origin, cfg.test_size, cfg.stratify), origin
+    checked = validate_table(frame, cfg.label, origin, cfg.test_size, cfg.stratify, cfg.ignore)
+    return checked, origin
 
 
 def load_splits(cfg: DataConfig) -> Splits:
@@ -229,7 +232,8 @@ def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
 
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
     """Load, validate and split the data set; write both splits as Parquet and a schema that
-    names the features, the label, the classes and (for images) the image shape."""
+    names the features, the label, the columns ignored, the classes and (for images) the image
+    shape."""
     train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
     for warning in warnings:
         log.warning("%s", warning)
@@ -243,6 +247,7 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
             "source": cfg.source,
             "features": list(features),
             "label": cfg.label,
+            "ignored": list(cfg.ignore),
             "classes": list(classes),
             "image_shape": shape,
         },

@@ -75,6 +75,13 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("{}\n", ["autoencoder.activation=tanh"], "autoencoder.activation"),
         ("{}\n", ["autoencoder.dropout=1"], "autoencoder.dropout"),
+        ("{}\n", ["data.ignore=[id, label]"], "data.ignore names the label column 'label'\n"),
+        ("{}\n", ["data.ignore=[id, id]"], "data.ignore names a column twice\n"),
+        (
+            "{}\n",
+            ["data.source=digits", "data.ignore=[id]"],
+            "data.ignore is for tables; data.source 'digits' has none\n",
+        ),
         (
             "tracking: {promote_alias: champion}\n",
             [],

@@ -362,6 +362,49 @@ def test_keep_carries_an_id_through_encode_score_and_reconstruct(project):
         assert line.startswith(f"aefx: error: {message}")
 
 
+def test_columns_ignored_in_training_are_carried_through_new_rows(project):
+    """A table with a customer name and a row number trains on its features alone
+    (data.ignore); new rows come with the same columns, which encode, score and reconstruct
+    carry through without --keep, and which do not change the codes."""
+    from aefx.io import read_json
+    from tasks.ingest import synthetic_frame
+
+    table = synthetic_frame(load_params().data.synthetic, "label")
+    features = [c for c in table.columns if c != "label"]
+    table.insert(0, "customer", [f"cust-{i}" for i in range(len(table))])
+    table.insert(1, "row", np.arange(len(table)))
+    table.to_csv(project / "data" / "raw" / "customers.csv", index=False)
+    params = load_params(
+        overrides=[
+            "seeds=[1]",
+            "data.source=file",
+            "data.path=data/raw/customers.csv",
+            "data.ignore=[customer, row]",
+        ]
+    )
+    train_autoencoders(params)
+    schema = read_json(params.paths.data_schema)
+    assert schema["features"] == features and schema["ignored"] == ["customer", "row"]
+    assert list(pd.read_parquet(params.paths.train).columns) == [*features, "label"]
+    assert read_json(params.paths.encoder_meta)["ignored"] == ["customer", "row"]
+
+    new = table.drop(columns=["label"]).iloc[:30]
+    new.to_csv(project / "new.csv", index=False)
+    model = str(params.paths.encoder_meta)
+    for command in ("encode", "score", "reconstruct"):
+        done = run_command(
+            *AEFX, command, "-m", model, "-i", "new.csv", "-o", f"{command}.csv", cwd=project
+        )
+        assert done.returncode == 0, done.stderr
+        written = pd.read_csv(project / f"{command}.csv")
+        assert list(written.columns[-2:]) == ["customer", "row"]
+        assert written[["customer", "row"]].equals(new[["customer", "row"]])
+    encoder = EncoderModel.from_files(str(params.paths.encoder), model)
+    codes = pd.read_csv(project / "encode.csv")[encoder.code_columns]
+    alone = encoder.predict(None, new[features].reset_index(drop=True))
+    np.testing.assert_allclose(codes.to_numpy(), alone.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_rows_far_outside_the_training_rows_are_counted_and_named(project):
     """New rows in other units (a shifted column) were encoded silently into codes the encoder
     only extrapolated; held-out rows of the same data are not counted, and the codes do not

@@ -146,6 +146,28 @@ def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     assert len(codes) == 50 and codes.filter(like="z").shape[1] == 6  # bottleneck 0.5 x 12
 
 
+def test_train_stream_leaves_the_ignored_columns_out_of_the_features(project):
+    """data.ignore holds for the streamed path as for ingest: an id column is neither trained
+    on nor refused as text, and the encoder carries it through `aefx encode`."""
+    from aefx.io import read_json
+
+    table = _table(600)
+    table.insert(0, "id", [f"r{i}" for i in range(len(table))])
+    source = _write(table, project / "rows.parquet")
+    command = (*AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "1")
+    done = run_command(*command, "--set", "data.ignore=[id, nope]", cwd=project)
+    assert done.returncode == 2 and not (project / "models").exists()
+    assert done.stderr.strip() == (
+        f"aefx: error: {source}: data.ignore names column(s) 'nope' that it does not have "
+        "(columns: id, f0, f1, f2, f3, f4, f5, label)"
+    )
+    done = run_command(*command, "--set", "data.ignore=[id]", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "600 rows x 6 features" in done.stdout
+    meta = read_json(project / "models" / "stream" / "encoder.json")
+    assert meta["ignored"] == ["id"] and "id" not in meta["features"]
+
+
 def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project):
     from mlflow.tracking import MlflowClient
 

@@ -115,6 +115,58 @@ def test_constant_columns_and_duplicated_rows_warn_but_pass():
     ]
 
 
+def test_ignored_columns_are_left_out_of_the_features_and_must_be_there():
+    """A customer table with an id and a name was refused for its text column, and a numeric id
+    was trained on as a feature: the only way out was to edit the file."""
+    frame = pd.DataFrame(
+        {
+            "name": [f"c{i}" for i in range(20)],
+            "a": np.linspace(0, 1, 20),
+            "id": np.arange(20),
+            "label": [0, 1] * 10,
+        }
+    )
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv")
+    assert str(caught.value) == (
+        "mine.csv: column 'name' is not numeric (value 'c0'); if it is no feature (an id, a "
+        "name), data.ignore: [name] keeps it out"
+    )
+    out = validate_table(frame, "label", "mine.csv", ignore=("name", "id"))
+    assert list(out.columns) == ["a", "label"]
+    assert list(frame.columns) == ["name", "a", "id", "label"]  # the caller's frame is kept
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv", ignore=("name", "ID", "nope"))
+    assert str(caught.value) == (
+        "mine.csv: data.ignore names column(s) 'ID', 'nope' that it does not have "
+        "(columns: name, a, id, label)"
+    )
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv", ignore=("name", "id", "a"))
+    assert str(caught.value) == (
+        "mine.csv: no feature columns besides the label 'label' and data.ignore's columns"
+    )
+
+
+def test_a_column_numbering_the_rows_warns_that_it_may_be_an_id():
+    """A row number learns the file's order (a file sorted by class gives it away), not the
+    data; whole numbers with a gap or a repeat, or fractions, are taken as data."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "key": rng.permutation(np.arange(101.0, 131.0)),  # shuffled, as after a split
+            "count": np.r_[np.arange(29.0), 40.0],  # a gap
+            "level": np.arange(30.0) // 2,  # repeats
+            "x": np.arange(30.0) + 0.5,
+            "label": [0, 1] * 15,
+        }
+    )
+    assert table_warnings(frame, "label", "mine.csv") == [
+        "mine.csv: column 'key' holds the whole numbers 101 to 130, one per row (a row id?); "
+        "data.ignore: [key] keeps it out of the features"
+    ]
+
+
 def test_a_continuous_label_is_refused_and_whole_numbered_floats_are_classes():
     """A regression target failed at compare_classifiers, after the autoencoders trained, in
     scikit-learn's traceback ('Unknown label type: continuous'). Floats that are whole numbers

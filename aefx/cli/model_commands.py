@@ -206,7 +206,7 @@ def train_stream(
     from aefx.tracking import tracking_uri
 
     # The checks a file's footer, the output folder and the store allow, before any run starts.
-    features, _ = parquet_features(input_path, params.data.label)
+    features, _ = parquet_features(input_path, params.data.label, params.data.ignore)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
     require_tracking_store(tracking_uri(params.tracking.uri))
@@ -225,6 +225,7 @@ def train_stream(
             params.anomaly.contamination,
             chunk=rows,
             seed=chosen_seed,
+            ignore=params.data.ignore,
         )
         record(result)
     per_epoch = sorted(result.seconds_per_epoch)[len(result.seconds_per_epoch) // 2]
