@@ -317,14 +317,15 @@ def check_before(s: Stage, params: Params) -> None:
     check_every_classifier(labels, params.classifiers, params.evaluation, params.paths.train_scaled)
 
 
-# How `dvc plots show` draws the data files among the plots.
+# How `dvc plots show` draws the data files among the plots. DVC fills in ${evaluation.metric}
+# from params.yaml, so the comparison's bars are of the metric the run is judged by.
 PLOT_PROPS: dict[str, dict[str, str]] = {
     "learning_curves": {"x": "epoch", "y": "val_loss", "title": "validation loss per epoch"},
     "comparison": {
         "template": "bar_horizontal",
-        "x": "accuracy",
+        "x": "${evaluation.metric}",
         "y": "features",
-        "title": "test accuracy by feature set",
+        "title": "test ${evaluation.metric} by feature set",
     },
 }
 

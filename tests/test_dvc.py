@@ -93,3 +93,27 @@ def test_repro_from_scratch_and_push_pull_through_a_local_remote(repo: Path, tmp
     assert file_md5(encoder) == digest
     assert (repo / "data" / "processed" / "train.parquet").is_file()
     assert json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1]) == {}
+
+
+def test_the_comparison_plot_draws_the_metric_the_run_is_judged_by(repo: Path):
+    """`dvc plots show` drew accuracy whatever evaluation.metric said; dvc.yaml now takes the
+    metric from params.yaml. (The rows are the shape compare_classifiers writes; DVC reads the
+    file, it need not be produced for this.)"""
+    rows = [
+        {"classifier": "logreg", "features": name, "accuracy": 0.97, "f1_macro": score}
+        for name, score in (("raw", 0.49), ("encoded", 0.77))
+    ]
+    (repo / "metrics").mkdir()
+    (repo / "metrics" / "comparison.json").write_text(json.dumps(rows))
+    for metric in ("accuracy", "f1_macro"):
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["evaluation"]["metric"] = metric
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        output = dvc("plots", "show", "--json", cwd=repo)  # with a line on the plots not there
+        shown = json.loads(next(ln for ln in output.splitlines() if ln.startswith("{")))
+        [plot] = shown["data"]["metrics/comparison.json"]
+        spec = plot["content"]
+        assert spec["title"]["text"] == f"test {metric} by feature set"
+        assert spec["encoding"]["x"]["field"] == metric
+        drawn = {v["features"]: float(v[metric]) for v in spec["data"]["values"]}
+        assert drawn == {row["features"]: row[metric] for row in rows}
