@@ -361,8 +361,9 @@ class TrackingConfig(_Frozen):
     # promote_metric, as `aefx promote` does; null: only `aefx promote` moves aliases.
     promote_alias: str | None = None
     # A training-split score by default: choosing a champion by a test_ metric is choosing on
-    # the test split. cv_ metrics are logged only in evaluation.mode cv.
-    promote_metric: str = "cv_accuracy.logreg.encoded"
+    # the test split. cv_ metrics are logged only in evaluation.mode cv. auto: the run's
+    # evaluation.metric, cv_<metric>.logreg.encoded (Params.promote_metric).
+    promote_metric: str = "auto"
 
 
 class AnomalyConfig(_Frozen):
@@ -478,6 +479,14 @@ class Params(_Frozen):
     sweep: SweepConfig = SweepConfig()
     paths: PathsConfig = PathsConfig()
 
+    @property
+    def promote_metric(self) -> str:
+        """The run metric that versions are ranked by: ``tracking.promote_metric``, where
+        ``auto`` is the training-split (CV) score of logistic regression on the codes, in
+        ``evaluation.metric`` (accuracy, or macro F1 when a run is judged by it)."""
+        chosen = self.tracking.promote_metric
+        return f"cv_{self.evaluation.metric}.logreg.encoded" if chosen == "auto" else chosen
+
     @model_validator(mode="after")
     def _some_seeds(self) -> Params:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -492,11 +501,15 @@ class Params(_Frozen):
                 "autoencoder: a conv autoencoder needs image data (data.source digits, mnist, "
                 "fashion_mnist or images)"
             )
-        t = self.tracking
-        if t.promote_alias and t.promote_metric.startswith("cv_") and self.evaluation.mode != "cv":
+        metric = self.promote_metric
+        if (
+            self.tracking.promote_alias
+            and metric.startswith("cv_")
+            and self.evaluation.mode != "cv"
+        ):
             # Refused before any work: the run could not promote by a metric it never logs.
             raise ValueError(
-                f"tracking.promote_metric {t.promote_metric!r} is logged only with "
+                f"tracking.promote_metric {metric!r} is logged only with "
                 "evaluation.mode cv; set evaluation.mode=cv, or a test_ metric (which chooses "
                 "on the test split)"
             )

@@ -184,13 +184,14 @@ def _promote(params: Params, uri: str) -> None:
         return
     from aefx.encode import promote
 
-    version, value = promote(uri, t.registered_model, t.promote_metric, t.promote_alias)
+    metric = params.promote_metric
+    version, value = promote(uri, t.registered_model, metric, t.promote_alias)
     log.info(
         "log_run: models:/%s@%s -> version %s (%s = %.4f)",
         t.registered_model,
         t.promote_alias,
         version,
-        t.promote_metric,
+        metric,
         value,
     )
 

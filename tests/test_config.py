@@ -127,6 +127,20 @@ def test_promoting_after_each_run_needs_a_metric_the_run_logs(tmp_path):
     assert load_params(path, by_test).evaluation.mode == "holdout"
 
 
+def test_the_promote_metric_follows_the_metric_runs_are_judged_by(tmp_path):
+    """A run judged by macro F1 (an imbalanced table) promoted its champion by accuracy, the
+    score it had been told to distrust, unless promote_metric was set by hand as well."""
+    path = tmp_path / "params.yaml"
+    path.write_text("tracking: {promote_alias: champion}\nevaluation: {mode: cv}\n")
+    assert load_params(path).promote_metric == "cv_accuracy.logreg.encoded"
+    by_f1 = load_params(path, ["evaluation.metric=f1_macro"])
+    assert by_f1.promote_metric == "cv_f1_macro.logreg.encoded"
+    named = ["evaluation.metric=f1_macro", "tracking.promote_metric=cv_accuracy.knn.raw"]
+    assert load_params(path, named).promote_metric == "cv_accuracy.knn.raw"
+    with pytest.raises(AefxError, match=r"'cv_f1_macro\.logreg\.encoded' is logged only with"):
+        load_params(path, ["evaluation.metric=f1_macro", "evaluation.mode=holdout"])
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(AefxError, match=r"params file not found \(run aefx in the project"):
         load_params(tmp_path / "nope.yaml")

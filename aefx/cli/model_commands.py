@@ -242,7 +242,7 @@ def promote(
         str | None,
         typer.Option(
             help="Run metric to rank versions by; default: tracking.promote_metric "
-            "(cv_accuracy.logreg.encoded, logged in evaluation.mode cv)."
+            "(auto: cv_<evaluation.metric>.logreg.encoded, logged in evaluation.mode cv)."
         ),
     ] = None,
     alias: Annotated[str, typer.Option(help="Alias to set on the best version.")] = "champion",
@@ -259,7 +259,7 @@ def promote(
     name = params.tracking.registered_model
     if not name:
         raise AefxError("tracking.registered_model is null: nothing is registered")
-    metric = metric or params.tracking.promote_metric
+    metric = metric or params.promote_metric
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
     require_tracking_store(uri, existing=True)
