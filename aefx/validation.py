@@ -144,11 +144,21 @@ def _looks_like_row_id(values: pd.Series) -> bool:
     return whole and values.nunique() == len(values) == values.max() - values.min() + 1
 
 
+def _near_duplicate_classes(labels: pd.Series) -> list[list[str]]:
+    """Text classes that are one class written two ways ('yes', 'Yes', 'yes '), in groups."""
+    groups: dict[str, list[str]] = {}
+    for value in labels.dropna().unique():
+        if isinstance(value, str):
+            groups.setdefault(value.strip().casefold(), []).append(value)
+    return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
 def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
     duplicated rows (they count twice, and may sit on both sides of the split), one class
-    holding most rows (accuracy then says little; macro F1 weighs each class alike) and a column
-    numbering the rows (an id: it learns the file's order, not the data)."""
+    holding most rows (accuracy then says little; macro F1 weighs each class alike), a class
+    written two ways ('yes', 'Yes') and a column numbering the rows (an id: it learns the
+    file's order, not the data)."""
     warnings = []
     shares = frame[label].value_counts(normalize=True)
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
@@ -156,6 +166,14 @@ def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
             f"{origin}: class {show_value(shares.index[0])} of {label!r} holds "
             f"{shares.iloc[0]:.0%} of the rows, so accuracy mostly counts it; "
             "evaluation.metric: f1_macro weighs every class alike"
+        )
+    near = _near_duplicate_classes(frame[label])
+    if near:
+        shown = ", ".join("/".join(map(show_value, group)) for group in near[:3])
+        warnings.append(
+            f"{origin}: classes of {label!r} written more than one way (in case or spaces) "
+            f"count as different classes: {shown}{', ...' if len(near) > 3 else ''}; write "
+            "each class one way"
         )
     features = frame.drop(columns=[label])
     constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]

@@ -167,6 +167,17 @@ def test_a_column_numbering_the_rows_warns_that_it_may_be_an_id():
     ]
 
 
+def test_a_class_written_two_ways_warns_that_it_counts_twice():
+    """'yes' and 'Yes', or 'no' and 'no ' (a hand-kept spreadsheet), became two classes each,
+    silently: every classifier was then scored on telling a class from itself."""
+    frame = pd.DataFrame({"a": np.linspace(0, 1, 24), "label": ["yes", "no", "Yes", "no "] * 6})
+    assert table_warnings(frame, "label", "mine.csv") == [
+        "mine.csv: classes of 'label' written more than one way (in case or spaces) count as "
+        "different classes: 'Yes'/'yes', 'no'/'no '; write each class one way"
+    ]
+    assert table_warnings(frame.assign(label=["yes", "no"] * 12), "label", "mine.csv") == []
+
+
 def test_a_continuous_label_is_refused_and_whole_numbered_floats_are_classes():
     """A regression target failed at compare_classifiers, after the autoencoders trained, in
     scikit-learn's traceback ('Unknown label type: continuous'). Floats that are whole numbers
