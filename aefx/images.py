@@ -273,7 +273,7 @@ def _unit_pixels(picture: Any, channels: int, origin: Path) -> np.ndarray:
 
 def _open_image(file: Path) -> Any:
     """One image file, loaded (a PIL image), or one line saying why it cannot be."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise AefxError(f"{file}: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
@@ -282,7 +282,10 @@ def _open_image(file: Path) -> Any:
     try:
         with Image.open(file) as img:
             img.load()
-            return img.copy()
+            # A camera stores a portrait photo sideways and says so in its EXIF orientation;
+            # viewers turn it upright, and so does this (else it is learnt sideways, or refused
+            # for a shape that does not match its upright neighbours).
+            return ImageOps.exif_transpose(img)
     except (UnidentifiedImageError, OSError) as exc:
         raise AefxError(f"{file}: cannot be read as an image ({exc})") from None
 

@@ -91,6 +91,36 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
     assert len(schema["features"]) == 5 * 7 * 3
 
 
+def test_photos_stored_sideways_are_read_upright_as_their_exif_says(tmp_path):
+    """A phone stores a portrait photo as landscape pixels plus an EXIF orientation. Read as
+    stored, it was refused beside upright photos ('image is 6x4 but ... is 4x6') or, had all
+    been stored so, learnt sideways; encode reads it upright too."""
+    from PIL import Image
+
+    from aefx.images import image_rows
+
+    upright = np.zeros((6, 4), dtype=np.uint8)
+    upright[:, -1] = 255  # the right-hand column white
+    for cls in ("a", "b"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(upright).save(tmp_path / "photos" / cls / f"{i}.png")
+    sideways = Image.fromarray(np.rot90(upright))  # stored turned a quarter anticlockwise
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # EXIF orientation 6: turn a quarter clockwise to display
+    sideways.save(tmp_path / "photos" / "a" / "phone.png", exif=exif)
+
+    _, train, test, schema = run_ingest(
+        DataConfig(source="images", path=tmp_path / "photos"), tmp_path / "out"
+    )
+    assert schema["image_shape"] == [6, 4, 1]
+    pixels = pd.concat([train, test]).drop(columns=["label"]).to_numpy()
+    assert len(pixels) == 13
+    np.testing.assert_array_equal(pixels, np.tile(upright.ravel() / 255.0, (13, 1)))
+    encoded = next(image_rows(tmp_path / "photos" / "a" / "phone.png", (6, 4, 1), rows=10))
+    np.testing.assert_array_equal(encoded.filter(like="px").to_numpy()[0], upright.ravel() / 255)
+
+
 def test_palette_and_16_bit_images_keep_their_colours_and_depth(tmp_path):
     """A GIF-style palette image in colour stays colour; 16-bit grey keeps its levels rather
     than clipping at 255 (Pillow's convert("L") of a 16-bit image does); grey with alpha is
