@@ -71,6 +71,9 @@ def runs_table(runs: list[Any]) -> Any:
         ("status", [r.info.status for r in runs], None),
         ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
     ]
+    experiments = [r.data.tags.get("dvc.exp_name", "") for r in runs]
+    if any(experiments):  # the name `dvc exp show` lists the experiment under
+        rows.append(("dvc experiment", experiments, None))
     rows += [
         (key, [r.data.params.get(key, "") for r in runs], "cyan") for key in differing_params(runs)
     ]

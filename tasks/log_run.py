@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,20 @@ def data_version(digests: dict[str, str]) -> str:
     return hashlib.md5(f"{digests['train']}:{digests['test']}".encode()).hexdigest()
 
 
+def dvc_experiment_tags(entry_point: str) -> dict[str, str]:
+    """Which `dvc exp run` experiment this run is, if it is one. DVC names the experiment and
+    its baseline commit in the environment of the stages it runs, so the MLflow run can be
+    found from its row in `dvc exp show`, and the other way round."""
+    name = os.environ.get("DVC_EXP_NAME")
+    if not name or entry_point != "dvc repro":
+        return {}
+    return {
+        "aefx.entry_point": "dvc exp run",
+        "dvc.exp_name": name,
+        "dvc.exp_baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", ""),
+    }
+
+
 def run_tags(params: Params, entry_point: str, digests: dict[str, str]) -> dict[str, str]:
     p = params.paths
     return {
@@ -57,6 +72,7 @@ def run_tags(params: Params, entry_point: str, digests: dict[str, str]) -> dict[
         "aefx.entry_point": entry_point,
         "aefx.kind": "pipeline",
         "aefx.outputs": str(p.workspace),
+        **dvc_experiment_tags(entry_point),
     }
 
 

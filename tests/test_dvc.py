@@ -56,10 +56,16 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     assert not any(key.startswith("svm_rbf.") for key in scores)  # untouched classifier
     dvc("plots", "diff", "--json", cwd=repo)
 
-    # A DVC experiment in a temporary workspace logs to the project's store, not a stray one.
-    dvc("exp", "run", "--temp", "--set-param", "classifiers.logreg.C=0.25", cwd=repo)
+    # A DVC experiment in a temporary workspace logs to the project's store, not a stray one,
+    # and its MLflow run names the experiment that `dvc exp show` lists.
+    exp = ("exp", "run", "--temp", "--name", "c-quarter")
+    dvc(*exp, "--set-param", "classifiers.logreg.C=0.25", cwd=repo)
     assert len(mlflow_runs(repo)) == 3
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
+    tags = mlflow_runs(repo)[0].data.tags
+    assert tags["aefx.entry_point"] == "dvc exp run" and tags["dvc.exp_name"] == "c-quarter"
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
+    assert tags["dvc.exp_baseline_rev"] == head
 
     # The code a stage imports is a dependency too: a changed data rule re-runs ingest.
     with open(repo / "aefx" / "validation.py", "a") as module:

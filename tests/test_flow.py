@@ -272,6 +272,34 @@ def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_pa
     assert "0.9415" in cv_row and "0.9394" not in cv_row
 
 
+def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
+    """A run made by `dvc exp run` carries the experiment's name; the table shows it (to find
+    the run's row in `dvc exp show`) once a listed run has one, and not otherwise."""
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = MlflowClient(uri)
+
+    def table() -> list[list[str]]:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(runs_table(recent_runs(uri, "aefx", 5)))
+        lines = console.export_text().splitlines()
+        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+    for tags in ({"aefx.entry_point": "dvc repro"}, {"aefx.entry_point": "dvc exp run"}):
+        run = store.create_run(experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline", **tags})
+        store.set_terminated(run.info.run_id)
+        if tags["aefx.entry_point"] == "dvc repro":
+            assert not [row for row in table() if row[:1] == ["dvc experiment"]]
+    store.set_tag(run.info.run_id, "dvc.exp_name", "c-quarter")
+    [row] = [row for row in table() if row[:1] == ["dvc experiment"]]
+    assert row == ["dvc experiment", "c-quarter", ""]  # newest first
+
+
 def test_compare_runs_shows_macro_f1_first_once_a_run_was_judged_by_it(tmp_path):
     """Every run logs test_f1_macro.*; it is a headline only when a run's evaluation.metric
     was f1_macro, and then it comes before accuracy."""
