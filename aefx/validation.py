@@ -46,7 +46,7 @@ def show_value(value: object) -> str:
 
 def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> list[str]:
     problems = []
-    text = []  # columns of words: perhaps no features at all, but ids or names
+    text = []  # columns mostly of words: perhaps no features at all, but ids or names
     for column in [c for c in frame.columns if c in set(cases["column"])]:
         mine = cases[cases["column"] == column]
         checks = set(mine["check"].astype(str))
@@ -60,7 +60,8 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
             if bad.any():
                 example = show_value(values[bad].iloc[0])
                 problems.append(f"column {column!r} is not numeric (value {example})")
-                text.append(column)
+                if bad.sum() * 2 >= values.notna().sum():  # words, not numbers with a '?' or two
+                    text.append(column)
             elif values.notna().any():  # values that convert, in a type that is not a number
                 problems.append(
                     f"column {column!r} is not numeric (its type is {values.dtype}; store it as "

@@ -148,6 +148,18 @@ def test_ignored_columns_are_left_out_of_the_features_and_must_be_there():
     )
 
 
+def test_numbers_with_a_missing_marker_are_not_taken_for_a_column_to_ignore():
+    """A numeric column with '?' for its missing values (as UCI files write them) is data to
+    mend, not an id or a name: the hint to ignore it is for columns mostly of words."""
+    frame = pd.DataFrame(
+        {"a": [str(v) for v in np.linspace(0, 1, 20)], "label": [0, 1] * 10}
+    ).astype({"a": object})
+    frame.loc[[3, 11], "a"] = "?"
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv")
+    assert str(caught.value) == "mine.csv: column 'a' is not numeric (value '?')"
+
+
 def test_a_column_numbering_the_rows_warns_that_it_may_be_an_id():
     """A row number learns the file's order (a file sorted by class gives it away), not the
     data; whole numbers with a gap or a repeat, or fractions, are taken as data."""
