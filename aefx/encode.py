@@ -350,9 +350,8 @@ def encode_file(
         encoder.ignored,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
-    if far is None:
-        return EncodeStats(total, chunks, len(encoder.code_columns))
-    return EncodeStats(total, chunks, len(encoder.code_columns), far.rows, far.columns())
+    found = (0, {}) if far is None else (far.rows, far.columns())
+    return EncodeStats(total, chunks, len(encoder.code_columns), *found)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,6 @@ def dvc_experiment_tags(entry_point: str) -> dict[str, str]:
     if not name or entry_point != "dvc repro":
         return {}
     return {
-        "aefx.entry_point": "dvc exp run",
         "dvc.exp_name": name,
         "dvc.exp_baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", ""),
     }
@@ -63,6 +62,9 @@ def dvc_experiment_tags(entry_point: str) -> dict[str, str]:
 
 def run_tags(params: Params, entry_point: str, digests: dict[str, str]) -> dict[str, str]:
     p = params.paths
+    experiment = dvc_experiment_tags(entry_point)
+    if experiment:  # the stages of `dvc exp run` are run as by `dvc repro`
+        entry_point = "dvc exp run"
     return {
         **git_tags(project_root()),
         "data.version": data_version(digests),
@@ -72,7 +74,7 @@ def run_tags(params: Params, entry_point: str, digests: dict[str, str]) -> dict[
         "aefx.entry_point": entry_point,
         "aefx.kind": "pipeline",
         "aefx.outputs": str(p.workspace),
-        **dvc_experiment_tags(entry_point),
+        **experiment,
     }
 
 
