@@ -51,6 +51,9 @@ class DataConfig(_Frozen):
     # Columns of a table that are neither features nor the label (ids, names, timestamps): kept
     # out of training, and carried through `aefx encode`, `score` and `reconstruct` when present.
     ignore: tuple[str, ...] = ()
+    # Columns of a table that hold categories (text or codes such as a colour or a region): each
+    # becomes one 0/1 column per category seen in the training split, at the scale stage.
+    categorical: tuple[str, ...] = ()
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: int = 1
@@ -71,6 +74,19 @@ class DataConfig(_Frozen):
             raise ValueError("data.ignore names a column twice")
         if self.ignore and self.is_image:
             raise ValueError(f"data.ignore is for tables; data.source {self.source!r} has none")
+        if self.label in self.categorical:
+            raise ValueError(
+                f"data.categorical names the label column {self.label!r} (labels are classes "
+                "already)"
+            )
+        if len(set(self.categorical)) < len(self.categorical):
+            raise ValueError("data.categorical names a column twice")
+        if both := [c for c in self.categorical if c in self.ignore]:
+            raise ValueError(f"data.categorical and data.ignore both name {both[0]!r}")
+        if self.categorical and self.is_image:
+            raise ValueError(
+                f"data.categorical is for tables; data.source {self.source!r} has none"
+            )
         return self
 
     @property

@@ -27,6 +27,8 @@ class EncodeStats:
     code_size: int
     far_rows: int = 0  # rows with a feature far outside the training rows (FarRows)
     far_columns: dict[str, int] = field(default_factory=dict)
+    # column of categories -> rows holding one that training did not see
+    unseen: dict[str, int] = field(default_factory=dict)
 
 
 class FarRows:
@@ -51,6 +53,21 @@ class FarRows:
         """Column -> rows far outside in it, most first."""
         order = np.argsort(-self._by_column, kind="stable")
         return {self._features[i]: int(self._by_column[i]) for i in order if self._by_column[i]}
+
+
+class UnseenCategories:
+    """Counts, per column of categories, the rows holding one the training rows did not have:
+    the one-hot columns of such a row are all 0, as for none of the known categories."""
+
+    def __init__(self, categories: dict[str, list[str]]) -> None:
+        self._categories = categories
+        self.rows: dict[str, int] = {}
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        from aefx.scaling import unseen_categories
+
+        for column, n in unseen_categories(chunk, self._categories).items():
+            self.rows[column] = self.rows.get(column, 0) + n
 
 
 def _model_files(directory: Path) -> tuple[Path, Path]:
@@ -218,8 +235,20 @@ def check_no_clash(carried: list[str], outputs: list[str], origin: Path) -> None
         )
 
 
-def check_values(chunk: pd.DataFrame, features: list[str], first_row: int, origin: Path) -> None:
-    for column in features:
+def check_values(
+    chunk: pd.DataFrame,
+    features: list[str],
+    first_row: int,
+    origin: Path,
+    categorical: Sequence[str] = (),
+) -> None:
+    """Every feature a finite number, except the ``categorical`` ones, which need only be there."""
+    for column in categorical:
+        if (missing := chunk[column].isna().to_numpy()).any():
+            raise AefxError(
+                f"{origin}: column {column!r} row {first_row + int(np.argmax(missing))} is missing"
+            )
+    for column in (c for c in features if c not in categorical):
         values = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
         if bad.any():
@@ -274,12 +303,14 @@ def stream_file(
     image_shape: Sequence[int] | None = None,
     label: str | None = None,
     ignored: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
     error, except those in ``keep``, the ``label`` column and the columns ``ignored`` in
     training, which are carried through (and an image's file name; a .npz's labels come as the
-    ``label`` column). Returns (rows, chunks)."""
+    ``label`` column). Features are numbers, but for the ``categorical`` ones. Returns (rows,
+    chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -302,7 +333,7 @@ def stream_file(
                     require_columns(chunk, asked, "--keep", source)
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
-                check_values(chunk, features, total, source)
+                check_values(chunk, features, total, source, categorical)
                 result = transform(chunk)
                 carried = [c for c in chunk.columns if c in keep]  # in the input's order
                 if chunks == 0:
@@ -330,9 +361,11 @@ def encode_file(
     ``keep`` (ids) are carried through. Rows far outside the training rows are counted
     (:class:`FarRows`), for models that record their range (tables)."""
     span = encoder.train_range
-    far = None if span is None else FarRows(*span, encoder.features)
+    far = None if span is None else FarRows(*span, encoder.scaled_features)
+    unseen = UnseenCategories(encoder.categories)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        unseen.update(chunk)
         X = encoder.scale(chunk)
         if far is not None:
             far.update(X)
@@ -348,10 +381,11 @@ def encode_file(
         encoder.image_shape,
         encoder.label,
         encoder.ignored,
+        list(encoder.categories),
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     found = (0, {}) if far is None else (far.rows, far.columns())
-    return EncodeStats(total, chunks, len(encoder.code_columns), *found)
+    return EncodeStats(total, chunks, len(encoder.code_columns), *found, unseen.rows)
 
 
 @dataclass(frozen=True)
@@ -362,6 +396,7 @@ class ScoreStats:
     flagged: int
     roc_auc: float | None = None
     average_precision: float | None = None
+    unseen: dict[str, int] = field(default_factory=dict)  # as in EncodeStats
 
 
 def score_file(
@@ -385,7 +420,8 @@ def score_file(
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
         nonlocal flagged
-        X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
+        unseen.update(chunk)
+        X = encoder.scale(chunk)
         score = detector.decision_function(np.asarray(X, dtype="float32"))
         flags = (score > detector.threshold_).astype("int8")
         flagged += int(flags.sum())
@@ -398,6 +434,7 @@ def score_file(
         # Before the rows stream: its values are collected as they go.
         first = first_row(source, encoder.image_shape, encoder.label)
         require_columns(first, [truth], "--truth", source)
+    unseen = UnseenCategories(encoder.categories)
     total, chunks = stream_file(
         source,
         output,
@@ -408,8 +445,9 @@ def score_file(
         encoder.image_shape,
         encoder.label,
         encoder.ignored,
+        list(encoder.categories),
     )
-    stats = ScoreStats(total, chunks, detector.threshold_, flagged)
+    stats = ScoreStats(total, chunks, detector.threshold_, flagged, unseen=unseen.rows)
     if truth:
         from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -422,6 +460,7 @@ def score_file(
                 flagged,
                 float(roc_auc_score(y, s)),
                 float(average_precision_score(y, s)),
+                unseen.rows,
             )
     log.info("score: %d rows, %d flagged -> %s", total, flagged, output)
     return stats
@@ -437,14 +476,16 @@ def reconstruct_file(
 ) -> EncodeStats:
     """Each row of ``source`` as the autoencoder rebuilds it, back in the input's units: scaled,
     passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
-    reconstructions are the denoised rows. Same feature columns; the label and the columns in
-    ``keep`` are carried through."""
+    reconstructions are the denoised rows. Same feature columns (one of categories holds the
+    category its rebuilt 0/1 columns favour); the label and the columns in ``keep`` are carried
+    through."""
+    unseen = UnseenCategories(encoder.categories)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
-        X = encoder.scaler.transform(chunk[encoder.features].astype("float64"))
+        unseen.update(chunk)
+        X = encoder.scale(chunk)
         rebuilt = autoencoder.predict(np.asarray(X, dtype="float32"), batch_size=4096, verbose=0)
-        back = encoder.scaler.inverse_transform(np.asarray(rebuilt, dtype="float64"))
-        return pd.DataFrame(back, columns=encoder.features, index=chunk.index)
+        return encoder.unscale(rebuilt, chunk.index)
 
     total, chunks = stream_file(
         source,
@@ -456,9 +497,10 @@ def reconstruct_file(
         encoder.image_shape,
         encoder.label,
         encoder.ignored,
+        list(encoder.categories),
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
-    return EncodeStats(total, chunks, len(encoder.code_columns))
+    return EncodeStats(total, chunks, len(encoder.code_columns), unseen=unseen.rows)
 
 
 def require_columns(chunk: pd.DataFrame, columns: Iterable[str], option: str, origin: Path) -> None:

@@ -85,7 +85,7 @@ def shipped_metadata(
     return {
         "encoder": encoder_path.name,
         "seed": seed,
-        "features": scaler["features"],
+        "features": scaler.get("columns", scaler["features"]),  # raw columns, before one-hot
         "label": label,
         "ignored": list(ignored),
         "kind": kind,

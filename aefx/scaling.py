@@ -1,11 +1,15 @@
-"""Fitted scalers saved as plain JSON, so shipping one with an encoder needs no pickle."""
+"""The scale stage's fitted transform of raw rows (columns of categories one-hot, then a
+scaler), saved as plain JSON, so shipping it with an encoder needs no pickle."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from aefx.errors import AefxError
 from aefx.io import read_json, write_json
@@ -24,11 +28,22 @@ def make_scaler(kind: str) -> Any:
     return {"minmax": MinMaxScaler, "standard": StandardScaler, "none": FunctionTransformer}[kind]()
 
 
-def scaler_to_dict(scaler: Any, kind: str, features: list[str], n_samples: int) -> dict[str, Any]:
+def scaler_to_dict(
+    scaler: Any,
+    kind: str,
+    features: list[str],
+    n_samples: int,
+    columns: Sequence[str] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """``features`` are the scaled columns; ``columns`` the raw ones they come from (the same
+    unless some hold ``categories``, which :func:`one_hot` spreads over one column each)."""
     state = {name: np.asarray(getattr(scaler, name)).tolist() for name in _STATE[kind]}
     return {
         "kind": kind,
         "features": list(features),
+        "columns": list(features if columns is None else columns),
+        "categories": {c: list(v) for c, v in (categories or {}).items()},
         "n_samples_seen": n_samples,
         "state": state,
     }
@@ -51,10 +66,108 @@ def scaler_from_dict(payload: dict[str, Any]) -> Any:
     return scaler
 
 
-def save_scaler(path: Path, scaler: Any, kind: str, features: list[str], n_samples: int) -> None:
-    write_json(path, scaler_to_dict(scaler, kind, features, n_samples))
+def save_scaler(
+    path: Path,
+    scaler: Any,
+    kind: str,
+    features: list[str],
+    n_samples: int,
+    columns: Sequence[str] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    write_json(path, scaler_to_dict(scaler, kind, features, n_samples, columns, categories))
 
 
 def load_scaler(path: Path) -> tuple[Any, list[str]]:
     payload = read_json(path)
     return scaler_from_dict(payload), list(payload["features"])
+
+
+def one_hot_name(column: str, category: str) -> str:
+    return f"{column}={category}"
+
+
+def fit_categories(frame: pd.DataFrame, categorical: Sequence[str]) -> dict[str, list[str]]:
+    """The categories of each column in ``categorical`` (as text), sorted: those of the
+    training rows, so that a category seen only in test rows gets no column of its own."""
+    return {c: sorted(frame[c].astype(str).unique()) for c in categorical}
+
+
+def one_hot_width(columns: Sequence[str], categories: Mapping[str, Sequence[str]]) -> int:
+    """How many columns ``columns`` make once those of ``categories`` are one-hot."""
+    return len(columns) + sum(len(known) - 1 for known in categories.values())
+
+
+def one_hot(
+    frame: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """``frame``'s ``columns`` as numbers, in order; each column of ``categories`` replaced, where
+    it stood, by one 0/1 column per category (``colour=red``). A value that is none of its
+    column's categories (one the training rows did not have) sets none of them."""
+    out: dict[str, Any] = {}
+    for column in columns:
+        if column not in categories:
+            out[column] = frame[column].astype("float64").to_numpy()
+            continue
+        values = frame[column].astype(str).to_numpy()
+        for category in categories[column]:
+            out[one_hot_name(column, category)] = (values == category).astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def from_one_hot(
+    frame: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """The inverse of :func:`one_hot`: each column of ``categories`` back as the category whose
+    0/1 column is largest (for a reconstruction, the one the autoencoder leans to)."""
+    out: dict[str, Any] = {}
+    for column in columns:
+        if column in categories:
+            block = frame[[one_hot_name(column, c) for c in categories[column]]].to_numpy()
+            out[column] = np.asarray(categories[column], dtype=object)[block.argmax(axis=1)]
+        else:
+            out[column] = frame[column].to_numpy()
+    return pd.DataFrame(out, index=frame.index)
+
+
+def unseen_categories(
+    frame: pd.DataFrame, categories: Mapping[str, Sequence[str]]
+) -> dict[str, int]:
+    """Column -> rows of ``frame`` whose value is none of the column's training categories."""
+    counts = {}
+    for column, known in categories.items():
+        n = int((~frame[column].astype(str).isin(known)).sum())
+        if n:
+            counts[column] = n
+    return counts
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Raw rows to the autoencoder's inputs and back: the columns of categories one-hot, then
+    the scaler, as the scale stage fitted them on the training split."""
+
+    scaler: Any
+    columns: list[str]  # the raw feature columns, in order
+    categories: dict[str, list[str]]  # the one-hot columns' training categories
+    features: list[str]  # the scaled columns the autoencoder reads
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> Preprocessing:
+        """From :func:`scaler_to_dict` output (one written before categories: none)."""
+        features = list(payload["features"])
+        return cls(
+            scaler_from_dict(payload),
+            list(payload.get("columns", features)),
+            {c: list(v) for c, v in payload.get("categories", {}).items()},
+            features,
+        )
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        expanded = one_hot(frame, self.columns, self.categories)
+        return np.asarray(self.scaler.transform(expanded))
+
+    def inverse_transform(self, X: np.ndarray) -> pd.DataFrame:
+        back = self.scaler.inverse_transform(np.asarray(X, dtype="float64"))
+        frame = pd.DataFrame(np.asarray(back), columns=self.features)
+        return from_one_hot(frame, self.columns, self.categories)

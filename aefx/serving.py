@@ -11,7 +11,7 @@ import pandas as pd
 from aefx.errors import AefxError
 from aefx.io import file_sha256, read_json
 from aefx.models import load_model
-from aefx.scaling import scaler_from_dict
+from aefx.scaling import Preprocessing
 
 
 class EncoderModel(mlflow.pyfunc.PythonModel):
@@ -35,8 +35,11 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.code_columns = list(meta["code_columns"])
         # (height, width, channels) for a model trained on images: new images are read as such.
         self.image_shape = meta.get("image_shape")
-        self.scaler = scaler_from_dict(meta["scaler"])
-        # The training rows' scaled range per feature (tables; absent in older models).
+        self.preprocessing = Preprocessing.from_dict(meta["scaler"])
+        self.scaler = self.preprocessing.scaler
+        # The columns of categories and the categories of each seen in training (tables).
+        self.categories = self.preprocessing.categories
+        # The training rows' scaled range per scaled column (tables; absent in older models).
         span = meta.get("train_range")
         self.train_range = None if span is None else (np.array(span["low"]), np.array(span["high"]))
         if meta.get("sha256") and file_sha256(encoder_path) != meta["sha256"]:
@@ -50,12 +53,23 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         frame = pd.DataFrame(model_input)
         return self.encode(self.scale(frame), frame.index)
 
+    @property
+    def scaled_features(self) -> list[str]:
+        """The autoencoder's input columns: the features, one per category for those of them."""
+        return self.preprocessing.features
+
     def scale(self, frame: pd.DataFrame) -> np.ndarray:
-        """The feature columns of raw rows, scaled as the training rows were."""
+        """The feature columns of raw rows, scaled as the training rows were (columns of
+        categories one-hot first; a category training did not see sets none of its columns)."""
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise AefxError(f"input is missing feature column(s): {', '.join(missing[:10])}")
-        return np.asarray(self.scaler.transform(frame[self.features].astype("float64")))
+        return self.preprocessing.transform(frame)
+
+    def unscale(self, X: np.ndarray, index: Any = None) -> pd.DataFrame:
+        """Scaled rows (a reconstruction) back in the features' units and categories."""
+        back = self.preprocessing.inverse_transform(X)
+        return back if index is None else back.set_axis(index)
 
     def encode(self, X: np.ndarray, index: Any = None) -> pd.DataFrame:
         codes = self.encoder.predict(np.asarray(X, dtype="float32"), verbose=0)

@@ -25,16 +25,20 @@ def _not_infinite(series: pd.Series) -> pd.Series:
     return ~np.isinf(values)
 
 
-def table_schema(features: list[str], label: str) -> Any:
-    """Every feature numeric, complete and finite; the label complete. Rules about the whole
-    table (rows, classes) need the split settings and live in :func:`validate_table`."""
+def table_schema(features: list[str], label: str, categorical: Sequence[str] = ()) -> Any:
+    """Every feature numeric, complete and finite, except the ``categorical`` ones, which need
+    only be complete; the label complete. Rules about the whole table (rows, classes) need the
+    split settings and live in :func:`validate_table`."""
     import pandera.pandas as pa
 
     feature_rules = [
         pa.Check(_is_numeric, element_wise=False, name="numeric"),
         pa.Check(_not_infinite, name="finite", ignore_na=True),
     ]
-    columns = {c: pa.Column(checks=feature_rules, nullable=False) for c in features}
+    columns = {
+        c: pa.Column(checks=None if c in categorical else feature_rules, nullable=False)
+        for c in features
+    }
     columns[label] = pa.Column(nullable=False)
     return pa.DataFrameSchema(columns, strict=False)
 
@@ -44,7 +48,9 @@ def show_value(value: object) -> str:
     return repr(value.item() if hasattr(value, "item") else value)
 
 
-def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> list[str]:
+def _column_problems(
+    frame: pd.DataFrame, label: str, cases: pd.DataFrame, categorical: Sequence[str]
+) -> list[str]:
     problems = []
     text = []  # columns mostly of words: perhaps no features at all, but ids or names
     for column in [c for c in frame.columns if c in set(cases["column"])]:
@@ -72,11 +78,17 @@ def _column_problems(frame: pd.DataFrame, label: str, cases: pd.DataFrame) -> li
             continue
         n_nan = int((mine["check"].astype(str) == "not_nullable").sum())
         n_inf = int((mine["check"].astype(str) == "finite").sum())
-        problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
+        if column in categorical:  # categories have no infinity
+            problems.append(f"column {column!r} has {n_nan} missing values")
+        else:
+            problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
     if text:
+        names, one = ", ".join(text), len(text) == 1
         problems.append(
-            f"if {'it is' if len(text) == 1 else 'they are'} no feature (an id, a name), "
-            f"data.ignore: [{', '.join(text)}] keeps {'it' if len(text) == 1 else 'them'} out"
+            f"data.categorical: [{names}] makes one column of each category if "
+            f"{'it holds' if one else 'they hold'} categories; data.ignore: [{names}] keeps "
+            f"{'it' if one else 'them'} out if {'it is' if one else 'they are'} no feature "
+            "(an id, a name)"
         )
     return problems
 
@@ -154,12 +166,18 @@ def _near_duplicate_classes(labels: pd.Series) -> list[list[str]]:
     return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
-def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
+# From this many categories on, a column of them is worth a word: each makes a column.
+MANY_CATEGORIES = 50
+
+
+def table_warnings(
+    frame: pd.DataFrame, label: str, origin: str, categorical: Sequence[str] = ()
+) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
     duplicated rows (they count twice, and may sit on both sides of the split), one class
     holding most rows (accuracy then says little; macro F1 weighs each class alike), a class
-    written two ways ('yes', 'Yes') and a column numbering the rows (an id: it learns the
-    file's order, not the data)."""
+    written two ways ('yes', 'Yes'), a column numbering the rows (an id: it learns the file's
+    order, not the data) and a column of categories with so many that most have few rows."""
     warnings = []
     shares = frame[label].value_counts(normalize=True)
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
@@ -190,6 +208,13 @@ def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
             f"{values.max():.0f}, one per row (a row id?); data.ignore: [{column}] keeps it out "
             "of the features"
         )
+    for column in categorical:
+        n = features[column].nunique()
+        if n >= MANY_CATEGORIES:
+            warnings.append(
+                f"{origin}: column {column!r} has {n} categories in {len(frame)} rows, each made "
+                "a column of its own (is it an id or free text?)"
+            )
     n_dup = int(frame.duplicated().sum())
     if n_dup:
         warnings.append(
@@ -198,15 +223,32 @@ def table_warnings(frame: pd.DataFrame, label: str, origin: str) -> list[str]:
     return warnings
 
 
-def check_ignored(columns: Sequence[str], ignore: Sequence[str], origin: str) -> None:
-    """Each column that ``data.ignore`` names is among ``columns``."""
+def check_ignored(
+    columns: Sequence[str], ignore: Sequence[str], origin: str, option: str = "data.ignore"
+) -> None:
+    """Each column that ``data.ignore`` (or another ``option``) names is among ``columns``."""
     missing = [c for c in ignore if c not in columns]
     if missing:
         shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
         raise AefxError(
-            f"{origin}: data.ignore names column(s) {', '.join(map(repr, missing))} that it does "
+            f"{origin}: {option} names column(s) {', '.join(map(repr, missing))} that it does "
             f"not have (columns: {shown})"
         )
+
+
+def check_categorical(frame: pd.DataFrame, categorical: Sequence[str], origin: str) -> None:
+    """Each column that ``data.categorical`` names is there, and no other column already has
+    the name of one of the 0/1 columns its categories will make (``colour=red``)."""
+    from aefx.scaling import one_hot_name
+
+    check_ignored(list(frame.columns), categorical, origin, "data.categorical")
+    for column in categorical:
+        for category in frame[column].dropna().astype(str).unique():
+            if (name := one_hot_name(column, category)) in frame.columns:
+                raise AefxError(
+                    f"{origin}: column {name!r} has the name that category {category!r} of "
+                    f"{column!r} would be given as a column of its own; rename it"
+                )
 
 
 def drop_ignored(frame: pd.DataFrame, ignore: Sequence[str], origin: str) -> pd.DataFrame:
@@ -222,11 +264,12 @@ def validate_table(
     test_size: float = 0.33,
     stratify: bool = False,
     ignore: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
-    return it with float features and the label last, the ``ignore`` columns left out (its
-    :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
-    splits)."""
+    return it with float features (the ``categorical`` ones as text) and the label last, the
+    ``ignore`` columns left out (its :func:`table_warnings` are the caller's to log: ingest logs
+    them when it writes the splits)."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
@@ -240,22 +283,33 @@ def validate_table(
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
     frame = drop_ignored(frame, ignore, origin)
+    check_categorical(frame, categorical, origin)
     features = [c for c in frame.columns if c != label]
     if not features:
         also = " and data.ignore's columns" if ignore else ""
         raise AefxError(f"{origin}: no feature columns besides the label {label!r}{also}")
     problems: list[str] = []
     try:
-        table_schema(features, label).validate(frame, lazy=True)
+        table_schema(features, label, categorical).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        problems += _column_problems(frame, label, exc.failure_cases)
+        problems += _column_problems(frame, label, exc.failure_cases, categorical)
     if not frame[label].isna().any():
         problems += table_problems(frame, label, test_size, stratify)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))
-    out = frame[features].astype("float64")
-    out[label] = frame[label].to_numpy()
-    return out
+    return with_feature_types(frame, label, categorical)
+
+
+def with_feature_types(
+    frame: pd.DataFrame, label: str, categorical: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``frame``'s features as floats, the ``categorical`` ones as text, and the label last."""
+    out = {
+        column: frame[column].astype(str if column in categorical else "float64")
+        for column in frame.columns
+        if column != label
+    }
+    return pd.DataFrame({**out, label: frame[label]}, index=frame.index)
 
 
 PARQUET_MAGIC = b"PAR1"

@@ -273,11 +273,14 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
     differ from ``params``' (their data settings cannot)."""
     from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
+    from aefx.scaling import fit_categories, one_hot_width
     from tasks.ingest import check_data
 
     splits = check_data(params.data, keep=keep)
     labels = splits.train[params.data.label].to_numpy()
-    n_features = splits.train.shape[1] - 1
+    features = splits.train.drop(columns=[params.data.label])
+    categories = fit_categories(features, params.data.categorical)  # as ingest records them
+    n_features = one_hot_width(list(features.columns), categories)
     for each in members or [params]:
         arch = Architecture.from_config(each.autoencoder, n_features, splits.shape)
         check_trainable(arch, each.data.memory_budget_mb)

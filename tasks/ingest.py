@@ -14,8 +14,10 @@ from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
 from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
 from aefx.io import read_csv, write_json, write_parquet
+from aefx.scaling import fit_categories
 from aefx.validation import (
     check_budget,
+    check_categorical,
     check_content,
     drop_ignored,
     show_value,
@@ -24,6 +26,7 @@ from aefx.validation import (
     table_warnings,
     unreadable,
     validate_table,
+    with_feature_types,
 )
 
 log = logging.getLogger(__name__)
@@ -124,12 +127,15 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
-        frame = synthetic_frame(cfg.synthetic, cfg.label)
-        return drop_ignored(frame, cfg.ignore, "synthetic"), "synthetic"
+        frame = drop_ignored(synthetic_frame(cfg.synthetic, cfg.label), cfg.ignore, "synthetic")
+        check_categorical(frame, cfg.categorical, "synthetic")
+        return with_feature_types(frame, cfg.label, cfg.categorical), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
     origin = str(cfg.path)
     frame = read_table(cfg.path, cfg.memory_budget_mb)
-    checked = validate_table(frame, cfg.label, origin, cfg.test_size, cfg.stratify, cfg.ignore)
+    checked = validate_table(
+        frame, cfg.label, origin, cfg.test_size, cfg.stratify, cfg.ignore, cfg.categorical
+    )
     return checked, origin
 
 
@@ -153,7 +159,7 @@ def load_splits(cfg: DataConfig) -> Splits:
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
-        warnings = tuple(table_warnings(frame, cfg.label, origin))
+        warnings = tuple(table_warnings(frame, cfg.label, origin, cfg.categorical))
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.
         train, test = presplit
@@ -232,8 +238,9 @@ def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
 
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
     """Load, validate and split the data set; write both splits as Parquet and a schema that
-    names the features, the label, the columns ignored, the classes and (for images) the image
-    shape."""
+    names the features, the label, the columns ignored, the columns of categories with the
+    categories of each in the training split (the scale stage makes a 0/1 column of each), the
+    classes and (for images) the image shape."""
     train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
     for warning in warnings:
         log.warning("%s", warning)
@@ -248,6 +255,7 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
             "features": list(features),
             "label": cfg.label,
             "ignored": list(cfg.ignore),
+            "categories": fit_categories(train, cfg.categorical),
             "classes": list(classes),
             "image_shape": shape,
         },

@@ -10,7 +10,7 @@ import pandas as pd
 
 from aefx.config import ScaleConfig
 from aefx.io import read_json, write_parquet
-from aefx.scaling import make_scaler, save_scaler
+from aefx.scaling import make_scaler, one_hot, save_scaler
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,18 @@ def scale(
     test_out: Path,
     scaler_out: Path,
 ) -> ScaleResult:
-    """Fit the scaler on train rows and write scaled copies of both splits plus the scaler."""
-    kind = cfg.kind_for(read_json(schema_path)["image_shape"] is not None)
-    X_train, y_train = split_xy(pd.read_parquet(train_path), label)
-    X_test, y_test = split_xy(pd.read_parquet(test_path), label)
+    """Fit the scaler on train rows and write scaled copies of both splits plus the scaler.
+    The columns of categories the schema names become one 0/1 column per category that ingest
+    found in the training rows first (a category only test rows have sets none of them)."""
+    schema = read_json(schema_path)
+    kind = cfg.kind_for(schema["image_shape"] is not None)
+    raw_train, y_train = split_xy(pd.read_parquet(train_path), label)
+    raw_test, y_test = split_xy(pd.read_parquet(test_path), label)
+    columns = list(raw_train.columns)
+    # (absent from a schema written before data.categorical)
+    categories = schema.get("categories", {})
+    X_train = one_hot(raw_train, columns, categories)
+    X_test = one_hot(raw_test, columns, categories)
     # Fit on train only: test rows must not leak into the min/max (or mean/std).
     scaler = make_scaler(kind).fit(X_train)
     features = list(X_train.columns)
@@ -56,8 +64,12 @@ def scale(
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)
         scaled[label] = y.to_numpy()
         write_parquet(out, scaled)
-    save_scaler(scaler_out, scaler, kind, features, len(X_train))
+    save_scaler(scaler_out, scaler, kind, features, len(X_train), columns, categories)
     log.info(
-        "scale: %s scaler fit on %d train rows, %d features", kind, len(X_train), len(features)
+        "scale: %s scaler fit on %d train rows, %d features%s",
+        kind,
+        len(X_train),
+        len(features),
+        f" ({len(categories)} column(s) of categories one-hot)" if categories else "",
     )
     return ScaleResult(len(features), constant)

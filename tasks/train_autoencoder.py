@@ -26,6 +26,7 @@ from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
 from aefx.models import configure_determinism, save_model
 from aefx.progress import epoch_callback
+from aefx.scaling import one_hot_width
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,9 @@ def train_autoencoder(
     the training rows are read."""
     schema = read_json(schema_path)
     image_shape = schema["image_shape"]
-    arch = Architecture.from_config(cfg, len(schema["features"]), image_shape)
+    # As the scale stage makes them: a column of categories is one per category.
+    n_features = one_hot_width(schema["features"], schema.get("categories", {}))
+    arch = Architecture.from_config(cfg, n_features, image_shape)
     if memory_budget_mb is not None:
         check_trainable(arch, memory_budget_mb)
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")

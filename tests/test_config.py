@@ -83,6 +83,22 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.ignore is for tables; data.source 'digits' has none\n",
         ),
         (
+            "{}\n",
+            ["data.categorical=[region, label]"],
+            "data.categorical names the label column 'label' (labels are classes already)\n",
+        ),
+        ("{}\n", ["data.categorical=[a, a]"], "data.categorical names a column twice\n"),
+        (
+            "{}\n",
+            ["data.categorical=[region]", "data.ignore=[region]"],
+            "data.categorical and data.ignore both name 'region'\n",
+        ),
+        (
+            "{}\n",
+            ["data.source=digits", "data.categorical=[a]"],
+            "data.categorical is for tables; data.source 'digits' has none\n",
+        ),
+        (
             "tracking: {promote_alias: champion}\n",
             [],
             "tracking.promote_metric 'cv_accuracy.logreg.encoded' is logged only with "

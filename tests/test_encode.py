@@ -405,6 +405,74 @@ def test_columns_ignored_in_training_are_carried_through_new_rows(project):
     np.testing.assert_allclose(codes.to_numpy(), alone.to_numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_columns_of_categories_train_and_encode_new_rows_alike(project):
+    """A table with a text column of categories and one of numeric codes (data.categorical)
+    trains an autoencoder on their 0/1 columns; new rows with the raw columns encode as the
+    scale stage's rows do, a category training did not see is counted, and reconstruct gives
+    each column back as one of its categories."""
+    from aefx.io import read_json
+    from tasks.ingest import synthetic_frame
+
+    table = synthetic_frame(load_params().data.synthetic, "label")
+    features = [c for c in table.columns if c != "label"]
+    table.insert(2, "region", np.array(["north", "south", "east"])[np.arange(len(table)) % 3])
+    table.insert(5, "plan", 1 + np.arange(len(table)) % 2)
+    table.to_csv(project / "data" / "raw" / "customers.csv", index=False)
+    params = load_params(
+        overrides=[
+            "seeds=[1]",
+            "data.source=file",
+            "data.path=data/raw/customers.csv",
+            "data.categorical=[region, plan]",
+        ]
+    )
+    train_autoencoders(params)
+    p = params.paths
+    raw_columns = [c for c in table.columns if c != "label"]
+    categories = {"region": ["east", "north", "south"], "plan": ["1", "2"]}
+    assert read_json(p.data_schema)["categories"] == categories
+    meta = read_json(p.encoder_meta)
+    assert meta["features"] == raw_columns and meta["scaler"]["categories"] == categories
+    scaled_test = pd.read_parquet(p.test_scaled).drop(columns="label")
+    region, plan = ["region=east", "region=north", "region=south"], ["plan=1", "plan=2"]
+    in_place = [*features[:2], *region, *features[2:4], *plan, *features[4:]]
+    assert list(scaled_test.columns) == in_place
+    encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    assert encoder.encoder.input_shape[-1] == len(features) + 5
+    raw_test = pd.read_parquet(p.test).drop(columns="label")
+    np.testing.assert_allclose(
+        encoder.predict(None, raw_test).to_numpy(),
+        encoder.encode(scaled_test.to_numpy()).to_numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+    new = table.drop(columns=["label"]).iloc[:30].copy()
+    new.loc[[4, 7], "region"] = "west"
+    new.to_csv(project / "new.csv", index=False)
+    for command in ("encode", "score", "reconstruct"):
+        done = run_command(
+            *AEFX,
+            command,
+            "-m",
+            str(p.encoder_meta),
+            "-i",
+            "new.csv",
+            "-o",
+            f"{command}.csv",
+            cwd=project,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip() == (
+            "warning: categories the training rows did not have, in region (2 rows): such a row "
+            "reaches the autoencoder as none of its column's known categories"
+        )
+    assert encoder.scale(new)[[4, 7], 2:5].tolist() == [[0, 0, 0], [0, 0, 0]]
+    rebuilt = pd.read_csv(project / "reconstruct.csv")
+    assert list(rebuilt.columns) == raw_columns
+    assert set(rebuilt["region"]) <= {"east", "north", "south"} and set(rebuilt["plan"]) <= {1, 2}
+
+
 def test_rows_far_outside_the_training_rows_are_counted_and_named(project):
     """New rows in other units (a shifted column) were encoded silently into codes the encoder
     only extrapolated; held-out rows of the same data are not counted, and the codes do not

@@ -146,6 +146,59 @@ def test_scaler_is_fit_on_train_only_and_round_trips(project):
     np.testing.assert_allclose(scaler.transform(raw_test), test.to_numpy())
 
 
+def test_columns_of_categories_are_one_hot_from_the_training_rows_alone(project):
+    """A column of categories becomes, where it stood, one 0/1 column per category of the
+    training split (ingest records them in the schema); a category only test rows have sets
+    none of them. The saved scaler maps raw rows to the scaled ones (as `aefx encode` does) and
+    back (as `aefx reconstruct` does)."""
+    from sklearn.model_selection import train_test_split
+
+    from aefx.scaling import Preprocessing
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "colour": ["red", "green", "blue"] * 20,
+            "b": rng.normal(size=60),
+            "label": [0, 1] * 30,
+        }
+    )
+    _, test_rows = train_test_split(np.arange(60), test_size=0.33, random_state=1)
+    table.loc[test_rows[0], "colour"] = "violet"  # the split ingest makes puts it in test
+    table.to_csv(project / "data" / "raw" / "paint.csv", index=False)
+    params = load_params(
+        overrides=["data.source=file", "data.path=data/raw/paint.csv", "data.categorical=[colour]"]
+    )
+    run_until(params, "scale")
+    p = params.paths
+    assert read_json(p.data_schema)["categories"] == {"colour": ["blue", "green", "red"]}
+
+    columns = ["a", "colour=blue", "colour=green", "colour=red", "b"]
+    scaled_train, scaled_test = (pd.read_parquet(path) for path in (p.train_scaled, p.test_scaled))
+    assert list(scaled_train.columns) == [*columns, "label"]
+    block = ["colour=blue", "colour=green", "colour=red"]
+    raw_test = pd.read_parquet(p.test).drop(columns="label")
+    violet = (raw_test["colour"] == "violet").to_numpy()
+    assert violet.sum() == 1 and (scaled_test.loc[violet, block] == 0).all(axis=None)
+    assert (scaled_test.loc[~violet, block].sum(axis=1) == 1).all()
+    assert (scaled_train[block].sum(axis=1) == 1).all()
+    saved = read_json(p.scaler)
+    assert saved["columns"] == ["a", "colour", "b"] and saved["features"] == columns
+    assert saved["categories"] == {"colour": ["blue", "green", "red"]}
+
+    prep = Preprocessing.from_dict(saved)
+    np.testing.assert_allclose(prep.transform(raw_test), scaled_test[columns].to_numpy())
+    back = prep.inverse_transform(scaled_train[columns].to_numpy())
+    raw_train = pd.read_parquet(p.train)
+    assert list(back.columns) == ["a", "colour", "b"]
+    assert list(back["colour"]) == list(raw_train["colour"])
+    np.testing.assert_allclose(back[["a", "b"]].to_numpy(dtype=float), raw_train[["a", "b"]])
+    # A scaler saved before columns of categories reads as one without them.
+    old = {k: v for k, v in saved.items() if k not in ("columns", "categories")}
+    assert Preprocessing.from_dict(old).columns == columns
+
+
 def test_standard_scaler_round_trips(tmp_path):
     from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
 

@@ -349,6 +349,22 @@ def test_train_stream_refuses_a_conv_autoencoder_in_one_line(project):
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 
+def test_train_stream_refuses_columns_of_categories_in_one_line(project):
+    """Its scaler is fit chunk by chunk on numbers; categories are one-hot by `aefx run`'s scale
+    stage only, so params naming some are refused before any run starts."""
+    _write(_table(500), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--set", "data.categorical=[f0]", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "aefx: error: aefx train-stream reads numeric columns only: data.categorical is for "
+        "`aefx run` (or one-hot encode the file first)"
+    )
+    assert not (project / "models").exists() and not (project / "mlruns").exists()
+
+
 def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
     from aefx.errors import AefxError
     from aefx.streaming import parquet_features

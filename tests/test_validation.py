@@ -129,8 +129,9 @@ def test_ignored_columns_are_left_out_of_the_features_and_must_be_there():
     with pytest.raises(AefxError) as caught:
         validate_table(frame, "label", "mine.csv")
     assert str(caught.value) == (
-        "mine.csv: column 'name' is not numeric (value 'c0'); if it is no feature (an id, a "
-        "name), data.ignore: [name] keeps it out"
+        "mine.csv: column 'name' is not numeric (value 'c0'); data.categorical: [name] makes one "
+        "column of each category if it holds categories; data.ignore: [name] keeps it out if it "
+        "is no feature (an id, a name)"
     )
     out = validate_table(frame, "label", "mine.csv", ignore=("name", "id"))
     assert list(out.columns) == ["a", "label"]
@@ -146,6 +147,54 @@ def test_ignored_columns_are_left_out_of_the_features_and_must_be_there():
     assert str(caught.value) == (
         "mine.csv: no feature columns besides the label 'label' and data.ignore's columns"
     )
+
+
+def test_columns_of_categories_are_kept_as_text_and_checked_for_what_they_can_break():
+    """A column that data.categorical names may hold text or codes: it is kept as text (the
+    scale stage makes a 0/1 column of each category); it must be there and complete, and no
+    other column may already have the name one of its categories will be given."""
+    frame = pd.DataFrame(
+        {
+            "x": np.linspace(0, 1, 20),
+            "region": ["north", "south", "east", "west"] * 5,
+            "size": [1, 2] * 10,
+            "label": [0, 1] * 10,
+        }
+    )
+    out = validate_table(frame, "label", "mine.csv", categorical=("region", "size"))
+    assert list(out.columns) == ["x", "region", "size", "label"]
+    assert out["x"].dtype == "float64"
+    assert list(out["region"][:4]) == ["north", "south", "east", "west"]
+    assert list(out["size"][:2]) == ["1", "2"]
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv", categorical=("regions",))
+    assert str(caught.value) == (
+        "mine.csv: data.categorical names column(s) 'regions' that it does not have "
+        "(columns: x, region, size, label)"
+    )
+    holed = frame.astype({"region": object})
+    holed.loc[[3, 8], "region"] = None
+    with pytest.raises(AefxError) as caught:
+        validate_table(holed, "label", "mine.csv", categorical=("region",))
+    assert str(caught.value) == "mine.csv: column 'region' has 2 missing values"
+    taken = frame.assign(**{"size=2": 0.0})
+    with pytest.raises(AefxError) as caught:
+        validate_table(taken, "label", "mine.csv", categorical=("size",))
+    assert str(caught.value) == (
+        "mine.csv: column 'size=2' has the name that category '2' of 'size' would be given as "
+        "a column of its own; rename it"
+    )
+
+
+def test_a_column_of_many_categories_warns_that_each_makes_a_column():
+    frame = pd.DataFrame(
+        {"x": np.linspace(0, 1, 120), "city": [f"c{i % 60}" for i in range(120)]}
+    ).assign(label=[0, 1] * 60)
+    assert table_warnings(frame, "label", "mine.csv", ("city",)) == [
+        "mine.csv: column 'city' has 60 categories in 120 rows, each made a column of its own "
+        "(is it an id or free text?)"
+    ]
+    assert table_warnings(frame.iloc[::3], "label", "mine.csv", ("city",)) == []
 
 
 def test_numbers_with_a_missing_marker_are_not_taken_for_a_column_to_ignore():

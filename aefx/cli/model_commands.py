@@ -94,6 +94,18 @@ def encode(
             "(a change of units?); `aefx score` rates each row",
             err=True,
         )
+    warn_unseen(stats.unseen)
+
+
+def warn_unseen(unseen: dict[str, int]) -> None:
+    """A warning for rows holding a category that the training rows did not have."""
+    if unseen:
+        shown = ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in unseen.items())
+        typer.echo(
+            f"warning: categories the training rows did not have, in {shown}: such a row "
+            "reaches the autoencoder as none of its column's known categories",
+            err=True,
+        )
 
 
 @app.command()
@@ -136,6 +148,7 @@ def score(
         typer.echo(
             f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
         )
+    warn_unseen(stats.unseen)
 
 
 @app.command()
@@ -163,6 +176,7 @@ def reconstruct(
     with interruptible(NOTHING_WRITTEN):
         stats = reconstruct_file(encoder, autoencoder, input_path, output, rows, keep or [])
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
+    warn_unseen(stats.unseen)
 
 
 @app.command("train-stream")
@@ -206,6 +220,11 @@ def train_stream(
     from aefx.tracking import tracking_uri
 
     # The checks a file's footer, the output folder and the store allow, before any run starts.
+    if params.data.categorical:
+        raise AefxError(
+            "aefx train-stream reads numeric columns only: data.categorical is for `aefx run` "
+            "(or one-hot encode the file first)"
+        )
     features, _ = parquet_features(input_path, params.data.label, params.data.ignore)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
