@@ -54,6 +54,9 @@ class DataConfig(_Frozen):
     # Columns of a table that hold categories (text or codes such as a colour or a region): each
     # becomes one 0/1 column per category seen in the training split, at the scale stage.
     categorical: tuple[str, ...] = ()
+    # Missing feature values: None refuses them; median or mean fills each numeric column with
+    # that of its training-split values (a column of categories with its most frequent one).
+    impute: Literal["median", "mean"] | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: int = 1
@@ -83,6 +86,8 @@ class DataConfig(_Frozen):
             raise ValueError("data.categorical names a column twice")
         if both := [c for c in self.categorical if c in self.ignore]:
             raise ValueError(f"data.categorical and data.ignore both name {both[0]!r}")
+        if self.impute and self.is_image:
+            raise ValueError(f"data.impute is for tables; data.source {self.source!r} has none")
         if self.categorical and self.is_image:
             raise ValueError(
                 f"data.categorical is for tables; data.source {self.source!r} has none"

@@ -29,6 +29,7 @@ class EncodeStats:
     far_columns: dict[str, int] = field(default_factory=dict)
     # column of categories -> rows holding one that training did not see
     unseen: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)  # column -> missing values filled
 
 
 class FarRows:
@@ -55,19 +56,30 @@ class FarRows:
         return {self._features[i]: int(self._by_column[i]) for i in order if self._by_column[i]}
 
 
-class UnseenCategories:
-    """Counts, per column of categories, the rows holding one the training rows did not have:
-    the one-hot columns of such a row are all 0, as for none of the known categories."""
+class InputCounts:
+    """Counts, per column, what new rows hold that the preprocessing makes up for: categories
+    the training rows did not have (their one-hot columns are all 0, as for none of the known
+    categories), and missing values (filled as the training rows' were, where the model
+    imputes; otherwise they are refused before they get here)."""
 
-    def __init__(self, categories: dict[str, list[str]]) -> None:
-        self._categories = categories
-        self.rows: dict[str, int] = {}
+    def __init__(self, encoder: Any) -> None:
+        self._prep = encoder.preprocessing
+        self.unseen: dict[str, int] = {}
+        self.filled: dict[str, int] = {}
 
     def update(self, chunk: pd.DataFrame) -> None:
         from aefx.scaling import unseen_categories
 
-        for column, n in unseen_categories(chunk, self._categories).items():
-            self.rows[column] = self.rows.get(column, 0) + n
+        impute = self._prep.impute
+        if impute is not None:
+            _add(self.filled, impute.counts(chunk))
+            chunk = impute.fill(chunk)  # a filled category is a known one
+        _add(self.unseen, unseen_categories(chunk, self._prep.categories))
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for column, n in counts.items():
+        totals[column] = totals.get(column, 0) + n
 
 
 def _model_files(directory: Path) -> tuple[Path, Path]:
@@ -241,16 +253,21 @@ def check_values(
     first_row: int,
     origin: Path,
     categorical: Sequence[str] = (),
+    missing_ok: bool = False,
 ) -> None:
-    """Every feature a finite number, except the ``categorical`` ones, which need only be there."""
+    """Every feature a finite number, except the ``categorical`` ones, which need only be there;
+    with ``missing_ok`` (a model that fills them) a value may be missing, but not text or
+    infinite."""
     for column in categorical:
-        if (missing := chunk[column].isna().to_numpy()).any():
+        if (missing := chunk[column].isna().to_numpy()).any() and not missing_ok:
             raise AefxError(
                 f"{origin}: column {column!r} row {first_row + int(np.argmax(missing))} is missing"
             )
     for column in (c for c in features if c not in categorical):
         values = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
+        if missing_ok:
+            bad &= chunk[column].notna().to_numpy()
         if bad.any():
             at = int(np.argmax(bad))
             value = chunk[column].iloc[at]
@@ -304,13 +321,14 @@ def stream_file(
     label: str | None = None,
     ignored: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    missing_ok: bool = False,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
     error, except those in ``keep``, the ``label`` column and the columns ``ignored`` in
     training, which are carried through (and an image's file name; a .npz's labels come as the
-    ``label`` column). Features are numbers, but for the ``categorical`` ones. Returns (rows,
-    chunks)."""
+    ``label`` column). Features are numbers, but for the ``categorical`` ones, and complete
+    unless ``missing_ok`` (:func:`check_values`). Returns (rows, chunks)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -333,7 +351,7 @@ def stream_file(
                     require_columns(chunk, asked, "--keep", source)
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
-                check_values(chunk, features, total, source, categorical)
+                check_values(chunk, features, total, source, categorical, missing_ok)
                 result = transform(chunk)
                 carried = [c for c in chunk.columns if c in keep]  # in the input's order
                 if chunks == 0:
@@ -362,10 +380,10 @@ def encode_file(
     (:class:`FarRows`), for models that record their range (tables)."""
     span = encoder.train_range
     far = None if span is None else FarRows(*span, encoder.scaled_features)
-    unseen = UnseenCategories(encoder.categories)
+    counts = InputCounts(encoder)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
-        unseen.update(chunk)
+        counts.update(chunk)
         X = encoder.scale(chunk)
         if far is not None:
             far.update(X)
@@ -382,10 +400,13 @@ def encode_file(
         encoder.label,
         encoder.ignored,
         list(encoder.categories),
+        encoder.preprocessing.impute is not None,
     )
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     found = (0, {}) if far is None else (far.rows, far.columns())
-    return EncodeStats(total, chunks, len(encoder.code_columns), *found, unseen.rows)
+    return EncodeStats(
+        total, chunks, len(encoder.code_columns), *found, counts.unseen, counts.filled
+    )
 
 
 @dataclass(frozen=True)
@@ -397,6 +418,7 @@ class ScoreStats:
     roc_auc: float | None = None
     average_precision: float | None = None
     unseen: dict[str, int] = field(default_factory=dict)  # as in EncodeStats
+    filled: dict[str, int] = field(default_factory=dict)
 
 
 def score_file(
@@ -420,7 +442,7 @@ def score_file(
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
         nonlocal flagged
-        unseen.update(chunk)
+        counts.update(chunk)
         X = encoder.scale(chunk)
         score = detector.decision_function(np.asarray(X, dtype="float32"))
         flags = (score > detector.threshold_).astype("int8")
@@ -434,7 +456,7 @@ def score_file(
         # Before the rows stream: its values are collected as they go.
         first = first_row(source, encoder.image_shape, encoder.label)
         require_columns(first, [truth], "--truth", source)
-    unseen = UnseenCategories(encoder.categories)
+    counts = InputCounts(encoder)
     total, chunks = stream_file(
         source,
         output,
@@ -446,8 +468,11 @@ def score_file(
         encoder.label,
         encoder.ignored,
         list(encoder.categories),
+        encoder.preprocessing.impute is not None,
     )
-    stats = ScoreStats(total, chunks, detector.threshold_, flagged, unseen=unseen.rows)
+    stats = ScoreStats(
+        total, chunks, detector.threshold_, flagged, unseen=counts.unseen, filled=counts.filled
+    )
     if truth:
         from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -460,7 +485,8 @@ def score_file(
                 flagged,
                 float(roc_auc_score(y, s)),
                 float(average_precision_score(y, s)),
-                unseen.rows,
+                counts.unseen,
+                counts.filled,
             )
     log.info("score: %d rows, %d flagged -> %s", total, flagged, output)
     return stats
@@ -479,10 +505,10 @@ def reconstruct_file(
     reconstructions are the denoised rows. Same feature columns (one of categories holds the
     category its rebuilt 0/1 columns favour); the label and the columns in ``keep`` are carried
     through."""
-    unseen = UnseenCategories(encoder.categories)
+    counts = InputCounts(encoder)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
-        unseen.update(chunk)
+        counts.update(chunk)
         X = encoder.scale(chunk)
         rebuilt = autoencoder.predict(np.asarray(X, dtype="float32"), batch_size=4096, verbose=0)
         return encoder.unscale(rebuilt, chunk.index)
@@ -498,9 +524,12 @@ def reconstruct_file(
         encoder.label,
         encoder.ignored,
         list(encoder.categories),
+        encoder.preprocessing.impute is not None,
     )
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
-    return EncodeStats(total, chunks, len(encoder.code_columns), unseen=unseen.rows)
+    return EncodeStats(
+        total, chunks, len(encoder.code_columns), unseen=counts.unseen, filled=counts.filled
+    )
 
 
 def require_columns(chunk: pd.DataFrame, columns: Iterable[str], option: str, origin: Path) -> None:

@@ -35,15 +35,19 @@ def scaler_to_dict(
     n_samples: int,
     columns: Sequence[str] | None = None,
     categories: Mapping[str, Sequence[str]] | None = None,
+    impute: Imputation | None = None,
 ) -> dict[str, Any]:
     """``features`` are the scaled columns; ``columns`` the raw ones they come from (the same
-    unless some hold ``categories``, which :func:`one_hot` spreads over one column each)."""
+    unless some hold ``categories``, which :func:`one_hot` spreads over one column each), whose
+    missing values ``impute`` fills first."""
     state = {name: np.asarray(getattr(scaler, name)).tolist() for name in _STATE[kind]}
     return {
         "kind": kind,
         "features": list(features),
         "columns": list(features if columns is None else columns),
         "categories": {c: list(v) for c, v in (categories or {}).items()},
+        "impute": None if impute is None else impute.strategy,
+        "fill": {} if impute is None else impute.values,
         "n_samples_seen": n_samples,
         "state": state,
     }
@@ -74,8 +78,10 @@ def save_scaler(
     n_samples: int,
     columns: Sequence[str] | None = None,
     categories: Mapping[str, Sequence[str]] | None = None,
+    impute: Imputation | None = None,
 ) -> None:
-    write_json(path, scaler_to_dict(scaler, kind, features, n_samples, columns, categories))
+    payload = scaler_to_dict(scaler, kind, features, n_samples, columns, categories, impute)
+    write_json(path, payload)
 
 
 def load_scaler(path: Path) -> tuple[Any, list[str]]:
@@ -90,7 +96,44 @@ def one_hot_name(column: str, category: str) -> str:
 def fit_categories(frame: pd.DataFrame, categorical: Sequence[str]) -> dict[str, list[str]]:
     """The categories of each column in ``categorical`` (as text), sorted: those of the
     training rows, so that a category seen only in test rows gets no column of its own."""
-    return {c: sorted(frame[c].astype(str).unique()) for c in categorical}
+    return {c: sorted(frame[c].dropna().astype(str).unique()) for c in categorical}
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """What fills a missing value of each raw column: the ``strategy`` (median or mean) of its
+    training values, for a column of categories its most frequent one (the first in sorted
+    order on a tie)."""
+
+    strategy: str
+    values: dict[str, Any]
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, strategy: str, categorical: Sequence[str], origin: str
+    ) -> Imputation:
+        values: dict[str, Any] = {}
+        for column in frame.columns:
+            present = frame[column].dropna()
+            if present.empty:
+                raise AefxError(
+                    f"{origin}: column {column!r} has no values in the training split to fill "
+                    "its missing ones from"
+                )
+            if column in categorical:
+                values[column] = str(present.astype(str).mode().iloc[0])
+            else:
+                values[column] = float(getattr(present.astype("float64"), strategy)())
+        return cls(strategy, values)
+
+    def fill(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the missing values of these columns filled (others as they are)."""
+        return frame.fillna({c: v for c, v in self.values.items() if c in frame.columns})
+
+    def counts(self, frame: pd.DataFrame) -> dict[str, int]:
+        """Column -> missing values of ``frame`` that :meth:`fill` fills."""
+        missing = frame[[c for c in self.values if c in frame.columns]].isna().sum()
+        return {str(c): int(n) for c, n in missing.items() if n}
 
 
 def one_hot_width(columns: Sequence[str], categories: Mapping[str, Sequence[str]]) -> int:
@@ -104,6 +147,8 @@ def one_hot(
     """``frame``'s ``columns`` as numbers, in order; each column of ``categories`` replaced, where
     it stood, by one 0/1 column per category (``colour=red``). A value that is none of its
     column's categories (one the training rows did not have) sets none of them."""
+    if not categories:  # the common case, and 20 times faster than the loop below
+        return frame[list(columns)].astype("float64")
     out: dict[str, Any] = {}
     for column in columns:
         if column not in categories:
@@ -151,19 +196,25 @@ class Preprocessing:
     columns: list[str]  # the raw feature columns, in order
     categories: dict[str, list[str]]  # the one-hot columns' training categories
     features: list[str]  # the scaled columns the autoencoder reads
+    impute: Imputation | None = None  # None: missing values are refused before they get here
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Preprocessing:
-        """From :func:`scaler_to_dict` output (one written before categories: none)."""
+        """From :func:`scaler_to_dict` output (one written before categories or imputation:
+        none)."""
         features = list(payload["features"])
+        strategy = payload.get("impute")
         return cls(
             scaler_from_dict(payload),
             list(payload.get("columns", features)),
             {c: list(v) for c, v in payload.get("categories", {}).items()},
             features,
+            None if strategy is None else Imputation(strategy, dict(payload["fill"])),
         )
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.impute is not None:
+            frame = self.impute.fill(frame)
         expanded = one_hot(frame, self.columns, self.categories)
         return np.asarray(self.scaler.transform(expanded))
 

@@ -25,10 +25,13 @@ def _not_infinite(series: pd.Series) -> pd.Series:
     return ~np.isinf(values)
 
 
-def table_schema(features: list[str], label: str, categorical: Sequence[str] = ()) -> Any:
+def table_schema(
+    features: list[str], label: str, categorical: Sequence[str] = (), gaps: bool = False
+) -> Any:
     """Every feature numeric, complete and finite, except the ``categorical`` ones, which need
-    only be complete; the label complete. Rules about the whole table (rows, classes) need the
-    split settings and live in :func:`validate_table`."""
+    only be complete (with ``gaps``, features may have missing values, to be filled); the label
+    complete. Rules about the whole table (rows, classes) need the split settings and live in
+    :func:`validate_table`."""
     import pandera.pandas as pa
 
     feature_rules = [
@@ -36,7 +39,7 @@ def table_schema(features: list[str], label: str, categorical: Sequence[str] = (
         pa.Check(_not_infinite, name="finite", ignore_na=True),
     ]
     columns = {
-        c: pa.Column(checks=None if c in categorical else feature_rules, nullable=False)
+        c: pa.Column(checks=None if c in categorical else feature_rules, nullable=gaps)
         for c in features
     }
     columns[label] = pa.Column(nullable=False)
@@ -53,6 +56,7 @@ def _column_problems(
 ) -> list[str]:
     problems = []
     text = []  # columns mostly of words: perhaps no features at all, but ids or names
+    gaps = False  # features with missing values
     for column in [c for c in frame.columns if c in set(cases["column"])]:
         mine = cases[cases["column"] == column]
         checks = set(mine["check"].astype(str))
@@ -78,8 +82,10 @@ def _column_problems(
             continue
         n_nan = int((mine["check"].astype(str) == "not_nullable").sum())
         n_inf = int((mine["check"].astype(str) == "finite").sum())
+        gaps = gaps or n_nan > 0
         if column in categorical:  # categories have no infinity
-            problems.append(f"column {column!r} has {n_nan} missing values")
+            noun = "value" if n_nan == 1 else "values"
+            problems.append(f"column {column!r} has {n_nan} missing {noun}")
         else:
             problems.append(f"column {column!r} has {n_nan} missing and {n_inf} infinite values")
     if text:
@@ -90,6 +96,8 @@ def _column_problems(
             f"{'it' if one else 'them'} out if {'it is' if one else 'they are'} no feature "
             "(an id, a name)"
         )
+    if gaps:
+        problems.append("data.impute: median fills missing values from the training split")
     return problems
 
 
@@ -171,13 +179,19 @@ MANY_CATEGORIES = 50
 
 
 def table_warnings(
-    frame: pd.DataFrame, label: str, origin: str, categorical: Sequence[str] = ()
+    frame: pd.DataFrame,
+    label: str,
+    origin: str,
+    categorical: Sequence[str] = (),
+    impute: str | None = None,
 ) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
     duplicated rows (they count twice, and may sit on both sides of the split), one class
     holding most rows (accuracy then says little; macro F1 weighs each class alike), a class
     written two ways ('yes', 'Yes'), a column numbering the rows (an id: it learns the file's
-    order, not the data) and a column of categories with so many that most have few rows."""
+    order, not the data), a column of categories with so many that most have few rows, and
+    missing values that ``impute`` will fill (a column mostly missing is filled mostly with one
+    value)."""
     warnings = []
     shares = frame[label].value_counts(normalize=True)
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
@@ -207,6 +221,15 @@ def table_warnings(
             f"{origin}: column {column!r} holds the whole numbers {values.min():.0f} to "
             f"{values.max():.0f}, one per row (a row id?); data.ignore: [{column}] keeps it out "
             "of the features"
+        )
+    missing = features.isna().sum()
+    if impute and missing.any():
+        gaps = missing[missing > 0].sort_values(ascending=False, kind="stable")
+        shown = ", ".join(f"{c} ({n})" for c, n in list(gaps.items())[:5])
+        warnings.append(
+            f"{origin}: {int(gaps.sum())} missing value(s) will be filled with the training "
+            f"split's {impute} (the most frequent category for categories), in {shown}"
+            f"{', ...' if len(gaps) > 5 else ''}"
         )
     for column in categorical:
         n = features[column].nunique()
@@ -265,11 +288,13 @@ def validate_table(
     stratify: bool = False,
     ignore: Sequence[str] = (),
     categorical: Sequence[str] = (),
+    impute: str | None = None,
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
-    return it with float features (the ``categorical`` ones as text) and the label last, the
-    ``ignore`` columns left out (its :func:`table_warnings` are the caller's to log: ingest logs
-    them when it writes the splits)."""
+    return it with float features (the ``categorical`` ones as text; missing values left for
+    ``impute`` to fill) and the label last, the ``ignore`` columns left out (its
+    :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
+    splits)."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
@@ -289,10 +314,17 @@ def validate_table(
         also = " and data.ignore's columns" if ignore else ""
         raise AefxError(f"{origin}: no feature columns besides the label {label!r}{also}")
     problems: list[str] = []
+    failed: set[str] = set()
     try:
-        table_schema(features, label, categorical).validate(frame, lazy=True)
+        table_schema(features, label, categorical, gaps=impute is not None).validate(
+            frame, lazy=True
+        )
     except pa.errors.SchemaErrors as exc:
         problems += _column_problems(frame, label, exc.failure_cases, categorical)
+        failed = set(exc.failure_cases["column"])
+    if impute:  # a column without a single value has nothing to be filled from
+        empty = [c for c in features if c not in failed and frame[c].isna().all()]
+        problems += [f"column {c!r} has no values (all missing)" for c in empty]
     if not frame[label].isna().any():
         problems += table_problems(frame, label, test_size, stratify)
     if problems:
@@ -305,11 +337,16 @@ def with_feature_types(
 ) -> pd.DataFrame:
     """``frame``'s features as floats, the ``categorical`` ones as text, and the label last."""
     out = {
-        column: frame[column].astype(str if column in categorical else "float64")
+        column: _as_text(frame[column]) if column in categorical else frame[column].astype(float)
         for column in frame.columns
         if column != label
     }
     return pd.DataFrame({**out, label: frame[label]}, index=frame.index)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Categories as text, a missing one still missing (not the text 'nan')."""
+    return values.astype(str).where(values.notna(), None)
 
 
 PARQUET_MAGIC = b"PAR1"

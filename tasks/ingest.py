@@ -134,7 +134,14 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     origin = str(cfg.path)
     frame = read_table(cfg.path, cfg.memory_budget_mb)
     checked = validate_table(
-        frame, cfg.label, origin, cfg.test_size, cfg.stratify, cfg.ignore, cfg.categorical
+        frame,
+        cfg.label,
+        origin,
+        cfg.test_size,
+        cfg.stratify,
+        cfg.ignore,
+        cfg.categorical,
+        cfg.impute,
     )
     return checked, origin
 
@@ -159,7 +166,7 @@ def load_splits(cfg: DataConfig) -> Splits:
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
-        warnings = tuple(table_warnings(frame, cfg.label, origin, cfg.categorical))
+        warnings = tuple(table_warnings(frame, cfg.label, origin, cfg.categorical, cfg.impute))
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.
         train, test = presplit
@@ -239,8 +246,9 @@ def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
     """Load, validate and split the data set; write both splits as Parquet and a schema that
     names the features, the label, the columns ignored, the columns of categories with the
-    categories of each in the training split (the scale stage makes a 0/1 column of each), the
-    classes and (for images) the image shape."""
+    categories of each in the training split (the scale stage makes a 0/1 column of each), how
+    missing values are filled (by the scale stage), the classes and (for images) the image
+    shape."""
     train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
     for warning in warnings:
         log.warning("%s", warning)
@@ -256,6 +264,7 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
             "label": cfg.label,
             "ignored": list(cfg.ignore),
             "categories": fit_categories(train, cfg.categorical),
+            "impute": cfg.impute,
             "classes": list(classes),
             "image_shape": shape,
         },

@@ -10,7 +10,7 @@ import pandas as pd
 
 from aefx.config import ScaleConfig
 from aefx.io import read_json, write_parquet
-from aefx.scaling import make_scaler, one_hot, save_scaler
+from aefx.scaling import Imputation, make_scaler, one_hot, save_scaler
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,25 @@ def scale(
     scaler_out: Path,
 ) -> ScaleResult:
     """Fit the scaler on train rows and write scaled copies of both splits plus the scaler.
-    The columns of categories the schema names become one 0/1 column per category that ingest
-    found in the training rows first (a category only test rows have sets none of them)."""
+    First, with the schema's ``impute``, missing values are filled from the training rows
+    (:class:`Imputation`); then the columns of categories the schema names become one 0/1
+    column per category that ingest found in the training rows (a category only test rows have
+    sets none of them)."""
     schema = read_json(schema_path)
     kind = cfg.kind_for(schema["image_shape"] is not None)
     raw_train, y_train = split_xy(pd.read_parquet(train_path), label)
     raw_test, y_test = split_xy(pd.read_parquet(test_path), label)
     columns = list(raw_train.columns)
-    # (absent from a schema written before data.categorical)
+    # (absent from a schema written before data.categorical or data.impute)
     categories = schema.get("categories", {})
+    impute = None
+    if schema.get("impute"):
+        impute = Imputation.fit(raw_train, schema["impute"], list(categories), str(train_path))
+        filled = sum(impute.counts(raw_train).values()) + sum(impute.counts(raw_test).values())
+        log.info(
+            "scale: %d missing value(s) filled (%s of the training rows)", filled, impute.strategy
+        )
+        raw_train, raw_test = impute.fill(raw_train), impute.fill(raw_test)
     X_train = one_hot(raw_train, columns, categories)
     X_test = one_hot(raw_test, columns, categories)
     # Fit on train only: test rows must not leak into the min/max (or mean/std).
@@ -64,7 +74,7 @@ def scale(
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)
         scaled[label] = y.to_numpy()
         write_parquet(out, scaled)
-    save_scaler(scaler_out, scaler, kind, features, len(X_train), columns, categories)
+    save_scaler(scaler_out, scaler, kind, features, len(X_train), columns, categories, impute)
     log.info(
         "scale: %s scaler fit on %d train rows, %d features%s",
         kind,

@@ -95,6 +95,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         (
             "{}\n",
+            ["data.source=digits", "data.impute=median"],
+            "data.impute is for tables; data.source 'digits' has none\n",
+        ),
+        ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
+        (
+            "{}\n",
             ["data.source=digits", "data.categorical=[a]"],
             "data.categorical is for tables; data.source 'digits' has none\n",
         ),

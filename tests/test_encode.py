@@ -473,6 +473,51 @@ def test_columns_of_categories_train_and_encode_new_rows_alike(project):
     assert set(rebuilt["region"]) <= {"east", "north", "south"} and set(rebuilt["plan"]) <= {1, 2}
 
 
+def test_missing_values_of_new_rows_are_filled_as_the_training_rows_were(project):
+    """A model trained with data.impute fills the gaps of new rows with the training rows'
+    medians: their codes are those of the rows so filled, and the command says how many it
+    filled; text and infinities are still refused."""
+    from aefx.io import read_json
+
+    params = load_params(overrides=["seeds=[1]", "data.impute=median"])
+    train_autoencoders(params)
+    p = params.paths
+    fill = read_json(p.encoder_meta)["scaler"]["fill"]
+    new = pd.read_parquet(p.test).drop(columns="label").iloc[:20]
+    holed = new.copy()
+    holed.iloc[[1, 4, 9], 0] = np.nan
+    holed.iloc[4, 3] = np.nan
+    holed.to_csv(project / "holed.csv", index=False)
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "holed.csv", "-o", "codes.csv",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, fourth = new.columns[0], new.columns[3]
+    assert done.stderr.strip() == (
+        f"note: 4 missing value(s) filled as in training (the training rows' median, for "
+        f"categories the most frequent), in {first} (3), {fourth} (1)"
+    )
+    encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    filled = holed.fillna({first: fill[first], fourth: fill[fourth]})
+    np.testing.assert_allclose(
+        pd.read_csv(project / "codes.csv").to_numpy(),
+        encoder.predict(None, filled).to_numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    holed.iloc[6, 2] = np.inf
+    holed.to_csv(project / "holed.csv", index=False)
+    done = run_command(
+        *AEFX, "score", "-m", str(p.encoder_meta), "-i", "holed.csv", "-o", "scores.csv",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and not (project / "scores.csv").exists()
+    assert done.stderr.strip() == (
+        f"aefx: error: holed.csv: column {new.columns[2]!r} row 6 is not a finite number (inf)"
+    )
+
+
 def test_rows_far_outside_the_training_rows_are_counted_and_named(project):
     """New rows in other units (a shifted column) were encoded silently into codes the encoder
     only extrapolated; held-out rows of the same data are not counted, and the codes do not

@@ -199,6 +199,55 @@ def test_columns_of_categories_are_one_hot_from_the_training_rows_alone(project)
     assert Preprocessing.from_dict(old).columns == columns
 
 
+def test_data_impute_fills_both_splits_from_the_training_rows_alone(project):
+    """With data.impute a missing value is the training split's median (or mean) of its column,
+    a missing category the training split's most frequent one, in test rows as in train."""
+    from aefx.scaling import Imputation, Preprocessing
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "colour": ["red", "green", "red"] * 20,
+            "b": rng.normal(size=60) * 10,
+            "label": [0, 1] * 30,
+        }
+    )
+    table.loc[rng.choice(60, 12, replace=False), "a"] = np.nan
+    table.loc[rng.choice(60, 6, replace=False), "colour"] = None
+    table.to_csv(project / "data" / "raw" / "gaps.csv", index=False)
+    for strategy in ("median", "mean"):
+        params = load_params(
+            overrides=[
+                "data.source=file",
+                "data.path=data/raw/gaps.csv",
+                "data.categorical=[colour]",
+                f"data.impute={strategy}",
+            ]
+        )
+        run_until(params, "scale")
+        p = params.paths
+        raw_train, raw_test = (pd.read_parquet(path) for path in (p.train, p.test))
+        assert raw_train["a"].isna().any() and raw_test["a"].isna().any()  # both splits have gaps
+        fill = read_json(p.scaler)["fill"]
+        assert read_json(p.scaler)["impute"] == strategy
+        assert fill["a"] == pytest.approx(getattr(raw_train["a"].dropna(), strategy)())
+        assert fill["b"] == pytest.approx(getattr(raw_train["b"], strategy)())
+        assert fill["colour"] == "red"
+        scaled_test = pd.read_parquet(p.test_scaled)
+        assert not scaled_test.isna().any(axis=None)
+        prep = Preprocessing.from_dict(read_json(p.scaler))
+        expected = raw_test.drop(columns="label").fillna({"a": fill["a"], "colour": "red"})
+        np.testing.assert_allclose(
+            prep.transform(raw_test), prep.transform(expected), rtol=0, atol=0
+        )
+        np.testing.assert_allclose(
+            prep.transform(raw_test), scaled_test.drop(columns="label").to_numpy()
+        )
+    with pytest.raises(AefxError, match=r"^t: column 'a' has no values in the training split"):
+        Imputation.fit(raw_train.assign(a=np.nan), "median", ["colour"], "t")
+
+
 def test_standard_scaler_round_trips(tmp_path):
     from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
 

@@ -349,19 +349,32 @@ def test_train_stream_refuses_a_conv_autoencoder_in_one_line(project):
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 
-def test_train_stream_refuses_columns_of_categories_in_one_line(project):
-    """Its scaler is fit chunk by chunk on numbers; categories are one-hot by `aefx run`'s scale
-    stage only, so params naming some are refused before any run starts."""
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "data.categorical=[f0]",
+            "aefx train-stream reads numeric columns only: data.categorical is for `aefx run` "
+            "(or one-hot encode the file first)",
+        ),
+        (
+            "data.impute=median",
+            "aefx train-stream reads complete rows only: data.impute is for `aefx run` (or fill "
+            "the file's missing values first)",
+        ),
+    ],
+)
+def test_train_stream_refuses_the_preprocessing_of_aefx_run_in_one_line(project, setting, message):
+    """Its scaler is fit chunk by chunk on complete numbers; categories are one-hot, and gaps
+    filled, by `aefx run`'s scale stage only, so params asking for either are refused before
+    any run starts."""
     _write(_table(500), project / "rows.parquet")
     done = run_command(
-        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
-        "--set", "data.categorical=[f0]", cwd=project,
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream", "--set", setting,
+        cwd=project,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip() == (
-        "aefx: error: aefx train-stream reads numeric columns only: data.categorical is for "
-        "`aefx run` (or one-hot encode the file first)"
-    )
+    assert done.stderr.strip() == f"aefx: error: {message}"
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 

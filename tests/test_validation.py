@@ -176,13 +176,51 @@ def test_columns_of_categories_are_kept_as_text_and_checked_for_what_they_can_br
     holed.loc[[3, 8], "region"] = None
     with pytest.raises(AefxError) as caught:
         validate_table(holed, "label", "mine.csv", categorical=("region",))
-    assert str(caught.value) == "mine.csv: column 'region' has 2 missing values"
+    assert str(caught.value) == (
+        "mine.csv: column 'region' has 2 missing values; data.impute: median fills missing "
+        "values from the training split"
+    )
     taken = frame.assign(**{"size=2": 0.0})
     with pytest.raises(AefxError) as caught:
         validate_table(taken, "label", "mine.csv", categorical=("size",))
     assert str(caught.value) == (
         "mine.csv: column 'size=2' has the name that category '2' of 'size' would be given as "
         "a column of its own; rename it"
+    )
+
+
+def test_missing_values_are_refused_with_a_hint_or_kept_for_data_impute_to_fill():
+    frame = pd.DataFrame(
+        {
+            "x": np.linspace(0, 1, 20),
+            "region": ["north", "south"] * 10,
+            "label": [0, 1] * 10,
+        }
+    )
+    frame.loc[[2, 5], "x"] = np.nan
+    frame.loc[7, "region"] = None
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv", categorical=("region",))
+    assert str(caught.value) == (
+        "mine.csv: column 'x' has 2 missing and 0 infinite values; column 'region' has 1 missing "
+        "value; data.impute: median fills missing values from the training split"
+    )
+    out = validate_table(frame, "label", "mine.csv", categorical=("region",), impute="median")
+    assert out["x"].isna().sum() == 2 and out["region"].isna().sum() == 1  # not the text 'nan'
+    assert list(out["region"][:2]) == ["north", "south"]
+    assert table_warnings(frame, "label", "mine.csv", ("region",), "median") == [
+        "mine.csv: 3 missing value(s) will be filled with the training split's median (the most "
+        "frequent category for categories), in x (2), region (1)"
+    ]
+    # Still refused with data.impute: nothing to fill from, an infinity, a missing label.
+    frame["x"] = np.nan
+    frame = frame.assign(y=np.r_[np.inf, np.zeros(19)])
+    frame.loc[4, "label"] = np.nan
+    with pytest.raises(AefxError) as caught:
+        validate_table(frame, "label", "mine.csv", categorical=("region",), impute="mean")
+    assert str(caught.value) == (
+        "mine.csv: label column 'label' has 1 missing value; column 'y' has 0 missing and 1 "
+        "infinite values; column 'x' has no values (all missing)"
     )
 
 

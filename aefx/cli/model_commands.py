@@ -94,11 +94,22 @@ def encode(
             "(a change of units?); `aefx score` rates each row",
             err=True,
         )
-    warn_unseen(stats.unseen)
+    warn_inputs(stats, encoder)
 
 
-def warn_unseen(unseen: dict[str, int]) -> None:
-    """A warning for rows holding a category that the training rows did not have."""
+def warn_inputs(stats: Any, encoder: Any) -> None:
+    """A line each for missing values the model filled and for rows holding a category that the
+    training rows did not have."""
+    if stats.filled:
+        shown = ", ".join(f"{c} ({n})" for c, n in list(stats.filled.items())[:5])
+        strategy = encoder.preprocessing.impute.strategy
+        typer.echo(
+            f"note: {sum(stats.filled.values())} missing value(s) filled as in training (the "
+            f"training rows' {strategy}, for categories the most frequent), in {shown}"
+            f"{', ...' if len(stats.filled) > 5 else ''}",
+            err=True,
+        )
+    unseen = stats.unseen
     if unseen:
         shown = ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in unseen.items())
         typer.echo(
@@ -148,7 +159,7 @@ def score(
         typer.echo(
             f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
         )
-    warn_unseen(stats.unseen)
+    warn_inputs(stats, encoder)
 
 
 @app.command()
@@ -176,7 +187,7 @@ def reconstruct(
     with interruptible(NOTHING_WRITTEN):
         stats = reconstruct_file(encoder, autoencoder, input_path, output, rows, keep or [])
     typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
-    warn_unseen(stats.unseen)
+    warn_inputs(stats, encoder)
 
 
 @app.command("train-stream")
@@ -224,6 +235,11 @@ def train_stream(
         raise AefxError(
             "aefx train-stream reads numeric columns only: data.categorical is for `aefx run` "
             "(or one-hot encode the file first)"
+        )
+    if params.data.impute:
+        raise AefxError(
+            "aefx train-stream reads complete rows only: data.impute is for `aefx run` (or fill "
+            "the file's missing values first)"
         )
     features, _ = parquet_features(input_path, params.data.label, params.data.ignore)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
