@@ -70,10 +70,8 @@ class InputCounts:
     def update(self, chunk: pd.DataFrame) -> None:
         from aefx.scaling import unseen_categories
 
-        impute = self._prep.impute
-        if impute is not None:
-            _add(self.filled, impute.counts(chunk))
-            chunk = impute.fill(chunk)  # a filled category is a known one
+        if self._prep.impute is not None:
+            _add(self.filled, self._prep.impute.counts(chunk))
         _add(self.unseen, unseen_categories(chunk, self._prep.categories))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import read_json, write_json
+from aefx.io import read_json
 
 # The fitted attributes that fully determine each scaler's ``transform``.
 _STATE = {
@@ -68,20 +68,6 @@ def scaler_from_dict(payload: dict[str, Any]) -> Any:
     if kind == "standard":
         scaler.with_mean = scaler.with_std = True
     return scaler
-
-
-def save_scaler(
-    path: Path,
-    scaler: Any,
-    kind: str,
-    features: list[str],
-    n_samples: int,
-    columns: Sequence[str] | None = None,
-    categories: Mapping[str, Sequence[str]] | None = None,
-    impute: Imputation | None = None,
-) -> None:
-    payload = scaler_to_dict(scaler, kind, features, n_samples, columns, categories, impute)
-    write_json(path, payload)
 
 
 def load_scaler(path: Path) -> tuple[Any, list[str]]:
@@ -178,10 +164,12 @@ def from_one_hot(
 def unseen_categories(
     frame: pd.DataFrame, categories: Mapping[str, Sequence[str]]
 ) -> dict[str, int]:
-    """Column -> rows of ``frame`` whose value is none of the column's training categories."""
+    """Column -> rows of ``frame`` whose value is none of the column's training categories (a
+    missing one is not counted: it is refused, or filled with a known one)."""
     counts = {}
     for column, known in categories.items():
-        n = int((~frame[column].astype(str).isin(known)).sum())
+        values = frame[column]
+        n = int((values.notna() & ~values.astype(str).isin(known)).sum())
         if n:
             counts[column] = n
     return counts

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from aefx.config import ScaleConfig
-from aefx.io import read_json, write_parquet
-from aefx.scaling import Imputation, make_scaler, one_hot, save_scaler
+from aefx.io import read_json, write_json, write_parquet
+from aefx.scaling import Imputation, make_scaler, one_hot, scaler_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,10 @@ def scale(
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)
         scaled[label] = y.to_numpy()
         write_parquet(out, scaled)
-    save_scaler(scaler_out, scaler, kind, features, len(X_train), columns, categories, impute)
+    write_json(
+        scaler_out,
+        scaler_to_dict(scaler, kind, features, len(X_train), columns, categories, impute),
+    )
     log.info(
         "scale: %s scaler fit on %d train rows, %d features%s",
         kind,

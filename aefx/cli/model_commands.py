@@ -109,9 +109,8 @@ def warn_inputs(stats: Any, encoder: Any) -> None:
             f"{', ...' if len(stats.filled) > 5 else ''}",
             err=True,
         )
-    unseen = stats.unseen
-    if unseen:
-        shown = ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in unseen.items())
+    if stats.unseen:
+        shown = ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in stats.unseen.items())
         typer.echo(
             f"warning: categories the training rows did not have, in {shown}: such a row "
             "reaches the autoencoder as none of its column's known categories",
@@ -230,7 +229,8 @@ def train_stream(
     )
     from aefx.tracking import tracking_uri
 
-    # The checks a file's footer, the output folder and the store allow, before any run starts.
+    # aefx run's preprocessing, which the streamed scaler does not do; then the checks a file's
+    # footer, the output folder and the store allow, before any run starts.
     if params.data.categorical:
         raise AefxError(
             "aefx train-stream reads numeric columns only: data.categorical is for `aefx run` "
