@@ -370,6 +370,31 @@ def stream_file(
     return total, chunks
 
 
+def _stream_model(
+    encoder: Any,
+    source: Path,
+    output: Path,
+    rows: int,
+    keep: set[str],
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+) -> tuple[int, int]:
+    """:func:`stream_file` with what the shipped ``encoder`` says of its inputs: features,
+    image shape, label, ignored columns, columns of categories, and whether it fills gaps."""
+    return stream_file(
+        source,
+        output,
+        rows,
+        encoder.features,
+        keep,
+        transform,
+        encoder.image_shape,
+        encoder.label,
+        encoder.ignored,
+        list(encoder.categories),
+        encoder.preprocessing.impute is not None,
+    )
+
+
 def encode_file(
     encoder: Any, source: Path, output: Path, rows: int = 50_000, keep: Sequence[str] = ()
 ) -> EncodeStats:
@@ -387,19 +412,7 @@ def encode_file(
             far.update(X)
         return encoder.encode(X)
 
-    total, chunks = stream_file(
-        source,
-        output,
-        rows,
-        encoder.features,
-        set(keep),
-        transform,
-        encoder.image_shape,
-        encoder.label,
-        encoder.ignored,
-        list(encoder.categories),
-        encoder.preprocessing.impute is not None,
-    )
+    total, chunks = _stream_model(encoder, source, output, rows, set(keep), transform)
     log.info("encode: %d rows in %d chunk(s) -> %s", total, chunks, output)
     found = (0, {}) if far is None else (far.rows, far.columns())
     return EncodeStats(
@@ -455,19 +468,7 @@ def score_file(
         first = first_row(source, encoder.image_shape, encoder.label)
         require_columns(first, [truth], "--truth", source)
     counts = InputCounts(encoder)
-    total, chunks = stream_file(
-        source,
-        output,
-        rows,
-        encoder.features,
-        carried,
-        transform,
-        encoder.image_shape,
-        encoder.label,
-        encoder.ignored,
-        list(encoder.categories),
-        encoder.preprocessing.impute is not None,
-    )
+    total, chunks = _stream_model(encoder, source, output, rows, carried, transform)
     stats = ScoreStats(
         total, chunks, detector.threshold_, flagged, unseen=counts.unseen, filled=counts.filled
     )
@@ -511,19 +512,7 @@ def reconstruct_file(
         rebuilt = autoencoder.predict(np.asarray(X, dtype="float32"), batch_size=4096, verbose=0)
         return encoder.unscale(rebuilt, chunk.index)
 
-    total, chunks = stream_file(
-        source,
-        output,
-        rows,
-        encoder.features,
-        set(keep),
-        transform,
-        encoder.image_shape,
-        encoder.label,
-        encoder.ignored,
-        list(encoder.categories),
-        encoder.preprocessing.impute is not None,
-    )
+    total, chunks = _stream_model(encoder, source, output, rows, set(keep), transform)
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(
         total, chunks, len(encoder.code_columns), unseen=counts.unseen, filled=counts.filled
