@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,8 @@ class SyntheticConfig(_Frozen):
 
 
 IMAGE_SOURCES = ("digits", "mnist", "fashion_mnist", "images")
+# The names aefx.models.code_columns gives the code columns of the encoded splits.
+CODE_NAME = re.compile(r"z\d+")
 DataSource = Literal["synthetic", "file", "digits", "mnist", "fashion_mnist", "images"]
 
 
@@ -77,6 +80,11 @@ class DataConfig(_Frozen):
             raise ValueError("data.ignore names a column twice")
         if self.ignore and self.is_image:
             raise ValueError(f"data.ignore is for tables; data.source {self.source!r} has none")
+        if codes := [c for c in self.ignore if CODE_NAME.fullmatch(c)]:
+            raise ValueError(
+                f"data.ignore names {codes[0]!r}, the name of a code column (z0, z00, ...) in "
+                "the encoded splits that carry data.ignore's columns; rename that column"
+            )
         if self.label in self.categorical:
             raise ValueError(
                 f"data.categorical names the label column {self.label!r} (labels are classes "

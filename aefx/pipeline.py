@@ -149,7 +149,12 @@ def _encode_splits(params: Params) -> Any:
 
     p = params.paths
     return encode_splits(
-        params.seeds, params.data.label, p.train_scaled, p.test_scaled, p.encoders, p.encoded
+        params.seeds,
+        params.data.label,
+        p.data_schema,
+        {"train": (p.train, p.train_scaled), "test": (p.test, p.test_scaled)},
+        p.encoders,
+        p.encoded,
     )
 
 
@@ -240,7 +245,7 @@ STAGES: tuple[Stage, ...] = (
         "encode_splits",
         _encode_splits,
         params=("seeds", "data.label"),
-        deps=("train_scaled", "test_scaled", "encoders"),
+        deps=("data_schema", "train", "test", "train_scaled", "test_scaled", "encoders"),
         outs=("encoded",),
     ),
     Stage(

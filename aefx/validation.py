@@ -274,10 +274,12 @@ def check_categorical(frame: pd.DataFrame, categorical: Sequence[str], origin: s
                 )
 
 
-def drop_ignored(frame: pd.DataFrame, ignore: Sequence[str], origin: str) -> pd.DataFrame:
-    """``frame`` without the columns that ``data.ignore`` names, each of which must be there."""
+def index_ignored(frame: pd.DataFrame, ignore: Sequence[str], origin: str) -> pd.DataFrame:
+    """``frame`` with the columns that ``data.ignore`` names (each must be there) as its index:
+    out of the features, yet beside their rows through the split, for ingest to write with
+    them."""
     check_ignored(list(frame.columns), ignore, origin)
-    return frame.drop(columns=list(ignore))
+    return frame.set_index(list(ignore)) if ignore else frame
 
 
 def validate_table(
@@ -292,7 +294,7 @@ def validate_table(
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
     return it with float features (the ``categorical`` ones as text; missing values left for
-    ``impute`` to fill) and the label last, the ``ignore`` columns left out (its
+    ``impute`` to fill) and the label last, the ``ignore`` columns its index (its
     :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
     splits)."""
     import pandera.pandas as pa
@@ -307,7 +309,7 @@ def validate_table(
         else:
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
-    frame = drop_ignored(frame, ignore, origin)
+    frame = index_ignored(frame, ignore, origin)
     check_categorical(frame, categorical, origin)
     features = [c for c in frame.columns if c != label]
     if not features:

@@ -47,8 +47,11 @@ class CompareResult:
     markdown: str
 
 
-def _xy(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
-    return frame.drop(columns=[label]).to_numpy(), frame[label].to_numpy()
+def _xy(
+    frame: pd.DataFrame, label: str, carried: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """The features and the label; ``carried`` columns (ids) are neither."""
+    return frame.drop(columns=[label, *carried]).to_numpy(), frame[label].to_numpy()
 
 
 @dataclass(frozen=True)
@@ -94,15 +97,17 @@ def cells(cfg: ClassifiersConfig, seeds: tuple[int, ...]) -> list[Cell]:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_xy(path: Path, label: str, stamp: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_xy(
+    path: Path, label: str, stamp: int, carried: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     # Cached per process (keyed by mtime), so the cells of one worker read each file once.
-    X, y = _xy(pd.read_parquet(path), label)
+    X, y = _xy(pd.read_parquet(path), label, carried)
     X.flags.writeable = False
     return X, y
 
 
-def _load(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
-    return _read_xy(Path(path), label, Path(path).stat().st_mtime_ns)
+def _load(path: Path, label: str, carried: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    return _read_xy(Path(path), label, Path(path).stat().st_mtime_ns, carried)
 
 
 def feature_set(
@@ -115,8 +120,10 @@ def feature_set(
     X_test, _ = _load(inputs.test_scaled, label)
     if name == "raw":
         return X_train, X_test
-    Z_train, _ = _load(encoded_file(inputs.encoded, "train", seed), label)
-    Z_test, _ = _load(encoded_file(inputs.encoded, "test", seed), label)
+    # The encoded splits carry the columns data.ignore kept out of training (ids).
+    carried = tuple(read_json(inputs.schema).get("ignored", ()))
+    Z_train, _ = _load(encoded_file(inputs.encoded, "train", seed), label, carried)
+    Z_test, _ = _load(encoded_file(inputs.encoded, "test", seed), label, carried)
     if name == "encoded":
         return Z_train, Z_test
     if name == "pca":

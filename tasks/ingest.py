@@ -19,7 +19,7 @@ from aefx.validation import (
     check_budget,
     check_categorical,
     check_content,
-    drop_ignored,
+    index_ignored,
     show_value,
     table_bytes,
     table_problems,
@@ -121,13 +121,18 @@ def image_frame(images: np.ndarray, labels: np.ndarray, label: str) -> pd.DataFr
 
 
 def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    return frame if len(frame) <= n else frame.sample(n=n, random_state=seed).sort_index()
+    """A seeded random ``n`` of the rows, in the order they had (by position: the index may
+    be the ignored columns)."""
+    if len(frame) <= n:
+        return frame
+    picked = frame.reset_index(drop=True).sample(n=n, random_state=seed).index
+    return frame.iloc[np.sort(picked)]
 
 
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
-        frame = drop_ignored(synthetic_frame(cfg.synthetic, cfg.label), cfg.ignore, "synthetic")
+        frame = index_ignored(synthetic_frame(cfg.synthetic, cfg.label), cfg.ignore, "synthetic")
         check_categorical(frame, cfg.categorical, "synthetic")
         return with_feature_types(frame, cfg.label, cfg.categorical), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
@@ -244,8 +249,9 @@ def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
 
 
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
-    """Load, validate and split the data set; write both splits as Parquet and a schema that
-    names the features, the label, the columns ignored, the columns of categories with the
+    """Load, validate and split the data set; write both splits as Parquet (with the columns
+    ``data.ignore`` names, first) and a schema that names the features, the label, the columns
+    ignored, the columns of categories with the
     categories of each in the training split (the scale stage makes a 0/1 column of each), how
     missing values are filled (by the scale stage), the classes and (for images) the image
     shape."""
@@ -254,8 +260,10 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
         log.warning("%s", warning)
     features = tuple(c for c in train.columns if c != cfg.label)
     classes = tuple(str(c) for c in sorted(pd.concat([train, test])[cfg.label].unique()))
-    write_parquet(train_path, train)
-    write_parquet(test_path, test)
+    # The ignored columns (ids, names) go first, where each row's id is easy to see; they reach
+    # the encoded splits (encode_splits) and no model.
+    write_parquet(train_path, train.reset_index(drop=not cfg.ignore))
+    write_parquet(test_path, test.reset_index(drop=not cfg.ignore))
     write_json(
         schema_path,
         {

@@ -167,7 +167,7 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
 
     p = params.paths
     meta = read_json(p.encoder_meta)
-    sample = train.drop(columns=[params.data.label]).head(20)
+    sample = train.drop(columns=[params.data.label, *params.data.ignore]).head(20)
     with warnings.catch_warnings():
         # MLflow asks for predict() type hints; the explicit signature below does that job.
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,11 @@ class ScaleResult:
     constant_features: tuple[str, ...]
 
 
-def split_xy(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series]:
-    return frame.drop(columns=[label]), frame[label]
+def split_xy(
+    frame: pd.DataFrame, label: str, ignored: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The features and the label of a split (the ignored columns are neither)."""
+    return frame.drop(columns=[label, *ignored]), frame[label]
 
 
 def scale(
@@ -35,15 +39,17 @@ def scale(
     test_out: Path,
     scaler_out: Path,
 ) -> ScaleResult:
-    """Fit the scaler on train rows and write scaled copies of both splits plus the scaler.
+    """Fit the scaler on train rows and write scaled copies of both splits (their features and
+    label: the ignored columns are left out) plus the scaler.
     First, with the schema's ``impute``, missing values are filled from the training rows
     (:class:`Imputation`); then the columns of categories the schema names become one 0/1
     column per category that ingest found in the training rows (a category only test rows have
     sets none of them)."""
     schema = read_json(schema_path)
     kind = cfg.kind_for(schema["image_shape"] is not None)
-    raw_train, y_train = split_xy(pd.read_parquet(train_path), label)
-    raw_test, y_test = split_xy(pd.read_parquet(test_path), label)
+    ignored = schema.get("ignored", ())  # (absent from a schema written before data.ignore)
+    raw_train, y_train = split_xy(pd.read_parquet(train_path), label, ignored)
+    raw_test, y_test = split_xy(pd.read_parquet(test_path), label, ignored)
     columns = list(raw_train.columns)
     # (absent from a schema written before data.categorical or data.impute)
     categories = schema.get("categories", {})

@@ -79,6 +79,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["data.ignore=[id, id]"], "data.ignore names a column twice\n"),
         (
             "{}\n",
+            ["data.ignore=[id, z07]"],
+            "data.ignore names 'z07', the name of a code column (z0, z00, ...) in the encoded "
+            "splits that carry data.ignore's columns; rename that column\n",
+        ),
+        (
+            "{}\n",
             ["data.source=digits", "data.ignore=[id]"],
             "data.ignore is for tables; data.source 'digits' has none\n",
         ),

@@ -385,7 +385,14 @@ def test_columns_ignored_in_training_are_carried_through_new_rows(project):
     train_autoencoders(params)
     schema = read_json(params.paths.data_schema)
     assert schema["features"] == features and schema["ignored"] == ["customer", "row"]
-    assert list(pd.read_parquet(params.paths.train).columns) == [*features, "label"]
+    # The ingested split keeps them (first), for the encoded splits to carry; no model sees them.
+    assert list(pd.read_parquet(params.paths.train).columns) == [
+        "customer",
+        "row",
+        *features,
+        "label",
+    ]
+    assert list(pd.read_parquet(params.paths.train_scaled).columns) == [*features, "label"]
     assert read_json(params.paths.encoder_meta)["ignored"] == ["customer", "row"]
 
     new = table.drop(columns=["label"]).iloc[:30]

@@ -199,6 +199,73 @@ def test_columns_of_categories_are_one_hot_from_the_training_rows_alone(project)
     assert Preprocessing.from_dict(old).columns == columns
 
 
+def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
+    """The columns data.ignore names (ids) were dropped at ingest, so the encoded splits, split
+    and shuffled, could not be joined back to the user's rows. They now stay in the ingested
+    splits and reach the encoded ones, row for row, and no model: the scaled splits, the
+    autoencoder's width and every classifier see the features alone."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "customer": [f"c{i:03d}" for i in range(60)],
+            "a": rng.normal(size=60),
+            "key": rng.permutation(60) * 7,
+            "b": rng.normal(size=60),
+            "label": [0, 1] * 30,
+        }
+    )
+    table.to_csv(project / "data" / "raw" / "people.csv", index=False)
+    params = load_params(
+        overrides=[
+            "data.source=file",
+            "data.path=data/raw/people.csv",
+            "data.ignore=[key,customer]",
+            "seeds=[1]",
+            "classifiers.use=[logreg]",
+        ]
+    )
+    run_until(params, "log_run")
+    p = params.paths
+    train, test = (pd.read_parquet(path) for path in (p.train, p.test))
+    assert list(train.columns) == ["key", "customer", "a", "b", "label"]
+    assert len(train) + len(test) == 60
+    # Each ingested row is the user's row with that id, whole.
+    by_id = table.set_index("customer")
+    for split in (train, test):
+        np.testing.assert_array_equal(
+            split[["key", "a", "b", "label"]].to_numpy(),
+            by_id.loc[split["customer"], ["key", "a", "b", "label"]].to_numpy(),
+        )
+    assert list(pd.read_parquet(p.train_scaled).columns) == ["a", "b", "label"]
+    encoder = load_model(p.encoders / "seed-1.keras")
+    assert encoder.input_shape[-1] == 2
+    for split, ingested in (("train", train), ("test", test)):
+        encoded = pd.read_parquet(p.encoded / f"{split}-seed-1.parquet")
+        assert list(encoded.columns[:2]) == ["key", "customer"]
+        assert list(encoded.columns[-1:]) == ["label"]
+        pd.testing.assert_frame_equal(
+            encoded[["key", "customer", "label"]], ingested[["key", "customer", "label"]]
+        )
+        scaled = pd.read_parquet(p.train_scaled if split == "train" else p.test_scaled)
+        codes = encoder.predict(scaled[["a", "b"]].to_numpy("float32"), verbose=0)
+        np.testing.assert_allclose(
+            encoded.drop(columns=["key", "customer", "label"]), codes, atol=1e-5
+        )
+    records = pd.read_json(p.comparison)
+    assert set(records.features) == {"raw", "pca", "encoded", "raw_encoded"}
+    assert records["accuracy"].between(0, 1).all()
+    # The MLflow model asks for the features alone, and takes rows with their ids as well.
+    import mlflow
+
+    from aefx.tracking import using_store
+
+    record = read_json(p.run_record)
+    with using_store(record["tracking_uri"]):
+        model = mlflow.pyfunc.load_model(f"runs:/{record['run_id']}/encoder")
+    assert model.metadata.signature.inputs.input_names() == ["a", "b"]
+    assert model.predict(test.drop(columns="label")).shape == (len(test), encoder.output_shape[-1])
+
+
 def test_data_impute_fills_both_splits_from_the_training_rows_alone(project):
     """With data.impute a missing value is the training split's median (or mean) of its column,
     a missing category the training split's most frequent one, in test rows as in train."""
