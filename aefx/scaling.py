@@ -79,10 +79,28 @@ def one_hot_name(column: str, category: str) -> str:
     return f"{column}={category}"
 
 
+def _category(value: Any) -> str:
+    # 2.0 is code 2: pandas reads a column of codes with a gap as floats.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Categories as text, the same however a file stores them: a code read as a float (in a
+    column with a gap, or sent as JSON's 2.0) is the code (``'2'``, not ``'2.0'``); a missing
+    one stays missing (not the text ``'nan'``)."""
+    if pd.api.types.is_float_dtype(values.dtype) or values.dtype == object:
+        text = values.map(_category, na_action="ignore")
+    else:
+        text = values.astype(str)
+    return text.astype(object).where(values.notna(), None)
+
+
 def fit_categories(frame: pd.DataFrame, categorical: Sequence[str]) -> dict[str, list[str]]:
     """The categories of each column in ``categorical`` (as text), sorted: those of the
     training rows, so that a category seen only in test rows gets no column of its own."""
-    return {c: sorted(frame[c].dropna().astype(str).unique()) for c in categorical}
+    return {c: sorted(category_text(frame[c]).dropna().unique()) for c in categorical}
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,7 @@ class Imputation:
                     "its missing ones from"
                 )
             if column in categorical:
-                values[column] = str(present.astype(str).mode().iloc[0])
+                values[column] = str(category_text(present).mode().iloc[0])
             else:
                 values[column] = float(getattr(present.astype("float64"), strategy)())
         return cls(strategy, values)
@@ -140,7 +158,7 @@ def one_hot(
         if column not in categories:
             out[column] = frame[column].astype("float64").to_numpy()
             continue
-        values = frame[column].astype(str).to_numpy()
+        values = category_text(frame[column]).to_numpy()
         for category in categories[column]:
             out[one_hot_name(column, category)] = (values == category).astype("float64")
     return pd.DataFrame(out, index=frame.index)
@@ -169,7 +187,7 @@ def unseen_categories(
     counts = {}
     for column, known in categories.items():
         values = frame[column]
-        n = int((values.notna() & ~values.astype(str).isin(known)).sum())
+        n = int((values.notna() & ~category_text(values).isin(known)).sum())
         if n:
             counts[column] = n
     return counts

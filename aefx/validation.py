@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
+from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
 
@@ -262,11 +263,9 @@ def check_ignored(
 def check_categorical(frame: pd.DataFrame, categorical: Sequence[str], origin: str) -> None:
     """Each column that ``data.categorical`` names is there, and no other column already has
     the name of one of the 0/1 columns its categories will make (``colour=red``)."""
-    from aefx.scaling import one_hot_name
-
     check_ignored(list(frame.columns), categorical, origin, "data.categorical")
     for column in categorical:
-        for category in frame[column].dropna().astype(str).unique():
+        for category in category_text(frame[column]).dropna().unique():
             if (name := one_hot_name(column, category)) in frame.columns:
                 raise AefxError(
                     f"{origin}: column {name!r} has the name that category {category!r} of "
@@ -339,16 +338,13 @@ def with_feature_types(
 ) -> pd.DataFrame:
     """``frame``'s features as floats, the ``categorical`` ones as text, and the label last."""
     out = {
-        column: _as_text(frame[column]) if column in categorical else frame[column].astype(float)
+        column: category_text(frame[column])
+        if column in categorical
+        else frame[column].astype(float)
         for column in frame.columns
         if column != label
     }
     return pd.DataFrame({**out, label: frame[label]}, index=frame.index)
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Categories as text, a missing one still missing (not the text 'nan')."""
-    return values.astype(str).where(values.notna(), None)
 
 
 PARQUET_MAGIC = b"PAR1"

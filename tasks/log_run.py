@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,9 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
                 "meta": str(p.encoder_meta),
                 "autoencoder": str(p.autoencoder),  # for `aefx score`
             },
-            signature=infer_signature(sample, loaded.predict(None, sample)),
+            signature=_signature(
+                infer_signature(sample, loaded.predict(None, sample)), params.data.categorical
+            ),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
             # A copy of the aefx package, put on sys.path when the model loads: it loads where
@@ -193,6 +196,22 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
             metadata={"code_size": meta["code_size"], "seed": meta["seed"]},
             registered_model_name=params.tracking.registered_model,
         )
+
+
+def _signature(inferred: Any, categorical: Sequence[str]) -> Any:
+    """``inferred`` with the columns of categories typed ``any``: the rows read from the
+    ingested split hold them as text, but a request may send codes as numbers (``plan: 2``),
+    which MLflow's check of a string column refuses; the model reads either."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    if not categorical:
+        return inferred
+    inputs = [
+        ColSpec(AnyType(), spec.name, required=spec.required) if spec.name in categorical else spec
+        for spec in inferred.inputs.inputs
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=inferred.outputs)
 
 
 def _promote(params: Params, uri: str) -> None:

@@ -199,6 +199,52 @@ def test_columns_of_categories_are_one_hot_from_the_training_rows_alone(project)
     assert Preprocessing.from_dict(old).columns == columns
 
 
+def test_codes_read_as_floats_are_the_same_categories_as_codes_read_as_whole_numbers(project):
+    """A column of codes with a gap reads as floats, so its categories were '1.0' and '2.0' and
+    new rows without a gap ('1', '2') matched none of them: every one was encoded as no
+    category at all. A code is now the same category however the file or request stores it,
+    the MLflow model's request too (its signature refused codes sent as numbers)."""
+    import mlflow
+
+    from aefx.scaling import Preprocessing, unseen_categories
+    from aefx.tracking import using_store
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {"a": rng.normal(size=60), "plan": 1 + np.arange(60) % 2, "label": [0, 1, 1, 0] * 15}
+    )
+    table.loc[[3, 50], "plan"] = np.nan
+    table.to_csv(project / "data" / "raw" / "plans.csv", index=False)
+    params = load_params(
+        overrides=[
+            "data.source=file",
+            "data.path=data/raw/plans.csv",
+            "data.categorical=[plan]",
+            "data.impute=median",
+            "seeds=[1]",
+            "classifiers.use=[logreg]",
+        ]
+    )
+    run_until(params, "log_run")
+    p = params.paths
+    assert read_json(p.data_schema)["categories"] == {"plan": ["1", "2"]}
+    assert list(pd.read_parquet(p.train_scaled).columns) == ["a", "plan=1", "plan=2", "label"]
+    prep = Preprocessing.from_dict(read_json(p.scaler))
+    expected = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    for plans in ([1, 2, 2], [1.0, 2.0, 2.0], ["1", "2", "2"], [1, "2", 2.0]):
+        rows = pd.DataFrame({"a": [0.0, 0.5, 1.0], "plan": plans})
+        np.testing.assert_array_equal(prep.transform(rows)[:, 1:], expected)
+        assert unseen_categories(rows, prep.categories) == {}
+    assert unseen_categories(pd.DataFrame({"plan": [1.5, 3, None]}), prep.categories) == {"plan": 2}
+    record = read_json(p.run_record)
+    with using_store(record["tracking_uri"]):
+        model = mlflow.pyfunc.load_model(f"runs:/{record['run_id']}/encoder")
+    rows = pd.DataFrame({"a": [0.0, 0.5, 1.0], "plan": [1, 2, 2]})
+    as_text = model.predict(rows.astype({"plan": str})).to_numpy()
+    np.testing.assert_array_equal(model.predict(rows).to_numpy(), as_text)
+    np.testing.assert_array_equal(model.predict(rows.astype({"plan": float})).to_numpy(), as_text)
+
+
 def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
     """The columns data.ignore names (ids) were dropped at ingest, so the encoded splits, split
     and shuffled, could not be joined back to the user's rows. They now stay in the ingested
