@@ -312,6 +312,30 @@ def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
     assert model.predict(test.drop(columns="label")).shape == (len(test), encoder.output_shape[-1])
 
 
+def test_a_column_of_numbers_then_text_is_read_as_text(tmp_path):
+    """pandas read a large CSV in chunks: an id column of numbers whose text ids start late in
+    the file came as ints and strings in one column, which Parquet cannot hold (ingest failed
+    in pyarrow's traceback once ignored columns were written with the splits), and a label
+    so read split each class in two (1 and '1')."""
+    from aefx.config import DataConfig
+
+    n = 270_000  # more rows than pandas' first chunk (2**18)
+    ids = np.arange(n).astype(object)
+    ids[-5:] = [f"x{i}" for i in range(5)]
+    labels = np.array([0, 1] * (n // 2), dtype=object)
+    labels[-20:] = "maybe"
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"id": ids, "a": rng.normal(size=n), "label": labels})
+    table.to_csv(tmp_path / "big.csv", index=False)
+    with pytest.warns(pd.errors.DtypeWarning):  # as pandas reads it by default
+        assert {type(v) for v in pd.read_csv(tmp_path / "big.csv")["id"]} == {int, str}
+    cfg = DataConfig(source="file", path=tmp_path / "big.csv", ignore=("id",), stratify=True)
+    result = ingest(cfg, tmp_path / "train.parquet", tmp_path / "test.parquet", tmp_path / "s.json")
+    written = pd.concat(pd.read_parquet(tmp_path / f"{s}.parquet") for s in ("train", "test"))
+    assert sorted(written["id"]) == sorted(str(v) for v in ids)
+    assert result.classes == ("0", "1", "maybe")
+
+
 def test_data_impute_fills_both_splits_from_the_training_rows_alone(project):
     """With data.impute a missing value is the training split's median (or mean) of its column,
     a missing category the training split's most frequent one, in test rows as in train."""
