@@ -5,8 +5,9 @@ that later runs should use."""
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,56 @@ class _CsvWriter:
             self._file.close()
 
 
+class _ParquetWriter:
+    """pyarrow's ParquetWriter for a stream whose carried columns (ids, a label) may change type
+    from one chunk to the next: pandas infers each CSV chunk's types on its own, so an id column
+    of numbers whose text ids start in a later chunk comes as ints, then as strings, which one
+    Parquet file cannot hold. Such a column becomes text: the rows written so far are copied
+    once, in batches, into a file where it is."""
+
+    def __init__(self, path: Path, schema: Any, carried: Collection[str]) -> None:
+        self._path, self._carried = path, set(carried)
+        self._open(schema)
+
+    def _open(self, schema: Any) -> None:
+        import pyarrow.parquet as pq
+
+        self.schema = schema
+        self._writer = pq.ParquetWriter(self._path, schema)
+
+    def write_table(self, table: Any) -> None:
+        import pyarrow as pa
+
+        if not table.schema.equals(self.schema):
+            try:  # a chunk of only missing ids reads as floats or nulls: cast, losing nothing
+                table = table.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                changed = [f.name for f in table.schema if f != self.schema.field(f.name)]
+                if not set(changed) <= self._carried:
+                    raise
+                self._as_text(changed)
+                table = table.cast(self.schema)
+        self._writer.write_table(table)
+
+    def _as_text(self, columns: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._writer.close()
+        written = self._path.with_name(f"{self._path.name}.before")
+        os.replace(self._path, written)
+        try:
+            text = [pa.field(f.name, pa.string()) if f.name in columns else f for f in self.schema]
+            self._open(pa.schema(text))  # without pandas' metadata, which has the old types
+            for batch in pq.ParquetFile(written).iter_batches():
+                self._writer.write_table(pa.Table.from_batches([batch]).cast(self.schema))
+        finally:
+            written.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 def stream_file(
     source: Path,
     output: Path,
@@ -328,7 +379,6 @@ def stream_file(
     ``label`` column). Features are numbers, but for the ``categorical`` ones, and complete
     unless ``missing_ok`` (:func:`check_values`). Returns (rows, chunks)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
     from aefx.io import atomic_path
@@ -337,7 +387,7 @@ def stream_file(
     keep = keep | ({label} if label else set()) | set(ignored)
     keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
-    open_writer = _CsvWriter if output_format(source, output) == "csv" else pq.ParquetWriter
+    csv = output_format(source, output) == "csv"
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None
@@ -358,7 +408,8 @@ def stream_file(
                     result[name] = chunk[name].to_numpy()
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
-                    writer = open_writer(tmp, table.schema)
+                    schema = table.schema
+                    writer = _CsvWriter(tmp, schema) if csv else _ParquetWriter(tmp, schema, keep)
                 writer.write_table(table)
                 total += len(chunk)
                 chunks += 1

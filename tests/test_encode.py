@@ -169,6 +169,38 @@ def test_carried_columns_keep_the_inputs_order_in_every_run(tmp_path):
     assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["code", *carried]
 
 
+def test_an_id_column_that_turns_to_text_in_a_later_chunk_is_written_as_text(tmp_path):
+    """pandas infers each CSV chunk's types on its own: ids that are numbers in the first chunks
+    and text in a later one came as ints, then strings, and a Parquet output stopped in
+    pyarrow's traceback ('Table schema does not match') after the first chunks were encoded.
+    A chunk whose ids are all missing still reads back as missing ids, not as text."""
+    from aefx.encode import stream_file
+
+    ids = [str(i) for i in range(8)] + ["", "", "A-7", "B-9"]
+    rows = pd.DataFrame({"f0": np.arange(12.0), "id": ids})
+    rows.to_csv(tmp_path / "in.csv", index=False)
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] * 2})
+
+    for rows_per_chunk in (2, 12):
+        out = tmp_path / f"out-{rows_per_chunk}.parquet"
+        total, chunks = stream_file(
+            tmp_path / "in.csv", out, rows_per_chunk, ["f0"], {"id"}, transform
+        )
+        assert (total, chunks) == (12, 12 // rows_per_chunk)
+        written = pd.read_parquet(out)
+        assert written["code"].tolist() == list(np.arange(12.0) * 2)
+        expected = [*map(str, range(8)), None, None, "A-7", "B-9"]
+        assert [None if pd.isna(v) else v for v in written["id"]] == expected
+    # Nothing is left beside the outputs (the copy of the rows written before the text ids).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.csv",
+        "out-12.parquet",
+        "out-2.parquet",
+    ]
+
+
 def _spoiled(path, how: str) -> None:
     rows = pd.DataFrame({"f0": np.arange(30.0), "f1": np.arange(30.0) / 2})
     if how == "header only":
