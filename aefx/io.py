@@ -112,8 +112,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     ``low_memory=False`` infers each column's type from all its rows: by default pandas infers
     it per chunk of 2**18 rows, so a column of numbers that turns to text late in the file (an
     id, a label) came as ints and strings at once, which split a class in two (1 and '1') and
-    which Parquet cannot write. The whole-file pass costs 1.65x the read time (1.06 s -> 1.73 s
-    for 393 MB, medians of 3) and no more memory (814 -> 820 MB peak)."""
+    which Parquet cannot write. The whole-file pass costs 2.7x the read time (0.65 s -> 1.75 s
+    for 393 MB, medians of 3) and no more memory (795 -> 801 MB peak): benchmarks/csv_read.py."""
     with signals_held():
         return pd.read_csv(path, low_memory=False)
 
