@@ -245,7 +245,8 @@ STAGES: tuple[Stage, ...] = (
         "encode_splits",
         _encode_splits,
         params=("seeds", "data.label"),
-        deps=("data_schema", "train", "test", "train_scaled", "test_scaled", "encoders"),
+        # The scaled splits and encoders first: a missing one names its stage first.
+        deps=("train_scaled", "test_scaled", "encoders", "data_schema", "train", "test"),
         outs=("encoded",),
     ),
     Stage(
