@@ -496,7 +496,8 @@ def score_file(
 
     ``truth`` names a 0/1 column marking known anomalies: it is carried through, and ROC AUC and
     average precision of the scores against it are reported (its values are kept, one byte and
-    one float per row, to compute them)."""
+    one float per row, to compute them). A model trained with ``data.impute`` also writes
+    ``filled``: how many of the row's values were missing and filled as in training."""
     carried = set(keep) | ({truth} if truth else set())
     flagged = 0
     truths: list[np.ndarray] = []
@@ -512,13 +513,17 @@ def score_file(
         if truth:
             truths.append(_binary(chunk[truth], truth, source))
             scores.append(score)
-        return pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
+        out = pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
+        if fills:  # a filled value is the training rows' usual one: the row may look more usual
+            out["filled"] = chunk[encoder.features].isna().sum(axis=1).astype("int32")
+        return out
 
     if truth:
         # Before the rows stream: its values are collected as they go.
         first = first_row(source, encoder.image_shape, encoder.label)
         require_columns(first, [truth], "--truth", source)
     counts = InputCounts(encoder)
+    fills = encoder.preprocessing.impute is not None
     total, chunks = _stream_model(encoder, source, output, rows, carried, transform)
     stats = ScoreStats(
         total, chunks, detector.threshold_, flagged, unseen=counts.unseen, filled=counts.filled

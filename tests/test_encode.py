@@ -545,6 +545,17 @@ def test_missing_values_of_new_rows_are_filled_as_the_training_rows_were(project
         rtol=1e-5,
         atol=1e-6,
     )
+    # Scores say how many of each row's values were filled: such a row may look more usual.
+    done = run_command(
+        *AEFX, "score", "-m", str(p.encoder_meta), "-i", "holed.csv", "-o", "scores.csv",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_csv(project / "scores.csv")
+    assert list(scores.columns) == ["decision_score", "anomaly", "filled"]
+    assert scores["filled"].tolist() == holed.isna().sum(axis=1).tolist()
+    assert scores["filled"].sum() == 4
+    (project / "scores.csv").unlink()
     holed.iloc[6, 2] = np.inf
     holed.to_csv(project / "holed.csv", index=False)
     done = run_command(
