@@ -251,10 +251,9 @@ def check_data(cfg: DataConfig, keep: bool = True) -> Splits:
 def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path) -> IngestResult:
     """Load, validate and split the data set; write both splits as Parquet (with the columns
     ``data.ignore`` names, first) and a schema that names the features, the label, the columns
-    ignored, the columns of categories with the
-    categories of each in the training split (the scale stage makes a 0/1 column of each), how
-    missing values are filled (by the scale stage), the classes and (for images) the image
-    shape."""
+    ignored, the columns of categories with the categories of each in the training split (the
+    scale stage makes a 0/1 column of each), how missing values are filled (by the scale
+    stage), the classes and (for images) the image shape."""
     train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
     for warning in warnings:
         log.warning("%s", warning)

@@ -168,7 +168,6 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
 
     p = params.paths
     meta = read_json(p.encoder_meta)
-    sample = train.drop(columns=[params.data.label, *params.data.ignore]).head(20)
     with warnings.catch_warnings():
         # MLflow asks for predict() type hints; the explicit signature below does that job.
         warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
@@ -176,6 +175,7 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
         from aefx import serving
 
         loaded = serving.EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+        sample = train[loaded.features].head(20)  # the model's inputs: no label, no ids
         mlflow.pyfunc.log_model(
             name="encoder",
             # A model from code: loading runs our file instead of unpickling an object.
@@ -186,7 +186,7 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
                 "autoencoder": str(p.autoencoder),  # for `aefx score`
             },
             signature=_signature(
-                infer_signature(sample, loaded.predict(None, sample)), params.data.categorical
+                infer_signature(sample, loaded.predict(None, sample)), list(loaded.categories)
             ),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
