@@ -57,8 +57,15 @@ class DataConfig(_Frozen):
     # Columns of a table that hold categories (text or codes such as a colour or a region): each
     # becomes one 0/1 column per category seen in the training split, at the scale stage.
     categorical: tuple[str, ...] = ()
+    # A category of fewer training rows than this joins the other rare ones in one category,
+    # `(other)`, which new rows' categories the training rows did not have join too (1: none).
+    min_category_rows: int = Field(1, ge=1)
+    # true: a missing value in a column of categories is a category of its own, `(missing)`,
+    # in training and new rows (not refused, nor filled by data.impute).
+    missing_category: bool = False
     # Missing feature values: None refuses them; median or mean fills each numeric column with
-    # that of its training-split values (a column of categories with its most frequent one).
+    # that of its training-split values (a column of categories with its most frequent one,
+    # unless data.missing_category makes a missing one a category).
     impute: Literal["median", "mean"] | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
@@ -100,6 +107,14 @@ class DataConfig(_Frozen):
             raise ValueError(
                 f"data.categorical is for tables; data.source {self.source!r} has none"
             )
+        for key, value in (
+            ("min_category_rows", self.min_category_rows != 1),
+            ("missing_category", self.missing_category),
+        ):
+            if value and not self.categorical:
+                raise ValueError(
+                    f"data.{key} is for the columns data.categorical names, and it names none"
+                )
         return self
 
     @property

@@ -60,8 +60,9 @@ class FarRows:
 class InputCounts:
     """Counts, per column, what new rows hold that the preprocessing makes up for: categories
     the training rows did not have (their one-hot columns are all 0, as for none of the known
-    categories), and missing values (filled as the training rows' were, where the model
-    imputes; otherwise they are refused before they get here)."""
+    categories, or count as the rare ones' category where training had one), and missing
+    values (filled as the training rows' were, where the model imputes; otherwise they are
+    refused before they get here, or are a category of their own)."""
 
     def __init__(self, encoder: Any) -> None:
         self._prep = encoder.preprocessing
@@ -69,11 +70,9 @@ class InputCounts:
         self.filled: dict[str, int] = {}
 
     def update(self, chunk: pd.DataFrame) -> None:
-        from aefx.scaling import unseen_categories
-
         if self._prep.impute is not None:
             _add(self.filled, self._prep.impute.counts(chunk))
-        _add(self.unseen, unseen_categories(chunk, self._prep.categories))
+        _add(self.unseen, self._prep.unseen(chunk))
 
 
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
@@ -253,12 +252,15 @@ def check_values(
     origin: Path,
     categorical: Sequence[str] = (),
     missing_ok: bool = False,
+    missing_category: bool = False,
 ) -> None:
-    """Every feature a finite number, except the ``categorical`` ones, which need only be there;
-    with ``missing_ok`` (a model that fills them) a value may be missing, but not text or
-    infinite."""
+    """Every feature a finite number, except the ``categorical`` ones, which need only be there
+    (or not even that with ``missing_category``, where a missing one is a category); with
+    ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite."""
     for column in categorical:
-        if (missing := chunk[column].isna().to_numpy()).any() and not missing_ok:
+        if missing_ok or missing_category:
+            continue
+        if (missing := chunk[column].isna().to_numpy()).any():
             raise AefxError(
                 f"{origin}: column {column!r} row {first_row + int(np.argmax(missing))} is missing"
             )
@@ -371,13 +373,15 @@ def stream_file(
     ignored: Sequence[str] = (),
     categorical: Sequence[str] = (),
     missing_ok: bool = False,
+    missing_category: bool = False,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
     error, except those in ``keep``, the ``label`` column and the columns ``ignored`` in
     training, which are carried through (and an image's file name; a .npz's labels come as the
     ``label`` column). Features are numbers, but for the ``categorical`` ones, and complete
-    unless ``missing_ok`` (:func:`check_values`). Returns (rows, chunks)."""
+    unless ``missing_ok`` (for the ``categorical`` ones, ``missing_category``;
+    :func:`check_values`). Returns (rows, chunks)."""
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
@@ -399,7 +403,9 @@ def stream_file(
                     require_columns(chunk, asked, "--keep", source)
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
-                check_values(chunk, features, total, source, categorical, missing_ok)
+                check_values(
+                    chunk, features, total, source, categorical, missing_ok, missing_category
+                )
                 result = transform(chunk)
                 carried = [c for c in chunk.columns if c in keep]  # in the input's order
                 if chunks == 0:
@@ -443,6 +449,7 @@ def _stream_model(
         encoder.ignored,
         list(encoder.categories),
         encoder.preprocessing.impute is not None,
+        encoder.preprocessing.missing_category,
     )
 
 

@@ -36,10 +36,12 @@ def scaler_to_dict(
     columns: Sequence[str] | None = None,
     categories: Mapping[str, Sequence[str]] | None = None,
     impute: Imputation | None = None,
+    missing_category: bool = False,
 ) -> dict[str, Any]:
     """``features`` are the scaled columns; ``columns`` the raw ones they come from (the same
-    unless some hold ``categories``, which :func:`one_hot` spreads over one column each), whose
-    missing values ``impute`` fills first."""
+    unless some hold ``categories``, which :func:`one_hot` spreads over one column each, with a
+    missing value as :data:`MISSING` where ``missing_category``), whose missing values
+    ``impute`` fills first."""
     state = {name: np.asarray(getattr(scaler, name)).tolist() for name in _STATE[kind]}
     return {
         "kind": kind,
@@ -48,6 +50,7 @@ def scaler_to_dict(
         "categories": {c: list(v) for c, v in (categories or {}).items()},
         "impute": None if impute is None else impute.strategy,
         "fill": {} if impute is None else impute.values,
+        "missing_category": missing_category,
         "n_samples_seen": n_samples,
         "state": state,
     }
@@ -75,6 +78,13 @@ def load_scaler(path: Path) -> tuple[Any, list[str]]:
     return scaler_from_dict(payload), list(payload["features"])
 
 
+# The categories aefx makes of a column's values: data.min_category_rows puts the training
+# split's rare categories together in RARE (and new rows' unseen ones with them);
+# data.missing_category makes a missing value MISSING. Ingest refuses a category of the same text.
+RARE = "(other)"
+MISSING = "(missing)"
+
+
 def one_hot_name(column: str, category: str) -> str:
     return f"{column}={category}"
 
@@ -97,10 +107,33 @@ def category_text(values: pd.Series) -> pd.Series:
     return text.astype(object).where(values.notna(), None)
 
 
-def fit_categories(frame: pd.DataFrame, categorical: Sequence[str]) -> dict[str, list[str]]:
+def category_values(values: pd.Series, known: Sequence[str], missing: bool = False) -> pd.Series:
+    """The category each value counts as: its text (:func:`category_text`); with ``missing``
+    (data.missing_category) a missing value is :data:`MISSING`; where ``known`` (the column's
+    training categories) has :data:`RARE`, a value that is none of them is :data:`RARE`."""
+    text = category_text(values)
+    if missing:
+        text = text.fillna(MISSING)
+    if RARE in known:
+        text = text.where(text.isna() | text.isin(known), RARE)
+    return text
+
+
+def fit_categories(
+    frame: pd.DataFrame, categorical: Sequence[str], min_rows: int = 1, missing: bool = False
+) -> dict[str, list[str]]:
     """The categories of each column in ``categorical`` (as text), sorted: those of the
-    training rows, so that a category seen only in test rows gets no column of its own."""
-    return {c: sorted(category_text(frame[c]).dropna().unique()) for c in categorical}
+    training rows, so that a category seen only in test rows gets no column of its own. Those
+    of fewer than ``min_rows`` rows become one, :data:`RARE`, listed last; with ``missing``, a
+    missing value is the category :data:`MISSING` (rare or not like any other)."""
+    out = {}
+    for column in categorical:
+        counts = category_values(frame[column], (), missing).value_counts()
+        kept = sorted(str(c) for c, n in counts.items() if n >= min_rows)
+        if len(kept) < len(counts):
+            kept.append(RARE)
+        out[column] = kept
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,11 +179,16 @@ def one_hot_width(columns: Sequence[str], categories: Mapping[str, Sequence[str]
 
 
 def one_hot(
-    frame: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, Sequence[str]]
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+    missing: bool = False,
 ) -> pd.DataFrame:
     """``frame``'s ``columns`` as numbers, in order; each column of ``categories`` replaced, where
-    it stood, by one 0/1 column per category (``colour=red``). A value that is none of its
-    column's categories (one the training rows did not have) sets none of them."""
+    it stood, by one 0/1 column per category (``colour=red``). A value counts as the category
+    :func:`category_values` makes it (with ``missing``, a missing value is :data:`MISSING`); one
+    that is none of its column's categories (the training rows did not have it, and they had
+    no :data:`RARE`) sets none of them."""
     if not categories:  # the common case, and 20 times faster than the loop below
         return frame[list(columns)].astype("float64")
     out: dict[str, Any] = {}
@@ -158,36 +196,46 @@ def one_hot(
         if column not in categories:
             out[column] = frame[column].astype("float64").to_numpy()
             continue
-        values = category_text(frame[column]).to_numpy()
+        values = category_values(frame[column], categories[column], missing).to_numpy()
         for category in categories[column]:
             out[one_hot_name(column, category)] = (values == category).astype("float64")
     return pd.DataFrame(out, index=frame.index)
 
 
 def from_one_hot(
-    frame: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, Sequence[str]]
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+    missing: bool = False,
 ) -> pd.DataFrame:
     """The inverse of :func:`one_hot`: each column of ``categories`` back as the category whose
-    0/1 column is largest (for a reconstruction, the one the autoencoder leans to)."""
+    0/1 column is largest (for a reconstruction, the one the autoencoder leans to); with
+    ``missing``, :data:`MISSING` is a missing value again."""
     out: dict[str, Any] = {}
     for column in columns:
         if column in categories:
             block = frame[[one_hot_name(column, c) for c in categories[column]]].to_numpy()
-            out[column] = np.asarray(categories[column], dtype=object)[block.argmax(axis=1)]
+            back = np.asarray(categories[column], dtype=object)[block.argmax(axis=1)]
+            if missing:
+                back[back == MISSING] = None
+            out[column] = back
         else:
             out[column] = frame[column].to_numpy()
     return pd.DataFrame(out, index=frame.index)
 
 
 def unseen_categories(
-    frame: pd.DataFrame, categories: Mapping[str, Sequence[str]]
+    frame: pd.DataFrame, categories: Mapping[str, Sequence[str]], missing: bool = False
 ) -> dict[str, int]:
-    """Column -> rows of ``frame`` whose value is none of the column's training categories (a
-    missing one is not counted: it is refused, or filled with a known one)."""
+    """Column -> rows of ``frame`` whose value is none of the column's training categories
+    (where the column has :data:`RARE`, such a row counts as it, as do those rare in training,
+    which are counted too). A missing value is counted
+    with ``missing`` where training had none; otherwise it is refused, or filled with a known
+    category."""
     counts = {}
     for column, known in categories.items():
-        values = frame[column]
-        n = int((values.notna() & ~category_text(values).isin(known)).sum())
+        values = category_values(frame[column], (), missing)
+        n = int((values.notna() & ~values.isin(known)).sum())
         if n:
             counts[column] = n
     return counts
@@ -203,6 +251,7 @@ class Preprocessing:
     categories: dict[str, list[str]]  # the one-hot columns' training categories
     features: list[str]  # the scaled columns the autoencoder reads
     impute: Imputation | None = None  # None: missing values are refused before they get here
+    missing_category: bool = False  # a missing value in a column of categories is MISSING
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Preprocessing:
@@ -216,15 +265,20 @@ class Preprocessing:
             {c: list(v) for c, v in payload.get("categories", {}).items()},
             features,
             None if strategy is None else Imputation(strategy, dict(payload["fill"])),
+            bool(payload.get("missing_category", False)),
         )
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         if self.impute is not None:
             frame = self.impute.fill(frame)
-        expanded = one_hot(frame, self.columns, self.categories)
+        expanded = one_hot(frame, self.columns, self.categories, self.missing_category)
         return np.asarray(self.scaler.transform(expanded))
 
     def inverse_transform(self, X: np.ndarray) -> pd.DataFrame:
         back = self.scaler.inverse_transform(np.asarray(X, dtype="float64"))
         frame = pd.DataFrame(np.asarray(back), columns=self.features)
-        return from_one_hot(frame, self.columns, self.categories)
+        return from_one_hot(frame, self.columns, self.categories, self.missing_category)
+
+    def unseen(self, frame: pd.DataFrame) -> dict[str, int]:
+        """:func:`unseen_categories` of ``frame``, as this model counts missing values."""
+        return unseen_categories(frame, self.categories, self.missing_category)

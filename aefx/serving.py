@@ -60,7 +60,8 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
 
     def scale(self, frame: pd.DataFrame) -> np.ndarray:
         """The feature columns of raw rows, scaled as the training rows were (columns of
-        categories one-hot first; a category training did not see sets none of its columns)."""
+        categories one-hot first; a category training did not see sets none of its columns, or
+        that of the rare ones where training had them)."""
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise AefxError(f"input is missing feature column(s): {', '.join(missing[:10])}")

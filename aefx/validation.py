@@ -27,10 +27,15 @@ def _not_infinite(series: pd.Series) -> pd.Series:
 
 
 def table_schema(
-    features: list[str], label: str, categorical: Sequence[str] = (), gaps: bool = False
+    features: list[str],
+    label: str,
+    categorical: Sequence[str] = (),
+    gaps: bool = False,
+    category_gaps: bool = False,
 ) -> Any:
     """Every feature numeric, complete and finite, except the ``categorical`` ones, which need
-    only be complete (with ``gaps``, features may have missing values, to be filled); the label
+    only be complete (with ``gaps``, features may have missing values, to be filled; with
+    ``category_gaps``, the ``categorical`` ones may, a category of their own); the label
     complete. Rules about the whole table (rows, classes) need the split settings and live in
     :func:`validate_table`."""
     import pandera.pandas as pa
@@ -40,7 +45,9 @@ def table_schema(
         pa.Check(_not_infinite, name="finite", ignore_na=True),
     ]
     columns = {
-        c: pa.Column(checks=None if c in categorical else feature_rules, nullable=gaps)
+        c: pa.Column(checks=None, nullable=gaps or category_gaps)
+        if c in categorical
+        else pa.Column(checks=feature_rules, nullable=gaps)
         for c in features
     }
     columns[label] = pa.Column(nullable=False)
@@ -58,6 +65,7 @@ def _column_problems(
     problems = []
     text = []  # columns mostly of words: perhaps no features at all, but ids or names
     gaps = False  # features with missing values
+    category_gaps = False  # of them, columns of categories
     for column in [c for c in frame.columns if c in set(cases["column"])]:
         mine = cases[cases["column"] == column]
         checks = set(mine["check"].astype(str))
@@ -85,6 +93,7 @@ def _column_problems(
         n_inf = int((mine["check"].astype(str) == "finite").sum())
         gaps = gaps or n_nan > 0
         if column in categorical:  # categories have no infinity
+            category_gaps = category_gaps or n_nan > 0
             noun = "value" if n_nan == 1 else "values"
             problems.append(f"column {column!r} has {n_nan} missing {noun}")
         else:
@@ -98,7 +107,14 @@ def _column_problems(
             "(an id, a name)"
         )
     if gaps:
-        problems.append("data.impute: median fills missing values from the training split")
+        problems.append(
+            "data.impute: median fills missing values from the training split"
+            + (
+                " (data.missing_category: true makes a missing category one of its own)"
+                if category_gaps
+                else ""
+            )
+        )
     return problems
 
 
@@ -185,14 +201,17 @@ def table_warnings(
     origin: str,
     categorical: Sequence[str] = (),
     impute: str | None = None,
+    min_category_rows: int = 1,
+    missing_category: bool = False,
 ) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
     duplicated rows (they count twice, and may sit on both sides of the split), one class
     holding most rows (accuracy then says little; macro F1 weighs each class alike), a class
     written two ways ('yes', 'Yes'), a column numbering the rows (an id: it learns the file's
-    order, not the data), a column of categories with so many that most have few rows, and
-    missing values that ``impute`` will fill (a column mostly missing is filled mostly with one
-    value)."""
+    order, not the data), a column of categories with so many that most have few rows (counting
+    those of fewer than ``min_category_rows`` as one), and missing values that ``impute`` will
+    fill (a column mostly missing is filled mostly with one value; with ``missing_category``,
+    a column of categories is not filled)."""
     warnings = []
     shares = frame[label].value_counts(normalize=True)
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
@@ -224,6 +243,8 @@ def table_warnings(
             "of the features"
         )
     missing = features.isna().sum()
+    if missing_category:  # a category of its own, not filled
+        missing = missing.drop(list(categorical))
     if impute and missing.any():
         gaps = missing[missing > 0].sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{c} ({n})" for c, n in list(gaps.items())[:5])
@@ -233,11 +254,13 @@ def table_warnings(
             f"{', ...' if len(gaps) > 5 else ''}"
         )
     for column in categorical:
-        n = features[column].nunique()
+        counts = features[column].value_counts()
+        n = int((counts >= min_category_rows).sum()) + bool((counts < min_category_rows).any())
         if n >= MANY_CATEGORIES:
+            hint = "; data.min_category_rows: 5 puts those of fewer rows together in one"
             warnings.append(
                 f"{origin}: column {column!r} has {n} categories in {len(frame)} rows, each made "
-                "a column of its own (is it an id or free text?)"
+                f"a column of its own (is it an id or free text?){hint * (min_category_rows == 1)}"
             )
     n_dup = int(frame.duplicated().sum())
     if n_dup:
@@ -260,12 +283,20 @@ def check_ignored(
         )
 
 
-def check_categorical(frame: pd.DataFrame, categorical: Sequence[str], origin: str) -> None:
-    """Each column that ``data.categorical`` names is there, and no other column already has
-    the name of one of the 0/1 columns its categories will make (``colour=red``)."""
+def check_categorical(
+    frame: pd.DataFrame, categorical: Sequence[str], origin: str, reserved: Sequence[str] = ()
+) -> None:
+    """Each column that ``data.categorical`` names is there, holds none of the ``reserved``
+    categories (those aefx makes: rare ones together, a missing one), and no other column
+    already has the name of one of the 0/1 columns its categories will make (``colour=red``)."""
     check_ignored(list(frame.columns), categorical, origin, "data.categorical")
     for column in categorical:
         for category in category_text(frame[column]).dropna().unique():
+            if category in reserved:
+                raise AefxError(
+                    f"{origin}: column {column!r} holds the category {category!r}, the name aefx "
+                    "gives the category it makes of rare or missing ones; rename it"
+                )
             if (name := one_hot_name(column, category)) in frame.columns:
                 raise AefxError(
                     f"{origin}: column {name!r} has the name that category {category!r} of "
@@ -290,10 +321,14 @@ def validate_table(
     ignore: Sequence[str] = (),
     categorical: Sequence[str] = (),
     impute: str | None = None,
+    missing_category: bool = False,
+    reserved: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
     return it with float features (the ``categorical`` ones as text; missing values left for
-    ``impute`` to fill) and the label last, the ``ignore`` columns its index (its
+    ``impute`` to fill, or, with ``missing_category``, for a column of categories to count as
+    one; ``reserved`` as in :func:`check_categorical`) and the label last, the ``ignore``
+    columns its index (its
     :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
     splits)."""
     import pandera.pandas as pa
@@ -309,7 +344,7 @@ def validate_table(
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
     frame = index_ignored(frame, ignore, origin)
-    check_categorical(frame, categorical, origin)
+    check_categorical(frame, categorical, origin, reserved)
     features = [c for c in frame.columns if c != label]
     if not features:
         also = " and data.ignore's columns" if ignore else ""
@@ -317,14 +352,15 @@ def validate_table(
     problems: list[str] = []
     failed: set[str] = set()
     try:
-        table_schema(features, label, categorical, gaps=impute is not None).validate(
-            frame, lazy=True
-        )
+        table_schema(
+            features, label, categorical, gaps=impute is not None, category_gaps=missing_category
+        ).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         problems += _column_problems(frame, label, exc.failure_cases, categorical)
         failed = set(exc.failure_cases["column"])
     if impute:  # a column without a single value has nothing to be filled from
-        empty = [c for c in features if c not in failed and frame[c].isna().all()]
+        filled = [c for c in features if not (missing_category and c in categorical)]
+        empty = [c for c in filled if c not in failed and frame[c].isna().all()]
         problems += [f"column {c!r} has no values (all missing)" for c in empty]
     if not frame[label].isna().any():
         problems += table_problems(frame, label, test_size, stratify)

@@ -14,7 +14,7 @@ from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
 from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
 from aefx.io import read_csv, write_json, write_parquet
-from aefx.scaling import fit_categories
+from aefx.scaling import MISSING, RARE, fit_categories
 from aefx.validation import (
     check_budget,
     check_categorical,
@@ -133,7 +133,7 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
         frame = index_ignored(synthetic_frame(cfg.synthetic, cfg.label), cfg.ignore, "synthetic")
-        check_categorical(frame, cfg.categorical, "synthetic")
+        check_categorical(frame, cfg.categorical, "synthetic", _reserved(cfg))
         return with_feature_types(frame, cfg.label, cfg.categorical), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
     origin = str(cfg.path)
@@ -147,8 +147,20 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
         cfg.ignore,
         cfg.categorical,
         cfg.impute,
+        cfg.missing_category,
+        _reserved(cfg),
     )
     return checked, origin
+
+
+def _reserved(cfg: DataConfig) -> tuple[str, ...]:
+    """The categories aefx makes for ``cfg``, which a column's own may not be named like."""
+    reserved = []
+    if cfg.min_category_rows > 1:
+        reserved.append(RARE)
+    if cfg.missing_category:
+        reserved.append(MISSING)
+    return tuple(reserved)
 
 
 def load_splits(cfg: DataConfig) -> Splits:
@@ -171,7 +183,17 @@ def load_splits(cfg: DataConfig) -> Splits:
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
-        warnings = tuple(table_warnings(frame, cfg.label, origin, cfg.categorical, cfg.impute))
+        warnings = tuple(
+            table_warnings(
+                frame,
+                cfg.label,
+                origin,
+                cfg.categorical,
+                cfg.impute,
+                cfg.min_category_rows,
+                cfg.missing_category,
+            )
+        )
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.
         train, test = presplit
@@ -252,8 +274,9 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
     """Load, validate and split the data set; write both splits as Parquet (with the columns
     ``data.ignore`` names, first) and a schema that names the features, the label, the columns
     ignored, the columns of categories with the categories of each in the training split (the
-    scale stage makes a 0/1 column of each), how missing values are filled (by the scale
-    stage), the classes and (for images) the image shape."""
+    scale stage makes a 0/1 column of each; rare ones together, a missing one as a category
+    where ``data.missing_category``), how missing values are filled (by the scale stage), the
+    classes and (for images) the image shape."""
     train, test, origin, shape, warnings = _checked.pop(_source_key(cfg), None) or load_splits(cfg)
     for warning in warnings:
         log.warning("%s", warning)
@@ -270,7 +293,10 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
             "features": list(features),
             "label": cfg.label,
             "ignored": list(cfg.ignore),
-            "categories": fit_categories(train, cfg.categorical),
+            "categories": fit_categories(
+                train, cfg.categorical, cfg.min_category_rows, cfg.missing_category
+            ),
+            "missing_category": cfg.missing_category,
             "impute": cfg.impute,
             "classes": list(classes),
             "image_shape": shape,

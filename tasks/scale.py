@@ -44,7 +44,8 @@ def scale(
     First, with the schema's ``impute``, missing values are filled from the training rows
     (:class:`Imputation`); then the columns of categories the schema names become one 0/1
     column per category that ingest found in the training rows (a category only test rows have
-    sets none of them)."""
+    sets none of them, or that of the rare ones where the schema has it; with the schema's
+    ``missing_category``, a missing value is a category, not filled)."""
     schema = read_json(schema_path)
     kind = cfg.kind_for(schema["image_shape"] is not None)
     ignored = schema.get("ignored", ())  # (absent from a schema written before data.ignore)
@@ -53,16 +54,19 @@ def scale(
     columns = list(raw_train.columns)
     # (absent from a schema written before data.categorical or data.impute)
     categories = schema.get("categories", {})
+    missing_category = schema.get("missing_category", False)
     impute = None
     if schema.get("impute"):
-        impute = Imputation.fit(raw_train, schema["impute"], list(categories), str(train_path))
+        # With missing_category, a missing category is one of its own: those columns keep it.
+        fit_on = raw_train.drop(columns=list(categories)) if missing_category else raw_train
+        impute = Imputation.fit(fit_on, schema["impute"], list(categories), str(train_path))
         filled = sum(impute.counts(raw_train).values()) + sum(impute.counts(raw_test).values())
         log.info(
             "scale: %d missing value(s) filled (%s of the training rows)", filled, impute.strategy
         )
         raw_train, raw_test = impute.fill(raw_train), impute.fill(raw_test)
-    X_train = one_hot(raw_train, columns, categories)
-    X_test = one_hot(raw_test, columns, categories)
+    X_train = one_hot(raw_train, columns, categories, missing_category)
+    X_test = one_hot(raw_test, columns, categories, missing_category)
     # Fit on train only: test rows must not leak into the min/max (or mean/std).
     scaler = make_scaler(kind).fit(X_train)
     features = list(X_train.columns)
@@ -82,7 +86,9 @@ def scale(
         write_parquet(out, scaled)
     write_json(
         scaler_out,
-        scaler_to_dict(scaler, kind, features, len(X_train), columns, categories, impute),
+        scaler_to_dict(
+            scaler, kind, features, len(X_train), columns, categories, impute, missing_category
+        ),
     )
     log.info(
         "scale: %s scaler fit on %d train rows, %d features%s",

@@ -111,6 +111,17 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.categorical is for tables; data.source 'digits' has none\n",
         ),
         (
+            "{}\n",
+            ["data.min_category_rows=5"],
+            "data.min_category_rows is for the columns data.categorical names, and it names none\n",
+        ),
+        (
+            "{}\n",
+            ["data.missing_category=true"],
+            "data.missing_category is for the columns data.categorical names, and it names none\n",
+        ),
+        ("{}\n", ["data.min_category_rows=0"], "data.min_category_rows: Input should be greater"),
+        (
             "tracking: {promote_alias: champion}\n",
             [],
             "tracking.promote_metric 'cv_accuracy.logreg.encoded' is logged only with "

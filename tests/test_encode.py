@@ -512,6 +512,89 @@ def test_columns_of_categories_train_and_encode_new_rows_alike(project):
     assert set(rebuilt["region"]) <= {"east", "north", "south"} and set(rebuilt["plan"]) <= {1, 2}
 
 
+def test_new_rows_with_a_missing_or_rare_category_encode_as_training_counted_them(project):
+    """A model trained with data.missing_category and data.min_category_rows (and no
+    data.impute) encodes new rows whose category is missing (refused before), rare or new:
+    each command takes them, and the codes are those of the rows as the model counts them
+    ('(missing)', '(other)'); a missing number is still refused."""
+    table = pd.DataFrame(
+        {
+            "a": np.linspace(0, 1, 90),
+            "city": np.array(["lyon", "paris", "lyon"], dtype=object)[np.arange(90) % 3],
+            "plan": np.array(["basic", None, "pro"], dtype=object)[np.arange(90) % 3],
+            "b": np.cos(np.arange(90)),
+            "label": [0, 1] * 45,
+        }
+    )
+    table.loc[[4, 9], "city"] = "nice"
+    table.to_csv(project / "data" / "raw" / "towns.csv", index=False)
+    params = load_params(
+        overrides=[
+            "seeds=[1]",
+            "data.source=file",
+            "data.path=data/raw/towns.csv",
+            "data.categorical=[city, plan]",
+            "data.min_category_rows=3",
+            "data.missing_category=true",
+        ]
+    )
+    train_autoencoders(params)
+    p = params.paths
+    encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    assert encoder.categories == {
+        "city": ["lyon", "paris", "(other)"],
+        "plan": ["(missing)", "basic", "pro"],
+    }
+    new = pd.DataFrame(
+        {
+            "a": [0.2, 0.4, 0.6],
+            "city": ["nice", "marseille", "paris"],
+            "plan": [None, "pro", None],
+            "b": [0.0, 0.5, 1.0],
+        }
+    )
+    new.to_csv(project / "new.csv", index=False)
+    as_counted = new.assign(
+        city=["(other)", "(other)", "paris"], plan=["(missing)", "pro", "(missing)"]
+    )
+    np.testing.assert_array_equal(encoder.scale(new), encoder.scale(as_counted))
+    for command in ("encode", "score", "reconstruct"):
+        done = run_command(
+            *AEFX,
+            command,
+            "-m",
+            str(p.encoder_meta),
+            "-i",
+            "new.csv",
+            "-o",
+            f"{command}.csv",
+            cwd=project,
+        )
+        assert done.returncode == 0, done.stderr
+    codes = pd.read_csv(project / "encode.csv")[encoder.code_columns]
+    np.testing.assert_allclose(
+        codes.to_numpy(), encoder.predict(None, new).to_numpy(), rtol=1e-5, atol=1e-6
+    )
+    rebuilt = pd.read_csv(project / "reconstruct.csv")
+    assert set(rebuilt["city"]) <= {"lyon", "paris", "(other)"}
+    assert set(rebuilt["plan"].dropna()) <= {"basic", "pro"}
+    new.loc[1, "a"] = np.nan
+    new.to_csv(project / "holed.csv", index=False)
+    done = run_command(
+        *AEFX,
+        "encode",
+        "-m",
+        str(p.encoder_meta),
+        "-i",
+        "holed.csv",
+        "-o",
+        "holed_codes.csv",
+        cwd=project,
+    )
+    assert done.returncode == 2 and not (project / "holed_codes.csv").exists()
+    assert "column 'a' row 1 is not a finite number (nan)" in done.stderr
+
+
 def test_missing_values_of_new_rows_are_filled_as_the_training_rows_were(project):
     """A model trained with data.impute fills the gaps of new rows with the training rows'
     medians: their codes are those of the rows so filled, and the command says how many it

@@ -245,6 +245,80 @@ def test_codes_read_as_floats_are_the_same_categories_as_codes_read_as_whole_num
     np.testing.assert_array_equal(model.predict(rows.astype({"plan": float})).to_numpy(), as_text)
 
 
+def test_rare_categories_share_a_column_and_a_missing_category_has_its_own(project):
+    """data.min_category_rows: the categories of fewer training rows share one 0/1 column,
+    '(other)', and so do new rows' categories training did not have (without it they set
+    none). data.missing_category: a missing value of a column of categories sets its
+    '(missing)' column, in training rows, new rows and MLflow model requests alike, while
+    data.impute fills the numeric columns alone; a reconstruction gives it back as missing."""
+    import mlflow
+
+    from aefx.scaling import Preprocessing
+    from aefx.tracking import using_store
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=90),
+            "city": np.array(["lyon", "paris"], dtype=object)[np.arange(90) % 2],
+            "plan": (1 + np.arange(90) % 2).astype(float),
+            "label": [0, 1, 1] * 30,
+        }
+    )
+    table.loc[[3, 6, 40, 43, 50, 53], "city"] = ["nice"] * 4 + ["brest"] * 2
+    table.loc[::3, "plan"] = np.nan
+    table.loc[[5, 7], "a"] = np.nan
+    table.to_csv(project / "data" / "raw" / "towns.csv", index=False)
+    params = load_params(
+        overrides=[
+            "data.source=file",
+            "data.path=data/raw/towns.csv",
+            "data.categorical=[city, plan]",
+            "data.min_category_rows=5",
+            "data.missing_category=true",
+            "data.impute=median",
+            "seeds=[1]",
+            "classifiers.use=[logreg]",
+        ]
+    )
+    run_until(params, "log_run")
+    p = params.paths
+    city = ["city=lyon", "city=paris", "city=(other)"]
+    plan = ["plan=(missing)", "plan=1", "plan=2"]
+    for raw_path, scaled_path in ((p.train, p.train_scaled), (p.test, p.test_scaled)):
+        raw, scaled = pd.read_parquet(raw_path), pd.read_parquet(scaled_path)
+        assert list(scaled.columns) == ["a", *city, *plan, "label"]
+        assert (scaled[city].sum(axis=1) == 1).all() and (scaled[plan].sum(axis=1) == 1).all()
+        rare = raw["city"].isin(["nice", "brest"]).to_numpy()
+        assert rare.any() and (scaled.loc[rare, "city=(other)"] == 1).all()
+        assert (scaled["plan=(missing)"].to_numpy() == raw["plan"].isna().to_numpy()).all()
+        assert scaled["a"].notna().all()
+    saved = read_json(p.scaler)
+    assert saved["missing_category"] is True and set(saved["fill"]) == {"a"}
+
+    prep = Preprocessing.from_dict(saved)
+    rows = pd.DataFrame(
+        {"a": [0.1, 0.2, 0.3], "city": ["marseille", "lyon", "brest"], "plan": [None, 2, 1]}
+    )
+    X = pd.DataFrame(prep.transform(rows), columns=prep.features)
+    assert X[city].to_numpy().tolist() == [[0, 0, 1], [1, 0, 0], [0, 0, 1]]
+    assert X[plan].to_numpy().tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
+    assert prep.unseen(rows) == {"city": 2}  # marseille, and brest (rare in training)
+    back = prep.inverse_transform(X.to_numpy())
+    assert back["plan"].isna().tolist() == [True, False, False]
+    assert back["plan"].tolist()[1:] == ["2", "1"]
+    assert back["city"].tolist() == ["(other)", "lyon", "(other)"]
+
+    record = read_json(p.run_record)
+    with using_store(record["tracking_uri"]):
+        model = mlflow.pyfunc.load_model(f"runs:/{record['run_id']}/encoder")
+    served = model.predict(rows).to_numpy()
+    from aefx.serving import EncoderModel
+
+    encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    np.testing.assert_allclose(served, encoder.encode(X.to_numpy()).to_numpy(), rtol=1e-6)
+
+
 def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
     """The columns data.ignore names (ids) were dropped at ingest, so the encoded splits, split
     and shuffled, could not be joined back to the user's rows. They now stay in the ingested

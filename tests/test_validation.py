@@ -3,6 +3,7 @@ that are not what their names say, a memory budget, and a property test with hos
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -178,7 +179,8 @@ def test_columns_of_categories_are_kept_as_text_and_checked_for_what_they_can_br
         validate_table(holed, "label", "mine.csv", categorical=("region",))
     assert str(caught.value) == (
         "mine.csv: column 'region' has 2 missing values; data.impute: median fills missing "
-        "values from the training split"
+        "values from the training split (data.missing_category: true makes a missing category "
+        "one of its own)"
     )
     taken = frame.assign(**{"size=2": 0.0})
     with pytest.raises(AefxError) as caught:
@@ -203,7 +205,8 @@ def test_missing_values_are_refused_with_a_hint_or_kept_for_data_impute_to_fill(
         validate_table(frame, "label", "mine.csv", categorical=("region",))
     assert str(caught.value) == (
         "mine.csv: column 'x' has 2 missing and 0 infinite values; column 'region' has 1 missing "
-        "value; data.impute: median fills missing values from the training split"
+        "value; data.impute: median fills missing values from the training split "
+        "(data.missing_category: true makes a missing category one of its own)"
     )
     out = validate_table(frame, "label", "mine.csv", categorical=("region",), impute="median")
     assert out["x"].isna().sum() == 2 and out["region"].isna().sum() == 1  # not the text 'nan'
@@ -230,9 +233,65 @@ def test_a_column_of_many_categories_warns_that_each_makes_a_column():
     ).assign(label=[0, 1] * 60)
     assert table_warnings(frame, "label", "mine.csv", ("city",)) == [
         "mine.csv: column 'city' has 60 categories in 120 rows, each made a column of its own "
-        "(is it an id or free text?)"
+        "(is it an id or free text?); data.min_category_rows: 5 puts those of fewer rows "
+        "together in one"
     ]
     assert table_warnings(frame.iloc[::3], "label", "mine.csv", ("city",)) == []
+    # Each city has two rows: with data.min_category_rows 3 they are all one category.
+    assert table_warnings(frame, "label", "mine.csv", ("city",), min_category_rows=3) == []
+
+
+def test_rare_categories_become_one_and_a_missing_category_one_of_its_own(tmp_path):
+    """data.min_category_rows puts the categories of fewer training rows together in one,
+    '(other)'; data.missing_category makes a missing value of a column of categories a
+    category, '(missing)', kept at ingest without data.impute (and not filled by it); a
+    column already holding a category of either name is refused."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=90),
+            "city": np.array(["lyon", "paris"], dtype=object)[np.arange(90) % 2],
+            "plan": 1 + np.arange(90) % 2,
+            "label": [0, 1, 1] * 30,
+        }
+    ).astype({"plan": object})
+    frame.loc[[3, 6, 40, 43, 50, 53], "city"] = ["nice"] * 4 + ["brest"] * 2
+    frame.loc[::3, "plan"] = None
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    cfg = DataConfig(
+        source="file",
+        path=tmp_path / "mine.csv",
+        categorical=("city", "plan"),
+        min_category_rows=5,
+        missing_category=True,
+        impute="median",
+    )
+    run_ingest(cfg, tmp_path)
+    schema = json.loads((tmp_path / "schema.json").read_text())
+    assert schema["categories"] == {
+        "city": ["lyon", "paris", "(other)"],
+        "plan": ["(missing)", "1", "2"],
+    }
+    assert schema["missing_category"] is True
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    assert train["plan"].isna().any()  # kept as the file has it, for the scale stage
+    # Without data.min_category_rows every category is its own; without
+    # data.missing_category a missing plan is filled, the most frequent plan of training.
+    run_ingest(cfg.model_copy(update={"min_category_rows": 1, "missing_category": False}), tmp_path)
+    schema = json.loads((tmp_path / "schema.json").read_text())
+    cities = sorted(pd.read_parquet(tmp_path / "train.parquet")["city"].unique())
+    assert len(cities) > 2 and schema["categories"]["city"] == cities
+    assert schema["categories"]["plan"] == ["1", "2"]
+
+    for name, update in (("(other)", {}), ("(missing)", {"min_category_rows": 1})):
+        taken = frame.assign(city=frame["city"].replace("brest", name))
+        taken.to_csv(tmp_path / "taken.csv", index=False)
+        with pytest.raises(AefxError) as caught:
+            run_ingest(cfg.model_copy(update={"path": tmp_path / "taken.csv", **update}), tmp_path)
+        assert str(caught.value) == (
+            f"{tmp_path / 'taken.csv'}: column 'city' holds the category {name!r}, the name aefx "
+            "gives the category it makes of rare or missing ones; rename it"
+        )
 
 
 def test_numbers_with_a_missing_marker_are_not_taken_for_a_column_to_ignore():

@@ -99,7 +99,8 @@ def encode(
 
 def warn_inputs(stats: Any, encoder: Any) -> None:
     """A line each for missing values the model filled and for rows holding a category that the
-    training rows did not have."""
+    training rows did not have (a note where the column has the rare ones' category, which
+    such rows count as: those rare in training count so too)."""
     if stats.filled:
         shown = ", ".join(f"{c} ({n})" for c, n in list(stats.filled.items())[:5])
         strategy = encoder.preprocessing.impute.strategy
@@ -109,13 +110,27 @@ def warn_inputs(stats: Any, encoder: Any) -> None:
             f"{', ...' if len(stats.filled) > 5 else ''}",
             err=True,
         )
-    if stats.unseen:
-        shown = ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in stats.unseen.items())
+    from aefx.scaling import RARE
+
+    categories = encoder.preprocessing.categories
+    rare = {c: n for c, n in stats.unseen.items() if RARE in categories[c]}
+    unknown = {c: n for c, n in stats.unseen.items() if c not in rare}
+    if unknown:
         typer.echo(
-            f"warning: categories the training rows did not have, in {shown}: such a row "
-            "reaches the autoencoder as none of its column's known categories",
+            f"warning: categories the training rows did not have, in {_rows(unknown)}: such a "
+            "row reaches the autoencoder as none of its column's known categories",
             err=True,
         )
+    if rare:
+        typer.echo(
+            f"note: rows whose category is none of the training rows' frequent ones, in "
+            f"{_rows(rare)}, count as {RARE} (data.min_category_rows)",
+            err=True,
+        )
+
+
+def _rows(counts: dict[str, int]) -> str:
+    return ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in counts.items())
 
 
 @app.command()
