@@ -123,3 +123,51 @@ def test_the_comparison_plot_draws_the_metric_the_run_is_judged_by(repo: Path):
         assert spec["encoding"]["x"]["field"] == metric
         drawn = {v["features"]: float(v[metric]) for v in spec["data"]["values"]}
         assert drawn == {row["features"]: row[metric] for row in rows}
+
+
+def test_a_data_file_outside_raw_dir_is_warned_of_and_seen_once_raw_dir_holds_it(
+    repo: Path, tmp_path: Path
+):
+    """dvc.yaml's ingest stage depends on paths.raw_dir: a data.path outside it was read, but
+    an edit of the file left `dvc status` up to date. Ingest says so (under `dvc repro`), and
+    with paths.raw_dir set to the file's folder an edit is seen and re-runs ingest."""
+    import numpy as np
+    import pandas as pd
+
+    outside = tmp_path / "elsewhere" / "table.csv"
+    outside.parent.mkdir()
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(60, 4)), columns=["a", "b", "c", "d"])
+    table["label"] = [0, 1] * 30
+    table.to_csv(outside, index=False)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["data"].update(source="file", path=str(outside))
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+    def status() -> dict:
+        return json.loads(dvc("status", "ingest", "--json", cwd=repo).strip().splitlines()[-1])
+
+    warning = "data.path is outside paths.raw_dir (data/raw)"
+    assert warning in dvc("repro", "ingest", cwd=repo)
+    table.iloc[:50].to_csv(outside, index=False)
+    assert status() == {}  # what the warning is about: DVC does not see the file
+
+    params["paths"]["raw_dir"] = str(outside.parent)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    output = dvc("repro", "ingest", cwd=repo)
+    assert ran_stages(output) == {"ingest"} and warning not in output
+    assert status() == {}
+    table.iloc[:40].to_csv(outside, index=False)
+    assert "ingest" in status()
+    assert ran_stages(dvc("repro", "ingest", cwd=repo)) == {"ingest"}
+    assert len(pd.read_parquet(repo / "data" / "processed" / "train.parquet")) == 26
+
+    # Images in a .npy take their labels from data.labels_path, which is read too.
+    from aefx.config import load_params
+    from aefx.pipeline import untracked_source
+
+    images = ["data.source=images", "data.path=data/raw/x.npy"]
+    inside = load_params(overrides=[*images, "data.labels_path=data/raw/y.npy"])
+    assert untracked_source(inside) is None
+    elsewhere = load_params(overrides=[*images, f"data.labels_path={tmp_path / 'y.npy'}"])
+    assert "data.labels_path is outside paths.raw_dir" in untracked_source(elsewhere)
