@@ -77,8 +77,10 @@ def _ingest(params: Params) -> Any:
     from tasks.ingest import ingest
 
     p = params.paths
-    if p.workspace == Path(".") and (warning := untracked_source(params)):
-        log.warning("%s", warning)  # a run dvc.lock records: `dvc repro`, or `aefx run`
+    # A run dvc.lock records (`dvc repro`, or `aefx run` of params.yaml) in a DVC project.
+    recorded = p.workspace == Path(".") and Path("dvc.yaml").is_file()
+    if recorded and (warning := untracked_source(params)):
+        log.warning("%s", warning)
     return ingest(params.data, p.train, p.test, p.data_schema)
 
 
