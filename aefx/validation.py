@@ -248,19 +248,25 @@ def table_warnings(
     if impute and missing.any():
         gaps = missing[missing > 0].sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{c} ({n})" for c, n in list(gaps.items())[:5])
+        how = f"the training split's {impute}"
+        if any(c in categorical for c in gaps.index):
+            how += " (the most frequent category for categories)"
         warnings.append(
-            f"{origin}: {int(gaps.sum())} missing value(s) will be filled with the training "
-            f"split's {impute} (the most frequent category for categories), in {shown}"
+            f"{origin}: {int(gaps.sum())} missing value(s) will be filled with {how}, in {shown}"
             f"{', ...' if len(gaps) > 5 else ''}"
         )
     for column in categorical:
         counts = features[column].value_counts()
-        n = int((counts >= min_category_rows).sum()) + bool((counts < min_category_rows).any())
+        n = int((counts >= min_category_rows).sum())
+        if (counts < min_category_rows).any():
+            n += 1  # the rare ones, together
         if n >= MANY_CATEGORIES:
-            hint = "; data.min_category_rows: 5 puts those of fewer rows together in one"
+            hint = ""
+            if min_category_rows == 1:
+                hint = "; data.min_category_rows: 5 puts those of fewer rows together in one"
             warnings.append(
                 f"{origin}: column {column!r} has {n} categories in {len(frame)} rows, each made "
-                f"a column of its own (is it an id or free text?){hint * (min_category_rows == 1)}"
+                f"a column of its own (is it an id or free text?){hint}"
             )
     n_dup = int(frame.duplicated().sum())
     if n_dup:
@@ -328,9 +334,8 @@ def validate_table(
     return it with float features (the ``categorical`` ones as text; missing values left for
     ``impute`` to fill, or, with ``missing_category``, for a column of categories to count as
     one; ``reserved`` as in :func:`check_categorical`) and the label last, the ``ignore``
-    columns its index (its
-    :func:`table_warnings` are the caller's to log: ingest logs them when it writes the
-    splits)."""
+    columns its index (its :func:`table_warnings` are the caller's to log: ingest logs them
+    when it writes the splits)."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
