@@ -99,7 +99,9 @@ def _category(value: Any) -> str:
 def category_text(values: pd.Series) -> pd.Series:
     """Categories as text, the same however a file stores them: a code read as a float (in a
     column with a gap, or sent as JSON's 2.0) is the code (``'2'``, not ``'2.0'``); a missing
-    one stays missing (not the text ``'nan'``)."""
+    one stays missing (not the text ``'nan'``); a pandas Categorical counts by its values."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
     if pd.api.types.is_float_dtype(values.dtype) or values.dtype == object:
         text = values.map(_category, na_action="ignore")
     else:

@@ -231,7 +231,13 @@ def test_codes_read_as_floats_are_the_same_categories_as_codes_read_as_whole_num
     assert list(pd.read_parquet(p.train_scaled).columns) == ["a", "plan=1", "plan=2", "label"]
     prep = Preprocessing.from_dict(read_json(p.scaler))
     expected = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-    for plans in ([1, 2, 2], [1.0, 2.0, 2.0], ["1", "2", "2"], [1, "2", 2.0]):
+    for plans in (
+        [1, 2, 2],
+        [1.0, 2.0, 2.0],
+        ["1", "2", "2"],
+        [1, "2", 2.0],
+        pd.Categorical([1.0, 2.0, 2.0]),  # a pandas Categorical of codes read as floats
+    ):
         rows = pd.DataFrame({"a": [0.0, 0.5, 1.0], "plan": plans})
         np.testing.assert_array_equal(prep.transform(rows)[:, 1:], expected)
         assert unseen_categories(rows, prep.categories) == {}
