@@ -436,11 +436,15 @@ class ComputeConfig(_Frozen):
 
 
 SWEEPABLE = ("autoencoder", "seeds", "scale", "classifiers", "evaluation")
+# Of the data settings, those that change how a table's values become features, not which rows
+# there are or how they split: the members of a sweep are judged on one split.
+SWEEPABLE_DATA = ("data.min_category_rows", "data.missing_category", "data.impute")
 
 
 class SweepConfig(_Frozen):
     """``aefx sweep``: one pipeline run per member. Each key is a dotted param under one of
-    SWEEPABLE with a list of values; the members are every combination of them."""
+    SWEEPABLE (or one of SWEEPABLE_DATA) with a list of values; the members are every
+    combination of them."""
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
@@ -455,7 +459,12 @@ class SweepConfig(_Frozen):
     @model_validator(mode="after")
     def _known_keys(self) -> SweepConfig:
         for key, values in self.grid.items():
-            if key.split(".")[0] not in SWEEPABLE:
+            if key.startswith("data.") and key not in SWEEPABLE_DATA:
+                raise ValueError(
+                    f"grid: {key!r} would give the members different rows or splits to be "
+                    f"judged on; of data, only {', '.join(SWEEPABLE_DATA)} may vary"
+                )
+            if key.split(".")[0] not in SWEEPABLE and key not in SWEEPABLE_DATA:
                 raise ValueError(f"grid: {key!r} is not under {', '.join(SWEEPABLE)}")
             if not values:
                 raise ValueError(f"grid: {key!r} has no values")

@@ -269,20 +269,28 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
     classifier's settings against its training split, before Prefect or MLflow starts: bad
     data or a setting too large for it is then one line, with no failed flow run or MLflow run
     behind it. With ``keep`` the flow's ingest takes the splits read here instead of reading
-    the data again. A sweep passes its members, whose autoencoder and classifier settings may
-    differ from ``params``' (their data settings cannot)."""
+    the data again. A sweep passes its members, whose settings may differ from ``params'``
+    (of the data settings, only those that do not change the rows or their split: each
+    different one is checked)."""
     from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
     from aefx.scaling import fit_categories, one_hot_width
     from tasks.ingest import check_data
 
-    splits = check_data(params.data, keep=keep)
-    labels = splits.train[params.data.label].to_numpy()
-    features = splits.train.drop(columns=[params.data.label])
-    categories = fit_categories(features, params.data.categorical)  # as ingest records them
-    n_features = one_hot_width(list(features.columns), categories)
+    checked: dict[Any, tuple[Any, int, Any]] = {}  # data settings -> labels, width, splits
     for each in members or [params]:
-        arch = Architecture.from_config(each.autoencoder, n_features, splits.shape)
+        if each.data not in checked:
+            cfg = each.data
+            splits = check_data(cfg, keep=keep)
+            features = splits.train.drop(columns=[cfg.label])
+            # The categories as ingest records them: the scale stage makes a column of each.
+            categories = fit_categories(
+                features, cfg.categorical, cfg.min_category_rows, cfg.missing_category
+            )
+            width = one_hot_width(list(features.columns), categories)
+            checked[cfg] = (splits.train[cfg.label].to_numpy(), width, splits)
+        labels, width, splits = checked[each.data]
+        arch = Architecture.from_config(each.autoencoder, width, splits.shape)
         check_trainable(arch, each.data.memory_budget_mb)
         check_every_classifier(labels, each.classifiers, each.evaluation, splits.origin)
 

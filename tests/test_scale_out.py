@@ -4,6 +4,7 @@ the comparison, and a sweep whose members each log their own MLflow run from a w
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import pandas as pd
@@ -189,3 +190,78 @@ def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project)
         members(load_params(overrides=["sweep.grid.autoencoder.bottleneck=[0]"]))
     with pytest.raises(AefxError, match="not under"):
         load_params(overrides=["sweep.grid.paths.encoder=[a.keras]"])
+
+
+def _towns(path, n_cities: int) -> None:
+    """A table of 120 rows: two numbers, `city` of n_cities categories (lyon and paris most of
+    the rows, the rest one row each) and `plan` with gaps."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    city = np.array(["lyon", "paris"], dtype=object)[np.arange(120) % 2]
+    city[: n_cities - 2] = [f"town{i:03d}" for i in range(n_cities - 2)]
+    plan = np.array(["basic", "pro", None], dtype=object)[np.arange(120) % 3]
+    frame = pd.DataFrame({"a": rng.normal(size=120), "city": city, "plan": plan})
+    frame["b"] = rng.normal(size=120)
+    frame["label"] = (frame["a"] + frame["b"] > 0).astype(int)
+    frame.to_csv(path, index=False)
+
+
+TOWNS = [
+    "data.source=file",
+    "data.path=data/raw/towns.csv",
+    "data.categorical=[city, plan]",
+    "data.missing_category=true",
+    "seeds=[1]",
+    "classifiers.use=[logreg]",
+]
+
+
+def test_a_sweep_may_vary_how_categories_count_but_not_the_rows(project, prefect_harness):
+    """Of the data settings a sweep may vary those that change how values become features
+    (data.min_category_rows, data.missing_category, data.impute): each member ingests with
+    its own and is judged on the same split. One that changes the rows or their split is
+    refused: the members' scores would not be comparable."""
+    from mlflow.tracking import MlflowClient
+
+    from flows.sweep import run_sweep
+
+    _towns(project / "data" / "raw" / "towns.csv", n_cities=30)
+    params = load_params(overrides=[*TOWNS, "sweep.grid.data.min_category_rows=[1, 5]"])
+    result = run_sweep(params)
+    mlflow_client = MlflowClient(result.tracking_uri)
+    tests = []
+    for member, rows in zip(result.members, (1, 5), strict=True):
+        run = mlflow_client.get_run(member.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["data.min_category_rows"] == str(rows)
+        workspace = project / "workspaces" / member.workspace.rsplit("/", 1)[-1]
+        cities = json.loads((workspace / "data" / "processed" / "schema.json").read_text())
+        cities = cities["categories"]["city"]
+        if rows == 5:
+            assert cities == ["lyon", "paris", "(other)"]
+        else:
+            assert "(other)" not in cities and len(cities) > 3
+        tests.append(pd.read_parquet(workspace / "data" / "processed" / "test.parquet"))
+    assert tests[0].equals(tests[1])  # one split for both
+
+    for key in ("data.split_seed", "data.test_size", "data.max_rows", "data.label"):
+        with pytest.raises(AefxError, match="would give the members different rows or splits"):
+            load_params(overrides=[f"sweep.grid.{key}=[20, 30]"])
+
+
+def test_the_size_check_before_a_run_counts_categories_as_ingest_will(project):
+    """aefx run and aefx sweep check the autoencoder's size against data.memory_budget_mb
+    before anything starts. With data.min_category_rows the rare categories make one column,
+    as ingest will make them: the check counted one each, and refused a model that fits."""
+    from flows.pipeline import preflight
+
+    _towns(project / "data" / "raw" / "towns.csv", n_cities=90)
+    small = [*TOWNS, "data.memory_budget_mb=0.5"]
+    preflight(load_params(overrides=[*small, "data.min_category_rows=5"]), keep=False)
+    with pytest.raises(AefxError, match=r"over data\.memory_budget_mb=0\.5"):
+        preflight(load_params(overrides=small), keep=False)
+    # A sweep's members are checked each with its own data settings.
+    swept = load_params(overrides=[*small, "sweep.grid.data.min_category_rows=[5, 1]"])
+    with pytest.raises(AefxError, match=r"over data\.memory_budget_mb=0\.5"):
+        preflight(swept, keep=False, members=[m.params for m in members(swept)])
