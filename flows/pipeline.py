@@ -269,9 +269,9 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
     classifier's settings against its training split, before Prefect or MLflow starts: bad
     data or a setting too large for it is then one line, with no failed flow run or MLflow run
     behind it. With ``keep`` the flow's ingest takes the splits read here instead of reading
-    the data again. A sweep passes its members, whose settings may differ from ``params'``
-    (of the data settings, only those that do not change the rows or their split: each
-    different one is checked)."""
+    the data again. A sweep passes its members, whose settings may differ from those of
+    ``params`` (of the data settings, only those that do not change the rows or their split:
+    each different one is checked)."""
     from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
     from aefx.scaling import fit_categories, one_hot_width
