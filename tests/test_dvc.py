@@ -171,3 +171,27 @@ def test_a_data_file_outside_raw_dir_is_warned_of_and_seen_once_raw_dir_holds_it
     assert untracked_source(inside) is None
     elsewhere = load_params(overrides=[*images, f"data.labels_path={tmp_path / 'y.npy'}"])
     assert "data.labels_path is outside paths.raw_dir" in untracked_source(elsewhere)
+
+
+def test_the_warning_of_a_data_file_outside_raw_dir_is_for_dvc_projects_alone(tmp_path: Path):
+    """Outside a DVC project (no dvc.yaml) there is nothing for DVC to miss: `aefx stage ingest`
+    of a file elsewhere says nothing of it; with a dvc.yaml it warns."""
+    import pandas as pd
+
+    from tests.conftest import run_command, write_params
+
+    project = tmp_path / "project"
+    project.mkdir()
+    outside = tmp_path / "table.csv"
+    pd.DataFrame({"a": range(40), "b": [0.5, 1.5] * 20, "label": [0, 1] * 20}).to_csv(
+        outside, index=False
+    )
+    write_params(project, {"data": {"source": "file", "path": str(outside)}})
+    warning = "data.path is outside paths.raw_dir"
+    done = run_command(sys.executable, "-m", "aefx", "stage", "ingest", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "data" / "processed" / "train.parquet").is_file()
+    assert warning not in done.stderr
+    shutil.copy(Path(__file__).parents[1] / "dvc.yaml", project / "dvc.yaml")
+    done = run_command(sys.executable, "-m", "aefx", "stage", "ingest", cwd=project)
+    assert done.returncode == 0 and warning in done.stderr, done.stderr
