@@ -521,8 +521,8 @@ def score_file(
             truths.append(_binary(chunk[truth], truth, source))
             scores.append(score)
         out = pd.DataFrame({"decision_score": score, "anomaly": flags}, index=chunk.index)
-        if fills:  # a filled value is the training rows' usual one: the row may look more usual
-            out["filled"] = chunk[encoder.features].isna().sum(axis=1).astype("int32")
+        if filled:  # a filled value is the training rows' usual one: the row may look more usual
+            out["filled"] = chunk[filled].isna().sum(axis=1).astype("int32")
         return out
 
     if truth:
@@ -530,7 +530,9 @@ def score_file(
         first = first_row(source, encoder.image_shape, encoder.label)
         require_columns(first, [truth], "--truth", source)
     counts = InputCounts(encoder)
-    fills = encoder.preprocessing.impute is not None
+    impute = encoder.preprocessing.impute
+    # The columns imputation fills (with data.missing_category, a missing category is none).
+    filled = [] if impute is None else [c for c in encoder.features if c in impute.values]
     total, chunks = _stream_model(encoder, source, output, rows, carried, transform)
     stats = ScoreStats(
         total, chunks, detector.threshold_, flagged, unseen=counts.unseen, filled=counts.filled

@@ -324,6 +324,18 @@ def test_rare_categories_share_a_column_and_a_missing_category_has_its_own(proje
     encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
     np.testing.assert_allclose(served, encoder.encode(X.to_numpy()).to_numpy(), rtol=1e-6)
 
+    # `aefx score` counts per row the values filled as in training: a missing number, not a
+    # missing category (that is one of its own).
+    holed = rows.assign(a=[None, 0.2, None])
+    holed.to_csv(project / "holed.csv", index=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "aefx", "score", "-m", str(p.encoder_meta), "-i", "holed.csv",
+         "-o", "scores.csv"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert pd.read_csv(project / "scores.csv")["filled"].tolist() == [1, 0, 1]
+
 
 def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
     """The columns data.ignore names (ids) were dropped at ingest, so the encoded splits, split
