@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
+from aefx.io import TableFile
 
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -145,21 +146,20 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return read_json(path)
 
 
-TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+def table_format(path: Path, role: str) -> TableFile:
+    """The format from the suffixes (CSV, a compressed CSV, or Parquet); any other is the
+    user's mistake."""
+    from aefx.io import TABLE_TYPES, table_file, table_suffix
 
-
-def table_format(path: Path, role: str) -> str:
-    """The format, "csv" or "parquet", from the suffix; any other is the user's mistake."""
-    found = TABLE_SUFFIXES.get(path.suffix.lower())
+    found = table_file(path)
     if found is None:
         raise AefxError(
-            f"{path}: unsupported {role} file type {path.suffix or '(none)'!r} "
-            "(use .csv or .parquet)"
+            f"{path}: unsupported {role} file type {table_suffix(path)!r} (use {TABLE_TYPES})"
         )
     return found
 
 
-def output_format(source: Path, output: Path) -> str:
+def output_format(source: Path, output: Path) -> TableFile:
     """The output's format (see :func:`table_format`). The output may not be the input file:
     the finished output is renamed over it, so the rows would be lost to their codes. Nor may
     it be in a folder of input images, where the next run would read it as one."""
@@ -174,10 +174,12 @@ def output_format(source: Path, output: Path) -> str:
 def read_chunks(
     path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
 ) -> Iterator[pd.DataFrame]:
-    """CSV or Parquet in pieces of at most ``rows`` rows, never the whole file at once. For a
+    """CSV (plain or compressed) or Parquet in pieces of at most ``rows`` rows, never the whole
+    file at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""
     from aefx.images import image_rows, is_image_input
+    from aefx.io import open_table
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
     if is_image_input(path):
@@ -187,11 +189,12 @@ def read_chunks(
         return
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
-    kind = table_format(path, "input")
+    table = table_format(path, "input")
     check_content(path)
     try:
-        if kind == "csv":
-            yield from pd.read_csv(path, chunksize=rows)
+        if table.kind == "csv":
+            with open_table(path, table.codec) as handle:
+                yield from pd.read_csv(handle, chunksize=rows)
         else:
             yield from (batch.to_pandas() for batch in parquet_batches(path, rows))
     except READ_ERRORS as exc:  # raised by the readers, not by the consumer of these chunks
@@ -282,17 +285,20 @@ def check_values(
 
 class _CsvWriter:
     """Arrow's CSV writer, with the header written the way pandas and the csv module write it:
-    Arrow quotes every column name, this quotes only names that need it."""
+    Arrow quotes every column name, this quotes only names that need it. With a ``codec``, the
+    file is compressed as it is written."""
 
-    def __init__(self, path: Path, schema: Any) -> None:
+    def __init__(self, path: Path, schema: Any, codec: str | None = None) -> None:
         import csv
         import io
 
         import pyarrow.csv as pcsv
 
+        from aefx.io import create_table
+
         header = io.StringIO()
         csv.writer(header, lineterminator="\n").writerow(schema.names)
-        self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self._file = create_table(path, codec)
         try:
             self._file.write(header.getvalue().encode())
             options = pcsv.WriteOptions(include_header=False)
@@ -391,7 +397,7 @@ def stream_file(
     keep = keep | ({label} if label else set()) | set(ignored)
     keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
 
-    csv = output_format(source, output) == "csv"
+    table_out = output_format(source, output)
     total = chunks = 0
     with atomic_path(output) as tmp:
         writer = None
@@ -415,7 +421,11 @@ def stream_file(
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
                     schema = table.schema
-                    writer = _CsvWriter(tmp, schema) if csv else _ParquetWriter(tmp, schema, keep)
+                    writer = (
+                        _CsvWriter(tmp, schema, table_out.codec)
+                        if table_out.kind == "csv"
+                        else _ParquetWriter(tmp, schema, keep)
+                    )
                 writer.write_table(table)
                 total += len(chunk)
                 chunks += 1

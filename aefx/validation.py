@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
+from aefx.io import TableFile, open_table, table_file, table_suffix
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -392,31 +393,59 @@ PARQUET_MAGIC = b"PAR1"
 
 
 def check_content(path: Path, header: bool = True) -> None:
-    """A file must be what its extension says: Parquet starts with PAR1, a CSV is text; and
-    with ``header``, every column of a CSV has a name of its own (``check_csv_header``)."""
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
+    """A file must be what its name says: Parquet starts with PAR1, a CSV is text (once
+    decompressed, for a compressed one); and with ``header``, every column of a CSV has a name
+    of its own (``check_csv_header``)."""
+    table = table_file(path) or TableFile("csv")  # a labels file of images is a CSV
+    head = csv_head(path, table.codec)
     is_parquet = head.startswith(PARQUET_MAGIC)
-    if path.suffix.lower() in (".parquet", ".pq") and head and not is_parquet:
+    if table.kind == "parquet" and head and not is_parquet:
         raise AefxError(
             f"{path}: not a Parquet file (it does not start with Parquet's magic bytes)"
         )
-    if path.suffix.lower() == ".csv" and (is_parquet or b"\x00" in head):
+    if table.kind == "csv" and (is_parquet or b"\x00" in head):
         kind = "a Parquet file" if is_parquet else "binary data"
-        raise AefxError(f"{path}: named .csv but holds {kind}")
-    if header and path.suffix.lower() == ".csv":
-        check_csv_header(path)
+        raise AefxError(f"{path}: named {table_suffix(path)} but holds {kind}")
+    if header and table.kind == "csv":
+        check_csv_header(path, table.codec)
 
 
-def check_csv_header(path: Path) -> None:
+# The bytes each codec's stream starts with: a file without them is not in that compression.
+CODEC_MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
+
+
+def csv_head(path: Path, codec: str | None) -> bytes:
+    """The first 4 KiB of the file, decompressed with ``codec``. A file that does not start
+    the way that compression does is refused in one line, as is one cut off within them."""
+    if codec is not None:
+        with open(path, "rb") as handle:
+            magic = CODEC_MAGIC[codec]
+            if handle.read(len(magic)) != magic:
+                raise AefxError(
+                    f"{path}: named {table_suffix(path)} but is not {codec}-compressed (it does "
+                    "not start with the compression's magic bytes)"
+                )
+    try:
+        with open_table(path, codec) as handle:
+            return handle.read(4096)
+    except OSError as exc:
+        if codec is None:
+            raise
+        raise unreadable(path, exc) from None
+
+
+def check_csv_header(path: Path, codec: str | None = None) -> None:
     """Every column of a CSV's header has a name of its own.
 
     pandas reads a repeated name ``a`` as ``a`` and ``a.1``, and a nameless column (the row
     index that ``to_csv`` writes by default) as ``Unnamed: 0``: both would then be features
     under names that the file does not have, the index one that follows the row order."""
     import csv
+    import io
 
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+    with io.TextIOWrapper(
+        open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
+    ) as handle:
         header = next((row for row in csv.reader(handle) if row), [])
     first: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
@@ -442,7 +471,7 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
     """One line for a table file that pandas or pyarrow could not read."""
     if isinstance(exc, pd.errors.EmptyDataError):
         return AefxError(f"{path}: file is empty")
-    kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+    kind = (table_file(path) or TableFile("csv")).label
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, UnicodeDecodeError):  # a spreadsheet's export in a legacy encoding
         return AefxError(
@@ -453,8 +482,11 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
 
 def table_bytes(path: Path) -> int:
     """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer),
-    the file's size for a CSV (its text is about as large as the floats it holds)."""
-    if path.suffix.lower() == ".csv":
+    the file's size for a CSV (its text is about as large as the floats it holds). A compressed
+    CSV's file size says little of its text, which is counted as it is read instead
+    (:func:`aefx.io.read_csv`'s ``limit``)."""
+    table = table_file(path)
+    if table is None or table.kind == "csv":
         return path.stat().st_size
     import pyarrow.parquet as pq
 
@@ -467,7 +499,14 @@ def table_bytes(path: Path) -> int:
 
 def check_budget(path: Path, estimate: int, budget_mb: float) -> None:
     if estimate > budget_mb * 2**20:
-        raise AefxError(
-            f"{path}: needs about {estimate / 2**20:,.0f} MB in memory, over "
-            f"data.memory_budget_mb={budget_mb:g} (raise the budget, or use a smaller file)"
-        )
+        raise over_budget(path, estimate, budget_mb)
+
+
+def over_budget(path: Path, estimate: int, budget_mb: float, partial: bool = False) -> AefxError:
+    """The refusal of ``path`` at ``estimate`` bytes; ``partial``: a count that stopped once
+    over the budget, so a lower bound."""
+    needs = "more than" if partial else "about"
+    return AefxError(
+        f"{path}: needs {needs} {estimate / 2**20:,.0f} MB in memory, over "
+        f"data.memory_budget_mb={budget_mb:g} (raise the budget, or use a smaller file)"
+    )

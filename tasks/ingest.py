@@ -13,13 +13,22 @@ import pandas as pd
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
 from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
-from aefx.io import read_csv, write_json, write_parquet
+from aefx.io import (
+    TABLE_TYPES,
+    LimitExceeded,
+    read_csv,
+    table_file,
+    table_suffix,
+    write_json,
+    write_parquet,
+)
 from aefx.scaling import MISSING, RARE, fit_categories
 from aefx.validation import (
     check_budget,
     check_categorical,
     check_content,
     index_ignored,
+    over_budget,
     show_value,
     table_bytes,
     table_problems,
@@ -30,8 +39,6 @@ from aefx.validation import (
 )
 
 log = logging.getLogger(__name__)
-
-READERS = {".csv": read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
 class Splits(NamedTuple):
@@ -84,21 +91,29 @@ def check_source(cfg: DataConfig) -> None:
 
 
 def check_table_path(path: Path) -> None:
-    if path.suffix.lower() not in READERS:
-        raise AefxError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
+    if table_file(path) is None:
+        raise AefxError(f"{path}: unsupported file type {table_suffix(path)!r} (use {TABLE_TYPES})")
     if not path.is_file():
         raise AefxError(f"{path}: data file not found")
 
 
 def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every failure into one clear line."""
+    """Read a CSV (plain or compressed) or Parquet file, turning every failure into one clear
+    line."""
     check_table_path(path)
-    reader = READERS[path.suffix.lower()]
+    table = table_file(path)
+    assert table is not None  # checked above
     check_content(path)
-    if budget_mb is not None:
+    limit = None  # a compressed CSV's text is counted as it is read, others judged before
+    if budget_mb is not None and table.codec is not None:
+        limit = int(budget_mb * 2**20)
+    elif budget_mb is not None:
         check_budget(path, table_bytes(path), budget_mb)
     try:
-        frame = reader(path)
+        frame = read_csv(path, table.codec, limit) if table.kind == "csv" else pd.read_parquet(path)
+    except LimitExceeded as exc:
+        assert budget_mb is not None  # only a limit raises it
+        raise over_budget(path, exc.count, budget_mb, partial=True) from None
     except Exception as exc:  # pandas and pyarrow raise many types for a corrupt file
         raise unreadable(path, exc) from None
     frame.columns = [str(c) for c in frame.columns]

@@ -80,7 +80,8 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "aefx: error: codes.txt: unsupported output file type '.txt' (use .csv or .parquet)"
+        "aefx: error: codes.txt: unsupported output file type '.txt' "
+        "(use .csv, .csv.gz, .csv.bz2, .csv.zst or .parquet)"
     )
     assert not (project / "codes.txt").exists()
 
@@ -152,6 +153,37 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
 
 
+@pytest.mark.parametrize(
+    ("suffix", "codec", "magic"),
+    [(".gz", "gzip", b"\x1f\x8b"), (".bz2", "bz2", b"BZh"), (".zst", "zstd", b"\x28\xb5\x2f\xfd")],
+)
+def test_a_compressed_csv_streams_in_and_out_chunk_by_chunk(tmp_path, suffix, codec, magic):
+    """New rows that come as rows.csv.gz were refused, as was an output named codes.csv.gz:
+    both are now read and written a chunk at a time, compressed as the name says."""
+    import pyarrow as pa
+
+    from aefx.encode import stream_file
+
+    rows = pd.DataFrame({"f0": np.arange(7.0), "f1": np.arange(7.0) / 4, "id": list("abcdefg")})
+    with pa.output_stream(str(tmp_path / f"in.csv{suffix}"), compression=codec) as sink:
+        sink.write(rows.to_csv(index=False).encode())
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] + chunk["f1"]})
+
+    out = tmp_path / f"out.csv{suffix}"
+    total, chunks = stream_file(
+        tmp_path / f"in.csv{suffix}", out, 3, ["f0", "f1"], {"id"}, transform
+    )
+    assert (total, chunks) == (7, 3)
+    assert out.read_bytes().startswith(magic)
+    with pa.input_stream(str(out), compression=codec) as source:
+        written = pd.read_csv(source)
+    expected = pd.DataFrame({"code": rows["f0"] + rows["f1"], "id": rows["id"]})
+    pd.testing.assert_frame_equal(written, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"in.csv{suffix}", f"out.csv{suffix}"]
+
+
 def test_carried_columns_keep_the_inputs_order_in_every_run(tmp_path):
     """The columns carried through (a label, a truth column, ids) follow the codes in the order
     the input has them. They came in a set's order, which moves with Python's hash seed, so two
@@ -214,6 +246,11 @@ def _spoiled(path, how: str) -> None:
     elif how == "truncated":
         rows.to_parquet(path)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "cut off":  # a download that stopped half way
+        rows.to_csv(path, index=False)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "not compressed":
+        path.write_text(rows.to_csv(index=False))
     else:  # "no rows"
         rows.head(0).to_parquet(path)
 
@@ -227,6 +264,8 @@ def _spoiled(path, how: str) -> None:
         ("in.csv", "repeated name", "the header names 'f0' twice (columns 1 and 3)"),
         ("in.parquet", "truncated", "cannot be read as Parquet (Parquet magic bytes not found"),
         ("in.parquet", "no rows", "no rows to read"),
+        ("in.csv.gz", "cut off", "cannot be read as gzip-compressed CSV ("),
+        ("in.csv.gz", "not compressed", "named .csv.gz but is not gzip-compressed ("),
     ],
 )
 def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, name, how, message):

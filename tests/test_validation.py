@@ -4,6 +4,7 @@ that are not what their names say, a memory budget, and a property test with hos
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -414,6 +415,100 @@ def test_a_file_that_is_not_what_its_extension_says(tmp_path, name, content, nee
     assert not (tmp_path / "out").exists()
 
 
+CODECS = [(".gz", "gzip"), (".bz2", "bz2"), (".zst", "zstd")]
+
+
+def compress(path: Path, data: bytes, codec: str) -> Path:
+    import pyarrow as pa
+
+    with pa.output_stream(str(path), compression=codec) as sink:
+        sink.write(data)
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "codec"), CODECS)
+def test_a_compressed_csv_is_read_as_the_plain_one(tmp_path, suffix, codec):
+    """Data sets are often published as table.csv.gz; ingest refused it (`unsupported file
+    type '.gz'`) and it had to be unpacked by hand, beside the DVC-tracked original."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 4)), columns=["a", "b", "c", "d"])
+    frame["town"] = rng.choice(["lyon", "nice", "paris"], size=60)
+    frame["label"] = rng.choice(["yes", "no"], size=60)
+    plain = tmp_path / "table.csv"
+    frame.to_csv(plain, index=False)
+    packed = compress(tmp_path / f"table.csv{suffix}", plain.read_bytes(), codec)
+    assert packed.stat().st_size < plain.stat().st_size / 2
+
+    results = [
+        run_ingest(DataConfig(source="file", path=path, categorical=["town"]), tmp_path / out)
+        for path, out in ((plain, "plain"), (packed, "packed"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 60
+    for name in ("train.parquet", "test.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "plain" / name), pd.read_parquet(tmp_path / "packed" / name)
+        )
+    assert (tmp_path / "plain" / "schema.json").read_text() == (
+        tmp_path / "packed" / "schema.json"
+    ).read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "needle"),
+    [
+        ("t.csv.gz", "plain", "named .csv.gz but is not gzip-compressed (it does not start"),
+        ("t.csv.bz2", "cut", "cannot be read as bz2-compressed CSV ("),
+        ("t.csv.zst", "parquet", "named .csv.zst but holds a Parquet file"),
+        ("t.csv.gz", "binary", "named .csv.gz but holds binary data"),
+        ("t.csv.gz", "repeated", "the header names 'a' twice (columns 1 and 3)"),
+        ("t.tar.gz", "plain", "unsupported file type '.tar.gz' (use .csv, .csv.gz, .csv.bz2, "),
+        ("t.gz", "plain", "unsupported file type '.gz'"),
+    ],
+)
+def test_a_compressed_csv_that_is_not_what_its_name_says(tmp_path, name, make, needle):
+    text = pd.DataFrame({"a": range(40), "b": range(40), "label": [0, 1] * 20}).to_csv(index=False)
+    codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}[Path(name).suffix]
+    path = tmp_path / name
+    if make == "plain":
+        path.write_text(text)
+    elif make == "cut":
+        compress(path, text.encode(), codec)
+        path.write_bytes(path.read_bytes()[:-12])
+    elif make == "parquet":
+        pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "p.parquet")
+        compress(path, (tmp_path / "p.parquet").read_bytes(), codec)
+    elif make == "binary":
+        compress(path, b"a,b\n\x00\x01\x02", codec)
+    else:
+        compress(path, text.replace("label", "a").encode(), codec)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value).startswith(f"{path}: {needle}")
+    assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()
+
+
+def test_a_compressed_csv_is_held_to_the_memory_budget_by_its_text(tmp_path):
+    """Its file size says little of the table it holds: 3 MB of zeros packs into a few KB.
+    The text is counted as it is read, and the read stops once it is over the budget."""
+    frame = pd.DataFrame(np.zeros((80_000, 9)), columns=[f"f{i}" for i in range(9)])
+    plain = tmp_path / "zeros.csv"
+    frame.assign(label=[0, 1] * 40_000).to_csv(plain, index=False)
+    packed = compress(tmp_path / "zeros.csv.gz", plain.read_bytes(), "gzip")
+    assert packed.stat().st_size < 0.05 * 2**20 < 2.5 * 2**20 < plain.stat().st_size
+    cfg = DataConfig(source="file", path=packed, memory_budget_mb=1)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    found = re.fullmatch(
+        rf"{re.escape(str(packed))}: needs more than (\d+) MB in memory, over "
+        r"data\.memory_budget_mb=1 \(raise the budget, or use a smaller file\)",
+        str(caught.value),
+    )
+    assert found and 1 <= int(found[1]) < plain.stat().st_size / 2**20
+    assert not (tmp_path / "out").exists()
+    result = run_ingest(cfg.model_copy(update={"memory_budget_mb": 8}), tmp_path / "out")
+    assert result.n_train + result.n_test == 80_000
+
+
 def test_a_file_over_the_memory_budget_is_refused_before_reading(tmp_path):
     frame = pd.DataFrame(np.zeros((2000, 50)), columns=[f"f{i}" for i in range(50)])
     frame["label"] = [0, 1] * 1000
@@ -455,15 +550,15 @@ CELLS = st.one_of(
             column("label", elements=st.one_of(st.integers(0, 2), st.none())),
         ],
     ),
-    fmt=st.sampled_from(["csv", "parquet"]),
+    fmt=st.sampled_from(["csv", "csv.gz", "parquet"]),
 )
 def test_ingest_succeeds_with_finite_output_or_raises_only_our_error(tmp_path, frame, fmt):
     # tmp_path is shared by every example: each gets its own directory, or a refused frame would
     # find the outputs an earlier, accepted one wrote.
     work = Path(tempfile.mkdtemp(dir=tmp_path))
     path = work / f"in.{fmt}"
-    if fmt == "csv":
-        frame.to_csv(path, index=False)
+    if fmt.startswith("csv"):
+        frame.to_csv(path, index=False)  # pandas compresses by the name's suffix
     else:
         try:
             frame.to_parquet(path, index=False)

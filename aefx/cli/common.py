@@ -56,7 +56,8 @@ RowsInOption = Annotated[
     typer.Option(
         "--input",
         "-i",
-        help="CSV or Parquet of raw rows; for a model trained on images, also a folder of image "
+        help="CSV (or .csv.gz, .csv.bz2, .csv.zst) or Parquet of raw rows; for a model trained "
+        "on images, also a folder of image "
         "files, one image, or a .npy / .npz (array x) of images.",
     ),
 ]

@@ -69,7 +69,10 @@ NOTHING_WRITTEN = "no output was written"
 def encode(
     input_path: RowsInOption,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV or Parquet file of codes (by its suffix).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="CSV, compressed CSV or Parquet file of codes (by its suffix)."
+        ),
     ],
     model: ModelOption = None,
     rows: ChunkOption = 50_000,
@@ -138,7 +141,10 @@ def _rows(counts: dict[str, int]) -> str:
 def score(
     input_path: RowsInOption,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV or Parquet file of scores (by its suffix).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="CSV, compressed CSV or Parquet file of scores (by its suffix)."
+        ),
     ],
     truth: Annotated[
         str | None,
@@ -182,7 +188,11 @@ def reconstruct(
     input_path: RowsInOption,
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="CSV or Parquet file of rebuilt rows (by its suffix)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="CSV, compressed CSV or Parquet file of rebuilt rows (by its suffix).",
+        ),
     ],
     model: ModelOption = None,
     rows: ChunkOption = 50_000,
