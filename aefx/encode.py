@@ -160,10 +160,15 @@ def table_format(path: Path, role: str) -> TableFile:
 
 
 def output_format(source: Path, output: Path) -> TableFile:
-    """The output's format (see :func:`table_format`). The output may not be the input file:
-    the finished output is renamed over it, so the rows would be lost to their codes. Nor may
-    it be in a folder of input images, where the next run would read it as one."""
+    """The output's format (see :func:`table_format`), a file. The output may not be the input
+    file: the finished output is renamed over it, so the rows would be lost to their codes. Nor
+    may it be in the input folder (of images or Parquet files), where the next run would read
+    it as one of them."""
+    from aefx.io import TABLE_TYPES
+
     kind = table_format(output, "output")
+    if kind.folder:
+        raise AefxError(f"{output}: is a folder; name the output file ({TABLE_TYPES})")
     if output.exists() and source.exists() and output.samefile(source):
         raise AefxError(f"{output}: is the input file; write the output to another path")
     if source.is_dir() and output.resolve().is_relative_to(source.resolve()):
@@ -174,20 +179,24 @@ def output_format(source: Path, output: Path) -> TableFile:
 def read_chunks(
     path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
 ) -> Iterator[pd.DataFrame]:
-    """CSV (plain or compressed) or Parquet in pieces of at most ``rows`` rows, never the whole
-    file at once. For a
+    """CSV (plain or compressed) or Parquet (a file, or a folder of files for a model trained
+    on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""
-    from aefx.images import image_rows, is_image_input
-    from aefx.io import open_table
+    from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
+    from aefx.io import open_table, parquet_files, parquet_folder
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
-    if is_image_input(path):
+    # A folder, for a model of table rows, holds Parquet files, unless it holds images instead.
+    table_folder = image_shape is None and path.is_dir()
+    if table_folder and not parquet_files(path):
+        table_folder = not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*"))
+    if is_image_input(path) and not table_folder:
         if image_shape is None:
             raise AefxError(f"{path}: images, but the model was trained on table rows")
         yield from image_rows(path, image_shape, rows, label)
         return
-    if not path.is_file():
+    if not path.is_file() and not table_folder:
         raise AefxError(f"{path}: input file not found")
     table = table_format(path, "input")
     check_content(path)
@@ -195,6 +204,11 @@ def read_chunks(
         if table.kind == "csv":
             with open_table(path, table.codec) as handle:
                 yield from pd.read_csv(handle, chunksize=rows)
+        elif table.folder:  # a file at a time, read as parquet_batches reads one file
+            batches = parquet_folder(path).to_batches(
+                batch_size=rows, batch_readahead=0, fragment_readahead=1
+            )
+            yield from (batch.to_pandas() for batch in batches)
         else:
             yield from (batch.to_pandas() for batch in parquet_batches(path, rows))
     except READ_ERRORS as exc:  # raised by the readers, not by the consumer of these chunks
@@ -395,7 +409,9 @@ def stream_file(
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
-    keep = keep | {IMAGE_FILE_COLUMN} if is_image_input(source) else keep
+    keep = (
+        keep | {IMAGE_FILE_COLUMN} if image_shape is not None and is_image_input(source) else keep
+    )
 
     table_out = output_format(source, output)
     total = chunks = 0

@@ -113,10 +113,12 @@ TABLE_TYPES = ".csv, .csv.gz, .csv.bz2, .csv.zst or .parquet"
 @dataclass(frozen=True)
 class TableFile:
     """What a table file's name says it holds: ``kind`` "csv" or "parquet", and for a
-    compressed CSV its ``codec`` (a pyarrow codec name)."""
+    compressed CSV its ``codec`` (a pyarrow codec name); ``folder``: a folder of Parquet files
+    (:func:`parquet_folder`)."""
 
     kind: str
     codec: str | None = None
+    folder: bool = False
 
     @property
     def label(self) -> str:
@@ -126,7 +128,10 @@ class TableFile:
 
 
 def table_file(path: Path) -> TableFile | None:
-    """The table file ``path`` names by its suffixes, or None for a name no reader takes."""
+    """The table file ``path`` names by its suffixes, or None for a name no reader takes; a
+    folder is one of Parquet files."""
+    if Path(path).is_dir():
+        return TableFile("parquet", folder=True)
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
     if suffixes and suffixes[-1] in CSV_CODECS:
         if suffixes[0] == ".csv" and len(suffixes) == 2:
@@ -134,6 +139,43 @@ def table_file(path: Path) -> TableFile | None:
         return None
     kind = TABLE_KINDS.get(Path(path).suffix.lower())
     return None if kind is None else TableFile(kind)
+
+
+def parquet_files(folder: Path) -> list[Path]:
+    """The Parquet files under ``folder``, at any depth, in path order. Names that start with
+    '.' or '_', of files or of folders on the way, are left out, as pyarrow and Spark leave
+    them out: Spark's ``_SUCCESS`` and ``.crc`` checksums, Dask's ``_metadata``."""
+    return sorted(
+        p
+        for p in Path(folder).rglob("*")
+        if p.suffix.lower() in (".parquet", ".pq")
+        and p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
+
+
+def parquet_folder(folder: Path) -> Any:
+    """The table a folder of Parquet files holds (as Spark, Dask or pandas' ``partition_cols``
+    write one), as a pyarrow dataset: its files in path order, so that the rows come in the same
+    order on every machine, and Hive partition folders (``region=north/``) as columns."""
+    import pyarrow.dataset as ds
+
+    files = parquet_files(folder)
+    if not files:
+        raise AefxError(
+            f"{folder}: a folder with no .parquet files in it (a table is a CSV or Parquet file, "
+            "or a folder of Parquet files)"
+        )
+    try:
+        return ds.dataset(
+            [str(f) for f in files],
+            format="parquet",
+            partitioning="hive",
+            partition_base_dir=str(folder),
+        )
+    except (ValueError, OSError) as exc:  # ArrowInvalid (a ValueError): a file that is not Parquet
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AefxError(f"{folder}: cannot be read as Parquet ({reason})") from None
 
 
 def table_suffix(path: Path) -> str:

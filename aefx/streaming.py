@@ -51,6 +51,11 @@ def parquet_features(
 
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
+    if path.is_dir():
+        raise AefxError(
+            f"{path}: a folder; train-stream reads one Parquet file (`aefx run` and `aefx encode` "
+            "read a folder of them)"
+        )
     if not path.is_file():
         raise AefxError(f"{path}: input file not found")
     if path.suffix.lower() not in (".parquet", ".pq"):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, table_file, table_suffix
+from aefx.io import TableFile, open_table, parquet_folder, table_file, table_suffix
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -397,6 +397,8 @@ def check_content(path: Path, header: bool = True) -> None:
     decompressed, for a compressed one); and with ``header``, every column of a CSV has a name
     of its own (``check_csv_header``)."""
     table = table_file(path) or TableFile("csv")  # a labels file of images is a CSV
+    if table.folder:  # each file is read by pyarrow, which names one that is not Parquet
+        return
     head = csv_head(path, table.codec)
     is_parquet = head.startswith(PARQUET_MAGIC)
     if table.kind == "parquet" and head and not is_parquet:
@@ -481,7 +483,8 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
 
 
 def table_bytes(path: Path) -> int:
-    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer),
+    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer, or
+    its files' footers for a folder),
     the file's size for a CSV (its text is about as large as the floats it holds). A compressed
     CSV's file size says little of its text, which is counted as it is read instead
     (:func:`aefx.io.read_csv`'s ``limit``)."""
@@ -491,6 +494,9 @@ def table_bytes(path: Path) -> int:
     import pyarrow.parquet as pq
 
     try:
+        if table.folder:
+            dataset = parquet_folder(path)
+            return dataset.count_rows() * len(dataset.schema) * 8
         meta = pq.ParquetFile(path).metadata
     except Exception:  # a corrupt footer: the reader reports it properly
         return 0

@@ -16,6 +16,8 @@ from aefx.images import array_bytes, check_image_path, load_image_source, pixel_
 from aefx.io import (
     TABLE_TYPES,
     LimitExceeded,
+    parquet_files,
+    parquet_folder,
     read_csv,
     table_file,
     table_suffix,
@@ -91,15 +93,19 @@ def check_source(cfg: DataConfig) -> None:
 
 
 def check_table_path(path: Path) -> None:
-    if table_file(path) is None:
+    """A table file of a type ingest reads, or a folder of Parquet files, is there."""
+    table = table_file(path)
+    if table is None:
         raise AefxError(f"{path}: unsupported file type {table_suffix(path)!r} (use {TABLE_TYPES})")
-    if not path.is_file():
+    if table.folder:
+        parquet_folder(path)  # a folder of none is refused
+    elif not path.is_file():
         raise AefxError(f"{path}: data file not found")
 
 
 def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
-    """Read a CSV (plain or compressed) or Parquet file, turning every failure into one clear
-    line."""
+    """Read a CSV (plain or compressed) or Parquet file, or a folder of Parquet files, turning
+    every failure into one clear line."""
     check_table_path(path)
     table = table_file(path)
     assert table is not None  # checked above
@@ -110,10 +116,17 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     elif budget_mb is not None:
         check_budget(path, table_bytes(path), budget_mb)
     try:
-        frame = read_csv(path, table.codec, limit) if table.kind == "csv" else pd.read_parquet(path)
+        if table.kind == "csv":
+            frame = read_csv(path, table.codec, limit)
+        elif table.folder:
+            frame = parquet_folder(path).to_table().to_pandas()
+        else:
+            frame = pd.read_parquet(path)
     except LimitExceeded as exc:
         assert budget_mb is not None  # only a limit raises it
         raise over_budget(path, exc.count, budget_mb, partial=True) from None
+    except AefxError:
+        raise
     except Exception as exc:  # pandas and pyarrow raise many types for a corrupt file
         raise unreadable(path, exc) from None
     frame.columns = [str(c) for c in frame.columns]
@@ -260,15 +273,17 @@ _checked: dict[tuple[object, ...], Splits] = {}
 
 
 def _source_key(cfg: DataConfig) -> tuple[object, ...]:
-    """The data settings and the size and modification time of the files they name: a file
-    changed after the check is read again."""
-    stamps: list[tuple[int, int] | None] = []
+    """The data settings and the size and modification time of the files they name (of each
+    Parquet file in a folder of them): a file changed after the check is read again."""
+    stamps: list[object] = []
     for path in (cfg.file_path(), cfg.labels_path):
+        table_folder = path is not None and not cfg.is_image and path.is_dir()
+        files = parquet_files(path) if table_folder else [path]
         try:
-            stat = path.stat() if path is not None else None
+            stats = [None if f is None else f.stat() for f in files]
         except OSError:
-            stat = None
-        stamps.append(None if stat is None else (stat.st_mtime_ns, stat.st_size))
+            stats = [None]
+        stamps.append(tuple(None if s is None else (s.st_mtime_ns, s.st_size) for s in stats))
     return (cfg, *stamps)
 
 

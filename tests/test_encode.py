@@ -184,6 +184,44 @@ def test_a_compressed_csv_streams_in_and_out_chunk_by_chunk(tmp_path, suffix, co
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in.csv{suffix}", f"out.csv{suffix}"]
 
 
+def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
+    """New rows written by Spark or Dask come as a folder of part files; a model of table rows
+    read any folder as images ("images, but the model was trained on table rows")."""
+    from aefx.encode import output_format, read_chunks, stream_file
+    from aefx.errors import AefxError
+
+    rows = pd.DataFrame(
+        {"f0": np.arange(14.0), "f1": np.arange(14.0) / 4, "id": list("abcdefghijklmn")}
+    )
+    folder = tmp_path / "new.parquet"
+    (folder / "_temporary").mkdir(parents=True)
+    rows.head(7).to_parquet(folder / "part-0.parquet", index=False)
+    rows.tail(7).to_parquet(folder / "part-1.parquet", index=False)
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "_temporary" / "part-9.parquet").write_bytes(b"a job's leftover")
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] + chunk["f1"]})
+
+    out = tmp_path / "codes.csv"
+    total, chunks = stream_file(folder, out, 3, ["f0", "f1"], {"id"}, transform)
+    assert (total, chunks) == (14, 6)  # 3 + 3 + 1 rows from each file: no chunk spans two
+    expected = pd.DataFrame({"code": rows["f0"] + rows["f1"], "id": rows["id"]})
+    pd.testing.assert_frame_equal(pd.read_csv(out), expected)
+
+    for output, message in (
+        (folder / "codes.csv", "is inside the input folder"),
+        (tmp_path, "is a folder; name the output file (.csv, .csv.gz, .csv.bz2, .csv.zst"),
+    ):
+        with pytest.raises(AefxError) as caught:
+            output_format(folder, output)
+        assert str(caught.value).startswith(f"{output}: {message}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(AefxError, match=r"empty: a folder with no \.parquet files in it"):
+        next(read_chunks(empty, 10))
+
+
 def test_carried_columns_keep_the_inputs_order_in_every_run(tmp_path):
     """The columns carried through (a label, a truth column, ids) follow the codes in the order
     the input has them. They came in a set's order, which moves with Python's hash seed, so two

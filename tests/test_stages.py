@@ -730,6 +730,28 @@ def test_ingest_reads_parquet(tmp_path):
     assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
 
 
+def test_a_part_file_changed_after_a_runs_check_is_read_again(tmp_path):
+    """A folder's own modification time does not move when a file in it is rewritten: the
+    check's splits are kept for ingest only while every Parquet file in it is unchanged."""
+    from aefx.config import DataConfig
+    from tasks import ingest as ingest_module
+
+    folder = tmp_path / "table.parquet"
+    folder.mkdir()
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["a", "b", "c"])
+    frame = frame.assign(label=[0, 1] * 20)
+    frame.head(20).to_parquet(folder / "part-0.parquet", index=False)
+    frame.tail(20).to_parquet(folder / "part-1.parquet", index=False)
+    cfg = DataConfig(source="file", path=folder)
+    outputs = [tmp_path / name for name in ("train.parquet", "test.parquet", "schema.json")]
+
+    train, test, *_ = ingest_module.check_data(cfg)
+    assert len(train) + len(test) == 40
+    frame.tail(10).to_parquet(folder / "part-1.parquet", index=False)  # changed since
+    result = ingest(cfg, *outputs)
+    assert result.n_train + result.n_test == 30
+
+
 def test_ingest_after_a_runs_check_reads_the_data_once_unless_it_changed(
     tmp_path, monkeypatch, caplog
 ):

@@ -386,6 +386,15 @@ def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
     source.write_bytes(source.read_bytes()[:-100])  # the footer cut off
     with pytest.raises(AefxError, match=r"rows.parquet: cannot be read as Parquet \("):
         parquet_features(source, "label")
+    folder = tmp_path / "table.parquet"  # a folder of part files: it said "input file not found"
+    folder.mkdir()
+    _write(_table(50), folder / "part-0.parquet")
+    with pytest.raises(AefxError) as caught:
+        parquet_features(folder, "label")
+    assert str(caught.value) == (
+        f"{folder}: a folder; train-stream reads one Parquet file (`aefx run` and `aefx encode` "
+        "read a folder of them)"
+    )
 
 
 def test_train_stream_writes_over_an_encoder_folder_it_wrote_before(tmp_path):

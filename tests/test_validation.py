@@ -509,6 +509,73 @@ def test_a_compressed_csv_is_held_to_the_memory_budget_by_its_text(tmp_path):
     assert result.n_train + result.n_test == 80_000
 
 
+def write_parts(folder: Path, frame: pd.DataFrame, parts: int) -> Path:
+    """``frame`` as Spark writes a table: part files, a _SUCCESS marker and .crc checksums."""
+    folder.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        frame.iloc[rows].to_parquet(folder / f"part-{number:05d}.snappy.parquet", index=False)
+        (folder / f".part-{number:05d}.snappy.parquet.crc").write_bytes(b"\x00crc")
+    (folder / "_SUCCESS").write_bytes(b"")
+    return folder
+
+
+def test_a_folder_of_parquet_files_is_read_as_one_table(tmp_path):
+    """Spark, Dask and pandas' partition_cols write a table as a folder of Parquet files; ingest
+    said `data file not found` of the folder that was there. The files are read in path order
+    (the split is the same on every machine), and Hive partition folders are columns."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    frame["region"] = rng.choice(["north", "south"], size=90)
+    frame["label"] = rng.choice(["yes", "no"], size=90)
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    folder = write_parts(tmp_path / "table.parquet", frame, parts=3)
+
+    results = [
+        run_ingest(DataConfig(source="file", path=path, categorical=["region"]), tmp_path / out)
+        for path, out in ((tmp_path / "whole.parquet", "whole"), (folder, "parts"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 90
+    for name in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
+
+    frame.to_parquet(tmp_path / "by_region", partition_cols=["region"], index=False)
+    assert sorted(p.name for p in (tmp_path / "by_region").iterdir()) == [
+        "region=north",
+        "region=south",
+    ]
+    cfg = DataConfig(source="file", path=tmp_path / "by_region", categorical=["region"])
+    result = run_ingest(cfg, tmp_path / "hive")
+    assert result.n_train + result.n_test == 90
+    schema = json.loads((tmp_path / "hive" / "schema.json").read_text())
+    assert schema["categories"] == {"region": ["north", "south"]}
+
+
+def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "_temporary").mkdir(parents=True)
+    (empty / "_temporary" / "part-0.parquet").write_bytes(b"")  # a job's leftovers: not read
+    (empty / "notes.txt").write_text("not a table")
+    spoiled = write_parts(tmp_path / "spoiled", pd.DataFrame({"a": [1.0] * 8, "label": 0}), 2)
+    (spoiled / "part-00001.snappy.parquet").write_bytes(b"PAR1 but cut off")
+    for folder, message in (
+        (empty, "a folder with no .parquet files in it (a table is a CSV or Parquet file, "),
+        (spoiled, "cannot be read as Parquet ("),
+    ):
+        with pytest.raises(AefxError) as caught:
+            run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
+        assert str(caught.value).startswith(f"{folder}: {message}")
+        assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()
+    assert "part-00001.snappy.parquet" in str(caught.value)  # the file at fault is named
+
+    big = write_parts(tmp_path / "big", pd.DataFrame(np.zeros((2000, 50))).add_prefix("f"), 4)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=big, memory_budget_mb=0.5), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{big}: needs about 1 MB in memory, over data.memory_budget_mb=0.5 (raise the budget, "
+        "or use a smaller file)"
+    )
+
+
 def test_a_file_over_the_memory_budget_is_refused_before_reading(tmp_path):
     frame = pd.DataFrame(np.zeros((2000, 50)), columns=[f"f{i}" for i in range(50)])
     frame["label"] = [0, 1] * 1000

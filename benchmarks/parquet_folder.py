@@ -1,0 +1,111 @@
+"""What reading a table as a folder of Parquet files costs, against the same rows in one file.
+
+    python benchmarks/parquet_folder.py [--rows 400000] [--columns 100] [--parts 8] [--repeats 3]
+
+Spark and Dask write a table as a folder of part files; ingest reads such a folder whole
+(``tasks.ingest.read_table``) and ``aefx encode`` streams it in chunks
+(``aefx.encode.read_chunks``, one file at a time, no read-ahead). This writes one table of
+generated floats as one Parquet file and as a folder of ``--parts`` files, then for each layout
+reads it both ways, each in a fresh process, interleaved by repeat, and prints the seconds and
+peak RSS (median, min, max) and the ratios of the folder to the file. Nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Reads the table whole (ingest) or in chunks of 50,000 rows (encode); prints the seconds the
+# read took and the process's peak RSS (KiB, Linux).
+READ = (
+    "import resource, sys, time;"
+    "from pathlib import Path;"
+    "from aefx.encode import read_chunks; from tasks.ingest import read_table;"
+    "path = Path(sys.argv[1]); start = time.perf_counter();"
+    "rows = len(read_table(path, 4096)) if sys.argv[2] == 'whole' else"
+    " sum(len(chunk) for chunk in read_chunks(path, 50_000));"
+    "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+READS = {"whole": "ingest (whole)", "chunks": "encode (chunks of 50,000)"}
+
+
+def write_layouts(folder: Path, rows: int, columns: int, parts: int) -> dict[str, Path]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        rng.normal(size=(rows, columns)), columns=[f"x{i}" for i in range(columns)]
+    )
+    frame["label"] = rng.integers(0, 2, rows)
+    one = folder / "rows.parquet"
+    frame.to_parquet(one, index=False)
+    many = folder / "parts.parquet"
+    many.mkdir()
+    for number, block in enumerate(np.array_split(np.arange(rows), parts)):
+        frame.iloc[block].to_parquet(many / f"part-{number:05d}.parquet", index=False)
+    return {"file": one, "folder": many}
+
+
+def read_once(path: Path, how: str) -> tuple[float, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", READ, str(path), how],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    seconds, peak_kib = done.stdout.split()
+    return float(seconds), float(peak_kib) / 1024
+
+
+def spread(values: list[float], unit: str, digits: int) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} {unit} (min {min(values):.{digits}f}, "
+        f"max {max(values):.{digits}f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=400_000)
+    parser.add_argument("--columns", type=int, default=100)
+    parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        layouts = write_layouts(Path(tmp), args.rows, args.columns, args.parts)
+        runs: dict[tuple[str, str], list[tuple[float, float]]] = {
+            (how, layout): [] for how in READS for layout in layouts
+        }
+        for _ in range(args.repeats):
+            for how, layout in runs:
+                runs[how, layout].append(read_once(layouts[layout], how))
+    print(
+        f"{args.rows} rows x {args.columns + 1} columns; one file against {args.parts} files; "
+        f"{args.repeats} fresh reads each"
+    )
+    medians = {}
+    for (how, layout), results in runs.items():
+        seconds, peaks = (list(values) for values in zip(*results, strict=True))
+        medians[how, layout] = statistics.median(seconds), statistics.median(peaks)
+        print(
+            f"{READS[how]:26s} {layout:6s}  {spread(seconds, 's', 2)}  "
+            f"peak {spread(peaks, 'MB', 0)}"
+        )
+    for how, label in READS.items():
+        (t_file, m_file), (t_folder, m_folder) = medians[how, "file"], medians[how, "folder"]
+        print(
+            f"{label}: folder / file: time {t_folder / t_file:.2f}x, "
+            f"peak memory {m_folder / m_file:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
