@@ -204,7 +204,7 @@ def read_chunks(
         if table.kind == "csv":
             with open_table(path, table.codec) as handle:
                 yield from pd.read_csv(handle, chunksize=rows)
-        elif table.folder:  # a file at a time, read as parquet_batches reads one file
+        elif table.folder:  # one file at a time, without read-ahead: memory as for one file
             batches = parquet_folder(path).to_batches(
                 batch_size=rows, batch_readahead=0, fragment_readahead=1
             )

@@ -418,7 +418,8 @@ CODEC_MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
 
 def csv_head(path: Path, codec: str | None) -> bytes:
     """The first 4 KiB of the file, decompressed with ``codec``. A file that does not start
-    the way that compression does is refused in one line, as is one cut off within them."""
+    the way that compression does is refused in one line, and so is one cut off before 4 KiB
+    of text (as unreadable)."""
     if codec is not None:
         with open(path, "rb") as handle:
             magic = CODEC_MAGIC[codec]
@@ -483,11 +484,10 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
 
 
 def table_bytes(path: Path) -> int:
-    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer, or
-    its files' footers for a folder),
-    the file's size for a CSV (its text is about as large as the floats it holds). A compressed
-    CSV's file size says little of its text, which is counted as it is read instead
-    (:func:`aefx.io.read_csv`'s ``limit``)."""
+    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer,
+    or its files' footers for a folder), the file's size for a CSV (its text is about as large
+    as the floats it holds). A compressed CSV's file size says little of its text, which is
+    counted as it is read instead (:func:`aefx.io.read_csv`'s ``limit``)."""
     table = table_file(path)
     if table is None or table.kind == "csv":
         return path.stat().st_size
