@@ -308,5 +308,13 @@ def file_md5(path: Path) -> str:
     return _digest(path, "md5")
 
 
+def folder_md5(folder: Path, files: list[Path]) -> str:
+    """One MD5 for ``files`` of ``folder``: of each one's path in the folder and its MD5, in
+    the order given. A file added, removed, renamed or changed changes it. (DVC hashes a
+    folder its own way, which this does not copy.)"""
+    listing = "".join(f"{f.relative_to(folder).as_posix()}\t{file_md5(f)}\n" for f in files)
+    return hashlib.md5(listing.encode()).hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     return _digest(path, "sha256")

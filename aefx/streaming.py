@@ -26,12 +26,47 @@ from aefx.errors import AefxError
 log = logging.getLogger(__name__)
 
 
+def parquet_sources(path: Path) -> list[Path]:
+    """The Parquet files train-stream reads: ``path``, or those of a folder of them (in path
+    order, :func:`aefx.io.parquet_files`)."""
+    from aefx.io import parquet_files, parquet_folder
+
+    if not path.is_dir():
+        return [path]
+    parquet_folder(path)  # a folder of none is refused
+    return parquet_files(path)
+
+
 def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
-    """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead."""
+    """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead, from
+    the file or each file of the folder in turn."""
     from aefx.encode import parquet_batches
 
-    for batch in parquet_batches(path, rows, columns):
-        yield _matrix(batch)
+    for source in parquet_sources(path):
+        for batch in parquet_batches(source, rows, columns):
+            yield _matrix(batch)
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of one of the files: what an epoch reads whole, in a random order."""
+
+    file: int  # its index in parquet_sources
+    group: int
+    start: int  # the global row number of its first row
+    rows: int
+
+
+def row_groups(files: Sequence[Path]) -> list[RowGroup]:
+    import pyarrow.parquet as pq
+
+    found, start = [], 0
+    for number, source in enumerate(files):
+        meta = pq.ParquetFile(source).metadata
+        for group in range(meta.num_row_groups):
+            found.append(RowGroup(number, group, start, meta.row_group(group).num_rows))
+            start += meta.row_group(group).num_rows
+    return found
 
 
 def _matrix(batch: Any) -> np.ndarray:
@@ -45,27 +80,33 @@ def parquet_features(
     path: Path, label: str | None, ignore: Sequence[str] = ()
 ) -> tuple[list[str], int]:
     """The feature columns (every numeric column but the label and those in ``ignore``) and the
-    row count, from the file's footer alone."""
+    row count, from the file's footer alone (each file's, for a folder, whose files must hold
+    the same columns)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
-    if path.is_dir():
-        raise AefxError(
-            f"{path}: a folder; train-stream reads one Parquet file (`aefx run` and `aefx encode` "
-            "read a folder of them)"
-        )
-    if not path.is_file():
+    if not path.exists():
         raise AefxError(f"{path}: input file not found")
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
         raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
-    check_content(path)
-    try:
-        source = pq.ParquetFile(path)
-    except READ_ERRORS as exc:
-        raise unreadable(path, exc) from None
-    schema = source.schema_arrow
+    schema, rows = None, 0
+    for source in parquet_sources(path):
+        check_content(source)
+        try:
+            footer = pq.ParquetFile(source)
+        except READ_ERRORS as exc:
+            raise unreadable(source, exc) from None
+        if schema is None:
+            schema, first = footer.schema_arrow, source
+        elif not footer.schema_arrow.remove_metadata().equals(schema.remove_metadata()):
+            raise AefxError(
+                f"{source}: its columns differ from those of {first.relative_to(path)} "
+                "(the files of a folder make one table)"
+            )
+        rows += footer.metadata.num_rows
+    assert schema is not None  # parquet_sources gives at least one file
     check_ignored(schema.names, ignore, str(path))
     names = [f.name for f in schema if f.name != label and f.name not in ignore]
     if label is not None and label not in schema.names:
@@ -79,7 +120,6 @@ def parquet_features(
         raise AefxError(f"{path}: column {bad[0]!r} is not numeric ({schema.field(bad[0]).type})")
     if not names:
         raise AefxError(f"{path}: no feature columns")
-    rows = source.metadata.num_rows
     if rows < 2:
         raise AefxError(f"{path}: {rows} row(s); need at least 2 to train and validate")
     return names, rows
@@ -227,27 +267,30 @@ def apply_scaler(payload: dict[str, Any], X: np.ndarray) -> np.ndarray:
 
 
 def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int) -> Any:
-    """Scaled training rows as a tf.data pipeline. Each epoch reads the file again, its row
-    groups in a new random order, shuffles rows within each chunk, and re-batches for Keras.
-    Rows never mix across chunks (that would cost memory): a file sorted by label or time
-    should be shuffled first, or written in row groups no larger than a chunk."""
+    """Scaled training rows as a tf.data pipeline. Each epoch reads the file (or the files of a
+    folder) again, its row groups in a new random order, shuffles rows within each chunk, and
+    re-batches for Keras. Rows never mix across chunks (that would cost memory): a file sorted
+    by label or time should be shuffled first, or written in row groups no larger than a
+    chunk."""
     import tensorflow as tf
 
     from aefx.encode import open_parquet
 
     epoch = [0]
+    files = parquet_sources(path)
+    groups = row_groups(files)
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng((seed, epoch[0]))
         epoch[0] += 1
-        source = open_parquet(path)  # once per epoch: its footer is parsed once
-        meta = source.metadata
-        sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
-        starts = np.cumsum([0, *sizes[:-1]])  # the global row number each row group starts at
-        for group in rng.permutation(len(sizes)):
-            start = int(starts[group])
-            batches = source.iter_batches(
-                batch_size=chunk, columns=plan.features, row_groups=[int(group)]
+        opened: tuple[int, Any] = (-1, None)  # a file's footer is parsed once per run of its groups
+        for picked in rng.permutation(len(groups)):
+            piece = groups[picked]
+            if opened[0] != piece.file:
+                opened = (piece.file, open_parquet(files[piece.file]))
+            start = piece.start
+            batches = opened[1].iter_batches(
+                batch_size=chunk, columns=plan.features, row_groups=[piece.group]
             )
             for block in map(_matrix, batches):
                 keep = ~_in_block(plan.validation, start, len(block))
@@ -398,13 +441,14 @@ def epoch_timer() -> Any:
 def record_stream_run(
     params: Any, cfg: AutoencoderConfig, source: Path, output: Path
 ) -> Iterator[Callable[[StreamResult], None]]:
-    """An MLflow run around `aefx train-stream`: params, the data file's MD5, per-epoch loss,
-    val_loss and seconds, and the encoder folder as artifacts. Failed or interrupted training
-    ends the run FAILED or KILLED, as `aefx run` does."""
+    """An MLflow run around `aefx train-stream`: params, the data file's MD5 (or a folder's, of
+    its files' MD5s, :func:`aefx.io.folder_md5`), per-epoch loss, val_loss and seconds, and the
+    encoder folder as artifacts. Failed or interrupted training ends the run FAILED or KILLED,
+    as `aefx run` does."""
     import mlflow
     from mlflow.entities import Metric, Param
 
-    from aefx.io import file_md5
+    from aefx.io import file_md5, folder_md5
     from aefx.tracking import (
         end_run,
         git_tags,
@@ -415,13 +459,17 @@ def record_stream_run(
     )
 
     uri = tracking_uri(params.tracking.uri)
-    digest = file_md5(source) if source.is_file() else "missing"
+    if source.is_dir():
+        digest, digest_tag = folder_md5(source, parquet_sources(source)), "data.folder_md5"
+    else:
+        digest = file_md5(source) if source.is_file() else "missing"
+        digest_tag = "data.file_md5"
     tags = {
         **git_tags(project_root()),
         "aefx.entry_point": "aefx train-stream",
         "aefx.kind": "train-stream",
         "data.source": f"file:{source}",
-        "data.file_md5": digest,
+        digest_tag: digest,
     }
     run_id = start_run(
         uri,

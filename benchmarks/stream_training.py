@@ -1,11 +1,14 @@
 """Training from Parquet files larger than memory: peak memory and time per epoch as rows grow.
 
-    python benchmarks/stream_training.py [--rows 200000 1000000 2000000] [--epochs 3]
+    python benchmarks/stream_training.py [--rows 200000 1000000 2000000] [--epochs 3] [--folder]
 
 Writes Parquet files of generated rows (100 columns of a rank-10 signal plus noise), then runs
 `aefx train-stream` on each as a fresh process. Prints the process's peak RSS, the median
 seconds per epoch (from the run's learning curve) and seconds per million rows, whose ratios
 against the smallest file say whether time grows linearly (ratio near 1) and memory stays flat.
+With ``--folder``, the same rows are also written as a folder of files of 100,000 rows (one per
+row group of the file, as Spark writes a table) and trained on right after the file, and the
+folder's figures are printed as ratios to the file's.
 The model is small (100 -> 50 -> code 20) so the figures measure the input pipeline and the
 training loop rather than matrix products. Nothing here is asserted.
 """
@@ -34,8 +37,19 @@ CHUNK = 100_000
 MODEL = ("autoencoder.hidden_ratios=[0.5]", "autoencoder.bottleneck_ratio=0.2")
 
 
+def write_folder(source: Path, folder: Path) -> None:
+    """``source``'s row groups as the files of ``folder``, one each."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    reader = pq.ParquetFile(source)
+    for group in range(reader.num_row_groups):
+        pq.write_table(reader.read_row_group(group), folder / f"part-{group:05d}.parquet")
+
+
 def write_rows(path: Path, rows: int) -> None:
-    """``rows`` x 100 floats (rank-10 signal + noise) and a label, a chunk at a time."""
+    """``rows`` x 100 floats (rank-10 signal + noise) and a label, a chunk at a time (a row
+    group each)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -76,9 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 1_000_000, 2_000_000])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--folder", action="store_true", help="also as a folder of files")
     args = parser.parse_args()
 
-    results = {}
+    results, folders = {}, {}
     with tempfile.TemporaryDirectory(prefix="aefx-stream-bench-") as tmp:
         scratch = Path(tmp)
         (scratch / "data" / "raw").mkdir(parents=True)
@@ -88,13 +103,24 @@ def main() -> None:
             write_rows(source, rows)
             size = source.stat().st_size / 2**20
             wall, peak, epochs = train_once(source, scratch / f"model-{rows}", args.epochs, scratch)
-            source.unlink()
             results[rows] = (wall, peak, epochs)
             print(
                 f"{rows:>9} rows ({size:,.0f} MiB Parquet): peak RSS {peak:,.0f} MiB, "
                 f"epoch seconds {[round(s, 1) for s in epochs]}, process {wall:.0f} s",
                 flush=True,
             )
+            if args.folder:
+                folder = scratch / f"rows-{rows}-parts"
+                write_folder(source, folder)
+                model = scratch / f"model-{rows}-parts"
+                folders[rows] = train_once(folder, model, args.epochs, scratch)
+                shutil.rmtree(folder)
+                print(
+                    f"{rows:>9} rows as {rows // CHUNK} files: peak RSS {folders[rows][1]:,.0f} "
+                    f"MiB, epoch seconds {[round(s, 1) for s in folders[rows][2]]}",
+                    flush=True,
+                )
+            source.unlink()
     base = args.rows[0]
     base_rate = statistics.median(results[base][2]) / base * 1e6
     print(f"\n{N_COLUMNS} columns, batch 1024, {os.cpu_count()} CPUs")
@@ -105,6 +131,13 @@ def main() -> None:
             f"(min {min(epochs):.1f}, max {max(epochs):.1f}), {rate:5.2f} s per 1M rows "
             f"(x{rate / base_rate:.2f} of {base} rows), peak {peak:,.0f} MiB "
             f"(x{peak / results[base][1]:.2f})"
+        )
+    for rows, (_, peak, epochs) in folders.items():
+        _, file_peak, file_epochs = results[rows]
+        print(
+            f"{rows:>9} rows, folder / file: median epoch "
+            f"x{statistics.median(epochs) / statistics.median(file_epochs):.2f}, "
+            f"peak x{peak / file_peak:.2f}"
         )
 
 

@@ -99,6 +99,74 @@ def test_each_epoch_reads_the_row_groups_of_a_sorted_file_in_a_new_order(tmp_pat
     assert orders[0] != list(range(10)) and len({tuple(o) for o in orders}) == 3
 
 
+def _parts(frame: pd.DataFrame, folder: Path, parts: int, row_group: int) -> Path:
+    """``frame`` as Spark writes a table: part files in a folder, and a _SUCCESS marker."""
+    folder.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        _write(frame.iloc[rows], folder / f"part-{number:05d}.parquet", row_group)
+    (folder / "_SUCCESS").write_bytes(b"")
+    return folder
+
+
+def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
+    """Larger-than-memory data is what Spark writes as a folder of part files; train-stream
+    said `input file not found` of the folder. Its row groups are the pieces an epoch shuffles,
+    numbered across the files in path order, so the folder trains as the one file would."""
+    from aefx.errors import AefxError
+    from aefx.streaming import parquet_features
+
+    frame = _table(3000)
+    whole = _write(frame, tmp_path / "rows.parquet", row_group=500)
+    folder = _parts(frame, tmp_path / "parts.parquet", parts=3, row_group=500)
+    plans = [survey(path, "label", "minmax", 0.1, 10_000, 256, seed=3) for path in (whole, folder)]
+    assert plans[0].rows == plans[1].rows == 3000
+    np.testing.assert_array_equal(plans[0].validation, plans[1].validation)
+    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
+    for name, values in plans[0].scaler["state"].items():
+        np.testing.assert_array_equal(values, plans[1].scaler["state"][name])
+    epochs = [
+        np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 256, seed=3)])
+        for path, plan in zip((whole, folder), plans, strict=True)
+    ]
+    assert len(epochs[0]) == 2700
+    np.testing.assert_array_equal(epochs[0], epochs[1])
+
+    odd = folder / "part-00003.parquet"  # a file of other columns: one line naming it
+    _write(frame.head(10).rename(columns={"f0": "g0"}), odd)
+    with pytest.raises(AefxError) as caught:
+        parquet_features(folder, "label")
+    assert str(caught.value) == (
+        f"{odd}: its columns differ from those of part-00000.parquet (the files of a folder "
+        "make one table)"
+    )
+
+
+def test_train_stream_records_a_folder_by_the_md5_of_its_files(project):
+    from mlflow.tracking import MlflowClient
+
+    from aefx.io import folder_md5
+
+    folder = _parts(_table(1200, columns=8), project / "data" / "big.parquet", 3, row_group=200)
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(folder), "-o", "models/stream", "--epochs", "1",
+        "--rows", "300", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1200 rows x 8 features, 1 epochs" in done.stdout
+    files = sorted(folder.glob("part-*.parquet"))
+    digest = folder_md5(folder, files)
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("aefx")
+    (run,) = client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'train-stream'")
+    assert run.info.status == "FINISHED" and run.data.tags["data.folder_md5"] == digest
+    assert "data.file_md5" not in run.data.tags
+    [used] = run.inputs.dataset_inputs
+    assert (used.dataset.name, used.dataset.digest) == ("big", digest)
+    _write(_table(400, columns=8, seed=4), files[1], row_group=200)  # a part rewritten
+    assert folder_md5(folder, files) != digest
+    assert folder_md5(folder, files[:2]) != folder_md5(folder, files)
+
+
 def test_train_stream_writes_an_encoder_that_aefx_encode_reads(project):
     source = _write(_table(4000, columns=12), project / "big.parquet")
     done = run_command(
@@ -386,15 +454,6 @@ def test_train_stream_names_a_parquet_file_it_cannot_read(tmp_path):
     source.write_bytes(source.read_bytes()[:-100])  # the footer cut off
     with pytest.raises(AefxError, match=r"rows.parquet: cannot be read as Parquet \("):
         parquet_features(source, "label")
-    folder = tmp_path / "table.parquet"  # a folder of part files: it said "input file not found"
-    folder.mkdir()
-    _write(_table(50), folder / "part-0.parquet")
-    with pytest.raises(AefxError) as caught:
-        parquet_features(folder, "label")
-    assert str(caught.value) == (
-        f"{folder}: a folder; train-stream reads one Parquet file (`aefx run` and `aefx encode` "
-        "read a folder of them)"
-    )
 
 
 def test_train_stream_writes_over_an_encoder_folder_it_wrote_before(tmp_path):

@@ -218,7 +218,10 @@ def reconstruct(
 @user_errors
 def train_stream(
     input_path: Annotated[
-        Path, typer.Option("--input", "-i", help="Parquet file of rows (larger than memory).")
+        Path,
+        typer.Option(
+            "--input", "-i", help="Parquet file of rows (larger than memory), or a folder of them."
+        ),
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the encoder (aefx encode -m).")
@@ -232,7 +235,8 @@ def train_stream(
     params_file: ParamsOption = Path("params.yaml"),
     overrides: SetOption = None,
 ) -> None:
-    """Train an autoencoder on a Parquet file in bounded memory, streaming it per epoch.
+    """Train an autoencoder on a Parquet file (or folder of them) in bounded memory, streaming
+    it per epoch.
 
     The autoencoder section of the params file (and --set) says which model; the scaler is
     fitted in one streaming pass. The run is recorded in MLflow like `aefx run`'s."""
