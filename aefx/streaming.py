@@ -54,7 +54,6 @@ class RowGroup:
     file: int  # its index in parquet_sources
     group: int
     start: int  # the global row number of its first row
-    rows: int
 
 
 def row_groups(files: Sequence[Path]) -> list[RowGroup]:
@@ -64,7 +63,7 @@ def row_groups(files: Sequence[Path]) -> list[RowGroup]:
     for number, source in enumerate(files):
         meta = pq.ParquetFile(source).metadata
         for group in range(meta.num_row_groups):
-            found.append(RowGroup(number, group, start, meta.row_group(group).num_rows))
+            found.append(RowGroup(number, group, start))
             start += meta.row_group(group).num_rows
     return found
 
