@@ -337,8 +337,10 @@ def run_pipeline(
 
 def source_tags(params: Params) -> dict[str, str]:
     """Which data a run was given, recorded when it starts, so a run that fails on bad data
-    still says what it read: the source, and for a file the file's MD5 (DVC's hash)."""
-    from aefx.io import file_md5
+    still says what it read: the source, and for a file the file's MD5 (DVC's hash); for a
+    folder of Parquet files, an MD5 of its files' paths and MD5s (as `aefx train-stream`
+    records it)."""
+    from aefx.io import file_md5, folder_md5, parquet_files
 
     path = params.data.file_path()
     if path is None:
@@ -346,6 +348,8 @@ def source_tags(params: Params) -> dict[str, str]:
     tags = {"data.source": f"{params.data.source}:{path}"}
     if Path(path).is_file():
         tags["data.file_md5"] = file_md5(Path(path))
+    elif params.data.source == "file" and Path(path).is_dir():
+        tags["data.folder_md5"] = folder_md5(Path(path), parquet_files(Path(path)))
     return tags
 
 

@@ -189,6 +189,29 @@ def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
     assert not (project / "data" / "processed").exists()
 
 
+def test_a_run_on_a_folder_of_parquet_files_is_tagged_with_their_md5(project, prefect_harness):
+    """A run on a file is tagged with its MD5 when it starts, so that even a failed run says
+    which data it was given; a run on a folder of Parquet files had no such tag."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.io import folder_md5
+    from flows.pipeline import pipeline
+
+    folder = project / "data" / "raw" / "sales.parquet"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]}).to_parquet(folder / "part-0.parquet")
+    (folder / "part-1.parquet").write_bytes(b"PAR1 and then cut off")
+    (folder / "_SUCCESS").write_bytes(b"")
+    params = load_params(overrides=["data.source=file", "data.path=data/raw/sales.parquet"])
+    with pytest.raises(AefxError, match=r"sales\.parquet: cannot be read as Parquet"):
+        pipeline(params, record_dvc=False)
+    client = MlflowClient(tracking_uri())
+    [run] = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert run.info.status == "FAILED" and "data.file_md5" not in run.data.tags
+    parts = [folder / "part-0.parquet", folder / "part-1.parquet"]
+    assert run.data.tags["data.folder_md5"] == folder_md5(folder, parts)
+
+
 def test_settings_too_large_for_the_training_split_fail_before_any_training(
     project, prefect_harness
 ):
