@@ -56,9 +56,11 @@ def write_tables(folder: Path, rows: int, columns: int) -> dict[str, Path]:
     return paths
 
 
-def read_once(path: Path) -> tuple[float, float]:
+def read_once(code: str, *args: str) -> tuple[float, float]:
+    """Run ``code`` in a fresh process from the repository root; it prints the seconds it took
+    and its peak RSS in KiB, returned as (seconds, MiB)."""
     done = subprocess.run(
-        [sys.executable, "-c", READ, str(path)],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -69,6 +71,7 @@ def read_once(path: Path) -> tuple[float, float]:
 
 
 def spread(values: list[float], unit: str, digits: int) -> str:
+    """Median, min and max, as this script and benchmarks/parquet_folder.py print them."""
     return (
         f"{statistics.median(values):.{digits}f} {unit} (min {min(values):.{digits}f}, "
         f"max {max(values):.{digits}f})"
@@ -88,7 +91,7 @@ def main() -> None:
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
         for _ in range(args.repeats):
             for name, path in paths.items():
-                runs[name].append(read_once(path))
+                runs[name].append(read_once(READ, str(path)))
     print(f"{args.rows} rows x {args.columns + 1} columns, {args.repeats} fresh reads each")
     medians = {}
     for name, results in runs.items():

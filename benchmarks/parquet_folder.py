@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from compressed_csv import read_once, spread  # noqa: E402  (a fresh process's time and memory)
 
 # Reads the table whole (ingest) or in chunks of 50,000 rows (encode); prints the seconds the
 # read took and the process's peak RSS (KiB, Linux).
@@ -53,25 +54,6 @@ def write_layouts(folder: Path, rows: int, columns: int, parts: int) -> dict[str
     return {"file": one, "folder": many}
 
 
-def read_once(path: Path, how: str) -> tuple[float, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", READ, str(path), how],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    seconds, peak_kib = done.stdout.split()
-    return float(seconds), float(peak_kib) / 1024
-
-
-def spread(values: list[float], unit: str, digits: int) -> str:
-    return (
-        f"{statistics.median(values):.{digits}f} {unit} (min {min(values):.{digits}f}, "
-        f"max {max(values):.{digits}f})"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=400_000)
@@ -86,7 +68,7 @@ def main() -> None:
         }
         for _ in range(args.repeats):
             for how, layout in runs:
-                runs[how, layout].append(read_once(layouts[layout], how))
+                runs[how, layout].append(read_once(READ, str(layouts[layout]), how))
     print(
         f"{args.rows} rows x {args.columns + 1} columns; one file against {args.parts} files; "
         f"{args.repeats} fresh reads each"
