@@ -80,7 +80,7 @@ def parquet_features(
 ) -> tuple[list[str], int]:
     """The feature columns (every numeric column but the label and those in ``ignore``) and the
     row count, from the file's footer alone (each file's, for a folder, whose files must hold
-    the same columns)."""
+    the same columns, in any order, as any numeric types: each is read by name, as floats)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -90,33 +90,37 @@ def parquet_features(
         raise AefxError(f"{path}: input file not found")
     if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
         raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
-    schema, rows = None, 0
+    schemas, rows = {}, 0
     for source in parquet_sources(path):
         check_content(source)
         try:
             footer = pq.ParquetFile(source)
         except READ_ERRORS as exc:
             raise unreadable(source, exc) from None
-        if schema is None:
-            schema, first = footer.schema_arrow, source
-        elif not footer.schema_arrow.remove_metadata().equals(schema.remove_metadata()):
+        schemas[source] = footer.schema_arrow
+        first = next(iter(schemas))
+        if set(footer.schema_arrow.names) != set(schemas[first].names):
             raise AefxError(
                 f"{source}: its columns differ from those of {first.relative_to(path)} "
                 "(the files of a folder make one table)"
             )
         rows += footer.metadata.num_rows
-    assert schema is not None  # parquet_sources gives at least one file
+    schema = next(iter(schemas.values()))  # parquet_sources gives at least one file
     check_ignored(schema.names, ignore, str(path))
     names = [f.name for f in schema if f.name != label and f.name not in ignore]
     if label is not None and label not in schema.names:
         log.info("train-stream: no %r column in %s; every column is a feature", label, path)
-    bad = [
-        f.name
-        for f in schema
-        if f.name in names and not pa.types.is_floating(f.type) and not pa.types.is_integer(f.type)
-    ]
-    if bad:
-        raise AefxError(f"{path}: column {bad[0]!r} is not numeric ({schema.field(bad[0]).type})")
+    for source, found in schemas.items():
+        bad = [
+            name
+            for name in names
+            if not pa.types.is_floating(found.field(name).type)
+            and not pa.types.is_integer(found.field(name).type)
+        ]
+        if bad:
+            raise AefxError(
+                f"{source}: column {bad[0]!r} is not numeric ({found.field(bad[0]).type})"
+            )
     if not names:
         raise AefxError(f"{path}: no feature columns")
     if rows < 2:

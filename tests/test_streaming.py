@@ -131,6 +131,23 @@ def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
     assert len(epochs[0]) == 2700
     np.testing.assert_array_equal(epochs[0], epochs[1])
 
+    # Each file's columns are read by name: a part whose columns come in another order, or whose
+    # column of floats holds whole numbers as ints, is the same table (as ingest reads it).
+    mixed = tmp_path / "mixed.parquet"
+    mixed.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(3000), 3)):
+        part = frame.iloc[rows]
+        _write(part[part.columns[::-1]] if number == 1 else part, mixed / f"p{number}.parquet", 500)
+    plan = survey(mixed, "label", "minmax", 0.1, 10_000, 256, seed=3)
+    np.testing.assert_array_equal(plan.X_val, plans[0].X_val)
+    rows = np.vstack([x.numpy() for x, _ in training_dataset(mixed, plan, 64, 256, seed=3)])
+    np.testing.assert_array_equal(rows, epochs[0])
+    typed = tmp_path / "typed"
+    typed.mkdir()
+    _write(pd.DataFrame({"f0": [1, 2], "f1": [0.5, 1.5], "label": [0, 1]}), typed / "a.parquet")
+    _write(pd.DataFrame({"f0": [3.5, 4.0], "f1": [2.5, 0.0], "label": [1, 0]}), typed / "b.parquet")
+    assert parquet_features(typed, "label") == (["f0", "f1"], 4)
+
     odd = folder / "part-00003.parquet"  # a file of other columns: one line naming it
     _write(frame.head(10).rename(columns={"f0": "g0"}), odd)
     with pytest.raises(AefxError) as caught:
