@@ -157,8 +157,11 @@ def parquet_files(folder: Path) -> list[Path]:
 def parquet_folder(folder: Path) -> Any:
     """The table a folder of Parquet files holds (as Spark, Dask or pandas' ``partition_cols``
     write one), as a pyarrow dataset: its files in path order, so that the rows come in the same
-    order on every machine, and Hive partition folders (``region=north/``) as columns."""
+    order on every machine, and Hive partition folders (``region=north/``) as columns. Every
+    file must hold the same columns (in any order): pyarrow takes the first file's, and would
+    drop another's extra column silently."""
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
     files = parquet_files(folder)
     if not files:
@@ -166,16 +169,27 @@ def parquet_folder(folder: Path) -> Any:
             f"{folder}: a folder with no .parquet files in it (a table is a CSV or Parquet file, "
             "or a folder of Parquet files)"
         )
-    try:
-        return ds.dataset(
-            [str(f) for f in files],
-            format="parquet",
-            partitioning="hive",
-            partition_base_dir=str(folder),
-        )
-    except (ValueError, OSError) as exc:  # ArrowInvalid (a ValueError): a file that is not Parquet
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AefxError(f"{folder}: cannot be read as Parquet ({reason})") from None
+    names: set[str] | None = None
+    for source in files:
+        try:
+            found = set(pq.read_schema(source).names)
+        except (ValueError, OSError) as exc:  # ArrowInvalid (a ValueError): not Parquet
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            where = source.relative_to(folder)
+            raise AefxError(f"{folder}: cannot be read as Parquet ({where}: {reason})") from None
+        if names is None:
+            names = found
+        elif found != names:
+            raise AefxError(
+                f"{source}: its columns differ from those of {files[0].relative_to(folder)} "
+                "(the files of a folder make one table)"
+            )
+    return ds.dataset(
+        [str(f) for f in files],
+        format="parquet",
+        partitioning="hive",
+        partition_base_dir=str(folder),
+    )
 
 
 def table_suffix(path: Path) -> str:

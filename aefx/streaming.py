@@ -97,13 +97,7 @@ def parquet_features(
             footer = pq.ParquetFile(source)
         except READ_ERRORS as exc:
             raise unreadable(source, exc) from None
-        schemas[source] = footer.schema_arrow
-        first = next(iter(schemas))
-        if set(footer.schema_arrow.names) != set(schemas[first].names):
-            raise AefxError(
-                f"{source}: its columns differ from those of {first.relative_to(path)} "
-                "(the files of a folder make one table)"
-            )
+        schemas[source] = footer.schema_arrow  # of the same columns (parquet_sources checks)
         rows += footer.metadata.num_rows
     schema = next(iter(schemas.values()))  # parquet_sources gives at least one file
     check_ignored(schema.names, ignore, str(path))

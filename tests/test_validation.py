@@ -557,15 +557,23 @@ def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
     (empty / "notes.txt").write_text("not a table")
     spoiled = write_parts(tmp_path / "spoiled", pd.DataFrame({"a": [1.0] * 8, "label": 0}), 2)
     (spoiled / "part-00001.snappy.parquet").write_bytes(b"PAR1 but cut off")
+    # pyarrow takes the first file's columns: another's extra column was dropped silently.
+    extra = write_parts(tmp_path / "extra", pd.DataFrame({"a": [1.0] * 8, "label": 0}), 2)
+    part = extra / "part-00001.snappy.parquet"
+    pd.read_parquet(part).assign(b=2.0).to_parquet(part, index=False)
     for folder, message in (
-        (empty, "a folder with no .parquet files in it (a table is a CSV or Parquet file, "),
-        (spoiled, "cannot be read as Parquet ("),
+        (empty, f"{empty}: a folder with no .parquet files in it (a table is a CSV or Parquet "),
+        (
+            extra,
+            f"{part}: its columns differ from those of part-00000.snappy.parquet (the files of "
+            "a folder make one table)",
+        ),
+        (spoiled, f"{spoiled}: cannot be read as Parquet (part-00001.snappy.parquet: "),
     ):
         with pytest.raises(AefxError) as caught:
             run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
-        assert str(caught.value).startswith(f"{folder}: {message}")
+        assert str(caught.value).startswith(message)
         assert "\n" not in str(caught.value) and not (tmp_path / "out").exists()
-    assert "part-00001.snappy.parquet" in str(caught.value)  # the file at fault is named
 
     big = write_parts(tmp_path / "big", pd.DataFrame(np.zeros((2000, 50))).add_prefix("f"), 4)
     with pytest.raises(AefxError) as caught:
