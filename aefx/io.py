@@ -192,6 +192,15 @@ def parquet_folder(folder: Path) -> Any:
     )
 
 
+def table_stem(path: Path) -> str:
+    """A data file's name without the suffixes of its type, to name the data by: ``sales`` of
+    ``sales.csv.gz``, of ``sales.csv`` and of a folder ``sales.parquet``."""
+    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in CSV_CODECS:
+        return Path(path).name[: -len("".join(suffixes))]
+    return Path(path).stem
+
+
 def table_suffix(path: Path) -> str:
     """The suffix a message names: ``.tsv``, and both of ``.tar.gz``; ``(none)`` for none."""
     suffixes = Path(path).suffixes

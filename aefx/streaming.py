@@ -445,7 +445,7 @@ def record_stream_run(
     import mlflow
     from mlflow.entities import Metric, Param
 
-    from aefx.io import file_md5, folder_md5
+    from aefx.io import file_md5, folder_md5, table_stem
     from aefx.tracking import (
         end_run,
         git_tags,
@@ -475,7 +475,7 @@ def record_stream_run(
         params_to_flat_dict(cfg, "autoencoder"),
     )
     # Its rows are larger than memory: the dataset names the file without reading it.
-    log_dataset(uri, run_id, source.stem, "train", source, digest)
+    log_dataset(uri, run_id, table_stem(source), "train", source, digest)
 
     def record(result: StreamResult) -> None:
         import pandas as pd

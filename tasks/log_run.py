@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from aefx.config import Params, params_to_flat_dict
-from aefx.io import file_md5, read_json, seed_file, write_json
+from aefx.io import file_md5, read_json, seed_file, table_stem, write_json
 from aefx.tracking import (
     client,
     experiment_id,
@@ -154,7 +154,8 @@ def _log_datasets(
     """The two splits as the run's datasets, each digest the MD5 that DVC records for the
     split's file in dvc.lock."""
     p = params.paths
-    stem = params.data.file_path().stem if params.data.file_path() else params.data.source
+    path = params.data.file_path()
+    stem = params.data.source if path is None else table_stem(path)
     for split, path in (("train", p.train), ("test", p.test)):
         frame = train if split == "train" else pd.read_parquet(path)
         name = f"{stem}-{split}"

@@ -453,6 +453,17 @@ def test_a_compressed_csv_is_read_as_the_plain_one(tmp_path, suffix, codec):
     ).read_text()
 
 
+def test_a_data_file_is_named_without_the_suffixes_of_its_type():
+    """The MLflow datasets of a run are named after the data file (`sales-train`); for
+    sales.csv.gz they were `sales.csv-train`."""
+    from aefx.io import table_stem
+
+    for name in ("sales.csv.gz", "sales.CSV.ZST", "sales.csv", "sales.parquet", "sales"):
+        assert table_stem(Path("data/raw") / name) == "sales"
+    assert table_stem(Path("data/raw/sales.2024.csv.bz2")) == "sales.2024"
+    assert table_stem(Path("data/raw/mnist.npz")) == "mnist"
+
+
 @pytest.mark.parametrize(
     ("name", "make", "needle"),
     [
