@@ -154,6 +154,25 @@ def parquet_files(folder: Path) -> list[Path]:
     )
 
 
+def require_parquet_files(folder: Path) -> list[Path]:
+    """:func:`parquet_files`, of which a table's folder must have one."""
+    files = parquet_files(folder)
+    if not files:
+        raise AefxError(
+            f"{folder}: a folder with no .parquet files in it (a table is a CSV or Parquet file, "
+            "or a folder of Parquet files)"
+        )
+    return files
+
+
+def other_columns(folder: Path, source: Path, first: Path) -> AefxError:
+    """The refusal of a file of ``folder`` whose columns are not those of its ``first`` file."""
+    return AefxError(
+        f"{source}: its columns differ from those of {first.relative_to(folder)} (the files of a "
+        "folder make one table)"
+    )
+
+
 def parquet_folder(folder: Path) -> Any:
     """The table a folder of Parquet files holds (as Spark, Dask or pandas' ``partition_cols``
     write one), as a pyarrow dataset: its files in path order, so that the rows come in the same
@@ -163,12 +182,7 @@ def parquet_folder(folder: Path) -> Any:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    files = parquet_files(folder)
-    if not files:
-        raise AefxError(
-            f"{folder}: a folder with no .parquet files in it (a table is a CSV or Parquet file, "
-            "or a folder of Parquet files)"
-        )
+    files = require_parquet_files(folder)
     names: set[str] | None = None
     for source in files:
         try:
@@ -180,10 +194,7 @@ def parquet_folder(folder: Path) -> Any:
         if names is None:
             names = found
         elif found != names:
-            raise AefxError(
-                f"{source}: its columns differ from those of {files[0].relative_to(folder)} "
-                "(the files of a folder make one table)"
-            )
+            raise other_columns(folder, source, files[0])
     return ds.dataset(
         [str(f) for f in files],
         format="parquet",

@@ -28,13 +28,10 @@ log = logging.getLogger(__name__)
 
 def parquet_sources(path: Path) -> list[Path]:
     """The Parquet files train-stream reads: ``path``, or those of a folder of them (in path
-    order, :func:`aefx.io.parquet_files`)."""
-    from aefx.io import parquet_files, parquet_folder
+    order, :func:`aefx.io.parquet_files`; :func:`parquet_features` checks their columns)."""
+    from aefx.io import require_parquet_files
 
-    if not path.is_dir():
-        return [path]
-    parquet_folder(path)  # a folder of none is refused
-    return parquet_files(path)
+    return require_parquet_files(path) if path.is_dir() else [path]
 
 
 def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
@@ -84,6 +81,7 @@ def parquet_features(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from aefx.io import other_columns
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.exists():
@@ -97,7 +95,10 @@ def parquet_features(
             footer = pq.ParquetFile(source)
         except READ_ERRORS as exc:
             raise unreadable(source, exc) from None
-        schemas[source] = footer.schema_arrow  # of the same columns (parquet_sources checks)
+        schemas[source] = footer.schema_arrow
+        first = next(iter(schemas))
+        if set(footer.schema_arrow.names) != set(schemas[first].names):
+            raise other_columns(path, source, first)
         rows += footer.metadata.num_rows
     schema = next(iter(schemas.values()))  # parquet_sources gives at least one file
     check_ignored(schema.names, ignore, str(path))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, parquet_folder, table_file, table_suffix
+from aefx.io import TableFile, open_table, table_file, table_suffix
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -484,23 +484,29 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
 
 
 def table_bytes(path: Path) -> int:
-    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer,
-    or its files' footers for a folder), the file's size for a CSV (its text is about as large
-    as the floats it holds). A compressed CSV's file size says little of its text, which is
-    counted as it is read instead (:func:`aefx.io.read_csv`'s ``limit``)."""
+    """Estimated memory of the loaded table: rows x columns x 8 for Parquet (from its footer),
+    the file's size for a CSV (its text is about as large as the floats it holds). A compressed
+    CSV's file size says little of its text, which is counted as it is read instead
+    (:func:`aefx.io.read_csv`'s ``limit``); for a folder, see :func:`dataset_bytes`."""
     table = table_file(path)
     if table is None or table.kind == "csv":
         return path.stat().st_size
     import pyarrow.parquet as pq
 
     try:
-        if table.folder:
-            dataset = parquet_folder(path)
-            return dataset.count_rows() * len(dataset.schema) * 8
         meta = pq.ParquetFile(path).metadata
     except Exception:  # a corrupt footer: the reader reports it properly
         return 0
     return int(meta.num_rows) * int(meta.num_columns) * 8
+
+
+def dataset_bytes(dataset: Any) -> int:
+    """:func:`table_bytes` of a folder of Parquet files, as a pyarrow dataset (from the files'
+    footers)."""
+    try:
+        return int(dataset.count_rows()) * len(dataset.schema) * 8
+    except Exception:  # a corrupt footer: the reader reports it properly
+        return 0
 
 
 def check_budget(path: Path, estimate: int, budget_mb: float) -> None:

@@ -19,6 +19,7 @@ from aefx.io import (
     parquet_files,
     parquet_folder,
     read_csv,
+    require_parquet_files,
     table_file,
     table_suffix,
     write_json,
@@ -29,6 +30,7 @@ from aefx.validation import (
     check_budget,
     check_categorical,
     check_content,
+    dataset_bytes,
     index_ignored,
     over_budget,
     show_value,
@@ -93,12 +95,13 @@ def check_source(cfg: DataConfig) -> None:
 
 
 def check_table_path(path: Path) -> None:
-    """A table file of a type ingest reads, or a folder of Parquet files, is there."""
+    """A table file of a type ingest reads, or a folder of Parquet files, is there (the files
+    themselves are checked as they are read)."""
     table = table_file(path)
     if table is None:
         raise AefxError(f"{path}: unsupported file type {table_suffix(path)!r} (use {TABLE_TYPES})")
     if table.folder:
-        parquet_folder(path)  # a folder of none is refused
+        require_parquet_files(path)
     elif not path.is_file():
         raise AefxError(f"{path}: data file not found")
 
@@ -110,16 +113,18 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     table = table_file(path)
     assert table is not None  # checked above
     check_content(path)
+    folder = parquet_folder(path) if table.folder else None
     limit = None  # a compressed CSV's text is counted as it is read, others judged before
     if budget_mb is not None and table.codec is not None:
         limit = int(budget_mb * 2**20)
     elif budget_mb is not None:
-        check_budget(path, table_bytes(path), budget_mb)
+        estimate = table_bytes(path) if folder is None else dataset_bytes(folder)
+        check_budget(path, estimate, budget_mb)
     try:
         if table.kind == "csv":
             frame = read_csv(path, table.codec, limit)
-        elif table.folder:
-            frame = parquet_folder(path).to_table().to_pandas()
+        elif folder is not None:
+            frame = folder.to_table().to_pandas()
         else:
             frame = pd.read_parquet(path)
     except LimitExceeded as exc:
