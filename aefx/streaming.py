@@ -88,19 +88,19 @@ def parquet_features(
         raise AefxError(f"{path}: input file not found")
     if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
         raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
+    sources = parquet_sources(path)
     schemas, rows = {}, 0
-    for source in parquet_sources(path):
+    for source in sources:
         check_content(source)
         try:
             footer = pq.ParquetFile(source)
         except READ_ERRORS as exc:
             raise unreadable(source, exc) from None
         schemas[source] = footer.schema_arrow
-        first = next(iter(schemas))
-        if set(footer.schema_arrow.names) != set(schemas[first].names):
-            raise other_columns(path, source, first)
+        if set(footer.schema_arrow.names) != set(schemas[sources[0]].names):
+            raise other_columns(path, source, sources[0])
         rows += footer.metadata.num_rows
-    schema = next(iter(schemas.values()))  # parquet_sources gives at least one file
+    schema = schemas[sources[0]]
     check_ignored(schema.names, ignore, str(path))
     names = [f.name for f in schema if f.name != label and f.name not in ignore]
     if label is not None and label not in schema.names:

@@ -130,8 +130,6 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     except LimitExceeded as exc:
         assert budget_mb is not None  # only a limit raises it
         raise over_budget(path, exc.count, budget_mb, partial=True) from None
-    except AefxError:
-        raise
     except Exception as exc:  # pandas and pyarrow raise many types for a corrupt file
         raise unreadable(path, exc) from None
     frame.columns = [str(c) for c in frame.columns]
