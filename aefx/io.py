@@ -179,7 +179,6 @@ def parquet_folder(folder: Path) -> Any:
     order on every machine, and Hive partition folders (``region=north/``) as columns. Every
     file must hold the same columns (in any order): pyarrow takes the first file's, and would
     drop another's extra column silently."""
-    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     files = require_parquet_files(folder)
@@ -195,12 +194,36 @@ def parquet_folder(folder: Path) -> Any:
             names = found
         elif found != names:
             raise other_columns(folder, source, files[0])
+    return _hive_dataset(folder, files)
+
+
+def _hive_dataset(folder: Path, files: list[Path]) -> Any:
+    import pyarrow.dataset as ds
+
     return ds.dataset(
         [str(f) for f in files],
         format="parquet",
         partitioning="hive",
         partition_base_dir=str(folder),
     )
+
+
+def hive_partitions(folder: Path, files: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
+    """The columns a folder's Hive partition folders (``year=2024/region=north/`` on the way
+    to a file) add to :func:`parquet_folder`'s table, as pyarrow types them (whole numbers
+    where every folder's value is one, else text), and each file's values of them: those of
+    every row in it. Reads no file (one footer at most, for the dataset's schema)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = _hive_dataset(folder, files)
+    keys = {
+        Path(fragment.path): ds.get_partition_keys(fragment.partition_expression)
+        for fragment in dataset.get_fragments()
+    }
+    names = {name for found in keys.values() for name in found}
+    schema = pa.schema([field for field in dataset.schema if field.name in names])
+    return schema, [keys[f] for f in files]
 
 
 def table_stem(path: Path) -> str:

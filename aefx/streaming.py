@@ -34,14 +34,24 @@ def parquet_sources(path: Path) -> list[Path]:
     return require_parquet_files(path) if path.is_dir() else [path]
 
 
+def parquet_partitions(path: Path, files: Sequence[Path]) -> list[dict[str, Any]]:
+    """Each file's Hive partition values (:func:`aefx.io.hive_partitions`), which are columns
+    of all its rows; none for a file."""
+    from aefx.io import hive_partitions
+
+    return hive_partitions(path, list(files))[1] if path.is_dir() else [{} for _ in files]
+
+
 def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
     """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead, from
     the file or each file of the folder in turn."""
     from aefx.encode import parquet_batches
 
-    for source in parquet_sources(path):
-        for batch in parquet_batches(source, rows, columns):
-            yield _matrix(batch)
+    files = parquet_sources(path)
+    for source, partition in zip(files, parquet_partitions(path, files), strict=True):
+        stored = [c for c in columns if c not in partition]
+        for batch in parquet_batches(source, rows, stored):
+            yield _matrix(batch, columns, partition)
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,16 @@ def row_groups(files: Sequence[Path]) -> list[RowGroup]:
     return found
 
 
-def _matrix(batch: Any) -> np.ndarray:
-    """An Arrow record batch of numeric columns as a float64 matrix."""
+def _matrix(batch: Any, columns: list[str], partition: dict[str, Any]) -> np.ndarray:
+    """``columns`` of an Arrow record batch of numeric columns as a float64 matrix, those of
+    the file's Hive ``partition`` filled with its value."""
     return np.column_stack(
-        [batch.column(i).to_numpy(zero_copy_only=False) for i in range(batch.num_columns)]
+        [
+            np.full(batch.num_rows, partition[name], dtype="float64")
+            if name in partition
+            else batch.column(name).to_numpy(zero_copy_only=False)
+            for name in columns
+        ]
     ).astype("float64", copy=False)
 
 
@@ -77,11 +93,14 @@ def parquet_features(
 ) -> tuple[list[str], int]:
     """The feature columns (every numeric column but the label and those in ``ignore``) and the
     row count, from the file's footer alone (each file's, for a folder, whose files must hold
-    the same columns, in any order, as any numeric types: each is read by name, as floats)."""
+    the same columns, in any order, as any numeric types: each is read by name, as floats). The
+    columns are those ingest and `aefx encode` read: a folder's Hive partition folders
+    (``year=2024/``) are columns too (of whole numbers, a feature; of text, to be ignored), the
+    index pandas stored with a frame is none."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.io import other_columns
+    from aefx.io import hive_partitions, other_columns
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.exists():
@@ -101,15 +120,31 @@ def parquet_features(
             raise other_columns(path, source, sources[0])
         rows += footer.metadata.num_rows
     schema = schemas[sources[0]]
-    check_ignored(schema.names, ignore, str(path))
-    names = [f.name for f in schema if f.name != label and f.name not in ignore]
-    if label is not None and label not in schema.names:
+    partitioned, values = hive_partitions(path, sources) if path.is_dir() else (pa.schema([]), [])
+    # pandas stores a frame's index (one not 0..n-1: rows filtered or sorted) as a column it
+    # reads back as the index, never as a column (nor do ingest and `aefx encode`, through it).
+    index = {
+        c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)
+    }
+    stored = [n for n in schema.names if n not in index]
+    columns = stored + [n for n in partitioned.names if n not in stored]
+    check_ignored(columns, ignore, str(path))
+    names = [c for c in columns if c != label and c not in ignore]
+    if label is not None and label not in columns:
         log.info("train-stream: no %r column in %s; every column is a feature", label, path)
+    for field in partitioned:
+        if field.name in names and not pa.types.is_integer(field.type):
+            raise AefxError(
+                f"{path}: column {field.name!r}, of its partition folders such as "
+                f"{field.name}={values[0][field.name]}/, is not numeric; data.ignore: "
+                f"[{field.name}] keeps it out"
+            )
     for source, found in schemas.items():
         bad = [
             name
             for name in names
-            if not pa.types.is_floating(found.field(name).type)
+            if name in found.names
+            and not pa.types.is_floating(found.field(name).type)
             and not pa.types.is_integer(found.field(name).type)
         ]
         if bad:
@@ -277,6 +312,8 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
     epoch = [0]
     files = parquet_sources(path)
     groups = row_groups(files)
+    partitions = parquet_partitions(path, files)
+    stored = [[c for c in plan.features if c not in partition] for partition in partitions]
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng((seed, epoch[0]))
@@ -288,9 +325,10 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
                 opened = (piece.file, open_parquet(files[piece.file]))
             start = piece.start
             batches = opened[1].iter_batches(
-                batch_size=chunk, columns=plan.features, row_groups=[piece.group]
+                batch_size=chunk, columns=stored[piece.file], row_groups=[piece.group]
             )
-            for block in map(_matrix, batches):
+            for batch in batches:
+                block = _matrix(batch, plan.features, partitions[piece.file])
                 keep = ~_in_block(plan.validation, start, len(block))
                 start += len(block)
                 X = apply_scaler(plan.scaler, block[keep])

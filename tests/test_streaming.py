@@ -158,6 +158,93 @@ def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
     )
 
 
+def _partitioned(frame: pd.DataFrame, folder: Path, by: list[str]) -> Path:
+    """``frame`` as pandas, Spark or Hive write a partitioned table: the ``by`` columns'
+    values as the folders (``year=2024/``) its files are in, not in the files."""
+    frame.to_parquet(folder, partition_cols=by, row_group_size=200)
+    return folder
+
+
+def test_a_folder_streams_its_hive_partition_columns_as_ingest_reads_them(tmp_path):
+    """A partition folder's value is a column of every row in it, as ingest and `aefx encode`
+    read the folder. train-stream left it out, so its encoder refused that very folder (`extra
+    column(s) year`); of whole numbers it is now a feature, of text it must be ignored."""
+    from aefx.errors import AefxError
+    from aefx.streaming import parquet_features
+
+    frame = _table(1600).assign(year=np.repeat([2023, 2024], 800), region="north")
+    frame.loc[frame.index % 2 == 1, "region"] = "south"
+    in_order = frame.sort_values(["year", "region"], kind="stable").reset_index(drop=True)
+    whole = _write(in_order, tmp_path / "rows.parquet", row_group=200)  # as in each file
+    folder = _partitioned(frame, tmp_path / "parts.parquet", ["year", "region"])
+    assert sorted(p.name for p in folder.iterdir()) == ["year=2023", "year=2024"]
+    kept = ["region"]
+    assert parquet_features(folder, "label", kept) == parquet_features(whole, "label", kept)
+    assert parquet_features(folder, "label", kept)[0][-1] == "year"
+    plans = [
+        survey(p, "label", "minmax", 0.1, 10_000, 256, seed=3, ignore=kept) for p in (whole, folder)
+    ]
+    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
+    for name, values in plans[0].scaler["state"].items():
+        np.testing.assert_array_equal(values, plans[1].scaler["state"][name])
+    epochs = [
+        np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 256, seed=3)])
+        for path, plan in zip((whole, folder), plans, strict=True)
+    ]
+    assert len(np.unique(epochs[0][:, -1])) == 2  # the year, scaled: 0 and 1
+    np.testing.assert_array_equal(epochs[0], epochs[1])
+
+    with pytest.raises(AefxError) as caught:
+        parquet_features(folder, "label")
+    assert str(caught.value) == (
+        f"{folder}: column 'region', of its partition folders such as region=north/, is not "
+        "numeric; data.ignore: [region] keeps it out"
+    )
+
+
+def test_the_index_pandas_stores_with_a_frame_is_no_feature(tmp_path):
+    """pandas writes a frame's index that is not 0..n-1 (rows filtered, sorted) as a column of
+    the file, `__index_level_0__`, and reads it back as the index. train-stream trained on it as
+    a feature, and `aefx encode` of that same file then said `missing column(s)
+    __index_level_0__`: the features are now the columns the encoder's reader sees."""
+    from aefx.encode import read_chunks
+    from aefx.streaming import parquet_features
+
+    frame = _table(900)
+    kept = frame[frame["f0"] > 3.0]  # about half the rows
+    filtered = _write(kept, tmp_path / "filtered.parquet")
+    plain = _write(kept.reset_index(drop=True), tmp_path / "plain.parquet")
+    named = _write(kept.rename_axis("row"), tmp_path / "named.parquet")
+    read = list(next(read_chunks(filtered, 100)).columns)
+    for path in (filtered, plain, named):
+        assert parquet_features(path, "label") == ([c for c in read if c != "label"], len(kept))
+    plans = [survey(p, "label", "minmax", 0.1, 10_000, 256, seed=3) for p in (filtered, plain)]
+    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
+
+
+def test_train_stream_on_a_partitioned_folder_writes_an_encoder_that_encodes_it(project):
+    from aefx.io import read_json
+
+    frame = _table(1200).assign(year=np.repeat([2023, 2024, 2025], 400), region="north")
+    frame.loc[frame.index % 3 == 0, "region"] = "south"
+    folder = _partitioned(frame, project / "data" / "sales.parquet", ["year", "region"])
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(folder), "-o", "models/stream", "--epochs", "1",
+        "--set", "data.ignore=[region]", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    meta = read_json(project / "models" / "stream" / "encoder.json")
+    assert meta["features"] == [f"f{i}" for i in range(6)] + ["year"]
+    done = run_command(
+        *AEFX, "encode", "-m", "models/stream", "-i", str(folder), "-o", "codes.parquet",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    codes = pd.read_parquet(project / "codes.parquet")
+    assert len(codes) == 1200 and codes.filter(like="z").notna().all().all()
+    assert sorted(codes["region"].unique()) == ["north", "south"]  # ignored, carried through
+
+
 def test_train_stream_records_a_folder_by_the_md5_of_its_files(project):
     from mlflow.tracking import MlflowClient
 
