@@ -76,16 +76,25 @@ def row_groups(files: Sequence[Path]) -> list[RowGroup]:
 
 
 def _matrix(batch: Any, columns: list[str], partition: dict[str, Any]) -> np.ndarray:
-    """``columns`` of an Arrow record batch of numeric columns as a float64 matrix, those of
-    the file's Hive ``partition`` filled with its value."""
+    """``columns`` of an Arrow record batch of numeric columns as a float64 matrix (a null as
+    NaN, an int beyond 2**53 rounded, as numpy rounds it), those of the file's Hive
+    ``partition`` filled with its value."""
     return np.column_stack(
         [
             np.full(batch.num_rows, partition[name], dtype="float64")
             if name in partition
-            else batch.column(name).to_numpy(zero_copy_only=False)
+            else batch.column(name).cast("float64", safe=False).to_numpy(zero_copy_only=False)
             for name in columns
         ]
-    ).astype("float64", copy=False)
+    )
+
+
+def _is_number(kind: Any) -> bool:
+    """A Parquet column type train-stream reads as floats: numbers, and booleans as 0 and 1
+    (as pandas, and so ingest, reads them)."""
+    import pyarrow as pa
+
+    return pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
 
 
 def parquet_features(
@@ -141,11 +150,7 @@ def parquet_features(
             )
     for source, found in schemas.items():
         bad = [
-            name
-            for name in names
-            if name in found.names
-            and not pa.types.is_floating(found.field(name).type)
-            and not pa.types.is_integer(found.field(name).type)
+            name for name in names if name in found.names and not _is_number(found.field(name).type)
         ]
         if bad:
             raise AefxError(

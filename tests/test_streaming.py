@@ -222,6 +222,33 @@ def test_the_index_pandas_stores_with_a_frame_is_no_feature(tmp_path):
     np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
 
 
+def test_a_column_of_booleans_is_a_feature_of_zeros_and_ones_as_ingest_reads_it(tmp_path):
+    """Ingest trains on a column of booleans (pandas reads True as 1); train-stream refused it
+    (`column 'flag' is not numeric (bool)`). A missing one is a missing value, one line."""
+    from aefx.errors import AefxError
+    from aefx.streaming import parquet_features
+
+    frame = _table(400)
+    flags = frame.assign(flag=frame["f0"] > 3.0)
+    source = _write(flags, tmp_path / "flags.parquet")
+    assert parquet_features(source, "label")[0] == [f"f{i}" for i in range(6)] + ["flag"]
+    plan = survey(source, "label", "minmax", 0.1, 10_000, 256, seed=3)
+    stated = survey(
+        _write(flags.astype({"flag": "int8"}), tmp_path / "ints.parquet"),
+        "label", "minmax", 0.1, 10_000, 256, seed=3,
+    )  # fmt: skip
+    np.testing.assert_array_equal(plan.X_val, stated.X_val)
+    assert set(np.unique(plan.X_val[:, -1])) == {0.0, 1.0}
+
+    gap = _write(
+        flags.astype({"flag": "boolean"}).assign(flag=lambda f: f["flag"].where(f.index != 7)),
+        tmp_path / "gap.parquet",
+    )
+    with pytest.raises(AefxError) as caught:
+        survey(gap, "label", "minmax", 0.1, 10_000, 256, seed=3)
+    assert str(caught.value) == f"{gap}: column 'flag' row 7 is not a finite number"
+
+
 def test_train_stream_on_a_partitioned_folder_writes_an_encoder_that_encodes_it(project):
     from aefx.io import read_json
 
