@@ -184,7 +184,7 @@ def read_chunks(
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
-    from aefx.io import open_table, parquet_files, parquet_folder
+    from aefx.io import arrow_frame, open_table, parquet_files, parquet_folder
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
     # A folder, for a model of table rows, holds Parquet files, unless it holds images instead.
@@ -208,9 +208,9 @@ def read_chunks(
             batches = parquet_folder(path).to_batches(
                 batch_size=rows, batch_readahead=0, fragment_readahead=1
             )
-            yield from (batch.to_pandas() for batch in batches)
+            yield from map(arrow_frame, batches)
         else:
-            yield from (batch.to_pandas() for batch in parquet_batches(path, rows))
+            yield from map(arrow_frame, parquet_batches(path, rows))
     except READ_ERRORS as exc:  # raised by the readers, not by the consumer of these chunks
         raise unreadable(path, exc) from None
 

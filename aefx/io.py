@@ -226,6 +226,20 @@ def hive_partitions(folder: Path, files: list[Path]) -> tuple[Any, list[dict[str
     return schema, [keys[f] for f in files]
 
 
+def arrow_frame(data: Any) -> pd.DataFrame:
+    """An Arrow table or record batch as a pandas frame, with its decimal columns (Spark's
+    DecimalType, for amounts and prices) as floats: pandas would make them Python ``Decimal``
+    objects, which no model takes, and refuse the column as not numeric."""
+    import pyarrow as pa
+
+    if any(pa.types.is_decimal(f.type) for f in data.schema):
+        fields = [
+            f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in data.schema
+        ]
+        data = data.cast(pa.schema(fields, metadata=data.schema.metadata), safe=False)
+    return data.to_pandas()
+
+
 def table_stem(path: Path) -> str:
     """A data file's name without the suffixes of its type, to name the data by: ``sales`` of
     ``sales.csv.gz``, of ``sales.csv`` and of a folder ``sales.parquet``."""

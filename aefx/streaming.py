@@ -90,11 +90,19 @@ def _matrix(batch: Any, columns: list[str], partition: dict[str, Any]) -> np.nda
 
 
 def _is_number(kind: Any) -> bool:
-    """A Parquet column type train-stream reads as floats: numbers, and booleans as 0 and 1
-    (as pandas, and so ingest, reads them)."""
+    """A Parquet column type train-stream reads as floats, as ingest does: numbers (decimals
+    too, :func:`aefx.io.arrow_frame`), and booleans as 0 and 1."""
     import pyarrow as pa
 
-    return pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+    return any(
+        check(kind)
+        for check in (
+            pa.types.is_floating,
+            pa.types.is_integer,
+            pa.types.is_decimal,
+            pa.types.is_boolean,
+        )
+    )
 
 
 def parquet_features(

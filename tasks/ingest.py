@@ -16,6 +16,7 @@ from aefx.images import array_bytes, check_image_path, load_image_source, pixel_
 from aefx.io import (
     TABLE_TYPES,
     LimitExceeded,
+    arrow_frame,
     parquet_files,
     parquet_folder,
     read_csv,
@@ -109,6 +110,8 @@ def check_table_path(path: Path) -> None:
 def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     """Read a CSV (plain or compressed) or Parquet file, or a folder of Parquet files, turning
     every failure into one clear line."""
+    import pyarrow.parquet as pq
+
     check_table_path(path)
     table = table_file(path)
     assert table is not None  # checked above
@@ -124,9 +127,9 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
         if table.kind == "csv":
             frame = read_csv(path, table.codec, limit)
         elif folder is not None:
-            frame = folder.to_table().to_pandas()
+            frame = arrow_frame(folder.to_table())
         else:
-            frame = pd.read_parquet(path)
+            frame = arrow_frame(pq.read_table(path))
     except LimitExceeded as exc:
         assert budget_mb is not None  # only a limit raises it
         raise over_budget(path, exc.count, budget_mb, partial=True) from None

@@ -730,6 +730,50 @@ def test_ingest_reads_parquet(tmp_path):
     assert result.classes == ("0", "1", "2") and result.n_train + result.n_test == 30
 
 
+def test_decimal_columns_are_numbers_to_ingest_encode_and_train_stream(tmp_path):
+    """Spark writes amounts and prices as DecimalType, which pandas reads as Python Decimal
+    objects: ingest refused the column (`is not numeric (its type is object; store it as
+    numbers)`) and train-stream did too (`decimal128(10, 2)`). All three readers take it as
+    the floats it holds, a missing one as a missing value."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aefx.config import DataConfig
+    from aefx.encode import read_chunks
+    from aefx.streaming import survey
+    from tasks.ingest import read_table
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"]).assign(
+        label=[0, 1] * 30
+    )
+    prices = np.round(rng.uniform(1, 500, 60), 2)
+    frame["price"] = prices
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    exact = pa.array([decimal.Decimal(f"{v:.2f}") for v in prices], pa.decimal128(10, 2))
+    source = tmp_path / "sales.parquet"
+    pq.write_table(table.set_column(4, "price", exact), source)
+    floats = tmp_path / "floats.parquet"
+    frame.to_parquet(floats, index=False)
+
+    pd.testing.assert_frame_equal(read_table(source), frame)
+    pd.testing.assert_frame_equal(pd.concat(read_chunks(source, 25), ignore_index=True), frame)
+    plans = [survey(p, "label", "minmax", 0.2, 100, 25, seed=1) for p in (source, floats)]
+    assert plans[0].features == ["a", "b", "c", "price"]
+    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
+    cfg = DataConfig(source="file", path=source)
+    outputs = [tmp_path / name for name in ("train.parquet", "test.parquet", "schema.json")]
+    result = ingest(cfg, *outputs)
+    assert result.n_train + result.n_test == 60
+    assert pd.read_parquet(outputs[0])["price"].dtype == "float64"
+
+    gap = tmp_path / "gap.parquet"
+    pq.write_table(table.set_column(4, "price", pa.array([None, *exact[1:]], exact.type)), gap)
+    assert read_table(gap)["price"].isna().tolist() == [True] + [False] * 59
+
+
 def test_a_part_file_changed_after_a_runs_check_is_read_again(tmp_path):
     """A folder's own modification time does not move when a file in it is rewritten: the
     check's splits are kept for ingest only while every Parquet file in it is unchanged."""
