@@ -203,7 +203,7 @@ def read_chunks(
     try:
         if table.kind == "csv":
             with open_table(path, table.codec) as handle:
-                yield from pd.read_csv(handle, chunksize=rows)
+                yield from pd.read_csv(handle, chunksize=rows, sep=table.delimiter)
         elif table.folder:  # one file at a time, without read-ahead: memory as for one file
             batches = parquet_folder(path).to_batches(
                 batch_size=rows, batch_readahead=0, fragment_readahead=1
@@ -230,11 +230,11 @@ def parquet_batches(path: Path, rows: int, columns: list[str] | None = None) -> 
 
 
 def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], origin: Path) -> None:
-    from aefx.validation import other_separator
+    from aefx.validation import separator_hint
 
     columns = [str(c) for c in chunk.columns]
-    if (found := other_separator(columns)) and len(features) > 1:
-        raise AefxError(f"{origin}: the header holds {found!r}: write the CSV comma-separated")
+    if (hint := separator_hint(columns, origin)) and len(features) > 1:
+        raise AefxError(f"{origin}: {hint}")
     missing = [c for c in features if c not in columns]
     extra = [c for c in columns if c not in features and c not in keep]
     problems = []
@@ -300,9 +300,11 @@ def check_values(
 class _CsvWriter:
     """Arrow's CSV writer, with the header written the way pandas and the csv module write it:
     Arrow quotes every column name, this quotes only names that need it. With a ``codec``, the
-    file is compressed as it is written."""
+    file is compressed as it is written; a ``delimiter`` of a tab writes TSV."""
 
-    def __init__(self, path: Path, schema: Any, codec: str | None = None) -> None:
+    def __init__(
+        self, path: Path, schema: Any, codec: str | None = None, delimiter: str = ","
+    ) -> None:
         import csv
         import io
 
@@ -311,11 +313,11 @@ class _CsvWriter:
         from aefx.io import create_table
 
         header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow(schema.names)
+        csv.writer(header, delimiter=delimiter, lineterminator="\n").writerow(schema.names)
         self._file = create_table(path, codec)
         try:
             self._file.write(header.getvalue().encode())
-            options = pcsv.WriteOptions(include_header=False)
+            options = pcsv.WriteOptions(include_header=False, delimiter=delimiter)
             self._writer = pcsv.CSVWriter(self._file, schema, write_options=options)
         except BaseException:
             self._file.close()
@@ -438,7 +440,7 @@ def stream_file(
                 if writer is None:
                     schema = table.schema
                     writer = (
-                        _CsvWriter(tmp, schema, table_out.codec)
+                        _CsvWriter(tmp, schema, table_out.codec, table_out.delimiter)
                         if table_out.kind == "csv"
                         else _ParquetWriter(tmp, schema, keep)
                     )

@@ -106,24 +106,29 @@ def encoded_file(directory: Path, split: str, seed: int) -> Path:
 # decompresses and compresses these as streams, so a compressed table is read and written chunk
 # by chunk like a plain one; its wheels carry all three codecs.
 CSV_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
-TABLE_KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-TABLE_TYPES = ".csv, .csv.gz, .csv.bz2, .csv.zst or .parquet"
+# Delimited text: comma-separated, or tab-separated (.tsv, as many scientific data sets come);
+# both read and written by the same code, "csv" files of another delimiter.
+DELIMITERS = {".csv": ",", ".tsv": "\t"}
+TABLE_KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+TABLE_TYPES = ".csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet"
 
 
 @dataclass(frozen=True)
 class TableFile:
-    """What a table file's name says it holds: ``kind`` "csv" or "parquet", and for a
-    compressed CSV its ``codec`` (a pyarrow codec name); ``folder``: a folder of Parquet files
+    """What a table file's name says it holds: ``kind`` "csv" (delimited text, its
+    ``delimiter`` a comma or, for .tsv, a tab) or "parquet", and for compressed text its
+    ``codec`` (a pyarrow codec name); ``folder``: a folder of Parquet files
     (:func:`parquet_folder`)."""
 
     kind: str
     codec: str | None = None
     folder: bool = False
+    delimiter: str = ","
 
     @property
     def label(self) -> str:
-        """The kind for messages: "CSV", "gzip-compressed CSV", "Parquet"."""
-        name = "CSV" if self.kind == "csv" else "Parquet"
+        """The kind for messages: "CSV", "TSV", "gzip-compressed CSV", "Parquet"."""
+        name = "Parquet" if self.kind == "parquet" else "TSV" if self.delimiter == "\t" else "CSV"
         return f"{self.codec}-compressed {name}" if self.codec else name
 
 
@@ -134,11 +139,12 @@ def table_file(path: Path) -> TableFile | None:
         return TableFile("parquet", folder=True)
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
     if suffixes and suffixes[-1] in CSV_CODECS:
-        if suffixes[0] == ".csv" and len(suffixes) == 2:
-            return TableFile("csv", CSV_CODECS[suffixes[-1]])
+        if suffixes[0] in DELIMITERS and len(suffixes) == 2:
+            return TableFile("csv", CSV_CODECS[suffixes[-1]], delimiter=DELIMITERS[suffixes[0]])
         return None
-    kind = TABLE_KINDS.get(Path(path).suffix.lower())
-    return None if kind is None else TableFile(kind)
+    suffix = Path(path).suffix.lower()
+    kind = TABLE_KINDS.get(suffix)
+    return None if kind is None else TableFile(kind, delimiter=DELIMITERS.get(suffix, ","))
 
 
 def parquet_files(folder: Path) -> list[Path]:
@@ -244,13 +250,13 @@ def table_stem(path: Path) -> str:
     """A data file's name without the suffixes of its type, to name the data by: ``sales`` of
     ``sales.csv.gz``, of ``sales.csv`` and of a folder ``sales.parquet``."""
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
-    if len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in CSV_CODECS:
+    if len(suffixes) == 2 and suffixes[0] in DELIMITERS and suffixes[1] in CSV_CODECS:
         return Path(path).name[: -len("".join(suffixes))]
     return Path(path).stem
 
 
 def table_suffix(path: Path) -> str:
-    """The suffix a message names: ``.tsv``, and both of ``.tar.gz``; ``(none)`` for none."""
+    """The suffix a message names: ``.txt``, and both of ``.tar.gz``; ``(none)`` for none."""
     suffixes = Path(path).suffixes
     if suffixes and suffixes[-1].lower() in CSV_CODECS:
         return "".join(suffixes[-2:])
@@ -302,8 +308,11 @@ class _Limited:
         return getattr(self._stream, name)
 
 
-def read_csv(path: Path, codec: str | None = None, limit: int | None = None) -> pd.DataFrame:
-    """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`),
+def read_csv(
+    path: Path, codec: str | None = None, limit: int | None = None, delimiter: str = ","
+) -> pd.DataFrame:
+    """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`;
+    its columns separated by ``delimiter``, see :data:`DELIMITERS`),
     with Ctrl-C and SIGTERM held until it returns. With ``limit``, a compressed file's text is
     counted as it is read, and the read stops with :class:`LimitExceeded` once it is longer:
     the file's size cannot say beforehand (zeros pack a thousandfold).
@@ -320,10 +329,10 @@ def read_csv(path: Path, codec: str | None = None, limit: int | None = None) -> 
     for 393 MB, medians of 3) and no more memory (795 -> 801 MB peak): benchmarks/csv_read.py."""
     with signals_held():
         if codec is None:
-            return pd.read_csv(path, low_memory=False)
+            return pd.read_csv(path, sep=delimiter, low_memory=False)
         with open_table(path, codec) as handle:
             stream = handle if limit is None else _Limited(handle, limit)
-            return pd.read_csv(stream, low_memory=False)
+            return pd.read_csv(stream, sep=delimiter, low_memory=False)
 
 
 @contextlib.contextmanager

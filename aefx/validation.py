@@ -119,12 +119,22 @@ def _column_problems(
     return problems
 
 
-def other_separator(columns: list[object]) -> str | None:
-    """The separator a CSV was written with when pandas or Arrow read its whole header as one
-    column name (';' from a spreadsheet in a comma-decimal locale, a tab, '|'), else None."""
+def separator_hint(columns: list[object], origin: str | Path) -> str | None:
+    """What to do when pandas or Arrow read a delimited file's whole header as one column
+    name, for it holds another separator (';' from a spreadsheet in a comma-decimal locale, a
+    tab in a .csv, a comma in a .tsv, '|'); else None."""
+    table = table_file(Path(origin)) or TableFile("csv")
     if len(columns) != 1:
         return None
-    return next((sep for sep in ";\t|" if sep in str(columns[0])), None)
+    others = [sep for sep in ",;\t|" if sep != table.delimiter]
+    found = next((sep for sep in others if sep in str(columns[0])), None)
+    if found is None:
+        return None
+    if table.delimiter == "\t":
+        rename = ", or name it .csv" if found == "," else ""
+        return f"the header holds {found!r}: write the TSV tab-separated{rename}"
+    rename = ", or name it .tsv" if found == "\t" else ""
+    return f"the header holds {found!r}: write the CSV comma-separated{rename}"
 
 
 def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: bool) -> list[str]:
@@ -344,8 +354,8 @@ def validate_table(
         near = [c for c in frame.columns if str(c).strip().casefold() == label.strip().casefold()]
         if near:
             hint = f"; column {near[0]!r} differs from it only in case or spaces"
-        elif found := other_separator(list(frame.columns)):
-            hint = f"; the header holds {found!r}: write the CSV comma-separated"
+        elif found := separator_hint(list(frame.columns), origin):
+            hint = f"; {found}"
         else:
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")
@@ -409,7 +419,7 @@ def check_content(path: Path, header: bool = True) -> None:
         kind = "a Parquet file" if is_parquet else "binary data"
         raise AefxError(f"{path}: named {table_suffix(path)} but holds {kind}")
     if header and table.kind == "csv":
-        check_csv_header(path, table.codec)
+        check_csv_header(path, table.codec, table.delimiter)
 
 
 # The bytes each codec's stream starts with: a file without them is not in that compression.
@@ -437,7 +447,7 @@ def csv_head(path: Path, codec: str | None) -> bytes:
         raise unreadable(path, exc) from None
 
 
-def check_csv_header(path: Path, codec: str | None = None) -> None:
+def check_csv_header(path: Path, codec: str | None = None, delimiter: str = ",") -> None:
     """Every column of a CSV's header has a name of its own.
 
     pandas reads a repeated name ``a`` as ``a`` and ``a.1``, and a nameless column (the row
@@ -449,7 +459,7 @@ def check_csv_header(path: Path, codec: str | None = None) -> None:
     with io.TextIOWrapper(
         open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
     ) as handle:
-        header = next((row for row in csv.reader(handle) if row), [])
+        header = next((row for row in csv.reader(handle, delimiter=delimiter) if row), [])
     first: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
         if not name.strip():

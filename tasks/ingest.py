@@ -125,7 +125,7 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
         check_budget(path, estimate, budget_mb)
     try:
         if table.kind == "csv":
-            frame = read_csv(path, table.codec, limit)
+            frame = read_csv(path, table.codec, limit, table.delimiter)
         elif folder is not None:
             frame = arrow_frame(folder.to_table())
         else:

@@ -81,7 +81,7 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "aefx: error: codes.txt: unsupported output file type '.txt' "
-        "(use .csv, .csv.gz, .csv.bz2, .csv.zst or .parquet)"
+        "(use .csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet)"
     )
     assert not (project / "codes.txt").exists()
 
@@ -184,6 +184,39 @@ def test_a_compressed_csv_streams_in_and_out_chunk_by_chunk(tmp_path, suffix, co
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in.csv{suffix}", f"out.csv{suffix}"]
 
 
+def test_a_tsv_streams_in_and_out_tab_separated(tmp_path):
+    """Tab-separated rows (plain or compressed) are read, and an output named .tsv or .tsv.gz
+    is written tab-separated, header and rows (a name with a comma needs no quotes there)."""
+    import pyarrow as pa
+
+    from aefx.encode import stream_file
+
+    rows = pd.DataFrame({"f0": np.arange(7.0), "f1": np.arange(7.0) / 4, "id": list("abcdefg")})
+    rows.to_csv(tmp_path / "in.tsv", sep="\t", index=False)
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] + chunk["f1"], "code, doubled": chunk["f0"] * 2})
+
+    expected = transform(rows).assign(id=rows["id"])
+    total, _ = stream_file(
+        tmp_path / "in.tsv", tmp_path / "out.tsv", 3, ["f0", "f1"], {"id"}, transform
+    )
+    assert total == 7
+    assert (tmp_path / "out.tsv").read_text().splitlines()[0] == "code\tcode, doubled\tid"
+    written = pd.read_csv(tmp_path / "out.tsv", sep="\t")
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+    stream_file(
+        tmp_path / "out.tsv",
+        tmp_path / "again.tsv.gz",
+        3,
+        ["code"],
+        {"code, doubled", "id"},
+        lambda c: c[["code"]],
+    )
+    with pa.input_stream(str(tmp_path / "again.tsv.gz"), compression="gzip") as source:
+        pd.testing.assert_frame_equal(pd.read_csv(source, sep="\t"), expected, check_dtype=False)
+
+
 def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
     """New rows written by Spark or Dask come as a folder of part files; a model of table rows
     read any folder as images ("images, but the model was trained on table rows")."""
@@ -211,7 +244,7 @@ def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
 
     for output, message in (
         (folder / "codes.csv", "is inside the input folder"),
-        (tmp_path, "is a folder; name the output file (.csv, .csv.gz, .csv.bz2, .csv.zst"),
+        (tmp_path, "is a folder; name the output file (.csv, .tsv (plain or compressed"),
     ):
         with pytest.raises(AefxError) as caught:
             output_format(folder, output)
@@ -329,20 +362,27 @@ def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, n
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no output, no temporary left
 
 
-@pytest.mark.parametrize("sep", [";", "\t"])
-def test_a_csv_written_with_another_separator_is_named_as_such(tmp_path, sep):
+@pytest.mark.parametrize(
+    ("name", "sep", "hint"),
+    [
+        ("new.csv", ";", "write the CSV comma-separated"),
+        ("new.csv", "\t", "write the CSV comma-separated, or name it .tsv"),
+        ("new.tsv", ",", "write the TSV tab-separated, or name it .csv"),
+    ],
+)
+def test_a_csv_written_with_another_separator_is_named_as_such(tmp_path, name, sep, hint):
     """Read as one column, the header was listed as one extra column after ten missing ones
     (ingest already said which separator it holds)."""
     from aefx.encode import check_columns, read_chunks
     from aefx.errors import AefxError
 
     features = [f"f{i}" for i in range(12)]
-    source = tmp_path / "new.csv"
+    source = tmp_path / name
     pd.DataFrame(np.ones((3, 12)), columns=features).to_csv(source, sep=sep, index=False)
     chunk = next(read_chunks(source, rows=100))
     with pytest.raises(AefxError) as caught:
         check_columns(chunk, features, set(), source)
-    assert str(caught.value) == f"{source}: the header holds {sep!r}: write the CSV comma-separated"
+    assert str(caught.value) == f"{source}: the header holds {sep!r}: {hint}"
     comma = tmp_path / "comma.csv"
     pd.DataFrame(np.ones((3, 12)), columns=features).to_csv(comma, index=False)
     check_columns(next(read_chunks(comma, rows=100)), features, set(), comma)

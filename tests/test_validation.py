@@ -67,16 +67,24 @@ def test_a_csv_that_is_not_utf8_says_so(tmp_path):
     assert message.endswith("); save it as UTF-8") and "\n" not in message
 
 
-@pytest.mark.parametrize("sep", [";", "\t"])
-def test_a_csv_with_another_separator_is_named_as_such(tmp_path, sep):
+@pytest.mark.parametrize(
+    ("name", "sep", "hint"),
+    [
+        ("mine.csv", ";", "write the CSV comma-separated"),
+        ("mine.csv", "\t", "write the CSV comma-separated, or name it .tsv"),
+        ("mine.tsv", ",", "write the TSV tab-separated, or name it .csv"),
+        ("mine.tsv", "|", "write the TSV tab-separated"),
+    ],
+)
+def test_a_csv_with_another_separator_is_named_as_such(tmp_path, name, sep, hint):
     """A spreadsheet's export in many locales: read with commas, the header is one column."""
-    path = tmp_path / "mine.csv"
+    path = tmp_path / name
     pd.DataFrame({"a": [0.5, 1.5] * 10, "label": [0, 1] * 10}).to_csv(path, sep=sep, index=False)
     with pytest.raises(AefxError) as caught:
         ingest(DataConfig(source="file", path=path), *(tmp_path / n for n in ("a", "b", "c")))
     assert str(caught.value) == (
         f"{path}: label column 'label' not found (columns: a{sep}label); the header holds "
-        f"{sep!r}: write the CSV comma-separated"
+        f"{sep!r}: {hint}"
     )
 
 
@@ -453,12 +461,51 @@ def test_a_compressed_csv_is_read_as_the_plain_one(tmp_path, suffix, codec):
     ).read_text()
 
 
+@pytest.mark.parametrize("name", ["table.tsv", "table.tsv.gz"])
+def test_a_tsv_is_read_as_the_csv_of_the_same_table(tmp_path, name):
+    """Tab-separated files, as many scientific data sets come, were refused (`unsupported
+    file type '.tsv'`); read by the CSV reader with a tab, they make the same splits."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    frame["town"] = rng.choice(["saint-étienne", "nice, old town", "paris"], size=60)
+    frame["label"] = rng.choice(["yes", "no"], size=60)
+    plain = tmp_path / "table.csv"
+    frame.to_csv(plain, index=False)
+    tabbed = tmp_path / name
+    text = frame.to_csv(sep="\t", index=False).encode()
+    tabbed.write_bytes(text) if name.endswith(".tsv") else compress(tabbed, text, "gzip")
+
+    results = [
+        run_ingest(DataConfig(source="file", path=path, categorical=["town"]), tmp_path / out)
+        for path, out in ((plain, "csv"), (tabbed, "tsv"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 60
+    for part in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "csv" / part).read_bytes() == (tmp_path / "tsv" / part).read_bytes()
+
+    # The header check splits a TSV's header at its tabs: a name given twice is still refused.
+    repeated = tmp_path / "repeated.tsv"
+    repeated.write_text("a\tb\ta\tlabel\n" + "1\t2\t3\t0\n" * 40)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=repeated), tmp_path / "out")
+    assert str(caught.value).startswith(f"{repeated}: the header names 'a' twice (columns 1 and 3)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_data_file_is_named_without_the_suffixes_of_its_type():
     """The MLflow datasets of a run are named after the data file (`sales-train`); for
     sales.csv.gz they were `sales.csv-train`."""
     from aefx.io import table_stem
 
-    for name in ("sales.csv.gz", "sales.CSV.ZST", "sales.csv", "sales.parquet", "sales"):
+    names = (
+        "sales.csv.gz",
+        "sales.CSV.ZST",
+        "sales.csv",
+        "sales.tsv.bz2",
+        "sales.parquet",
+        "sales",
+    )
+    for name in names:
         assert table_stem(Path("data/raw") / name) == "sales"
     assert table_stem(Path("data/raw/sales.2024.csv.bz2")) == "sales.2024"
     assert table_stem(Path("data/raw/mnist.npz")) == "mnist"
@@ -472,7 +519,7 @@ def test_a_data_file_is_named_without_the_suffixes_of_its_type():
         ("t.csv.zst", "parquet", "named .csv.zst but holds a Parquet file"),
         ("t.csv.gz", "binary", "named .csv.gz but holds binary data"),
         ("t.csv.gz", "repeated", "the header names 'a' twice (columns 1 and 3)"),
-        ("t.tar.gz", "plain", "unsupported file type '.tar.gz' (use .csv, .csv.gz, .csv.bz2, "),
+        ("t.tar.gz", "plain", "unsupported file type '.tar.gz' (use .csv, .tsv (plain or "),
         ("t.gz", "plain", "unsupported file type '.gz'"),
     ],
 )

@@ -56,7 +56,7 @@ RowsInOption = Annotated[
     typer.Option(
         "--input",
         "-i",
-        help="CSV (or .csv.gz, .csv.bz2, .csv.zst) or Parquet (a file, or a folder of files) "
+        help="CSV or TSV (either also .gz, .bz2, .zst) or Parquet (a file, or a folder of files) "
         "of raw rows; for a model trained on images, also a folder of image files, one image, or a "
         ".npy / .npz (array x) of images.",
     ),
