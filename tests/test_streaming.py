@@ -108,6 +108,24 @@ def _parts(frame: pd.DataFrame, folder: Path, parts: int, row_group: int) -> Pat
     return folder
 
 
+def _stream_alike(
+    whole: Path, folder: Path, ignore: tuple[str, ...] | list[str] = ()
+) -> tuple[list[StreamPlan], list[np.ndarray]]:
+    """The survey and one epoch's rows of a file and of a folder holding its table, which must
+    be the same: held-out rows, scaler, and every row of the epoch in its order."""
+    paths = (whole, folder)
+    plans = [survey(p, "label", "minmax", 0.1, 10_000, 256, seed=3, ignore=ignore) for p in paths]
+    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
+    for name, values in plans[0].scaler["state"].items():
+        np.testing.assert_array_equal(values, plans[1].scaler["state"][name])
+    epochs = [
+        np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 256, seed=3)])
+        for path, plan in zip(paths, plans, strict=True)
+    ]
+    np.testing.assert_array_equal(epochs[0], epochs[1])
+    return plans, epochs
+
+
 def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
     """Larger-than-memory data is what Spark writes as a folder of part files; train-stream
     said `input file not found` of the folder. Its row groups are the pieces an epoch shuffles,
@@ -118,18 +136,10 @@ def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
     frame = _table(3000)
     whole = _write(frame, tmp_path / "rows.parquet", row_group=500)
     folder = _parts(frame, tmp_path / "parts.parquet", parts=3, row_group=500)
-    plans = [survey(path, "label", "minmax", 0.1, 10_000, 256, seed=3) for path in (whole, folder)]
+    plans, epochs = _stream_alike(whole, folder)
     assert plans[0].rows == plans[1].rows == 3000
     np.testing.assert_array_equal(plans[0].validation, plans[1].validation)
-    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
-    for name, values in plans[0].scaler["state"].items():
-        np.testing.assert_array_equal(values, plans[1].scaler["state"][name])
-    epochs = [
-        np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 256, seed=3)])
-        for path, plan in zip((whole, folder), plans, strict=True)
-    ]
     assert len(epochs[0]) == 2700
-    np.testing.assert_array_equal(epochs[0], epochs[1])
 
     # Each file's columns are read by name: a part whose columns come in another order, or whose
     # column of floats holds whole numbers as ints, is the same table (as ingest reads it).
@@ -181,18 +191,8 @@ def test_a_folder_streams_its_hive_partition_columns_as_ingest_reads_them(tmp_pa
     kept = ["region"]
     assert parquet_features(folder, "label", kept) == parquet_features(whole, "label", kept)
     assert parquet_features(folder, "label", kept)[0][-1] == "year"
-    plans = [
-        survey(p, "label", "minmax", 0.1, 10_000, 256, seed=3, ignore=kept) for p in (whole, folder)
-    ]
-    np.testing.assert_array_equal(plans[0].X_val, plans[1].X_val)
-    for name, values in plans[0].scaler["state"].items():
-        np.testing.assert_array_equal(values, plans[1].scaler["state"][name])
-    epochs = [
-        np.vstack([x.numpy() for x, _ in training_dataset(path, plan, 64, 256, seed=3)])
-        for path, plan in zip((whole, folder), plans, strict=True)
-    ]
+    _, epochs = _stream_alike(whole, folder, ignore=kept)
     assert len(np.unique(epochs[0][:, -1])) == 2  # the year, scaled: 0 and 1
-    np.testing.assert_array_equal(epochs[0], epochs[1])
 
     with pytest.raises(AefxError) as caught:
         parquet_features(folder, "label")
