@@ -712,6 +712,24 @@ def test_new_rows_with_a_missing_or_rare_category_encode_as_training_counted_the
     assert "column 'a' row 1 is not a finite number (nan)" in done.stderr
 
 
+def test_the_fill_note_names_how_each_kind_of_column_was_filled():
+    """It said "for categories the most frequent" of a model with no column of categories."""
+    from aefx.cli.model_commands import fill_note
+
+    start = "note: 3 missing value(s) filled as in training (the training rows' "
+    assert fill_note({"a": 2, "b": 1}, "median", set()) == f"{start}median), in a (2), b (1)"
+    assert fill_note({"city": 3}, "median", {"city"}) == (
+        f"{start}most frequent category), in city (3)"
+    )
+    assert fill_note({"a": 1, "city": 2}, "mean", {"city"}) == (
+        f"{start}mean, for categories the most frequent), in a (1), city (2)"
+    )
+    many = {f"c{i}": 1 for i in range(7)}
+    assert fill_note(many, "median", set()).endswith(
+        "in c0 (1), c1 (1), c2 (1), c3 (1), c4 (1), ..."
+    )
+
+
 def test_missing_values_of_new_rows_are_filled_as_the_training_rows_were(project):
     """A model trained with data.impute fills the gaps of new rows with the training rows'
     medians: their codes are those of the rows so filled, and the command says how many it
@@ -734,8 +752,8 @@ def test_missing_values_of_new_rows_are_filled_as_the_training_rows_were(project
     assert done.returncode == 0, done.stderr
     first, fourth = new.columns[0], new.columns[3]
     assert done.stderr.strip() == (
-        f"note: 4 missing value(s) filled as in training (the training rows' median, for "
-        f"categories the most frequent), in {first} (3), {fourth} (1)"
+        f"note: 4 missing value(s) filled as in training (the training rows' median), in "
+        f"{first} (3), {fourth} (1)"
     )
     encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
     filled = holed.fillna({first: fill[first], fourth: fill[fourth]})

@@ -100,22 +100,34 @@ def encode(
     warn_inputs(stats, encoder)
 
 
+def fill_note(filled: dict[str, int], strategy: str, categorical: set[str]) -> str:
+    """The note on the missing values a model filled, column by column (the first five): with
+    the training rows' ``strategy`` for numbers, their most frequent value for categories."""
+    if not categorical & set(filled):
+        how = strategy
+    elif set(filled) <= categorical:
+        how = "most frequent category"
+    else:
+        how = f"{strategy}, for categories the most frequent"
+    shown = ", ".join(f"{c} ({n})" for c, n in list(filled.items())[:5])
+    more = ", ..." if len(filled) > 5 else ""
+    total = sum(filled.values())
+    return (
+        f"note: {total} missing value(s) filled as in training (the training rows' {how}), "
+        f"in {shown}{more}"
+    )
+
+
 def warn_inputs(stats: Any, encoder: Any) -> None:
     """A line each for missing values the model filled and for rows holding a category that the
     training rows did not have (a note where the column has the rare ones' category, which
     such rows count as: those rare in training count so too)."""
+    categories = encoder.preprocessing.categories
     if stats.filled:
-        shown = ", ".join(f"{c} ({n})" for c, n in list(stats.filled.items())[:5])
         strategy = encoder.preprocessing.impute.strategy
-        typer.echo(
-            f"note: {sum(stats.filled.values())} missing value(s) filled as in training (the "
-            f"training rows' {strategy}, for categories the most frequent), in {shown}"
-            f"{', ...' if len(stats.filled) > 5 else ''}",
-            err=True,
-        )
+        typer.echo(fill_note(stats.filled, strategy, set(categories)), err=True)
     from aefx.scaling import RARE
 
-    categories = encoder.preprocessing.categories
     rare = {c: n for c, n in stats.unseen.items() if RARE in categories[c]}
     unknown = {c: n for c, n in stats.unseen.items() if c not in rare}
     if unknown:
