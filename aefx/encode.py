@@ -179,17 +179,17 @@ def output_format(source: Path, output: Path) -> TableFile:
 def read_chunks(
     path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
 ) -> Iterator[pd.DataFrame]:
-    """CSV (plain or compressed) or Parquet (a file, or a folder of files for a model trained
-    on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
+    """CSV, TSV (plain or compressed) or Parquet (a file, or a folder of files for a model
+    trained on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
-    from aefx.io import arrow_frame, open_table, parquet_files, parquet_folder
+    from aefx.io import arrow_frame, open_table, parquet_folder, table_files, text_files
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
-    # A folder, for a model of table rows, holds Parquet files, unless it holds images instead.
+    # A folder, for a model of table rows, holds table files, unless it holds images instead.
     table_folder = image_shape is None and path.is_dir()
-    if table_folder and not parquet_files(path):
+    if table_folder and not table_files(path):
         table_folder = not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*"))
     if is_image_input(path) and not table_folder:
         if image_shape is None:
@@ -199,6 +199,10 @@ def read_chunks(
     if not path.is_file() and not table_folder:
         raise AefxError(f"{path}: input file not found")
     table = table_format(path, "input")
+    if table.kind == "csv" and table.folder:  # each file in turn, as one of its own
+        for part in text_files(path):
+            yield from read_chunks(part, rows)
+        return
     check_content(path)
     try:
         if table.kind == "csv":

@@ -134,9 +134,10 @@ class TableFile:
 
 def table_file(path: Path) -> TableFile | None:
     """The table file ``path`` names by its suffixes, or None for a name no reader takes; a
-    folder is one of Parquet files."""
+    folder is one of Parquet files, or else of CSV or TSV files (:func:`text_files`)."""
     if Path(path).is_dir():
-        return TableFile("parquet", folder=True)
+        text = not parquet_files(path) and text_files(path)
+        return TableFile("csv" if text else "parquet", folder=True)
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
     if suffixes and suffixes[-1] in CSV_CODECS:
         if suffixes[0] in DELIMITERS and len(suffixes) == 2:
@@ -147,27 +148,53 @@ def table_file(path: Path) -> TableFile | None:
     return None if kind is None else TableFile(kind, delimiter=DELIMITERS.get(suffix, ","))
 
 
-def parquet_files(folder: Path) -> list[Path]:
-    """The Parquet files under ``folder``, at any depth, in path order. Names that start with
-    '.' or '_', of files or of folders on the way, are left out, as pyarrow and Spark leave
-    them out: Spark's ``_SUCCESS`` and ``.crc`` checksums, Dask's ``_metadata``."""
+def _folder_files(folder: Path, kind: str) -> list[Path]:
+    """The files under ``folder`` of a ``kind`` of table (by name: ``table_file``), at any
+    depth, in path order. Names that start with '.' or '_', of files or of folders on the way,
+    are left out, as pyarrow and Spark leave them out: Spark's ``_SUCCESS`` and ``.crc``
+    checksums, Dask's ``_metadata``."""
     return sorted(
         p
         for p in Path(folder).rglob("*")
-        if p.suffix.lower() in (".parquet", ".pq")
+        if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
         and p.is_file()
-        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+        and getattr(table_file(p), "kind", None) == kind
     )
 
 
-def require_parquet_files(folder: Path) -> list[Path]:
-    """:func:`parquet_files`, of which a table's folder must have one."""
-    files = parquet_files(folder)
+def parquet_files(folder: Path) -> list[Path]:
+    """The Parquet files under ``folder`` (see :func:`_folder_files`)."""
+    return _folder_files(folder, "parquet")
+
+
+def text_files(folder: Path) -> list[Path]:
+    """The CSV and TSV files, plain or compressed, under ``folder`` (see :func:`_folder_files`):
+    a table as Spark's CSV writer leaves it."""
+    return _folder_files(folder, "csv")
+
+
+def table_files(folder: Path) -> list[Path]:
+    """The files of the table a folder holds: its Parquet files, or else its CSV and TSV files."""
+    return parquet_files(folder) or text_files(folder)
+
+
+def require_table_files(folder: Path) -> list[Path]:
+    """:func:`table_files`, of which a table's folder must have one."""
+    files = table_files(folder)
     if not files:
         raise AefxError(
-            f"{folder}: a folder with no .parquet files in it (a table is a CSV or Parquet file, "
-            "or a folder of Parquet files)"
+            f"{folder}: a folder with no .parquet, .csv or .tsv files in it (a table is a CSV, "
+            "TSV or Parquet file, or a folder of them)"
         )
+    return files
+
+
+def require_parquet_files(folder: Path) -> list[Path]:
+    """:func:`parquet_files`, of which a folder of Parquet files must have one."""
+    files = parquet_files(folder)
+    if not files:
+        require_table_files(folder)  # the same line where there is no table at all
+        raise AefxError(f"{folder}: a folder of CSV or TSV files, where Parquet files are read")
     return files
 
 
@@ -290,18 +317,26 @@ class LimitExceeded(Exception):
         self.count = count
 
 
-class _Limited:
-    """A binary stream that raises :class:`LimitExceeded` once more than ``limit`` bytes have
-    been read from it (pandas passes the exception on, out of its parser)."""
+class ReadLimit:
+    """Bytes that reads may take, together (the files of a folder share one)."""
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self._stream, self._limit, self._count = stream, limit, 0
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count = limit, 0
+
+
+class _Limited:
+    """A binary stream that raises :class:`LimitExceeded` once its reads, with those counted
+    against the same ``limit`` before, have taken more bytes than it allows (pandas passes the
+    exception on, out of its parser)."""
+
+    def __init__(self, stream: IO[bytes], limit: ReadLimit) -> None:
+        self._stream, self._limit = stream, limit
 
     def read(self, size: int = -1) -> bytes:
         block = self._stream.read(size)
-        self._count += len(block)
-        if self._count > self._limit:
-            raise LimitExceeded(self._count)
+        self._limit.count += len(block)
+        if self._limit.count > self._limit.limit:
+            raise LimitExceeded(self._limit.count)
         return block
 
     def __getattr__(self, name: str) -> Any:
@@ -309,7 +344,7 @@ class _Limited:
 
 
 def read_csv(
-    path: Path, codec: str | None = None, limit: int | None = None, delimiter: str = ","
+    path: Path, codec: str | None = None, limit: ReadLimit | None = None, delimiter: str = ","
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`;
     its columns separated by ``delimiter``, see :data:`DELIMITERS`),

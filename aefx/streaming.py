@@ -117,13 +117,18 @@ def parquet_features(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.io import hive_partitions, other_columns
+    from aefx.io import hive_partitions, other_columns, table_file
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.exists():
         raise AefxError(f"{path}: input file not found")
     if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
         raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
+    if path.is_dir() and table_file(path).kind == "csv":
+        raise AefxError(
+            f"{path}: a folder of CSV or TSV files; train-stream reads Parquet (convert them "
+            "with pandas first)"
+        )
     sources = parquet_sources(path)
     schemas, rows = {}, 0
     for source in sources:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, table_file, table_suffix
+from aefx.io import TableFile, open_table, table_file, table_suffix, text_files
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -407,7 +407,9 @@ def check_content(path: Path, header: bool = True) -> None:
     decompressed, for a compressed one); and with ``header``, every column of a CSV has a name
     of its own (``check_csv_header``)."""
     table = table_file(path) or TableFile("csv")  # a labels file of images is a CSV
-    if table.folder:  # each file is read by pyarrow, which names one that is not Parquet
+    if table.folder:  # a Parquet file is read by pyarrow, which names one that is not Parquet
+        for part in text_files(path) if table.kind == "csv" else []:
+            check_content(part, header)
         return
     head = csv_head(path, table.codec)
     is_parquet = head.startswith(PARQUET_MAGIC)

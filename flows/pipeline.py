@@ -338,9 +338,9 @@ def run_pipeline(
 def source_tags(params: Params) -> dict[str, str]:
     """Which data a run was given, recorded when it starts, so a run that fails on bad data
     still says what it read: the source, and for a file the file's MD5 (DVC's hash); for a
-    folder of Parquet files, an MD5 of its files' paths and MD5s (as `aefx train-stream`
+    folder of table files, an MD5 of its files' paths and MD5s (as `aefx train-stream`
     records it)."""
-    from aefx.io import file_md5, folder_md5, parquet_files
+    from aefx.io import file_md5, folder_md5, table_files
 
     path = params.data.file_path()
     if path is None:
@@ -349,7 +349,7 @@ def source_tags(params: Params) -> dict[str, str]:
     if Path(path).is_file():
         tags["data.file_md5"] = file_md5(Path(path))
     elif params.data.source == "file" and Path(path).is_dir():
-        tags["data.folder_md5"] = folder_md5(Path(path), parquet_files(Path(path)))
+        tags["data.folder_md5"] = folder_md5(Path(path), table_files(Path(path)))
     return tags
 
 

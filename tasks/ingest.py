@@ -16,17 +16,20 @@ from aefx.images import array_bytes, check_image_path, load_image_source, pixel_
 from aefx.io import (
     TABLE_TYPES,
     LimitExceeded,
+    ReadLimit,
     arrow_frame,
-    parquet_files,
+    other_columns,
     parquet_folder,
     read_csv,
-    require_parquet_files,
+    require_table_files,
     table_file,
+    table_files,
     table_suffix,
+    text_files,
     write_json,
     write_parquet,
 )
-from aefx.scaling import MISSING, RARE, fit_categories
+from aefx.scaling import MISSING, RARE, category_text, fit_categories
 from aefx.validation import (
     check_budget,
     check_categorical,
@@ -96,30 +99,34 @@ def check_source(cfg: DataConfig) -> None:
 
 
 def check_table_path(path: Path) -> None:
-    """A table file of a type ingest reads, or a folder of Parquet files, is there (the files
+    """A table file of a type ingest reads, or a folder of such files, is there (the files
     themselves are checked as they are read)."""
     table = table_file(path)
     if table is None:
         raise AefxError(f"{path}: unsupported file type {table_suffix(path)!r} (use {TABLE_TYPES})")
     if table.folder:
-        require_parquet_files(path)
+        require_table_files(path)
     elif not path.is_file():
         raise AefxError(f"{path}: data file not found")
 
 
 def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
-    """Read a CSV (plain or compressed) or Parquet file, or a folder of Parquet files, turning
-    every failure into one clear line."""
+    """Read a CSV or TSV (plain or compressed) or Parquet file, or a folder of such files,
+    turning every failure into one clear line."""
     import pyarrow.parquet as pq
 
     check_table_path(path)
     table = table_file(path)
     assert table is not None  # checked above
     check_content(path)
+    if table.kind == "csv" and table.folder:
+        frame = read_text_folder(path, budget_mb)
+        frame.columns = [str(c) for c in frame.columns]
+        return frame
     folder = parquet_folder(path) if table.folder else None
     limit = None  # a compressed CSV's text is counted as it is read, others judged before
     if budget_mb is not None and table.codec is not None:
-        limit = int(budget_mb * 2**20)
+        limit = ReadLimit(int(budget_mb * 2**20))
     elif budget_mb is not None:
         estimate = table_bytes(path) if folder is None else dataset_bytes(folder)
         check_budget(path, estimate, budget_mb)
@@ -137,6 +144,41 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
         raise unreadable(path, exc) from None
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFrame:
+    """The table a folder of CSV or TSV files holds (Spark's CSV writer leaves one): each file
+    read whole, in path order, and stacked. Every file must hold the same columns (in any
+    order). A column of text in one file is text in all, as in one file pandas would read it
+    (a code ``7`` in one file and ``x`` in another were an int and a string). Against
+    ``budget_mb``, the plain files are judged by their size before any is read, and the
+    compressed ones' text is counted as it is read, together."""
+    files = text_files(folder)
+    kinds = [table_file(f) for f in files]
+    limit, plain = None, 0
+    if budget_mb is not None:
+        sizes = [f.stat().st_size for f, kind in zip(files, kinds, strict=True) if not kind.codec]
+        plain = sum(sizes)
+        check_budget(folder, plain, budget_mb)
+        limit = ReadLimit(int(budget_mb * 2**20) - plain)
+    parts: list[pd.DataFrame] = []
+    for source, kind in zip(files, kinds, strict=True):
+        try:
+            part = read_csv(source, kind.codec, limit if kind.codec else None, kind.delimiter)
+        except LimitExceeded as exc:
+            assert budget_mb is not None  # only a limit raises it
+            raise over_budget(folder, plain + exc.count, budget_mb, partial=True) from None
+        except Exception as exc:  # pandas raises many types for a corrupt file
+            raise unreadable(source, exc) from None
+        if parts and set(part.columns) != set(parts[0].columns):
+            raise other_columns(folder, source, files[0])
+        parts.append(part[parts[0].columns] if parts else part)
+    for column in parts[0].columns:
+        numeric = [pd.api.types.is_numeric_dtype(p[column]) for p in parts]
+        if any(numeric) and not all(numeric):
+            for p in parts:
+                p[column] = category_text(p[column])
+    return pd.concat(parts, ignore_index=True)
 
 
 def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str) -> None:
@@ -280,11 +322,11 @@ _checked: dict[tuple[object, ...], Splits] = {}
 
 def _source_key(cfg: DataConfig) -> tuple[object, ...]:
     """The data settings and the size and modification time of the files they name (of each
-    Parquet file in a folder of them): a file changed after the check is read again."""
+    table file in a folder of them): a file changed after the check is read again."""
     stamps: list[object] = []
     for path in (cfg.file_path(), cfg.labels_path):
         table_folder = path is not None and not cfg.is_image and path.is_dir()
-        files = parquet_files(path) if table_folder else [path]
+        files = table_files(path) if table_folder else [path]
         try:
             stats = [None if f is None else f.stat() for f in files]
         except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -217,30 +218,56 @@ def test_a_tsv_streams_in_and_out_tab_separated(tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(source, sep="\t"), expected, check_dtype=False)
 
 
+FOLDER_ROWS = pd.DataFrame(
+    {"f0": np.arange(14.0), "f1": np.arange(14.0) / 4, "id": list("abcdefghijklmn")}
+)
+
+
+def _stream_folder_of_two(folder: Path, out: Path) -> None:
+    """Codes of a folder holding FOLDER_ROWS in two files of 7 rows, in chunks of 3: the rows
+    of each file in turn, an id carried through."""
+    from aefx.encode import stream_file
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] + chunk["f1"]})
+
+    total, chunks = stream_file(folder, out, 3, ["f0", "f1"], {"id"}, transform)
+    assert (total, chunks) == (14, 6)  # 3 + 3 + 1 rows from each file: no chunk spans two
+    rows = FOLDER_ROWS
+    expected = pd.DataFrame({"code": rows["f0"] + rows["f1"], "id": rows["id"]})
+    pd.testing.assert_frame_equal(pd.read_csv(out), expected)
+
+
+def test_a_folder_of_csv_files_streams_a_file_at_a_time(tmp_path):
+    """New rows from Spark's CSV writer: part files, plain or compressed, CSV or TSV; a model of
+    table rows read such a folder as images ("images, but the model was trained on table
+    rows")."""
+    import pyarrow as pa
+
+    rows = FOLDER_ROWS
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rows.head(7).to_csv(folder / "part-0.csv", index=False)
+    with pa.output_stream(str(folder / "part-1.tsv.gz"), compression="gzip") as sink:
+        sink.write(rows.tail(7)[["id", "f1", "f0"]].to_csv(sep="\t", index=False).encode())
+    (folder / "_SUCCESS").write_bytes(b"")
+    _stream_folder_of_two(folder, tmp_path / "codes.csv")
+
+
 def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
     """New rows written by Spark or Dask come as a folder of part files; a model of table rows
     read any folder as images ("images, but the model was trained on table rows")."""
-    from aefx.encode import output_format, read_chunks, stream_file
+    from aefx.encode import output_format, read_chunks
     from aefx.errors import AefxError
 
-    rows = pd.DataFrame(
-        {"f0": np.arange(14.0), "f1": np.arange(14.0) / 4, "id": list("abcdefghijklmn")}
-    )
+    rows = FOLDER_ROWS
     folder = tmp_path / "new.parquet"
     (folder / "_temporary").mkdir(parents=True)
     rows.head(7).to_parquet(folder / "part-0.parquet", index=False)
     rows.tail(7).to_parquet(folder / "part-1.parquet", index=False)
     (folder / "_SUCCESS").write_bytes(b"")
     (folder / "_temporary" / "part-9.parquet").write_bytes(b"a job's leftover")
-
-    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"code": chunk["f0"] + chunk["f1"]})
-
-    out = tmp_path / "codes.csv"
-    total, chunks = stream_file(folder, out, 3, ["f0", "f1"], {"id"}, transform)
-    assert (total, chunks) == (14, 6)  # 3 + 3 + 1 rows from each file: no chunk spans two
-    expected = pd.DataFrame({"code": rows["f0"] + rows["f1"], "id": rows["id"]})
-    pd.testing.assert_frame_equal(pd.read_csv(out), expected)
+    _stream_folder_of_two(folder, tmp_path / "codes.csv")
 
     for output, message in (
         (folder / "codes.csv", "is inside the input folder"),
@@ -251,7 +278,9 @@ def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
         assert str(caught.value).startswith(f"{output}: {message}")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(AefxError, match=r"empty: a folder with no \.parquet files in it"):
+    with pytest.raises(
+        AefxError, match=r"empty: a folder with no \.parquet, \.csv or \.tsv files in it"
+    ):
         next(read_chunks(empty, 10))
 
 

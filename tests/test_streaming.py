@@ -158,6 +158,16 @@ def test_a_folder_of_parquet_files_streams_as_the_one_file_it_splits(tmp_path):
     _write(pd.DataFrame({"f0": [3.5, 4.0], "f1": [2.5, 0.0], "label": [1, 0]}), typed / "b.parquet")
     assert parquet_features(typed, "label") == (["f0", "f1"], 4)
 
+    text = tmp_path / "text"  # Spark's CSV output: one line, as for a CSV file
+    text.mkdir()
+    frame.to_csv(text / "part-00000.csv", index=False)
+    with pytest.raises(AefxError) as caught:
+        parquet_features(text, "label")
+    assert str(caught.value) == (
+        f"{text}: a folder of CSV or TSV files; train-stream reads Parquet (convert them with "
+        "pandas first)"
+    )
+
     odd = folder / "part-00003.parquet"  # a file of other columns: one line naming it
     _write(frame.head(10).rename(columns={"f0": "g0"}), odd)
     with pytest.raises(AefxError) as caught:

@@ -608,6 +608,57 @@ def test_a_folder_of_parquet_files_is_read_as_one_table(tmp_path):
     assert schema["categories"] == {"region": ["north", "south"]}
 
 
+def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
+    """Spark's CSV writer leaves a folder of part files (plain or compressed, with _SUCCESS and
+    .crc checksums beside them); ingest read only folders of Parquet files. The parts make the
+    splits one CSV of their rows makes, even where a column holds numbers in one part and text
+    in another (ids, codes), which pandas reads as text in one file, as ints and text in parts."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    frame["zone"] = [str(v) for v in rng.integers(1, 4, 90)]
+    frame.loc[60:, "zone"] = rng.choice(["1", "2", "north"], 30)
+    frame["label"] = rng.choice(["yes", "no"], 90)
+    frame.insert(0, "id", [str(i) if i < 60 else f"r{i}" for i in range(90)])
+    whole = tmp_path / "table.csv"
+    frame.to_csv(whole, index=False)
+    folder = tmp_path / "table.csv.d"
+    folder.mkdir()
+    frame.iloc[:30].to_csv(folder / "part-00000.csv", index=False)
+    compress(folder / "part-00001.csv.gz", frame.iloc[30:60].to_csv(index=False).encode(), "gzip")
+    frame.iloc[60:, ::-1].to_csv(folder / "part-00002.csv", index=False)  # columns reversed
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".part-00000.csv.crc").write_bytes(b"\x00\x01")
+
+    cfg = {"source": "file", "categorical": ["zone"], "ignore": ["id"]}
+    results = [
+        run_ingest(DataConfig(path=path, **cfg), tmp_path / out)
+        for path, out in ((whole, "one"), (folder, "parts"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 90
+    for part in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "one" / part).read_bytes() == (tmp_path / "parts" / part).read_bytes()
+
+    (folder / "part-00003.csv").write_text("a,b,other,label\n1,2,3,yes\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(path=folder, **cfg), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{folder / 'part-00003.csv'}: its columns differ from those of part-00000.csv (the "
+        "files of a folder make one table)"
+    )
+    (folder / "part-00003.csv").write_text("a,b,a,label\n1,2,3,yes\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(path=folder, **cfg), tmp_path / "out")
+    assert str(caught.value).startswith(f"{folder / 'part-00003.csv'}: the header names 'a' twice")
+    (folder / "part-00003.csv").unlink()
+    # The budget counts the plain parts' sizes, then the compressed part's text as it is read.
+    plain = sum(f.stat().st_size for f in folder.glob("*.csv"))
+    budget = (plain + 1000) / 2**20
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(path=folder, memory_budget_mb=budget, **cfg), tmp_path / "out")
+    assert str(caught.value).startswith(f"{folder}: needs more than 0 MB in memory, over ")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
     empty = tmp_path / "empty"
     (empty / "_temporary").mkdir(parents=True)
@@ -620,7 +671,7 @@ def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
     part = extra / "part-00001.snappy.parquet"
     pd.read_parquet(part).assign(b=2.0).to_parquet(part, index=False)
     for folder, message in (
-        (empty, f"{empty}: a folder with no .parquet files in it (a table is a CSV or Parquet "),
+        (empty, f"{empty}: a folder with no .parquet, .csv or .tsv files in it (a table is a "),
         (
             extra,
             f"{part}: its columns differ from those of part-00000.snappy.parquet (the files of "

@@ -56,9 +56,9 @@ RowsInOption = Annotated[
     typer.Option(
         "--input",
         "-i",
-        help="CSV or TSV (either also .gz, .bz2, .zst) or Parquet (a file, or a folder of files) "
-        "of raw rows; for a model trained on images, also a folder of image files, one image, or a "
-        ".npy / .npz (array x) of images.",
+        help="CSV or TSV (either also .gz, .bz2, .zst) or Parquet, a file or a folder of such "
+        "files, of raw rows; for a model trained on images, also a folder of image files, one "
+        "image, or a .npy / .npz (array x) of images.",
     ),
 ]
 KeepOption = Annotated[
