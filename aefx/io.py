@@ -169,8 +169,9 @@ def parquet_files(folder: Path) -> list[Path]:
 
 def text_files(folder: Path) -> list[Path]:
     """The CSV and TSV files, plain or compressed, under ``folder`` (see :func:`_folder_files`):
-    a table as Spark's CSV writer leaves it."""
-    return _folder_files(folder, "csv")
+    a table as Spark's CSV writer leaves it, which writes a part of no bytes at all (not even
+    a header) for a partition with no rows: such parts are left out."""
+    return [f for f in _folder_files(folder, "csv") if f.stat().st_size > 0]
 
 
 def table_files(folder: Path) -> list[Path]:

@@ -251,6 +251,7 @@ def test_a_folder_of_csv_files_streams_a_file_at_a_time(tmp_path):
     with pa.output_stream(str(folder / "part-1.tsv.gz"), compression="gzip") as sink:
         sink.write(rows.tail(7)[["id", "f1", "f0"]].to_csv(sep="\t", index=False).encode())
     (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "part-2.csv").write_bytes(b"")  # Spark's part for an empty partition
     _stream_folder_of_two(folder, tmp_path / "codes.csv")
 
 

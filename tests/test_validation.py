@@ -628,6 +628,7 @@ def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     frame.iloc[60:, ::-1].to_csv(folder / "part-00002.csv", index=False)  # columns reversed
     (folder / "_SUCCESS").write_bytes(b"")
     (folder / ".part-00000.csv.crc").write_bytes(b"\x00\x01")
+    (folder / "part-00004.csv").write_bytes(b"")  # an empty partition: no header, no rows
 
     cfg = {"source": "file", "categorical": ["zone"], "ignore": ["id"]}
     results = [
