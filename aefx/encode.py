@@ -179,7 +179,7 @@ def output_format(source: Path, output: Path) -> TableFile:
 def read_chunks(
     path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
 ) -> Iterator[pd.DataFrame]:
-    """CSV, TSV (plain or compressed) or Parquet (a file, or a folder of files for a model
+    """CSV, TSV (plain or compressed) or Parquet (a file, or a folder of such files for a model
     trained on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""

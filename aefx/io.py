@@ -118,7 +118,7 @@ class TableFile:
     """What a table file's name says it holds: ``kind`` "csv" (delimited text, its
     ``delimiter`` a comma or, for .tsv, a tab) or "parquet", and for compressed text its
     ``codec`` (a pyarrow codec name); ``folder``: a folder of Parquet files
-    (:func:`parquet_folder`)."""
+    (:func:`parquet_folder`), or for "csv" of CSV and TSV files (:func:`text_files`)."""
 
     kind: str
     codec: str | None = None
