@@ -123,9 +123,9 @@ def separator_hint(columns: list[object], origin: str | Path) -> str | None:
     """What to do when pandas or Arrow read a delimited file's whole header as one column
     name, for it holds another separator (';' from a spreadsheet in a comma-decimal locale, a
     tab in a .csv, a comma in a .tsv, '|'); else None."""
-    table = table_file(Path(origin)) or TableFile("csv")
     if len(columns) != 1:
         return None
+    table = table_file(Path(origin)) or TableFile("csv")
     others = [sep for sep in ",;\t|" if sep != table.delimiter]
     found = next((sep for sep in others if sep in str(columns[0])), None)
     if found is None:
@@ -408,8 +408,9 @@ def check_content(path: Path, header: bool = True) -> None:
     of its own (``check_csv_header``)."""
     table = table_file(path) or TableFile("csv")  # a labels file of images is a CSV
     if table.folder:  # a Parquet file is read by pyarrow, which names one that is not Parquet
-        for part in text_files(path) if table.kind == "csv" else []:
-            check_content(part, header)
+        if table.kind == "csv":
+            for part in text_files(path):
+                check_content(part, header)
         return
     head = csv_head(path, table.codec)
     is_parquet = head.startswith(PARQUET_MAGIC)
