@@ -1,13 +1,16 @@
-"""What reading a table as a folder of Parquet files costs, against the same rows in one file.
+"""What reading a table as a folder of Parquet (or CSV) files costs, against the same rows in
+one file.
 
-    python benchmarks/parquet_folder.py [--rows 400000] [--columns 100] [--parts 8] [--repeats 3]
+    python benchmarks/parquet_folder.py [--rows 400000] [--columns 100] [--parts 8]
+        [--repeats 3] [--format parquet|csv]
 
 Spark and Dask write a table as a folder of part files; ingest reads such a folder whole
-(``tasks.ingest.read_table``) and ``aefx encode`` streams it in chunks
-(``aefx.encode.read_chunks``, one file at a time, no read-ahead). This writes one table of
-generated floats as one Parquet file and as a folder of ``--parts`` files, then for each layout
-reads it both ways, each in a fresh process, interleaved by repeat, and prints the seconds and
-peak RSS (median, min, max) and the ratios of the folder to the file. Nothing here is asserted.
+(``tasks.ingest.read_table``: pyarrow's dataset for Parquet parts, pandas part by part then
+joined for CSV ones) and ``aefx encode`` streams it in chunks (``aefx.encode.read_chunks``, one
+file at a time, no read-ahead). This writes one table of generated floats as one file and as a
+folder of ``--parts`` files of ``--format``, then for each layout reads it both ways, each in a
+fresh process, interleaved by repeat, and prints the seconds and peak RSS (median, min, max) and
+the ratios of the folder to the file. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ READ = (
 READS = {"whole": "ingest (whole)", "chunks": "encode (chunks of 50,000)"}
 
 
-def write_layouts(folder: Path, rows: int, columns: int, parts: int) -> dict[str, Path]:
+def write_layouts(
+    folder: Path, rows: int, columns: int, parts: int, kind: str = "parquet"
+) -> dict[str, Path]:
     import numpy as np
     import pandas as pd
 
@@ -45,12 +50,19 @@ def write_layouts(folder: Path, rows: int, columns: int, parts: int) -> dict[str
         rng.normal(size=(rows, columns)), columns=[f"x{i}" for i in range(columns)]
     )
     frame["label"] = rng.integers(0, 2, rows)
-    one = folder / "rows.parquet"
-    frame.to_parquet(one, index=False)
-    many = folder / "parts.parquet"
+
+    def write(part: pd.DataFrame, path: Path) -> None:
+        if kind == "csv":
+            part.to_csv(path, index=False)
+        else:
+            part.to_parquet(path, index=False)
+
+    one = folder / f"rows.{kind}"
+    write(frame, one)
+    many = folder / f"parts.{kind}"
     many.mkdir()
     for number, block in enumerate(np.array_split(np.arange(rows), parts)):
-        frame.iloc[block].to_parquet(many / f"part-{number:05d}.parquet", index=False)
+        write(frame.iloc[block], many / f"part-{number:05d}.{kind}")
     return {"file": one, "folder": many}
 
 
@@ -60,9 +72,10 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=100)
     parser.add_argument("--parts", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        layouts = write_layouts(Path(tmp), args.rows, args.columns, args.parts)
+        layouts = write_layouts(Path(tmp), args.rows, args.columns, args.parts, args.format)
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {
             (how, layout): [] for how in READS for layout in layouts
         }
@@ -70,8 +83,8 @@ def main() -> None:
             for how, layout in runs:
                 runs[how, layout].append(read_once(READ, str(layouts[layout]), how))
     print(
-        f"{args.rows} rows x {args.columns + 1} columns; one file against {args.parts} files; "
-        f"{args.repeats} fresh reads each"
+        f"{args.rows} rows x {args.columns + 1} columns of {args.format}; one file against "
+        f"{args.parts} files; {args.repeats} fresh reads each"
     )
     medians = {}
     for (how, layout), results in runs.items():
