@@ -136,8 +136,13 @@ def table_file(path: Path) -> TableFile | None:
     """The table file ``path`` names by its suffixes, or None for a name no reader takes; a
     folder is one of Parquet files, or else of CSV or TSV files (:func:`text_files`)."""
     if Path(path).is_dir():
-        text = not parquet_files(path) and text_files(path)
-        return TableFile("csv" if text else "parquet", folder=True)
+        found = _folder_tables(path)
+        return TableFile("csv" if found["csv"] and not found["parquet"] else "parquet", folder=True)
+    return _named_table(path)
+
+
+def _named_table(path: Path) -> TableFile | None:
+    """:func:`table_file` of a file, from its name alone."""
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
     if suffixes and suffixes[-1] in CSV_CODECS:
         if suffixes[0] in DELIMITERS and len(suffixes) == 2:
@@ -148,35 +153,41 @@ def table_file(path: Path) -> TableFile | None:
     return None if kind is None else TableFile(kind, delimiter=DELIMITERS.get(suffix, ","))
 
 
-def _folder_files(folder: Path, kind: str) -> list[Path]:
-    """The files under ``folder`` of a ``kind`` of table (by name: ``table_file``), at any
-    depth, in path order. Names that start with '.' or '_', of files or of folders on the way,
+def _folder_tables(folder: Path) -> dict[str, list[Path]]:
+    """The table files under ``folder``, at any depth, in path order, by kind ("parquet",
+    "csv"), in one walk. Names that start with '.' or '_', of files or of folders on the way,
     are left out, as pyarrow and Spark leave them out: Spark's ``_SUCCESS`` and ``.crc``
-    checksums, Dask's ``_metadata``."""
-    return sorted(
-        p
-        for p in Path(folder).rglob("*")
-        if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
-        and p.is_file()
-        and getattr(table_file(p), "kind", None) == kind
-    )
+    checksums, Dask's ``_metadata``; so are CSV parts of no bytes at all (not even a header),
+    which Spark's CSV writer leaves for a partition with no rows."""
+    found: dict[str, list[Path]] = {"parquet": [], "csv": []}
+    for path in sorted(Path(folder).rglob("*")):
+        named = _named_table(path)
+        if (
+            named is None
+            or any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+            or not path.is_file()
+            or (named.kind == "csv" and path.stat().st_size == 0)
+        ):
+            continue
+        found[named.kind].append(path)
+    return found
 
 
 def parquet_files(folder: Path) -> list[Path]:
-    """The Parquet files under ``folder`` (see :func:`_folder_files`)."""
-    return _folder_files(folder, "parquet")
+    """The Parquet files under ``folder`` (see :func:`_folder_tables`)."""
+    return _folder_tables(folder)["parquet"]
 
 
 def text_files(folder: Path) -> list[Path]:
-    """The CSV and TSV files, plain or compressed, under ``folder`` (see :func:`_folder_files`):
-    a table as Spark's CSV writer leaves it, which writes a part of no bytes at all (not even
-    a header) for a partition with no rows: such parts are left out."""
-    return [f for f in _folder_files(folder, "csv") if f.stat().st_size > 0]
+    """The CSV and TSV files, plain or compressed, under ``folder`` (see
+    :func:`_folder_tables`): a table as Spark's CSV writer leaves it."""
+    return _folder_tables(folder)["csv"]
 
 
 def table_files(folder: Path) -> list[Path]:
     """The files of the table a folder holds: its Parquet files, or else its CSV and TSV files."""
-    return parquet_files(folder) or text_files(folder)
+    found = _folder_tables(folder)
+    return found["parquet"] or found["csv"]
 
 
 def require_table_files(folder: Path) -> list[Path]:
