@@ -184,7 +184,16 @@ def read_chunks(
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
-    from aefx.io import arrow_frame, open_table, parquet_folder, table_files, text_files
+    from aefx.io import (
+        arrow_frame,
+        check_partitions,
+        hive_partitions,
+        open_table,
+        parquet_folder,
+        table_files,
+        text_files,
+        with_partitions,
+    )
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
     # A folder, for a model of table rows, holds table files, unless it holds images instead.
@@ -200,8 +209,12 @@ def read_chunks(
         raise AefxError(f"{path}: input file not found")
     table = table_format(path, "input")
     if table.kind == "csv" and table.folder:  # each file in turn, as one of its own
-        for part in text_files(path):
-            yield from read_chunks(part, rows)
+        files = text_files(path)
+        partitioned, keys = hive_partitions(path, files)
+        for part, found in zip(files, keys, strict=True):
+            for chunk in read_chunks(part, rows):
+                check_partitions(path, part, chunk.columns, found)
+                yield with_partitions(chunk, partitioned, found)
         return
     check_content(path)
     try:

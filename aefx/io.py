@@ -10,7 +10,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -239,6 +239,8 @@ def parquet_folder(folder: Path) -> Any:
             names = found
         elif found != names:
             raise other_columns(folder, source, files[0])
+    for source, keys in zip(files, hive_partitions(folder, files)[1], strict=True):
+        check_partitions(folder, source, names or (), keys)
     return _hive_dataset(folder, files)
 
 
@@ -255,20 +257,57 @@ def _hive_dataset(folder: Path, files: list[Path]) -> Any:
 
 def hive_partitions(folder: Path, files: list[Path]) -> tuple[Any, list[dict[str, Any]]]:
     """The columns a folder's Hive partition folders (``year=2024/region=north/`` on the way
-    to a file) add to :func:`parquet_folder`'s table, as pyarrow types them (whole numbers
-    where every folder's value is one, else text), and each file's values of them: those of
-    every row in it. Reads no file (one footer at most, for the dataset's schema)."""
-    import pyarrow as pa
+    to a file) add to its table, as pyarrow types them (whole numbers where every folder's value
+    is one, else text; ``__HIVE_DEFAULT_PARTITION__`` is a missing value, ``%20`` a space), and
+    each file's values of them: those of every row in it. Reads no file, so it serves a folder
+    of CSV files as well as one of Parquet files."""
     import pyarrow.dataset as ds
+    from pyarrow import fs
 
-    dataset = _hive_dataset(folder, files)
+    options = ds.FileSystemFactoryOptions(
+        partition_base_dir=str(folder), partitioning=ds.HivePartitioning.discover()
+    )
+    factory = ds.FileSystemDatasetFactory(
+        fs.LocalFileSystem(), [str(f) for f in files], ds.ParquetFileFormat(), options
+    )
+    schema = factory.inspect(fragments=0)  # the partition folders' columns alone
     keys = {
         Path(fragment.path): ds.get_partition_keys(fragment.partition_expression)
-        for fragment in dataset.get_fragments()
+        for fragment in factory.finish(schema).get_fragments()
     }
-    names = {name for found in keys.values() for name in found}
-    schema = pa.schema([field for field in dataset.schema if field.name in names])
     return schema, [keys[f] for f in files]
+
+
+def check_partitions(folder: Path, source: Path, columns: Iterable[str], keys: dict) -> None:
+    """Refuse a column that ``source`` holds and that a partition folder on its way sets too
+    (``keys``, see :func:`hive_partitions`): Spark writes a partition column only in the
+    folder names, and of two values one would be dropped."""
+    present = set(columns)
+    both = [name for name in keys if name in present]
+    if both:
+        folders = source.relative_to(folder).parent.parts
+        named = next(p for p in folders if p.split("=", 1)[0] == both[0])
+        raise AefxError(
+            f"{source}: column {both[0]!r} is in the file and in its partition folder "
+            f"{named}/ (a partition column belongs in the folder names alone)"
+        )
+
+
+def with_partitions(frame: pd.DataFrame, schema: Any, keys: dict) -> pd.DataFrame:
+    """``frame``, the rows of one file, with its Hive partition values (``keys``, of the
+    columns in ``schema``, see :func:`hive_partitions`) as columns after its own, as pyarrow
+    adds them to a folder of Parquet files: a missing whole number is NaN, missing text None."""
+    import pyarrow as pa
+
+    values = {
+        field.name: (
+            float("nan")
+            if keys.get(field.name) is None and pa.types.is_integer(field.type)
+            else keys.get(field.name)
+        )
+        for field in schema
+    }
+    return frame.assign(**values) if values else frame
 
 
 def arrow_frame(data: Any) -> pd.DataFrame:

@@ -117,7 +117,7 @@ def parquet_features(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.io import hive_partitions, other_columns, table_file
+    from aefx.io import check_partitions, hive_partitions, other_columns, table_file
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.exists():
@@ -143,6 +143,8 @@ def parquet_features(
         rows += footer.metadata.num_rows
     schema = schemas[sources[0]]
     partitioned, values = hive_partitions(path, sources) if path.is_dir() else (pa.schema([]), [])
+    for source, found in zip(sources, values, strict=False):  # none for a file
+        check_partitions(path, source, schemas[source].names, found)
     # pandas stores a frame's index (one not 0..n-1: rows filtered or sorted) as a column it
     # reads back as the index, never as a column (nor do ingest and `aefx encode`, through it).
     index = {

@@ -18,6 +18,8 @@ from aefx.io import (
     LimitExceeded,
     ReadLimit,
     arrow_frame,
+    check_partitions,
+    hive_partitions,
     other_columns,
     parquet_folder,
     read_csv,
@@ -26,6 +28,7 @@ from aefx.io import (
     table_files,
     table_suffix,
     text_files,
+    with_partitions,
     write_json,
     write_parquet,
 )
@@ -148,13 +151,15 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
 
 def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFrame:
     """The table a folder of CSV or TSV files holds (Spark's CSV writer leaves one): each file
-    read whole, in path order, and stacked. Every file must hold the same columns (in any
+    read whole, in path order, and stacked, Hive partition folders (``region=north/``) as
+    columns, as for a folder of Parquet files. Every file must hold the same columns (in any
     order). A column of text in one file is text in all, as in one file pandas would read it
     (a code ``7`` in one file and ``x`` in another were an int and a string). Against
     ``budget_mb``, the plain files are judged by their size before any is read, and the
     compressed ones' text is counted as it is read, together."""
     files = text_files(folder)
     kinds = [table_file(f) for f in files]
+    partitioned, keys = hive_partitions(folder, files)
     limit, plain = None, 0
     if budget_mb is not None:
         sizes = [f.stat().st_size for f, kind in zip(files, kinds, strict=True) if not kind.codec]
@@ -162,7 +167,7 @@ def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFra
         check_budget(folder, plain, budget_mb)
         limit = ReadLimit(int(budget_mb * 2**20) - plain)
     parts: list[pd.DataFrame] = []
-    for source, kind in zip(files, kinds, strict=True):
+    for source, kind, found in zip(files, kinds, keys, strict=True):
         try:
             part = read_csv(source, kind.codec, limit if kind.codec else None, kind.delimiter)
         except LimitExceeded as exc:
@@ -170,6 +175,8 @@ def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFra
             raise over_budget(folder, plain + exc.count, budget_mb, partial=True) from None
         except Exception as exc:  # pandas raises many types for a corrupt file
             raise unreadable(source, exc) from None
+        check_partitions(folder, source, part.columns, found)
+        part = with_partitions(part, partitioned, found)
         if parts and set(part.columns) != set(parts[0].columns):
             raise other_columns(folder, source, files[0])
         parts.append(part[parts[0].columns] if parts else part)

@@ -255,6 +255,25 @@ def test_a_folder_of_csv_files_streams_a_file_at_a_time(tmp_path):
     _stream_folder_of_two(folder, tmp_path / "codes.csv")
 
 
+def test_a_folder_of_csv_files_brings_its_partition_folders_as_columns(tmp_path):
+    """Spark's ``partitionBy("year").csv(...)`` keeps the year in the folder names alone; it is
+    a column of every row under ``year=2024/``, as for a folder of Parquet files (it was
+    dropped: an encoder trained on the year said `missing column(s) year`)."""
+    from aefx.encode import read_chunks
+
+    rows = FOLDER_ROWS.assign(year=np.repeat([2023, 2024], 7))
+    rows.to_parquet(tmp_path / "new.parquet", partition_cols=["year"], index=False)
+    folder = tmp_path / "new.csv.d"
+    for year, part in rows.groupby("year"):
+        (folder / f"year={year}").mkdir(parents=True)
+        part.drop(columns="year").to_csv(folder / f"year={year}" / "part-0.csv", index=False)
+
+    read = pd.concat(read_chunks(folder, 3), ignore_index=True)
+    pd.testing.assert_frame_equal(read, rows)
+    from_parquet = pd.concat(read_chunks(tmp_path / "new.parquet", 3), ignore_index=True)
+    pd.testing.assert_frame_equal(read, from_parquet, check_dtype=False)  # int32 there
+
+
 def test_a_folder_of_parquet_files_streams_a_file_at_a_time(tmp_path):
     """New rows written by Spark or Dask come as a folder of part files; a model of table rows
     read any folder as images ("images, but the model was trained on table rows")."""

@@ -660,6 +660,72 @@ def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder name Spark and Hive give a missing value
+
+
+def test_a_folder_of_csv_files_reads_its_partition_folders_as_columns(tmp_path):
+    """Spark's ``partitionBy("label", "region").csv(path, header=True)`` keeps those columns
+    only in the folder names (``label=1/region=north%2Feast/``). A folder of Parquet files read
+    them as columns; one of CSV files dropped them (`label column 'label' not found`)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    frame["label"] = rng.integers(0, 2, 90)
+    frame["region"] = rng.choice(["north/east", "south", None], 90)
+    folder = tmp_path / "table.csv.d"
+    for (label, region), rows in frame.groupby(["label", "region"], dropna=False):
+        named = HIVE_NULL if pd.isna(region) else region.replace("/", "%2F")  # Spark's escape
+        where = folder / f"label={label}" / f"region={named}"
+        where.mkdir(parents=True)
+        rows.drop(columns=["label", "region"]).to_csv(where / "part-00000.csv", index=False)
+    in_path_order = frame.assign(key=frame["region"].fillna(HIVE_NULL)).sort_values(
+        ["label", "key"], kind="stable"
+    )
+    whole = tmp_path / "table.csv"
+    in_path_order.drop(columns="key").to_csv(whole, index=False)
+
+    cfg = {"source": "file", "categorical": ["region"], "missing_category": True}
+    results = [
+        run_ingest(DataConfig(path=path, **cfg), tmp_path / out)
+        for path, out in ((whole, "one"), (folder, "parts"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 90
+    for part in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "one" / part).read_bytes() == (tmp_path / "parts" / part).read_bytes()
+    schema = json.loads((tmp_path / "parts" / "schema.json").read_text())
+    assert schema["categories"]["region"] == ["(missing)", "north/east", "south"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_column_its_partition_folder_also_sets_is_refused_in_one_line(tmp_path, suffix):
+    """Spark keeps a partition column in the folder names alone; a file that holds it too has
+    two values for it. pyarrow raised a traceback (`Unable to merge: Field label has
+    incompatible types: int64 vs int32`), or kept one of the two silently."""
+    from aefx.encode import read_chunks
+    from aefx.streaming import parquet_features
+
+    folder = tmp_path / "table"
+    for label in (0, 1):
+        part = folder / f"label={label}" / f"part-0{suffix}"
+        part.parent.mkdir(parents=True)
+        rows = pd.DataFrame({"a": np.arange(30.0), "label": label})
+        rows.to_parquet(part) if suffix == ".parquet" else rows.to_csv(part, index=False)
+    readers = [
+        lambda: run_ingest(DataConfig(source="file", path=folder), tmp_path / "out"),
+        lambda: next(read_chunks(folder, 10)),
+    ]
+    if suffix == ".parquet":
+        readers.append(lambda: parquet_features(folder, "label"))
+    for read in readers:
+        with pytest.raises(AefxError) as caught:
+            read()
+        assert str(caught.value) == (
+            f"{folder / 'label=0' / f'part-0{suffix}'}: column 'label' is in the file and in "
+            "its partition folder label=0/ (a partition column belongs in the folder names "
+            "alone)"
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
     empty = tmp_path / "empty"
     (empty / "_temporary").mkdir(parents=True)
