@@ -436,8 +436,10 @@ def test_train_stream_ends_on_the_weight_average_when_asked(tmp_path):
         curve = pd.read_csv(out / "learning_curve.csv")
         runs[ema] = curve[["loss", "val_loss"]], load_model(out / "encoder.keras").get_weights()
     # The same steps were taken; only where training ended differs. (Not compared bit for bit:
-    # under CPU contention two streamed trainings can differ in the fourth decimal, see README.)
-    pd.testing.assert_frame_equal(runs[None][0], runs[0.9][0], check_exact=False, rtol=5e-3)
+    # under CPU contention two streamed trainings can part, see README; twice here the third
+    # epoch's loss came out 0.85% apart. Steps taken from the averaged weights, as with
+    # ema_overwrite_frequency=1, give losses 40-80% higher, far outside 2%.)
+    pd.testing.assert_frame_equal(runs[None][0], runs[0.9][0], check_exact=False, rtol=2e-2)
     assert not all(
         np.allclose(a, b, atol=1e-3) for a, b in zip(runs[None][1], runs[0.9][1], strict=True)
     )
