@@ -400,6 +400,7 @@ def with_feature_types(
 
 
 PARQUET_MAGIC = b"PAR1"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte order marks
 
 
 def check_content(path: Path, header: bool = True) -> None:
@@ -418,6 +419,8 @@ def check_content(path: Path, header: bool = True) -> None:
         raise AefxError(
             f"{path}: not a Parquet file (it does not start with Parquet's magic bytes)"
         )
+    if table.kind == "csv" and head.startswith(UTF16_BOMS):  # Excel's "Unicode Text"
+        raise AefxError(f"{path}: is UTF-16 text, not UTF-8; save it as UTF-8")
     if table.kind == "csv" and (is_parquet or b"\x00" in head):
         kind = "a Parquet file" if is_parquet else "binary data"
         raise AefxError(f"{path}: named {table_suffix(path)} but holds {kind}")

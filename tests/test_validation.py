@@ -413,6 +413,7 @@ def test_classes_too_small_to_stratify():
     [
         ("data.csv", b"PAR1\x00\x00binary", "named .csv but holds a Parquet file"),
         ("data.csv", b"a,b\n\x00\x01\x02", "named .csv but holds binary data"),
+        ("data.tsv", "a\tb\n1\t2\n".encode("utf-16"), "is UTF-16 text, not UTF-8; save it as"),
         ("data.parquet", b"a,b,label\n1,2,0\n", "not a Parquet file"),
     ],
 )
