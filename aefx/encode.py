@@ -189,6 +189,7 @@ def read_chunks(
         check_partitions,
         hive_partitions,
         open_table,
+        other_columns,
         parquet_folder,
         table_files,
         text_files,
@@ -211,9 +212,13 @@ def read_chunks(
     if table.kind == "csv" and table.folder:  # each file in turn, as one of its own
         files = text_files(path)
         partitioned, keys = hive_partitions(path, files)
+        first: tuple[Path, set[str]] | None = None  # every file must hold the first's columns
         for part, found in zip(files, keys, strict=True):
             for chunk in read_chunks(part, rows):
                 check_partitions(path, part, chunk.columns, found)
+                first = first or (part, set(chunk.columns))
+                if set(chunk.columns) != first[1]:
+                    raise other_columns(path, part, first[0])
                 yield with_partitions(chunk, partitioned, found)
         return
     check_content(path)

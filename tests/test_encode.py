@@ -255,6 +255,25 @@ def test_a_folder_of_csv_files_streams_a_file_at_a_time(tmp_path):
     _stream_folder_of_two(folder, tmp_path / "codes.csv")
 
 
+def test_a_folder_of_csv_files_whose_files_differ_in_columns_is_one_line(tmp_path):
+    """`aefx encode` checked the columns of a folder's first file alone: a later file of other
+    columns stopped it in a traceback (`KeyError: 'f1'`)."""
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    FOLDER_ROWS.head(7).to_csv(folder / "part-0.csv", index=False)
+    FOLDER_ROWS.tail(7).rename(columns={"f1": "g1"}).to_csv(folder / "part-1.csv", index=False)
+    with pytest.raises(AefxError) as caught:
+        stream_file(folder, tmp_path / "codes.csv", 3, ["f0", "f1"], {"id"}, lambda c: c[["f0"]])
+    assert str(caught.value) == (
+        f"{folder / 'part-1.csv'}: its columns differ from those of part-0.csv (the files of a "
+        "folder make one table)"
+    )
+    assert list(tmp_path.iterdir()) == [folder]
+
+
 def test_a_folder_of_csv_files_brings_its_partition_folders_as_columns(tmp_path):
     """Spark's ``partitionBy("year").csv(...)`` keeps the year in the folder names alone; it is
     a column of every row under ``year=2024/``, as for a folder of Parquet files (it was
