@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from aefx.errors import AefxError
 
@@ -67,6 +74,10 @@ class DataConfig(_Frozen):
     # that of its training-split values (a column of categories with its most frequent one,
     # unless data.missing_category makes a missing one a category).
     impute: Literal["median", "mean"] | None = None
+    # Images: every image resized to [height, width] at ingest (bilinear; the aspect ratio is
+    # not kept), and new images in `aefx encode`/`score`/`reconstruct` likewise. None: the
+    # images must all be of one size.
+    image_size: tuple[PositiveInt, PositiveInt] | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: int = 1
@@ -101,6 +112,10 @@ class DataConfig(_Frozen):
             raise ValueError("data.categorical names a column twice")
         if both := [c for c in self.categorical if c in self.ignore]:
             raise ValueError(f"data.categorical and data.ignore both name {both[0]!r}")
+        if self.image_size and not self.is_image:
+            raise ValueError(
+                f"data.image_size is for images; data.source {self.source!r} is a table"
+            )
         if self.impute and self.is_image:
             raise ValueError(f"data.impute is for tables; data.source {self.source!r} has none")
         if self.categorical and self.is_image:

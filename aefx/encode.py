@@ -177,12 +177,16 @@ def output_format(source: Path, output: Path) -> TableFile:
 
 
 def read_chunks(
-    path: Path, rows: int, image_shape: Sequence[int] | None = None, label: str | None = None
+    path: Path,
+    rows: int,
+    image_shape: Sequence[int] | None = None,
+    label: str | None = None,
+    resize: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """CSV, TSV (plain or compressed) or Parquet (a file, or a folder of such files for a model
     trained on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
-    .npz's labels as the column ``label``)."""
+    .npz's labels as the column ``label``; with ``resize``, images of any size, resized)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
     from aefx.io import (
         arrow_frame,
@@ -204,7 +208,7 @@ def read_chunks(
     if is_image_input(path) and not table_folder:
         if image_shape is None:
             raise AefxError(f"{path}: images, but the model was trained on table rows")
-        yield from image_rows(path, image_shape, rows, label)
+        yield from image_rows(path, image_shape, rows, label, resize)
         return
     if not path.is_file() and not table_folder:
         raise AefxError(f"{path}: input file not found")
@@ -418,6 +422,7 @@ def stream_file(
     categorical: Sequence[str] = (),
     missing_ok: bool = False,
     missing_category: bool = False,
+    resize: bool = False,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), written aside and renamed into place. Columns outside ``features`` are an
@@ -425,7 +430,8 @@ def stream_file(
     training, which are carried through (and an image's file name; a .npz's labels come as the
     ``label`` column). Features are numbers, but for the ``categorical`` ones, and complete
     unless ``missing_ok`` (for the ``categorical`` ones, ``missing_category``;
-    :func:`check_values`). Returns (rows, chunks)."""
+    :func:`check_values`). Images of another size are resized to ``image_shape`` with
+    ``resize``. Returns (rows, chunks)."""
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
@@ -442,7 +448,7 @@ def stream_file(
     with atomic_path(output) as tmp:
         writer = None
         try:
-            for chunk in read_chunks(source, rows, image_shape, label):
+            for chunk in read_chunks(source, rows, image_shape, label, resize):
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
@@ -486,7 +492,8 @@ def _stream_model(
     transform: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> tuple[int, int]:
     """:func:`stream_file` with what the shipped ``encoder`` says of its inputs: features,
-    image shape, label, ignored columns, columns of categories, and whether it fills gaps."""
+    image shape and whether it resizes, label, ignored columns, columns of categories, and
+    whether it fills gaps."""
     return stream_file(
         source,
         output,
@@ -500,6 +507,7 @@ def _stream_model(
         list(encoder.categories),
         encoder.preprocessing.impute is not None,
         encoder.preprocessing.missing_category,
+        encoder.image_resize,
     )
 
 
@@ -577,7 +585,7 @@ def score_file(
 
     if truth:
         # Before the rows stream: its values are collected as they go.
-        first = first_row(source, encoder.image_shape, encoder.label)
+        first = first_row(source, encoder.image_shape, encoder.label, encoder.image_resize)
         require_columns(first, [truth], "--truth", source)
     counts = InputCounts(encoder)
     impute = encoder.preprocessing.impute
@@ -642,9 +650,11 @@ def require_columns(chunk: pd.DataFrame, columns: Iterable[str], option: str, or
         raise AefxError(f"{origin}: no {noun} {', '.join(map(repr, missing))} (named by {option})")
 
 
-def first_row(source: Path, image_shape: Sequence[int] | None, label: str | None) -> pd.DataFrame:
+def first_row(
+    source: Path, image_shape: Sequence[int] | None, label: str | None, resize: bool = False
+) -> pd.DataFrame:
     """The input's first row, read on its own (a Parquet file of no rows reads as none)."""
-    first = next(read_chunks(source, 1, image_shape, label), None)
+    first = next(read_chunks(source, 1, image_shape, label, resize), None)
     if first is None:
         raise AefxError(f"{source}: no rows to read")
     return first

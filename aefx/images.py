@@ -44,6 +44,13 @@ class ImageSet:
     def shape(self) -> tuple[int, int, int]:
         return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
 
+    def resized(self, size: tuple[int, int] | None) -> ImageSet:
+        """These images at ``size`` (height, width; see :func:`resize_images`)."""
+        if size is None:
+            return self
+        test = None if self.test_images is None else resize_images(self.test_images, size)
+        return ImageSet(resize_images(self.images, size), self.labels, test, self.test_labels)
+
 
 def pixel_columns(n_pixels: int) -> list[str]:
     width = len(str(max(n_pixels - 1, 0)))
@@ -71,6 +78,40 @@ def to_unit_range(array: np.ndarray, origin: str) -> np.ndarray:
     if low < 0 or high > 1:
         raise AefxError(f"{origin}: float pixels must lie in [0, 1] (found {low:g}..{high:g})")
     return array.astype("float32")
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One image's pixels in [0, 1], shaped (h, w) or (h, w, c), at ``size`` (height, width):
+    each channel resized with Pillow's bilinear filter, which averages over every pixel it
+    shrinks (no aliasing), as Keras' image loaders resize by default; the aspect ratio is not
+    kept."""
+    from PIL import Image
+
+    height, width = size
+    if pixels.shape[:2] == (height, width):
+        return pixels
+    planes = pixels[..., np.newaxis] if pixels.ndim == 2 else pixels
+    resized = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32)).resize(
+                    (width, height), Image.Resampling.BILINEAR
+                )
+            )
+            for c in range(planes.shape[-1])
+        ],
+        axis=-1,
+    )
+    # The filter's weights are not negative, so only rounding can step outside [0, 1].
+    resized = np.clip(resized, 0.0, 1.0)
+    return resized[..., 0] if pixels.ndim == 2 else resized
+
+
+def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Images shaped (n, h, w, c) in [0, 1] at ``size`` (:func:`resize_pixels`)."""
+    if images.shape[1:3] == tuple(size):
+        return images
+    return np.stack([resize_pixels(image, size) for image in images])
 
 
 def _not_images(origin: str, array: np.ndarray) -> AefxError:
@@ -213,8 +254,9 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
 
 
-def load_folder(path: Path) -> ImageSet:
-    """One sub-folder per class, holding image files of one shape."""
+def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
+    """One sub-folder per class, holding image files of one shape, or of any shapes where each
+    is resized to ``size`` (height, width)."""
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
@@ -232,14 +274,18 @@ def load_folder(path: Path) -> ImageSet:
         labels.append(label)
         if first is None:
             first = (file, pictures[-1].size)
-        elif pictures[-1].size != first[1]:
+        elif pictures[-1].size != first[1] and size is None:
             raise AefxError(
                 f"{file}: image is {pictures[-1].size[0]}x{pictures[-1].size[1]} but "
-                f"{first[0]} is {first[1][0]}x{first[1][1]}; all images need one shape"
+                f"{first[0]} is {first[1][0]}x{first[1][1]}; all images need one shape "
+                "(data.image_size: [height, width] resizes each)"
             )
     channels = 3 if any(_colour(p) for p in pictures) else 1
     stacked = np.stack(
-        [_unit_pixels(p, channels, f) for p, (_, f) in zip(pictures, files, strict=True)]
+        [
+            _unit_pixels(p, channels, f) if size is None else _sized(p, channels, f, size)
+            for p, (_, f) in zip(pictures, files, strict=True)
+        ]
     )
     return ImageSet(to_unit_range(stacked, str(path)), np.asarray(labels))
 
@@ -271,6 +317,11 @@ def _unit_pixels(picture: Any, channels: int, origin: Path) -> np.ndarray:
     return grey if channels == 1 else np.repeat(grey[..., np.newaxis], 3, axis=-1)
 
 
+def _sized(picture: Any, channels: int, origin: Path, size: tuple[int, int]) -> np.ndarray:
+    """:func:`_unit_pixels` at ``size``, for a picture of any size."""
+    return resize_pixels(_unit_pixels(picture, channels, origin), size)
+
+
 def _open_image(file: Path) -> Any:
     """One image file, loaded (a PIL image), or one line saying why it cannot be."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -300,7 +351,7 @@ def is_image_input(path: Path) -> bool:
 
 
 def image_rows(
-    path: Path, shape: Sequence[int], rows: int, label: str | None = None
+    path: Path, shape: Sequence[int], rows: int, label: str | None = None, resize: bool = False
 ) -> Iterator[pd.DataFrame]:
     """New images for a model trained on images of ``shape`` (height, width, channels), as rows
     of pixel columns in [0, 1] the way ingest wrote its own, at most ``rows`` images at a time.
@@ -309,7 +360,9 @@ def image_rows(
     a ``file`` column, the image's path under the folder; colour is converted to the model's
     (grey or RGB), as ingest does. From a .npy, or the array ``x`` of a .npz, rows keep the
     array's order; a .npy is read a chunk at a time. A .npz's labels ``y``, if it has them,
-    come as a column named ``label`` (the model's label column), as ingest would read them."""
+    come as a column named ``label`` (the model's label column), as ingest would read them.
+    With ``resize`` (a model trained with ``data.image_size``), images of another height and
+    width are resized to the model's, as ingest resized the training images."""
     import pandas as pd
 
     height, width, channels = (int(d) for d in shape)
@@ -318,7 +371,7 @@ def image_rows(
         files = _image_files(path)
         for start in range(0, len(files), rows):
             batch = files[start : start + rows]
-            pixels = np.stack([_pixels(f, (height, width, channels)) for f in batch])
+            pixels = np.stack([_pixels(f, (height, width, channels), resize) for f in batch])
             block = to_unit_range(pixels, str(path))
             frame = pd.DataFrame(block.reshape(len(batch), -1), columns=columns)
             names = [f.relative_to(path).as_posix() if path.is_dir() else f.name for f in batch]
@@ -327,7 +380,7 @@ def image_rows(
         return
     array, labels = _new_image_array(path)
     found = tuple(int(d) for d in array.shape[1:]) + ((1,) if array.ndim == 3 else ())
-    if found != (height, width, channels):
+    if found != (height, width, channels) and not (resize and found[2] == channels):
         raise AefxError(
             f"{path}: images are {'x'.join(map(str, found))} but the model was trained on "
             f"{height}x{width}x{channels}"
@@ -336,6 +389,7 @@ def image_rows(
         labels = _labels(labels, len(array), f"{path}: y")
     for start in range(0, len(array), rows):
         block = to_unit_range(np.asarray(array[start : start + rows]), str(path))
+        block = resize_images(block, (height, width)) if resize else block
         frame = pd.DataFrame(block.reshape(len(block), -1), columns=columns)
         if label is not None and labels is not None:
             frame[label] = labels[start : start + rows]
@@ -357,10 +411,13 @@ def _image_files(path: Path) -> list[Path]:
     return files
 
 
-def _pixels(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    """One image file as pixels in [0, 1] in the model's size and colour."""
+def _pixels(file: Path, shape: tuple[int, int, int], resize: bool = False) -> np.ndarray:
+    """One image file as pixels in [0, 1] in the model's size and colour (resized to it, with
+    ``resize``)."""
     image = _open_image(file)
     height, width, channels = shape
+    if resize:
+        return _sized(image, channels, file, (height, width))
     if image.size != (width, height):
         raise AefxError(
             f"{file}: image is {image.size[0]}x{image.size[1]} but the model was trained on "
@@ -403,16 +460,19 @@ def check_image_path(source: str, path: Path | None) -> None:
         raise AefxError(f"{path}: images come as a folder, a .npz or a .npy (got {path.suffix!r})")
 
 
-def load_image_source(source: str, path: Path | None, labels_path: Path | None) -> ImageSet:
+def load_image_source(
+    source: str, path: Path | None, labels_path: Path | None, size: tuple[int, int] | None = None
+) -> ImageSet:
+    """The images ``source`` names, each resized to ``size`` (height, width) where one is set."""
     check_image_path(source, path)
     if source == "digits":
-        return load_digits_set()
+        return load_digits_set().resized(size)
     assert path is not None
     if source in ("mnist", "fashion_mnist"):
-        return load_keras_npz(path)
+        return load_keras_npz(path).resized(size)
     if path.is_dir():
-        return load_folder(path)
-    return load_array(path, labels_path)
+        return load_folder(path, size)
+    return load_array(path, labels_path).resized(size)
 
 
 def array_bytes(path: Path) -> int:

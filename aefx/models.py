@@ -71,13 +71,14 @@ def shipped_metadata(
     fitted_on: str,
     train_rows: Any = None,
     ignored: Sequence[str] = (),
+    image_resize: bool = False,
 ) -> dict[str, Any]:
     """What `aefx encode`/`aefx score` and the pyfunc model need beside a shipped encoder: its
     file names and SHA-256 (a changed file is refused before loading), the features and scaler,
     the columns that were neither features nor the label (``ignored``: carried through when new
     rows have them), the code columns, the anomaly threshold learned on ``fitted_on`` rows, and
     the range of the scaled ``train_rows`` per feature (for `aefx encode` to tell rows far
-    outside it)."""
+    outside it), and for images their shape and whether new ones are resized to it."""
     import keras
 
     from aefx.io import file_sha256
@@ -90,6 +91,7 @@ def shipped_metadata(
         "ignored": list(ignored),
         "kind": kind,
         "image_shape": image_shape,
+        "image_resize": image_resize,  # new images are resized to image_shape (data.image_size)
         "code_size": code_size,
         "code_columns": code_columns(code_size),
         "scaler": scaler,

@@ -35,6 +35,8 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.code_columns = list(meta["code_columns"])
         # (height, width, channels) for a model trained on images: new images are read as such.
         self.image_shape = meta.get("image_shape")
+        # Whether new images of another size are resized to it (trained with data.image_size).
+        self.image_resize = bool(meta.get("image_resize", False))
         self.preprocessing = Preprocessing.from_dict(meta["scaler"])
         self.scaler = self.preprocessing.scaler
         # The columns of categories and the categories of each seen in training (tables).

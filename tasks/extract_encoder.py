@@ -70,6 +70,7 @@ def extract_encoder(
             label=label,
             kind=kind,
             image_shape=image_shape,
+            image_resize=schema.get("image_resize", False),  # absent before data.image_size
             code_size=code_size,
             detector=detector,
             fitted_on="training rows",

@@ -258,7 +258,7 @@ def load_splits(cfg: DataConfig) -> Splits:
         origin = cfg.source if path is None else str(path)
         if path is not None and path.is_file():
             check_budget(path, array_bytes(path), cfg.memory_budget_mb)
-        images = load_image_source(cfg.source, path, cfg.labels_path)
+        images = load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size)
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)
         if images.test_images is not None:
@@ -385,6 +385,8 @@ def ingest(cfg: DataConfig, train_path: Path, test_path: Path, schema_path: Path
             "impute": cfg.impute,
             "classes": list(classes),
             "image_shape": shape,
+            # New images are resized to image_shape as these were (data.image_size).
+            "image_resize": cfg.image_size is not None,
         },
     )
     log.info(

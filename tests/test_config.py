@@ -107,6 +107,16 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
         (
             "{}\n",
+            ["data.image_size=[32, 32]"],
+            "data.image_size is for images; data.source 'synthetic' is a table\n",
+        ),
+        (
+            "{}\n",
+            ["data.source=digits", "data.image_size=[32, 0]"],
+            "data.image_size.1: Input should be greater than 0",
+        ),
+        (
+            "{}\n",
             ["data.source=digits", "data.categorical=[a]"],
             "data.categorical is for tables; data.source 'digits' has none\n",
         ),

@@ -464,7 +464,7 @@ def test_scores_checked_against_a_truth_column_of_an_empty_file_are_refused(tmp_
 
     source = tmp_path / "in.parquet"
     _spoiled(source, "no rows")  # --truth looks for its column before the rows stream
-    model = SimpleNamespace(label="label", image_shape=None)  # a table model, never loaded
+    model = SimpleNamespace(label="label", image_shape=None, image_resize=False)  # a table model
     with pytest.raises(AefxError, match=r"in.parquet: no rows to read$"):
         score_file(model, model, source, tmp_path / "out.csv", truth="f1")
     assert [p.name for p in tmp_path.iterdir()] == ["in.parquet"]

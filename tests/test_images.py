@@ -190,6 +190,43 @@ def test_float_images_keep_their_values_and_wide_integers_are_refused(tmp_path):
         load_folder(tmp_path / "wide")
 
 
+def test_images_of_many_sizes_are_resized_to_data_image_size(tmp_path):
+    """Photos come in many sizes, and a folder of them was refused (`all images need one
+    shape`). With data.image_size each is resized, as Pillow resizes the picture itself; arrays
+    and the embedded digits are resized too."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for cls in ("a", "b"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(5):
+            height, width = (int(v) for v in rng.integers(6, 30, 2))
+            noise = rng.integers(0, 256, (height, width), dtype=np.uint8)
+            Image.fromarray(noise, "L").save(tmp_path / "photos" / cls / f"{i}.png")
+    cfg = DataConfig(source="images", path=tmp_path / "photos", image_size=(5, 7), test_size=0.3)
+    _, train, test, schema = run_ingest(cfg, tmp_path / "out")
+    assert schema["image_shape"] == [5, 7, 1] and schema["image_resize"] is True
+    rows = pd.concat([train, test]).drop(columns="label").to_numpy()
+    for file in sorted((tmp_path / "photos").rglob("*.png")):
+        # Pillow resizes 8-bit levels in fixed point: within a level of the float resize.
+        resized = Image.open(file).resize((7, 5), Image.Resampling.BILINEAR)
+        expected = np.asarray(resized, dtype=np.float32).ravel() / 255.0
+        assert np.abs(rows - expected).max(axis=1).min() <= 1 / 255
+
+    np.save(tmp_path / "x.npy", rng.uniform(size=(30, 12, 12)).astype("float32"))
+    np.save(tmp_path / "y.npy", np.arange(30) % 3)
+    cfg = DataConfig(
+        source="images",
+        path=tmp_path / "x.npy",
+        labels_path=tmp_path / "y.npy",
+        image_size=(6, 4),
+    )
+    assert run_ingest(cfg, tmp_path / "array")[3]["image_shape"] == [6, 4, 1]
+    _, train, _, schema = run_ingest(DataConfig(source="digits", image_size=(4, 4)), tmp_path)
+    assert schema["image_shape"] == [4, 4, 1] and train.shape[1] == 16 + 1
+    assert 0.0 <= train.drop(columns="label").to_numpy().min() <= 1.0
+
+
 def test_a_missing_image_source_is_named_as_not_found(tmp_path):
     with pytest.raises(AefxError, match=r"nothere: image data not found \(a folder, a .npz or"):
         run_ingest(DataConfig(source="images", path=tmp_path / "nothere"), tmp_path / "out")
@@ -411,6 +448,43 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
         encode_file(model, project / "new", project / "new" / "codes.csv")
     with pytest.raises(AefxError, match="images, but the model was trained on table rows"):
         next(read_chunks(project / "new.npy", 10, image_shape=None))
+
+
+def test_a_model_trained_on_resized_images_resizes_new_ones(project):
+    """New photos come in any size too: a model trained with data.image_size resizes them as
+    ingest resized its training images (one trained without refuses another size, above). A
+    level grey stays that grey at any size, so it encodes alike from any size."""
+    from PIL import Image
+
+    from aefx.config import load_params
+    from aefx.encode import encode_file
+    from aefx.pipeline import stage
+    from aefx.serving import EncoderModel
+
+    params = load_params(
+        overrides=[
+            "data.source=digits",
+            "data.image_size=[6, 6]",
+            "autoencoder.kind=dense",
+            "seeds=[1]",
+            "autoencoder.epochs=1",
+        ]
+    )
+    for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
+        stage(name).run(params)
+    model = EncoderModel.from_files(str(params.paths.encoder), str(params.paths.encoder_meta))
+    assert model.image_shape == [6, 6, 1] and model.image_resize
+    (project / "new").mkdir()
+    for height, width in ((6, 6), (13, 9), (30, 41)):
+        grey = np.full((height, width), 102, np.uint8)
+        Image.fromarray(grey, "L").save(project / "new" / f"{height}x{width}.png")
+    np.save(project / "new.npy", np.full((2, 10, 10), 0.4, np.float32))
+    codes = {}
+    for source in ("new", "new.npy"):
+        encode_file(model, project / source, project / f"{source}.csv")
+        codes[source] = pd.read_csv(project / f"{source}.csv")[model.code_columns].to_numpy()
+    assert len(codes["new"]) == 3 and len(codes["new.npy"]) == 2
+    np.testing.assert_allclose(codes["new"], codes["new.npy"][[0, 0, 0]], atol=1e-6)
 
 
 def test_reconstruction_panels_clip_noisy_colour_pixels_and_show_grey_as_2d():
