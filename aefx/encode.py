@@ -199,7 +199,7 @@ def read_chunks(
         text_files,
         with_partitions,
     )
-    from aefx.validation import READ_ERRORS, check_content, unreadable
+    from aefx.validation import READ_ERRORS, check_content, header_hint, unreadable
 
     # A folder, for a model of table rows, holds table files, unless it holds images instead.
     table_folder = image_shape is None and path.is_dir()
@@ -222,6 +222,8 @@ def read_chunks(
                 check_partitions(path, part, chunk.columns, found)
                 first = first or (part, set(chunk.columns))
                 if set(chunk.columns) != first[1]:
+                    if headless := header_hint(chunk.columns):  # Spark writes none by default
+                        raise AefxError(f"{part}: {headless}")
                     raise other_columns(path, part, first[0])
                 yield with_partitions(chunk, partitioned, found)
         return
@@ -256,7 +258,7 @@ def parquet_batches(path: Path, rows: int, columns: list[str] | None = None) -> 
 
 
 def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], origin: Path) -> None:
-    from aefx.validation import separator_hint
+    from aefx.validation import header_hint, separator_hint
 
     columns = [str(c) for c in chunk.columns]
     if (hint := separator_hint(columns, origin)) and len(features) > 1:
@@ -268,6 +270,9 @@ def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], orig
         problems.append(f"missing column(s) {', '.join(missing[:10])}")
     if extra:
         problems.append(f"extra column(s) {', '.join(extra[:10])}")
+    if missing and (headless := header_hint(columns)):
+        named = ", ".join(features[:5]) + (", ..." if len(features) > 5 else "")
+        raise AefxError(f"{origin}: {headless} (the encoder reads {named})")
     if problems:
         hint = "; --keep NAME carries a column such as an id through" if extra else ""
         raise AefxError(

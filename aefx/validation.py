@@ -137,6 +137,26 @@ def separator_hint(columns: list[object], origin: str | Path) -> str | None:
     return f"the header holds {found!r}: write the CSV comma-separated{rename}"
 
 
+def header_hint(columns: Sequence[object]) -> str | None:
+    """What to ask when most of a header's names are numbers, not all whole ones: pandas took
+    the first row of a file without a header row (Spark writes none unless told) for the column
+    names; else None. Names such as years or pixel indices (2019, 0, 1, ...) are left alone."""
+
+    def number(name: str) -> bool:
+        try:
+            return math.isfinite(float(name))
+        except ValueError:
+            return False
+
+    numbers = [str(c) for c in columns if number(str(c))]
+    if 2 * len(numbers) <= len(columns) or all(n.isdigit() for n in numbers):
+        return None
+    return (
+        f"its first line holds numbers ({', '.join(numbers[:2])}, ...) where the column names "
+        "belong: give the file a header row"
+    )
+
+
 def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: bool) -> list[str]:
     problems = []
     n_rows = len(frame)
@@ -354,7 +374,7 @@ def validate_table(
         near = [c for c in frame.columns if str(c).strip().casefold() == label.strip().casefold()]
         if near:
             hint = f"; column {near[0]!r} differs from it only in case or spaces"
-        elif found := separator_hint(list(frame.columns), origin):
+        elif found := separator_hint(list(frame.columns), origin) or header_hint(frame.columns):
             hint = f"; {found}"
         else:
             hint = ""

@@ -38,6 +38,7 @@ from aefx.validation import (
     check_categorical,
     check_content,
     dataset_bytes,
+    header_hint,
     index_ignored,
     over_budget,
     show_value,
@@ -178,6 +179,8 @@ def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFra
         check_partitions(folder, source, part.columns, found)
         part = with_partitions(part, partitioned, found)
         if parts and set(part.columns) != set(parts[0].columns):
+            if headless := header_hint(part.columns):  # Spark writes parts without, by default
+                raise AefxError(f"{source}: {headless}")
             raise other_columns(folder, source, files[0])
         parts.append(part[parts[0].columns] if parts else part)
     for column in parts[0].columns:

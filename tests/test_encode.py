@@ -274,6 +274,22 @@ def test_a_folder_of_csv_files_whose_files_differ_in_columns_is_one_line(tmp_pat
     assert list(tmp_path.iterdir()) == [folder]
 
 
+def test_new_rows_without_a_header_row_are_told_to_get_one(tmp_path):
+    """pandas takes a headerless file's first row for its column names: `aefx encode` listed
+    them as missing and extra columns (`missing column(s) f0, f1; extra column(s) 0.5, ...`)."""
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    rows = pd.DataFrame({"f0": [0.5, 1.5, 2.5], "f1": [-0.25, 2.0, 1.0]})
+    rows.to_csv(tmp_path / "rows.csv", index=False, header=False)
+    with pytest.raises(AefxError) as caught:
+        stream_file(tmp_path / "rows.csv", tmp_path / "codes.csv", 3, ["f0", "f1"], set(), len)
+    assert str(caught.value) == (
+        f"{tmp_path / 'rows.csv'}: its first line holds numbers (0.5, -0.25, ...) where the "
+        "column names belong: give the file a header row (the encoder reads f0, f1)"
+    )
+
+
 def test_a_folder_of_csv_files_brings_its_partition_folders_as_columns(tmp_path):
     """Spark's ``partitionBy("year").csv(...)`` keeps the year in the folder names alone; it is
     a column of every row under ``year=2024/``, as for a folder of Parquet files (it was

@@ -661,6 +661,34 @@ def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_csv_without_a_header_row_is_told_to_get_one(tmp_path):
+    """Spark writes CSV parts without a header row unless told, and pandas takes a file's first
+    row for its column names: ingest said `label column 'label' not found (columns: no,
+    0.1257...)`, or of a folder, that its parts' columns differ."""
+    from aefx.validation import header_hint
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 4)), columns=list("abcd"))
+    frame.insert(0, "label", np.where(frame["a"] > 0, "yes", "no"))
+    frame.to_csv(tmp_path / "rows.csv", index=False, header=False)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for number, rows in enumerate((frame.iloc[:20], frame.iloc[20:])):
+        rows.to_csv(folder / f"part-{number}.csv", index=False, header=False)
+    for path, first in ((tmp_path / "rows.csv", frame.iloc[0]), (folder, frame.iloc[20])):
+        with pytest.raises(AefxError) as caught:
+            run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+        assert str(caught.value).endswith(
+            f"its first line holds numbers ({float(first['a'])}, {float(first['b'])}, ...) "
+            "where the column names belong: give the file a header row"
+        )
+        assert not (tmp_path / "out").exists()
+    assert str(caught.value).startswith(f"{folder / 'part-1.csv'}: its first line")
+    # A header of a few numbers, or of whole numbers only (years, pixel indices), is no sign.
+    for names in (["id", "0.5", "x", "label"], ["country", "2019", "2020", "2021"], ["0", "1"]):
+        assert header_hint(names) is None
+
+
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder name Spark and Hive give a missing value
 
 
