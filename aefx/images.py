@@ -255,16 +255,18 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
 
 
 def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
-    """One sub-folder per class, holding image files of one shape, or of any shapes where each
-    is resized to ``size`` (height, width)."""
+    """One sub-folder per class, holding image files (at any depth below it) of one shape, or
+    of any shapes where each is resized to ``size`` (height, width)."""
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
+    # A class folder's images at any depth (cats/2019/a.png is a cat), as `aefx encode` reads
+    # a folder; names starting with '.' (.DS_Store, .thumbnails/) are no images.
     files = [
         (cls.name, f)
         for cls in classes
-        for f in sorted(cls.iterdir())
-        if f.is_file() and not f.name.startswith(".")
+        for f in sorted(cls.rglob("*"))
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(cls).parts)
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")

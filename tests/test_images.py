@@ -89,6 +89,24 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
     result, _, _, schema = run_ingest(cfg, tmp_path / "out")
     assert schema["image_shape"] == [5, 7, 3] and result.classes == ("cat", "dog")
     assert len(schema["features"]) == 5 * 7 * 3
+    assert result.n_train + result.n_test == 16
+
+
+def test_a_class_folders_images_are_read_at_any_depth(tmp_path):
+    """Photos are often kept by date inside a class folder (cat/2019/a.png); ingest read only
+    a class folder's own files and left those out without a word (`aefx encode` reads a
+    folder at any depth). Hidden files and folders are still no images."""
+    from PIL import Image
+
+    for place in ("cat", "cat/2019", "cat/2019/june", "dog", "dog/.thumbnails"):
+        (tmp_path / "imgs" / place).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (4, 4), color=40 * i).save(tmp_path / "imgs" / place / f"{i}.png")
+    (tmp_path / "imgs" / "dog" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    cfg = DataConfig(source="images", path=tmp_path / "imgs")
+    result, train, test, _ = run_ingest(cfg, tmp_path / "out")
+    assert result.n_train + result.n_test == 12
+    assert pd.concat([train, test])["label"].value_counts().to_dict() == {"cat": 9, "dog": 3}
 
 
 def test_photos_stored_sideways_are_read_upright_as_their_exif_says(tmp_path):
