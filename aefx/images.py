@@ -270,13 +270,23 @@ def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")
-    pictures, labels, first = [], [], None
-    for label, file in files:
+    labels = np.asarray([label for label, _ in files])
+    if size is not None:
+        # Each photo is resized as it is read, so memory holds one at full size at a time: as
+        # colour, of which the first channel is the grey a folder of no colour is read as.
+        colour, resized = False, []
+        for _, file in files:
+            picture = _open_image(file)
+            colour = colour or _colour(picture)
+            resized.append(_sized(picture, 3, file, size))
+        stacked = np.stack(resized) if colour else np.stack([r[..., 0] for r in resized])
+        return ImageSet(to_unit_range(stacked, str(path)), labels)
+    pictures, first = [], None
+    for _, file in files:
         pictures.append(_open_image(file))
-        labels.append(label)
         if first is None:
             first = (file, pictures[-1].size)
-        elif pictures[-1].size != first[1] and size is None:
+        elif pictures[-1].size != first[1]:
             raise AefxError(
                 f"{file}: image is {pictures[-1].size[0]}x{pictures[-1].size[1]} but "
                 f"{first[0]} is {first[1][0]}x{first[1][1]}; all images need one shape "
@@ -284,12 +294,9 @@ def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
             )
     channels = 3 if any(_colour(p) for p in pictures) else 1
     stacked = np.stack(
-        [
-            _unit_pixels(p, channels, f) if size is None else _sized(p, channels, f, size)
-            for p, (_, f) in zip(pictures, files, strict=True)
-        ]
+        [_unit_pixels(p, channels, f) for p, (_, f) in zip(pictures, files, strict=True)]
     )
-    return ImageSet(to_unit_range(stacked, str(path)), np.asarray(labels))
+    return ImageSet(to_unit_range(stacked, str(path)), labels)
 
 
 # Pillow modes that hold one grey channel (with or without alpha); "I;16*" are 16-bit.

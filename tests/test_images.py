@@ -230,6 +230,14 @@ def test_images_of_many_sizes_are_resized_to_data_image_size(tmp_path):
         resized = Image.open(file).resize((7, 5), Image.Resampling.BILINEAR)
         expected = np.asarray(resized, dtype=np.float32).ravel() / 255.0
         assert np.abs(rows - expected).max(axis=1).min() <= 1 / 255
+    # One colour photo makes the folder colour: the grey ones' three channels are equal.
+    colour = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    Image.fromarray(colour, "RGB").save(tmp_path / "photos" / "a" / "colour.png")
+    _, train, test, schema = run_ingest(cfg, tmp_path / "colour")
+    assert schema["image_shape"] == [5, 7, 3]
+    pixels = pd.concat([train, test]).drop(columns="label").to_numpy().reshape(-1, 5, 7, 3)
+    grey = (pixels == pixels[..., :1]).all(axis=(1, 2, 3))
+    assert grey.sum() == 10 and len(grey) == 11
 
     np.save(tmp_path / "x.npy", rng.uniform(size=(30, 12, 12)).astype("float32"))
     np.save(tmp_path / "y.npy", np.arange(30) % 3)
