@@ -254,9 +254,8 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
 
 
-def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
-    """One sub-folder per class, holding image files (at any depth below it) of one shape, or
-    of any shapes where each is resized to ``size`` (height, width)."""
+def _class_files(path: Path) -> list[tuple[str, Path]]:
+    """Each image file of a folder of class folders, with its class."""
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
@@ -270,6 +269,29 @@ def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")
+    return files
+
+
+def folder_bytes(path: Path, size: tuple[int, int] | None = None) -> int:
+    """Estimated float32 size of a folder of class folders' images once read (at ``size``,
+    height and width, where set): the first image's shape and colour (from its header) times
+    the number of files, as all must be of that shape without ``size``."""
+    files = _class_files(path)
+    first = files[0][1]
+    if sniff(first) is None:
+        return 0  # load_folder names the file that is not an image
+    from PIL import Image
+
+    with Image.open(first) as picture:
+        width, height = picture.size if size is None else size[::-1]
+        grey = picture.mode in _GREY_MODES or picture.mode.startswith("I;16")
+    return len(files) * height * width * (1 if grey else 3) * 4
+
+
+def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
+    """One sub-folder per class, holding image files (at any depth below it) of one shape, or
+    of any shapes where each is resized to ``size`` (height, width)."""
+    files = _class_files(path)
     labels = np.asarray([label for label, _ in files])
     if size is not None:
         # Each photo is resized as it is read, so memory holds one at full size at a time: as

@@ -545,16 +545,21 @@ def dataset_bytes(dataset: Any) -> int:
         return 0
 
 
-def check_budget(path: Path, estimate: int, budget_mb: float) -> None:
+SMALLER_FILE = "raise the budget, or use a smaller file"
+
+
+def check_budget(path: Path, estimate: int, budget_mb: float, advice: str = SMALLER_FILE) -> None:
     if estimate > budget_mb * 2**20:
-        raise over_budget(path, estimate, budget_mb)
+        raise over_budget(path, estimate, budget_mb, advice=advice)
 
 
-def over_budget(path: Path, estimate: int, budget_mb: float, partial: bool = False) -> AefxError:
+def over_budget(
+    path: Path, estimate: int, budget_mb: float, partial: bool = False, advice: str = SMALLER_FILE
+) -> AefxError:
     """The refusal of ``path`` at ``estimate`` bytes; ``partial``: a count that stopped once
     over the budget, so a lower bound."""
     needs = "more than" if partial else "about"
     return AefxError(
         f"{path}: needs {needs} {estimate / 2**20:,.0f} MB in memory, over "
-        f"data.memory_budget_mb={budget_mb:g} (raise the budget, or use a smaller file)"
+        f"data.memory_budget_mb={budget_mb:g} ({advice})"
     )

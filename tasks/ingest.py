@@ -12,7 +12,13 @@ import pandas as pd
 
 from aefx.config import DataConfig, SyntheticConfig
 from aefx.errors import AefxError
-from aefx.images import array_bytes, check_image_path, load_image_source, pixel_columns
+from aefx.images import (
+    array_bytes,
+    check_image_path,
+    folder_bytes,
+    load_image_source,
+    pixel_columns,
+)
 from aefx.io import (
     TABLE_TYPES,
     LimitExceeded,
@@ -261,6 +267,10 @@ def load_splits(cfg: DataConfig) -> Splits:
         origin = cfg.source if path is None else str(path)
         if path is not None and path.is_file():
             check_budget(path, array_bytes(path), cfg.memory_budget_mb)
+        elif path is not None and path.is_dir():
+            smaller = "data.image_size: [height, width] reads them smaller, or raise the budget"
+            estimate = folder_bytes(path, cfg.image_size)
+            check_budget(path, estimate, cfg.memory_budget_mb, smaller)
         images = load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size)
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)

@@ -253,6 +253,28 @@ def test_images_of_many_sizes_are_resized_to_data_image_size(tmp_path):
     assert 0.0 <= train.drop(columns="label").to_numpy().min() <= 1.0
 
 
+def test_an_image_folder_over_the_memory_budget_is_refused_before_reading(tmp_path):
+    """data.memory_budget_mb held for tables and arrays, not for a folder of images: a folder
+    of camera photos was read whole, at full size, as far as memory went. Estimated from the
+    first image's header; with data.image_size, at that size."""
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (400, 300), color=20 * i).save(tmp_path / "imgs" / cls / f"{i}.png")
+    cfg = DataConfig(source="images", path=tmp_path / "imgs", memory_budget_mb=1)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    assert str(caught.value) == (
+        f"{tmp_path / 'imgs'}: needs about 5 MB in memory, over data.memory_budget_mb=1 "
+        "(data.image_size: [height, width] reads them smaller, or raise the budget)"
+    )  # 10 images x 400 x 300 grey pixels x 4 bytes
+    assert not (tmp_path / "out").exists()
+    small = cfg.model_copy(update={"image_size": (30, 40)})
+    assert run_ingest(small, tmp_path / "out")[3]["image_shape"] == [30, 40, 1]
+
+
 def test_a_missing_image_source_is_named_as_not_found(tmp_path):
     with pytest.raises(AefxError, match=r"nothere: image data not found \(a folder, a .npz or"):
         run_ingest(DataConfig(source="images", path=tmp_path / "nothere"), tmp_path / "out")
