@@ -630,6 +630,12 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
         where = ".".join(str(p) for p in err["loc"])
         msg = _unknown_key(err["loc"]) if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
+        if err["type"] == "string_type" and isinstance(err.get("input"), bool):
+            # YAML reads a bare yes, no, on, off, true or false as a boolean, not as a name.
+            msg += (
+                f" (YAML reads a bare yes, no, on or off as {str(err['input']).lower()}: quote "
+                "a name such as 'no')"
+            )
         named = not where or msg.startswith((f"{where}.", f"{where}:"))
         problems.append(msg if named else f"{where}: {msg}")
     return f"{origin}: " + "; ".join(problems)

@@ -106,6 +106,13 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
         (
+            "data:\n  label: no\n",
+            ["data.ignore=[id, on]"],
+            "data.label: Input should be a valid string (YAML reads a bare yes, no, on or off "
+            "as false: quote a name such as 'no'); data.ignore.1: Input should be a valid "
+            "string (YAML reads a bare yes, no, on or off as true: quote a name such as 'no')",
+        ),
+        (
             "{}\n",
             ["data.image_size=[32, 32]"],
             "data.image_size is for images; data.source 'synthetic' is a table\n",
