@@ -56,7 +56,10 @@ def table_schema(
 
 
 def show_value(value: object) -> str:
-    """repr() of a value without numpy's type wrapper: 1, not np.int64(1)."""
+    """repr() of a value without numpy's type wrapper: 1, not np.int64(1); a list (a Parquet
+    list cell, which pandas holds as an array) as a list."""
+    if isinstance(value, np.ndarray):
+        return repr(value.tolist())
     return repr(value.item() if hasattr(value, "item") else value)
 
 

@@ -48,6 +48,22 @@ def test_every_broken_rule_is_reported_at_once():
         assert needle in message
 
 
+def test_a_parquet_column_of_lists_is_refused_in_one_line(tmp_path):
+    """A Parquet list column (tags, a vector) reaches pandas as arrays; naming an example value
+    raised a traceback (`can only convert an array of size 1 to a Python scalar`)."""
+    frame = pd.DataFrame({"a": np.arange(40.0), "label": [0, 1] * 20})
+    frame["tags"] = [[1, 2]] * 40
+    frame.to_parquet(tmp_path / "lists.parquet")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=tmp_path / "lists.parquet"), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{tmp_path / 'lists.parquet'}: column 'tags' is not numeric (value [1, 2]); "
+        "data.categorical: [tags] makes one column of each category if it holds categories; "
+        "data.ignore: [tags] keeps it out if it is no feature (an id, a name)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(("missing", "needle"), [(1, "1 missing value"), (2, "2 missing values")])
 def test_rows_without_a_label_are_counted(missing, needle):
     frame = pd.DataFrame({"a": np.arange(20.0), "label": [0.0, 1.0] * 10})
