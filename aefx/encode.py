@@ -305,6 +305,8 @@ def check_values(
     """Every feature a finite number, except the ``categorical`` ones, which need only be there
     (or not even that with ``missing_category``, where a missing one is a category); with
     ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite."""
+    from aefx.validation import show_value
+
     for column in categorical:
         if missing_ok or missing_category:
             continue
@@ -319,12 +321,10 @@ def check_values(
             bad &= chunk[column].notna().to_numpy()
         if bad.any():
             at = int(np.argmax(bad))
-            value = chunk[column].iloc[at]
-            if isinstance(value, np.generic):  # nan, not np.float64(nan)
-                value = value.item()
+            value = show_value(chunk[column].iloc[at])  # nan, not np.float64(nan)
             raise AefxError(
                 f"{origin}: column {column!r} row {first_row + at} is not a finite number "
-                f"({value!r})"
+                f"({value})"
             )
 
 

@@ -512,7 +512,13 @@ def test_an_output_that_is_the_input_is_refused_before_any_model_loads(
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(np.nan, "(nan)"), (np.inf, "(inf)"), ("oops", "('oops')")]
+    ("value", "shown"),
+    [
+        (np.nan, "(nan)"),
+        (np.inf, "(inf)"),
+        ("oops", "('oops')"),
+        (np.array([1.0, 2.0]), "([1.0, 2.0])"),  # a Parquet list cell, as pandas holds it
+    ],
 )
 def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
     from aefx.encode import check_values
