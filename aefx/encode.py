@@ -275,6 +275,13 @@ def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], orig
         raise AefxError(f"{origin}: {headless} (the encoder reads {named})")
     if problems:
         hint = "; --keep NAME carries a column such as an id through" if extra else ""
+        # A name changed only in case or spaces (an export that capitalised or padded them).
+        folded = {c.strip().casefold(): c for c in extra}
+        near = [
+            (folded[m.strip().casefold()], m) for m in missing if m.strip().casefold() in folded
+        ]
+        if near:
+            hint = f"; column {near[0][0]!r} differs from {near[0][1]!r} only in case or spaces"
         raise AefxError(
             f"{origin}: "
             + "; ".join(problems)
@@ -323,8 +330,7 @@ def check_values(
             at = int(np.argmax(bad))
             value = show_value(chunk[column].iloc[at])  # nan, not np.float64(nan)
             raise AefxError(
-                f"{origin}: column {column!r} row {first_row + at} is not a finite number "
-                f"({value})"
+                f"{origin}: column {column!r} row {first_row + at} is not a finite number ({value})"
             )
 
 

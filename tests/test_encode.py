@@ -274,6 +274,21 @@ def test_a_folder_of_csv_files_whose_files_differ_in_columns_is_one_line(tmp_pat
     assert list(tmp_path.iterdir()) == [folder]
 
 
+def test_a_column_renamed_only_in_case_or_spaces_is_pointed_out(tmp_path):
+    """An export that capitalises or pads names (`F1 `) made `aefx encode` list the column as
+    missing and extra, leaving the user to spot the difference."""
+    from aefx.encode import check_columns
+    from aefx.errors import AefxError
+
+    chunk = pd.DataFrame({"f0": [1.0], "F1 ": [2.0], "id": ["a"]})
+    with pytest.raises(AefxError) as caught:
+        check_columns(chunk, ["f0", "f1"], set(), tmp_path / "new.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'new.csv'}: missing column(s) f1; extra column(s) F1 , id (the encoder "
+        "was trained on 2; column 'F1 ' differs from 'f1' only in case or spaces)"
+    )
+
+
 def test_new_rows_without_a_header_row_are_told_to_get_one(tmp_path):
     """pandas takes a headerless file's first row for its column names: `aefx encode` listed
     them as missing and extra columns (`missing column(s) f0, f1; extra column(s) 0.5, ...`)."""
