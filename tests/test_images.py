@@ -380,29 +380,31 @@ def test_a_labels_csv_one_label_short_is_not_taken_for_a_bare_column(tmp_path):
     assert str(caught.value) == f"{tmp_path / 'labels.csv'}: 30 images but 29 labels"
 
 
+def train_on_digits(*overrides: str):
+    """The stages up to a shipped encoder, on the embedded digits with one seed and
+    ``overrides``, run in the current project: its params and the shipped model."""
+    from aefx.config import load_params
+    from aefx.pipeline import stage
+    from aefx.serving import EncoderModel
+
+    params = load_params(overrides=["data.source=digits", "seeds=[1]", *overrides])
+    for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
+        stage(name).run(params)
+    paths = params.paths
+    return params, EncoderModel.from_files(str(paths.encoder), str(paths.encoder_meta))
+
+
 def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(project):
     """A model trained on images reads new ones as image files (a folder, any depth, or one
     file), a .npy or a .npz: each gives exactly the codes of the same pixels given as rows."""
     from PIL import Image
 
-    from aefx.config import load_params
     from aefx.encode import encode_file, read_chunks, reconstruct_file
-    from aefx.pipeline import stage
-    from aefx.serving import EncoderModel, load_autoencoder
+    from aefx.serving import load_autoencoder
     from tests.conftest import run_command
 
-    params = load_params(
-        overrides=[
-            "data.source=digits",
-            "autoencoder.kind=conv",
-            "seeds=[1]",
-            "autoencoder.epochs=2",
-        ]
-    )
-    for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
-        stage(name).run(params)
+    params, model = train_on_digits("autoencoder.kind=conv", "autoencoder.epochs=2")
     p = params.paths
-    model = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
     assert model.image_shape == [8, 8, 1]
 
     rows = pd.read_parquet(p.test).head(12)
@@ -504,23 +506,11 @@ def test_a_model_trained_on_resized_images_resizes_new_ones(project):
     level grey stays that grey at any size, so it encodes alike from any size."""
     from PIL import Image
 
-    from aefx.config import load_params
     from aefx.encode import encode_file
-    from aefx.pipeline import stage
-    from aefx.serving import EncoderModel
 
-    params = load_params(
-        overrides=[
-            "data.source=digits",
-            "data.image_size=[6, 6]",
-            "autoencoder.kind=dense",
-            "seeds=[1]",
-            "autoencoder.epochs=1",
-        ]
+    _, model = train_on_digits(
+        "data.image_size=[6, 6]", "autoencoder.kind=dense", "autoencoder.epochs=1"
     )
-    for name in ("ingest", "scale", "train_autoencoder", "extract_encoder"):
-        stage(name).run(params)
-    model = EncoderModel.from_files(str(params.paths.encoder), str(params.paths.encoder_meta))
     assert model.image_shape == [6, 6, 1] and model.image_resize
     (project / "new").mkdir()
     for height, width in ((6, 6), (13, 9), (30, 41)):

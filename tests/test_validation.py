@@ -625,6 +625,18 @@ def test_a_folder_of_parquet_files_is_read_as_one_table(tmp_path):
     assert schema["categories"] == {"region": ["north", "south"]}
 
 
+def assert_same_splits(tmp_path: Path, cfg: dict, whole: Path, folder: Path, rows: int) -> None:
+    """Ingest of ``folder`` writes the very splits and schema ingest of the one file ``whole``
+    writes (under tmp_path/one and tmp_path/parts), of ``rows`` rows in all."""
+    results = [
+        run_ingest(DataConfig(path=path, **cfg), tmp_path / out)
+        for path, out in ((whole, "one"), (folder, "parts"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == rows
+    for part in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "one" / part).read_bytes() == (tmp_path / "parts" / part).read_bytes()
+
+
 def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     """Spark's CSV writer leaves a folder of part files (plain or compressed, with _SUCCESS and
     .crc checksums beside them); ingest read only folders of Parquet files. The parts make the
@@ -648,13 +660,7 @@ def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     (folder / "part-00004.csv").write_bytes(b"")  # an empty partition: no header, no rows
 
     cfg = {"source": "file", "categorical": ["zone"], "ignore": ["id"]}
-    results = [
-        run_ingest(DataConfig(path=path, **cfg), tmp_path / out)
-        for path, out in ((whole, "one"), (folder, "parts"))
-    ]
-    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 90
-    for part in ("train.parquet", "test.parquet", "schema.json"):
-        assert (tmp_path / "one" / part).read_bytes() == (tmp_path / "parts" / part).read_bytes()
+    assert_same_splits(tmp_path, cfg, whole, folder, rows=90)
 
     (folder / "part-00003.csv").write_text("a,b,other,label\n1,2,3,yes\n")
     with pytest.raises(AefxError) as caught:
@@ -729,13 +735,7 @@ def test_a_folder_of_csv_files_reads_its_partition_folders_as_columns(tmp_path):
     in_path_order.drop(columns="key").to_csv(whole, index=False)
 
     cfg = {"source": "file", "categorical": ["region"], "missing_category": True}
-    results = [
-        run_ingest(DataConfig(path=path, **cfg), tmp_path / out)
-        for path, out in ((whole, "one"), (folder, "parts"))
-    ]
-    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 90
-    for part in ("train.parquet", "test.parquet", "schema.json"):
-        assert (tmp_path / "one" / part).read_bytes() == (tmp_path / "parts" / part).read_bytes()
+    assert_same_splits(tmp_path, cfg, whole, folder, rows=90)
     schema = json.loads((tmp_path / "parts" / "schema.json").read_text())
     assert schema["categories"]["region"] == ["(missing)", "north/east", "south"]
 
