@@ -218,13 +218,14 @@ def read_chunks(
         partitioned, keys = hive_partitions(path, files)
         first: tuple[Path, set[str]] | None = None  # every file must hold the first's columns
         for part, found in zip(files, keys, strict=True):
-            for chunk in read_chunks(part, rows):
-                check_partitions(path, part, chunk.columns, found)
-                first = first or (part, set(chunk.columns))
-                if set(chunk.columns) != first[1]:
-                    if headless := header_hint(chunk.columns):  # Spark writes none by default
-                        raise AefxError(f"{part}: {headless}")
-                    raise other_columns(path, part, first[0])
+            for number, chunk in enumerate(read_chunks(part, rows)):
+                if number == 0:  # a file's chunks share its header: checked once
+                    check_partitions(path, part, chunk.columns, found)
+                    first = first or (part, set(chunk.columns))
+                    if set(chunk.columns) != first[1]:
+                        if headless := header_hint(chunk.columns):  # Spark writes none unasked
+                            raise AefxError(f"{part}: {headless}")
+                        raise other_columns(path, part, first[0])
                 yield with_partitions(chunk, partitioned, found)
         return
     check_content(path)
