@@ -176,6 +176,33 @@ def output_format(source: Path, output: Path) -> TableFile:
     return kind
 
 
+# What `aefx reconstruct` writes beside the PNGs of a folder of rebuilt images: one row per PNG
+# with the columns carried through (the image file it came from, a label, --keep columns), and
+# the mark of a folder it may replace on the next run.
+IMAGE_INDEX = "reconstructions.csv"
+
+
+def is_folder_output(output: Path) -> bool:
+    """An output named as a folder (an existing one, or a name without a suffix): for
+    reconstruct, where a model trained on images writes one PNG per image."""
+    return output.is_dir() or not output.suffix
+
+
+def check_image_folder(source: Path, output: Path) -> None:
+    """reconstruct swaps its whole folder of images for the new one, so that folder may only be
+    new, empty, or one it wrote before (it holds :data:`IMAGE_INDEX`); it may not hold the
+    input, nor lie in an input folder, where the next run would read the PNGs as input."""
+    if source.exists() and source.resolve().is_relative_to(output.resolve()):
+        raise AefxError(f"{output}: holds the input {source}; write the images to another folder")
+    if source.is_dir() and output.resolve().is_relative_to(source.resolve()):
+        raise AefxError(f"{output}: is inside the input folder {source}; write it elsewhere")
+    if output.is_dir() and any(output.iterdir()) and not (output / IMAGE_INDEX).is_file():
+        raise AefxError(
+            f"{output}: has files but no {IMAGE_INDEX}, and reconstruct replaces the whole "
+            "folder; write the images to a new or empty folder"
+        )
+
+
 def read_chunks(
     path: Path,
     rows: int,
@@ -421,6 +448,56 @@ class _ParquetWriter:
         self._writer.close()
 
 
+class _ImageFolderWriter:
+    """Rebuilt pixel rows as PNG files, one per row, in ``folder``: named after the image file
+    each came from (its path under the input folder, as .png), or numbered in input order
+    (``00000.png``, ...) when it came from an array or a table of pixel rows. The other columns
+    (the source file, a label, --keep columns) go to :data:`IMAGE_INDEX`, beside the name of
+    each PNG."""
+
+    def __init__(self, folder: Path, shape: Sequence[int], pixels: list[str], source: Path):
+        self._folder, self._pixels, self._source = folder, pixels, source
+        self._shape = tuple(int(d) for d in shape)
+        self._came_from: dict[str, str] = {}  # PNG name -> the input's name for that image
+        self._index: list[pd.DataFrame] = []
+
+    def write_frame(self, frame: pd.DataFrame) -> None:
+        from PIL import Image
+
+        from aefx.images import IMAGE_FILE_COLUMN
+
+        height, width, channels = self._shape
+        values = np.clip(frame[self._pixels].to_numpy(dtype="float64"), 0.0, 1.0)
+        images = np.round(values * 255).astype(np.uint8).reshape(-1, height, width, channels)
+        files = frame[IMAGE_FILE_COLUMN] if IMAGE_FILE_COLUMN in frame.columns else None
+        names = []
+        for i, pixels in enumerate(images):
+            number = len(self._came_from)
+            if files is None:
+                origin, name = f"row {number + 1}", f"{number:05d}.png"
+            else:
+                origin = str(files.iloc[i])
+                name = Path(origin).with_suffix(".png").as_posix()
+            if name in self._came_from:
+                raise AefxError(
+                    f"{self._source}: {self._came_from[name]} and {origin} would both be "
+                    f"written as {name}; rename one of them"
+                )
+            self._came_from[name] = origin
+            target = self._folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            mode = "L" if channels == 1 else "RGB"
+            Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode).save(target)
+            names.append(name)
+        carried = frame.drop(columns=self._pixels).reset_index(drop=True)
+        carried.insert(0, "image", names)
+        self._index.append(carried)
+
+    def close(self) -> None:
+        if self._index:
+            pd.concat(self._index).to_csv(self._folder / IMAGE_INDEX, index=False)
+
+
 def stream_file(
     source: Path,
     output: Path,
@@ -435,19 +512,21 @@ def stream_file(
     missing_ok: bool = False,
     missing_category: bool = False,
     resize: bool = False,
+    image_folder: bool = False,
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
-    output's suffix), written aside and renamed into place. Columns outside ``features`` are an
-    error, except those in ``keep``, the ``label`` column and the columns ``ignored`` in
-    training, which are carried through (and an image's file name; a .npz's labels come as the
-    ``label`` column). Features are numbers, but for the ``categorical`` ones, and complete
-    unless ``missing_ok`` (for the ``categorical`` ones, ``missing_category``;
-    :func:`check_values`). Images of another size are resized to ``image_shape`` with
-    ``resize``. Returns (rows, chunks)."""
+    output's suffix), or with ``image_folder`` into a folder of PNG images of ``image_shape``
+    (:class:`_ImageFolderWriter`), written aside and renamed into place. Columns outside
+    ``features`` are an error, except those in ``keep``, the ``label`` column and the columns
+    ``ignored`` in training, which are carried through (and an image's file name; a .npz's
+    labels come as the ``label`` column). Features are numbers, but for the ``categorical``
+    ones, and complete unless ``missing_ok`` (for the ``categorical`` ones,
+    ``missing_category``; :func:`check_values`). Images of another size are resized to
+    ``image_shape`` with ``resize``. Returns (rows, chunks)."""
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
-    from aefx.io import atomic_path
+    from aefx.io import atomic_dir, atomic_path
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
@@ -455,10 +534,14 @@ def stream_file(
         keep | {IMAGE_FILE_COLUMN} if image_shape is not None and is_image_input(source) else keep
     )
 
-    table_out = output_format(source, output)
+    if image_folder:
+        check_image_folder(source, output)
+        table_out, place = None, atomic_dir(output)
+    else:
+        table_out, place = output_format(source, output), atomic_path(output)
     total = chunks = 0
-    with atomic_path(output) as tmp:
-        writer = None
+    with place as tmp:
+        writer: Any = None
         try:
             for chunk in read_chunks(source, rows, image_shape, label, resize):
                 chunk.columns = [str(c) for c in chunk.columns]
@@ -473,9 +556,16 @@ def stream_file(
                 result = transform(chunk)
                 carried = [c for c in chunk.columns if c in keep]  # in the input's order
                 if chunks == 0:
-                    check_no_clash(carried, list(result.columns), source)
+                    outputs = [*result.columns, *(["image"] if image_folder else [])]
+                    check_no_clash(carried, outputs, source)
                 for name in carried:
                     result[name] = chunk[name].to_numpy()
+                if table_out is None:
+                    writer = writer or _ImageFolderWriter(tmp, image_shape or (), features, source)
+                    writer.write_frame(result)
+                    total += len(chunk)
+                    chunks += 1
+                    continue
                 table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
                 if writer is None:
                     schema = table.schema
@@ -502,6 +592,7 @@ def _stream_model(
     rows: int,
     keep: set[str],
     transform: Callable[[pd.DataFrame], pd.DataFrame],
+    image_folder: bool = False,
 ) -> tuple[int, int]:
     """:func:`stream_file` with what the shipped ``encoder`` says of its inputs: features,
     image shape and whether it resizes, label, ignored columns, columns of categories, and
@@ -520,6 +611,7 @@ def _stream_model(
         encoder.preprocessing.impute is not None,
         encoder.preprocessing.missing_category,
         encoder.image_resize,
+        image_folder,
     )
 
 
@@ -638,7 +730,15 @@ def reconstruct_file(
     passed through the clean autoencoder (no noise; a VAE's mean), unscaled. A denoising model's
     reconstructions are the denoised rows. Same feature columns (one of categories holds the
     category its rebuilt 0/1 columns favour); the label and the columns in ``keep`` are carried
-    through."""
+    through. For a model trained on images, an ``output`` folder (:func:`is_folder_output`)
+    gets the rebuilt images as PNG files at the model's size instead
+    (:class:`_ImageFolderWriter`)."""
+    image_folder = is_folder_output(output)
+    if image_folder and encoder.image_shape is None:
+        raise AefxError(
+            f"{output}: a folder takes rebuilt images, but the model was trained on table rows; "
+            "name a CSV or Parquet file"
+        )
     counts = InputCounts(encoder)
 
     def transform(chunk: pd.DataFrame) -> pd.DataFrame:
@@ -647,7 +747,7 @@ def reconstruct_file(
         rebuilt = autoencoder.predict(np.asarray(X, dtype="float32"), batch_size=4096, verbose=0)
         return encoder.unscale(rebuilt, chunk.index)
 
-    total, chunks = _stream_model(encoder, source, output, rows, set(keep), transform)
+    total, chunks = _stream_model(encoder, source, output, rows, set(keep), transform, image_folder)
     log.info("reconstruct: %d rows in %d chunk(s) -> %s", total, chunks, output)
     return EncodeStats(
         total, chunks, len(encoder.code_columns), unseen=counts.unseen, filled=counts.filled

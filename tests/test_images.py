@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -523,6 +524,92 @@ def test_a_model_trained_on_resized_images_resizes_new_ones(project):
         codes[source] = pd.read_csv(project / f"{source}.csv")[model.code_columns].to_numpy()
     assert len(codes["new"]) == 3 and len(codes["new.npy"]) == 2
     np.testing.assert_allclose(codes["new"], codes["new.npy"][[0, 0, 0]], atol=1e-6)
+
+
+def test_reconstruct_gives_images_back_as_png_files_in_a_folder(project):
+    """`aefx reconstruct` of images into a folder: one PNG per image at the model's size, named
+    after the file it came from (numbered in order for an array), whose 8-bit levels are the
+    rebuilt pixel rows', listed with the carried columns in reconstructions.csv. A folder it
+    wrote before is replaced whole; any other non-empty folder, or two images that would get
+    one name, are refused in one line with nothing written."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from aefx.encode import reconstruct_file
+    from tests.conftest import run_command
+
+    params, model = train_on_digits("autoencoder.epochs=2")
+    rows = pd.read_parquet(params.paths.test).head(6)
+    images = np.round(rows.drop(columns="label").to_numpy() * 255).astype(np.uint8)
+    images = images.reshape(-1, 8, 8)
+    for i, (image, label) in enumerate(zip(images, rows["label"], strict=True)):
+        name = f"{i}.bmp" if i == 0 else f"{i}.png"  # any image type comes back as PNG
+        (project / "new" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, "L").save(project / "new" / str(label) / name)
+    np.savez("labelled.npz", x=images, y=rows["label"].to_numpy())
+
+    def reconstruct(source: str, output: str):
+        meta = str(params.paths.encoder_meta)
+        cli = (sys.executable, "-m", "aefx", "reconstruct", "-m", meta, "-i", source, "-o", output)
+        return run_command(*cli, cwd=project)
+
+    for output in ("rows.parquet", "rebuilt"):
+        done = reconstruct("new", output)
+        assert done.returncode == 0, done.stderr
+    rebuilt = pd.read_parquet("rows.parquet")
+    index = pd.read_csv(project / "rebuilt" / "reconstructions.csv")
+    folder = project / "rebuilt"
+    pngs = sorted(f.relative_to(folder).as_posix() for f in folder.glob("*/*"))
+    names = [Path(f).with_suffix(".png").as_posix() for f in rebuilt["file"]]
+    first = str(rows["label"].iloc[0])
+    assert sorted(names) == pngs and len(pngs) == 6 and f"{first}/0.bmp" in list(rebuilt["file"])
+    assert list(index.columns) == ["image", "file"]
+    assert list(index["image"]) == names and list(index["file"]) == list(rebuilt["file"])
+    levels = np.clip(rebuilt[model.features].to_numpy(), 0, 1) * 255
+    for name, expected in zip(names, levels.reshape(-1, 8, 8), strict=True):
+        with Image.open(project / "rebuilt" / name) as png:
+            assert png.mode == "L" and png.size == (8, 8)
+            np.testing.assert_allclose(np.asarray(png), expected, atol=0.5 + 1e-3)
+
+    # From an array: numbered in its order, its labels carried into the index; a folder that
+    # reconstruct wrote before is replaced, not added to.
+    done = reconstruct("labelled.npz", "rebuilt")
+    assert done.returncode == 0, done.stderr
+    files = sorted(f.name for f in (project / "rebuilt").rglob("*") if f.is_file())
+    assert files == [f"{i:05d}.png" for i in range(6)] + ["reconstructions.csv"]
+    index = pd.read_csv(project / "rebuilt" / "reconstructions.csv")
+    assert list(index.columns) == ["image", "label"]
+    assert list(index["label"]) == list(rows["label"])
+    row_2 = [Path(f).stem for f in rebuilt["file"]].index("2")  # files are read in path order
+    with Image.open(project / "rebuilt" / "00002.png") as png:
+        expected = levels.reshape(-1, 8, 8)[row_2]
+        np.testing.assert_allclose(np.asarray(png), expected, atol=0.5 + 1e-3)
+
+    before = {f: f.read_bytes() for f in project.rglob("*") if f.is_file()}
+    (project / "mine").mkdir()
+    (project / "mine" / "notes.txt").write_text("mine")
+    before[project / "mine" / "notes.txt"] = b"mine"
+    twin = project / "new" / str(rows["label"].iloc[1]) / "1.jpg"  # beside 1.png
+    Image.fromarray(images[0], "L").save(twin)
+    refusals = {
+        ("new", "mine"): "mine: has files but no reconstructions.csv, and reconstruct replaces "
+        "the whole folder; write the images to a new or empty folder",
+        ("new", "fresh"): f"would both be written as {twin.parent.name}/1.png; rename one",
+        ("new", "new/out"): "new/out: is inside the input folder new; write it elsewhere",
+    }
+    for (source, output), message in refusals.items():
+        done = reconstruct(source, output)
+        assert done.returncode == 2 and message in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    twin.unlink()
+    assert {f: f.read_bytes() for f in project.rglob("*") if f.is_file()} == before
+    assert not (project / "fresh").exists()
+    # A model trained on table rows has no images to give back.
+    table_model = SimpleNamespace(image_shape=None)
+    with pytest.raises(AefxError, match="a folder takes rebuilt images, but the model was"):
+        reconstruct_file(table_model, None, project / "rows.parquet", project / "fresh")
+    assert not (project / "fresh").exists()
 
 
 def test_reconstruction_panels_clip_noisy_colour_pixels_and_show_grey_as_2d():

@@ -37,16 +37,23 @@ def _project_encoder(paths: PathsConfig) -> str:
 
 
 def _shipped_model(
-    model: str | None, input_path: Path, output: Path, params_file: Path
+    model: str | None,
+    input_path: Path,
+    output: Path,
+    params_file: Path,
+    image_folder: bool = False,
 ) -> tuple[Any, tuple[str, str]]:
     """The encoder that ``model`` names (by default the project's own), with its scaler, and
-    its (encoder, metadata) files, for the commands that stream new rows; the output is
-    checked before anything loads."""
+    its (encoder, metadata) files, for the commands that stream new rows; the output (a file,
+    or with ``image_folder`` also a folder of images) is checked before anything loads."""
     from aefx.config import PathsConfig, load_params
-    from aefx.encode import output_format, resolve_model
+    from aefx.encode import check_image_folder, is_folder_output, output_format, resolve_model
     from aefx.tracking import tracking_uri
 
-    output_format(input_path, output)
+    if image_folder and is_folder_output(output):
+        check_image_folder(input_path, output)
+    else:
+        output_format(input_path, output)
     # Outside a project (no params file) the defaults stand: models/encoder.json, mlruns/.
     params = load_params(params_file) if params_file.is_file() else None
     model = model or _project_encoder(params.paths if params else PathsConfig())
@@ -203,7 +210,9 @@ def reconstruct(
         typer.Option(
             "--output",
             "-o",
-            help="CSV, compressed CSV or Parquet file of rebuilt rows (by its suffix).",
+            help="CSV, compressed CSV or Parquet file of rebuilt rows (by its suffix); for a "
+            "model trained on images, also a folder, for one PNG per image at the model's size "
+            "(and reconstructions.csv, which lists them).",
         ),
     ],
     model: ModelOption = None,
@@ -213,16 +222,20 @@ def reconstruct(
 ) -> None:
     """New rows as the shipped autoencoder rebuilds them (denoised, for a denoising model).
 
-    Rows come back in the input's units and columns; the label is carried through."""
-    from aefx.encode import reconstruct_file
+    Rows come back in the input's units and columns; the label is carried through. Images
+    may come back as images instead: name a folder as the output."""
+    from aefx.encode import IMAGE_INDEX, is_folder_output, reconstruct_file
 
-    encoder, files = _shipped_model(model, input_path, output, params_file)
+    encoder, files = _shipped_model(model, input_path, output, params_file, image_folder=True)
     from aefx.serving import load_autoencoder
 
     autoencoder = load_autoencoder(*files)
     with interruptible(NOTHING_WRITTEN):
         stats = reconstruct_file(encoder, autoencoder, input_path, output, rows, keep or [])
-    typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
+    if is_folder_output(output):
+        typer.echo(f"{stats.rows} images rebuilt into {output} as PNG files ({IMAGE_INDEX})")
+    else:
+        typer.echo(f"{stats.rows} rows rebuilt into {output} ({stats.chunks} chunk(s))")
     warn_inputs(stats, encoder)
 
 
