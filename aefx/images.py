@@ -254,10 +254,49 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
 
 
-def _class_files(path: Path) -> list[tuple[str, Path]]:
+# The sub-folders that split a folder of images into its own parts, each a folder of class
+# folders, as many image data sets come (train/cat/..., test/cat/...); a validation part joins
+# training, where aefx takes its own validation slice. Matched without regard to case.
+TRAIN_PARTS = ("train", "training")
+TEST_PARTS = ("test", "testing")
+VALIDATION_PARTS = ("val", "valid", "validation")
+
+
+def _split_parts(path: Path) -> tuple[list[Path], Path] | None:
+    """The training parts (train, and a validation part if there is one) and the test part of
+    a folder that holds both a train and a test folder; None for a folder of class folders."""
+    folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    train = [p for p in folders if p.name.lower() in TRAIN_PARTS]
+    test = [p for p in folders if p.name.lower() in TEST_PARTS]
+    if not train or not test:
+        return None
+    validation = [p for p in folders if p.name.lower() in VALIDATION_PARTS]
+    others = [p.name for p in folders if p not in (*train, *test, *validation)]
+    if others or len(train) > 1 or len(test) > 1:
+        extra = others or [p.name for p in (train[1:] or test[1:])]
+        raise AefxError(
+            f"{path}: holds {train[0].name}/ and {test[0].name}/ folders, and also "
+            f"{', '.join(f'{name}/' for name in extra)}; a folder of images holds either one "
+            "sub-folder per class, or train/ and test/ (and val/) folders of such"
+        )
+    return [*train, *validation], test[0]
+
+
+def folder_files(path: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """Each image file of a folder of images with its class, as (training, test): a folder of
+    class folders is all training (the pipeline splits it); a folder split in its own parts
+    (:func:`_split_parts`) gives its test part's apart."""
+    parts = _split_parts(path)
+    if parts is None:
+        return _class_files(path), []
+    train, test = parts
+    return [f for part in train for f in _class_files(part)], _class_files(test, min_classes=1)
+
+
+def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     """Each image file of a folder of class folders, with its class."""
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
     # A class folder's images at any depth (cats/2019/a.png is a cat), as `aefx encode` reads
     # a folder; names starting with '.' (.DS_Store, .thumbnails/) are no images.
@@ -276,7 +315,8 @@ def folder_bytes(path: Path, size: tuple[int, int] | None = None) -> int:
     """Estimated float32 size of a folder of class folders' images once read (at ``size``,
     height and width, where set): the first image's shape and colour (from its header) times
     the number of files, as all must be of that shape without ``size``."""
-    files = _class_files(path)
+    train, test = folder_files(path)
+    files = train + test
     first = files[0][1]
     if sniff(first) is None:
         return 0  # load_folder names the file that is not an image
@@ -290,8 +330,22 @@ def folder_bytes(path: Path, size: tuple[int, int] | None = None) -> int:
 
 def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
     """One sub-folder per class, holding image files (at any depth below it) of one shape, or
-    of any shapes where each is resized to ``size`` (height, width)."""
-    files = _class_files(path)
+    of any shapes where each is resized to ``size`` (height, width); or train/ and test/ folders
+    of such, whose split is kept (:func:`folder_files`)."""
+    train, test = folder_files(path)
+    images = _read_files(path, train + test, size)
+    if not test:
+        return images
+    n = len(train)
+    x, y = images.images, images.labels
+    return ImageSet(x[:n], y[:n], x[n:], y[n:])
+
+
+def _read_files(
+    path: Path, files: list[tuple[str, Path]], size: tuple[int, int] | None
+) -> ImageSet:
+    """The image ``files`` of the folder ``path`` with their classes, read as one set: one
+    shape (or resized to ``size``), and colour if any of them holds colour."""
     labels = np.asarray([label for label, _ in files])
     if size is not None:
         # Each photo is resized as it is read, so memory holds one at full size at a time: as

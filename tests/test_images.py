@@ -110,6 +110,46 @@ def test_a_class_folders_images_are_read_at_any_depth(tmp_path):
     assert pd.concat([train, test])["label"].value_counts().to_dict() == {"cat": 9, "dog": 3}
 
 
+def test_an_image_folder_split_in_train_and_test_folders_keeps_its_split(tmp_path):
+    """Many image data sets come as train/<class>/... and test/<class>/...: read as class
+    folders at any depth, they made the classes "test" and "train". Their split is kept, as a
+    .npz's is; a validation part joins training (the pipeline takes its own validation slice);
+    one colour image makes them all colour. Other folders beside the parts are refused."""
+    from PIL import Image
+
+    from aefx.images import folder_bytes
+
+    root = tmp_path / "imgs"
+    levels = {"train": 10, "val": 90, "Test": 170}  # each part's images have levels of their own
+    for part, start in levels.items():
+        for c, cls in enumerate(("cat", "dog")):
+            (root / part / cls).mkdir(parents=True)
+            for i in range(3 if part == "val" else 5):
+                level = start + 10 * c + i
+                Image.new("L", (4, 6), color=level).save(root / part / cls / f"{i}.png")
+    cfg = DataConfig(source="images", path=root)
+    result, train, test, schema = run_ingest(cfg, tmp_path / "out")
+    assert result.classes == ("cat", "dog") and (result.n_train, result.n_test) == (16, 10)
+    assert schema["image_shape"] == [6, 4, 1]
+    test_levels = set(np.round(test.drop(columns="label").to_numpy() * 255).ravel())
+    train_levels = set(np.round(train.drop(columns="label").to_numpy() * 255).ravel())
+    assert min(test_levels) >= 170 and max(train_levels) < 170 and min(train_levels) == 10
+    assert test["label"].value_counts().to_dict() == {"cat": 5, "dog": 5}
+    assert folder_bytes(root) == 26 * 6 * 4 * 4  # the estimate counts every part's images
+
+    Image.new("RGB", (4, 6), color=(200, 0, 0)).save(root / "Test" / "dog" / "red.png")
+    result, train, test, schema = run_ingest(cfg, tmp_path / "colour")
+    assert schema["image_shape"] == [6, 4, 3] and result.n_test == 11
+    (root / "notes").mkdir()
+    with pytest.raises(AefxError) as err:
+        run_ingest(cfg, tmp_path / "other")
+    assert str(err.value) == (
+        f"{root}: holds train/ and Test/ folders, and also notes/; a folder of images holds "
+        "either one sub-folder per class, or train/ and test/ (and val/) folders of such"
+    )
+    assert not (tmp_path / "other").exists()
+
+
 def test_photos_stored_sideways_are_read_upright_as_their_exif_says(tmp_path):
     """A phone stores a portrait photo as landscape pixels plus an EXIF orientation. Read as
     stored, it was refused beside upright photos ('image is 6x4 but ... is 4x6') or, had all
