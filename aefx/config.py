@@ -51,7 +51,8 @@ class DataConfig(_Frozen):
     Tables: ``synthetic`` (the reference task) or ``file`` (CSV/Parquet at ``path``).
     Images: ``digits`` (scikit-learn's embedded 8x8 digits), ``mnist``/``fashion_mnist`` (a local
     ``.npz`` in Keras' layout at ``path``), or ``images`` (a folder with one sub-folder per class,
-    or a ``.npz``/``.npy`` array at ``path``; a ``.npy`` takes its labels from ``labels_path``).
+    or train/ and test/ folders of such, or a ``.npz``/``.npy`` array at ``path``; a ``.npy``, or
+    a folder of images a CSV names, takes its labels from ``labels_path``).
     """
 
     source: DataSource = "synthetic"

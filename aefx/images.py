@@ -282,15 +282,97 @@ def _split_parts(path: Path) -> tuple[list[Path], Path] | None:
     return [*train, *validation], test[0]
 
 
-def folder_files(path: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+def folder_files(
+    path: Path, labels_path: Path | None = None, label: str = "label"
+) -> tuple[list[tuple[Any, Path]], list[tuple[Any, Path]]]:
     """Each image file of a folder of images with its class, as (training, test): a folder of
     class folders is all training (the pipeline splits it); a folder split in its own parts
-    (:func:`_split_parts`) gives its test part's apart."""
+    (:func:`_split_parts`) gives its test part's apart. With ``labels_path`` the classes come
+    from that file instead (:func:`_listed_files`)."""
+    if labels_path is not None:
+        return _listed_files(path, labels_path, label), []
     parts = _split_parts(path)
     if parts is None:
         return _class_files(path), []
     train, test = parts
     return [f for part in train for f in _class_files(part)], _class_files(test, min_classes=1)
+
+
+def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, Path]]:
+    """The image files of a folder (at any depth) with the labels a CSV gives them, as many data
+    sets come (a folder of images and a train.csv of id,label). The CSV's first column names
+    each image by its path under the folder, with or without its suffix (the ids such files
+    list); its label is in the column named like ``label``, else in the last column. Every
+    image must be listed once, and every name must be an image; in path order."""
+    from pathlib import PurePosixPath
+
+    import pandas as pd
+
+    from aefx.validation import READ_ERRORS, check_content, show_value, unreadable
+
+    if not labels_path.is_file():
+        raise AefxError(f"{labels_path}: labels file not found")
+    check_content(labels_path)
+    try:
+        header = pd.read_csv(labels_path, nrows=0).columns
+        frame = pd.read_csv(labels_path, dtype={header[0]: str} if len(header) else None)
+    except READ_ERRORS as exc:
+        raise unreadable(labels_path, exc) from None
+    if frame.shape[1] < 2:
+        raise AefxError(
+            f"{labels_path}: a folder's labels need two columns, each image's file name and its "
+            f"label (found {', '.join(map(repr, map(str, frame.columns))) or 'none'})"
+        )
+    named, labels = (
+        frame.iloc[:, 0],
+        frame[label if label in frame.columns[1:] else frame.columns[-1]],
+    )
+    images = {
+        f.relative_to(path).as_posix(): f
+        for f in sorted(path.rglob("*"))
+        if f.is_file()
+        and f.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in f.relative_to(path).parts)
+    }
+    by_stem: dict[str, list[str]] = {}
+    for name in images:
+        by_stem.setdefault(str(PurePosixPath(name).with_suffix("")), []).append(name)
+    listed: dict[str, tuple[int, Any]] = {}  # image name -> (row of the CSV, label)
+    unknown: list[str] = []
+    for row, (value, given) in enumerate(zip(named, labels, strict=True), start=1):
+        key = "" if pd.isna(value) else str(value).strip()
+        matches = [key] if key in images else by_stem.get(key, [])
+        if len(matches) > 1:
+            raise AefxError(
+                f"{labels_path}: row {row} names {key!r}, which is {' and '.join(matches)}; "
+                "name it with its suffix"
+            )
+        if not matches:
+            unknown.append(key)
+            continue
+        if matches[0] in listed:
+            raise AefxError(
+                f"{labels_path}: rows {listed[matches[0]][0]} and {row} both name {matches[0]}"
+            )
+        if pd.isna(given):
+            raise AefxError(f"{labels_path}: row {row} ({key}) has no label")
+        listed[matches[0]] = (row, given)
+    if unknown:
+        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        raise AefxError(
+            f"{labels_path}: {show_value(unknown[0])}{more} name no image file in {path} "
+            "(the first column names each image by its path under the folder)"
+        )
+    unlisted = [name for name in images if name not in listed]
+    if unlisted:
+        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
+        raise AefxError(
+            f"{path}: {unlisted[0]}{more} not in {labels_path}; give each image a label there, "
+            "or move it out of the folder"
+        )
+    if not images:
+        raise AefxError(f"{path}: no image files in this folder")
+    return [(listed[name][1], file) for name, file in images.items()]
 
 
 def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
@@ -311,11 +393,16 @@ def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     return files
 
 
-def folder_bytes(path: Path, size: tuple[int, int] | None = None) -> int:
+def folder_bytes(
+    path: Path,
+    size: tuple[int, int] | None = None,
+    labels_path: Path | None = None,
+    label: str = "label",
+) -> int:
     """Estimated float32 size of a folder of class folders' images once read (at ``size``,
     height and width, where set): the first image's shape and colour (from its header) times
     the number of files, as all must be of that shape without ``size``."""
-    train, test = folder_files(path)
+    train, test = folder_files(path, labels_path, label)
     files = train + test
     first = files[0][1]
     if sniff(first) is None:
@@ -328,11 +415,16 @@ def folder_bytes(path: Path, size: tuple[int, int] | None = None) -> int:
     return len(files) * height * width * (1 if grey else 3) * 4
 
 
-def load_folder(path: Path, size: tuple[int, int] | None = None) -> ImageSet:
+def load_folder(
+    path: Path,
+    size: tuple[int, int] | None = None,
+    labels_path: Path | None = None,
+    label: str = "label",
+) -> ImageSet:
     """One sub-folder per class, holding image files (at any depth below it) of one shape, or
     of any shapes where each is resized to ``size`` (height, width); or train/ and test/ folders
-    of such, whose split is kept (:func:`folder_files`)."""
-    train, test = folder_files(path)
+    of such, whose split is kept; or images named in ``labels_path`` (:func:`folder_files`)."""
+    train, test = folder_files(path, labels_path, label)
     images = _read_files(path, train + test, size)
     if not test:
         return images
@@ -546,9 +638,14 @@ def check_image_path(source: str, path: Path | None) -> None:
 
 
 def load_image_source(
-    source: str, path: Path | None, labels_path: Path | None, size: tuple[int, int] | None = None
+    source: str,
+    path: Path | None,
+    labels_path: Path | None,
+    size: tuple[int, int] | None = None,
+    label: str = "label",
 ) -> ImageSet:
-    """The images ``source`` names, each resized to ``size`` (height, width) where one is set."""
+    """The images ``source`` names, each resized to ``size`` (height, width) where one is set;
+    a folder's labels file gives its ``label`` column's labels."""
     check_image_path(source, path)
     if source == "digits":
         return load_digits_set().resized(size)
@@ -556,7 +653,7 @@ def load_image_source(
     if source in ("mnist", "fashion_mnist"):
         return load_keras_npz(path).resized(size)
     if path.is_dir():
-        return load_folder(path, size)
+        return load_folder(path, size, labels_path, label)
     return load_array(path, labels_path).resized(size)
 
 

@@ -269,9 +269,9 @@ def load_splits(cfg: DataConfig) -> Splits:
             check_budget(path, array_bytes(path), cfg.memory_budget_mb)
         elif path is not None and path.is_dir():
             smaller = "data.image_size: [height, width] reads them smaller, or raise the budget"
-            estimate = folder_bytes(path, cfg.image_size)
+            estimate = folder_bytes(path, cfg.image_size, cfg.labels_path, cfg.label)
             check_budget(path, estimate, cfg.memory_budget_mb, smaller)
-        images = load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size)
+        images = load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size, cfg.label)
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)
         if images.test_images is not None:

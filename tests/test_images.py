@@ -150,6 +150,63 @@ def test_an_image_folder_split_in_train_and_test_folders_keeps_its_split(tmp_pat
     assert not (tmp_path / "other").exists()
 
 
+def test_a_flat_image_folder_takes_its_labels_from_a_csv_naming_each_file(tmp_path):
+    """A folder of images with a CSV of file name and label (a train.csv of id,label), which
+    was refused for having no class folders, with data.labels_path silently unused. Names may
+    leave out the suffix; the label column is data.label's if the CSV has one, else the last."""
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    (root / "more").mkdir(parents=True)
+    names = [f"more/{i}" if i % 3 == 0 else str(i) for i in range(12)]
+    for i, name in enumerate(names):
+        Image.new("L", (5, 5), color=20 * i).save(root / f"{name}.png")
+    (root / ".thumb.png").write_bytes(b"")  # hidden: no image
+    labels = pd.DataFrame(
+        {"id": names, "kind": ["cat", "dog"] * 6, "source": ["web"] * 12}  # data.label: kind
+    )
+    labels.sample(frac=1, random_state=0).to_csv(tmp_path / "labels.csv", index=False)
+    cfg = DataConfig(
+        source="images",
+        path=root,
+        labels_path=tmp_path / "labels.csv",
+        label="kind",
+        test_size=0.25,
+    )
+    result, train, test, schema = run_ingest(cfg, tmp_path / "out")
+    assert result.classes == ("cat", "dog") and (result.n_train, result.n_test) == (9, 3)
+    assert schema["image_shape"] == [5, 5, 1]
+    rows = pd.concat([train, test])
+    level = np.round(rows.drop(columns="kind").to_numpy()[:, 0] * 255 / 20).astype(int)
+    assert list(rows["kind"]) == ["cat" if i % 2 == 0 else "dog" for i in level]  # as listed
+
+    def refused(table: pd.DataFrame) -> str:
+        table.to_csv(tmp_path / "bad.csv", index=False)
+        bad = DataConfig(source="images", path=root, labels_path=tmp_path / "bad.csv")
+        with pytest.raises(AefxError) as err:
+            run_ingest(bad, tmp_path / "bad")
+        assert not (tmp_path / "bad").exists()
+        return str(err.value)
+
+    two = labels[["id", "kind"]]
+    bad = tmp_path / "bad.csv"
+    assert refused(two.iloc[1:]) == (
+        f"{root}: more/0.png not in {bad}; give each image a label there, or move it out of "
+        "the folder"
+    )
+    assert refused(two.replace({"id": {"1": "one", "2": "two"}})) == (
+        f"{bad}: 'one' and 1 more name no image file in {root} (the first column names each "
+        "image by its path under the folder)"
+    )
+    assert refused(pd.concat([two, two.iloc[[4]]])) == f"{bad}: rows 5 and 13 both name 4.png"
+    assert refused(two.assign(kind=["cat", None] * 6)) == f"{bad}: row 2 (1) has no label"
+    assert "need two columns" in refused(two[["id"]])
+    Image.new("L", (5, 5)).save(root / "1.jpg")
+    assert (
+        refused(two) == f"{bad}: row 2 names '1', which is 1.jpg and 1.png; name it with its suffix"
+    )
+
+
 def test_photos_stored_sideways_are_read_upright_as_their_exif_says(tmp_path):
     """A phone stores a portrait photo as landscape pixels plus an EXIF orientation. Read as
     stored, it was refused beside upright photos ('image is 6x4 but ... is 4x6') or, had all
