@@ -117,6 +117,11 @@ class DataConfig(_Frozen):
             raise ValueError(
                 f"data.image_size is for images; data.source {self.source!r} is a table"
             )
+        if self.labels_path is not None and self.source != "images":
+            raise ValueError(
+                "data.labels_path is for data.source images (the labels of a .npy or of a folder "
+                f"of images); data.source {self.source!r} has its labels already"
+            )
         if self.impute and self.is_image:
             raise ValueError(f"data.impute is for tables; data.source {self.source!r} has none")
         if self.categorical and self.is_image:

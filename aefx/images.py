@@ -187,6 +187,11 @@ def _keras_layout(arrays: dict[str, np.ndarray], path: Path) -> ImageSet:
 def load_array(path: Path, labels_path: Path | None) -> ImageSet:
     """A user's ``.npz`` (arrays x and y, or Keras' split layout) or ``.npy`` plus labels."""
     if path.suffix.lower() == ".npz":
+        if labels_path is not None:
+            raise AefxError(
+                f"{path}: a .npz holds its own labels (array y); data.labels_path is for a .npy "
+                "or a folder of images"
+            )
         arrays = _open_npz(path)
         if "x_train" in arrays:
             return _keras_layout(arrays, path)

@@ -106,6 +106,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
         (
+            "{}\n",
+            ["data.source=digits", "data.labels_path=labels.csv"],
+            "data.labels_path is for data.source images (the labels of a .npy or of a folder "
+            "of images); data.source 'digits' has its labels already\n",
+        ),
+        (
             "data:\n  label: no\n",
             ["data.ignore=[id, on]"],
             "data.label: Input should be a valid string (YAML reads a bare yes, no, on or off "

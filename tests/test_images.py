@@ -415,6 +415,10 @@ def test_npy_images_with_labels_and_bad_arrays(tmp_path):
     hot = DataConfig(source="images", path=tmp_path / "hot.npy", labels_path=tmp_path / "y.npy")
     with pytest.raises(AefxError, match=r"float pixels must lie in \[0, 1\]"):
         run_ingest(hot, tmp_path / "bad")
+    np.savez(tmp_path / "xy.npz", x=np.load(tmp_path / "x.npy"), y=np.load(tmp_path / "y.npy"))
+    both = DataConfig(source="images", path=tmp_path / "xy.npz", labels_path=tmp_path / "y.npy")
+    with pytest.raises(AefxError, match=r"xy.npz: a .npz holds its own labels \(array y\)"):
+        run_ingest(both, tmp_path / "bad")  # labels_path went unused
     (tmp_path / "fake.npz").write_text("not a zip")
     with pytest.raises(AefxError, match=r"not a \.npz archive"):
         run_ingest(DataConfig(source="images", path=tmp_path / "fake.npz"), tmp_path / "bad")
