@@ -299,6 +299,7 @@ def folder_files(
     parts = _split_parts(path)
     if parts is None:
         return _class_files(path), []
+    _no_loose_images(path, "the train/ and test/ folders")
     train, test = parts
     return [f for part in train for f in _class_files(part)], _class_files(test, min_classes=1)
 
@@ -380,8 +381,26 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
     return [(listed[name][1], file) for name, file in images.items()]
 
 
+def _no_loose_images(path: Path, where: str) -> None:
+    """A folder whose images belong in sub-folders holds none of its own: one would have no
+    class, and was left out without a word."""
+    loose = sorted(
+        f
+        for f in path.iterdir()
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+    )
+    if loose:
+        more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
+        raise AefxError(
+            f"{path}: {loose[0].name}{more} {'lie' if more else 'lies'} outside {where}; move "
+            "each image into its "
+            "class's folder, or out of this folder"
+        )
+
+
 def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     """Each image file of a folder of class folders, with its class."""
+    _no_loose_images(path, "the class folders")
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < min_classes:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")

@@ -86,11 +86,21 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
         for i in range(8):
             pixels = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "imgs" / cls / f"{i}.png")
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image, and not in a class folder")
     cfg = DataConfig(source="images", path=tmp_path / "imgs")
     result, _, _, schema = run_ingest(cfg, tmp_path / "out")
     assert schema["image_shape"] == [5, 7, 3] and result.classes == ("cat", "dog")
     assert len(schema["features"]) == 5 * 7 * 3
     assert result.n_train + result.n_test == 16
+    # An image beside the class folders has no class: it was left out without a word.
+    for name in ("b.jpg", "a.png"):
+        Image.fromarray(pixels).save(tmp_path / "imgs" / name)
+    with pytest.raises(AefxError) as err:
+        run_ingest(cfg, tmp_path / "loose")
+    assert str(err.value) == (
+        f"{tmp_path / 'imgs'}: a.png and 1 more lie outside the class folders; move each image "
+        "into its class's folder, or out of this folder"
+    )
 
 
 def test_a_class_folders_images_are_read_at_any_depth(tmp_path):
@@ -140,6 +150,10 @@ def test_an_image_folder_split_in_train_and_test_folders_keeps_its_split(tmp_pat
     Image.new("RGB", (4, 6), color=(200, 0, 0)).save(root / "Test" / "dog" / "red.png")
     result, train, test, schema = run_ingest(cfg, tmp_path / "colour")
     assert schema["image_shape"] == [6, 4, 3] and result.n_test == 11
+    Image.new("L", (4, 6)).save(root / "train" / "x.png")  # no class: refused, not left out
+    with pytest.raises(AefxError, match=r"train: x.png lies outside the class folders"):
+        run_ingest(cfg, tmp_path / "loose")
+    (root / "train" / "x.png").unlink()
     (root / "notes").mkdir()
     with pytest.raises(AefxError) as err:
         run_ingest(cfg, tmp_path / "other")
