@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,9 +185,7 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
                 "meta": str(p.encoder_meta),
                 "autoencoder": str(p.autoencoder),  # for `aefx score`
             },
-            signature=_signature(
-                infer_signature(sample, loaded.predict(None, sample)), list(loaded.categories)
-            ),
+            signature=_signature(infer_signature(sample, loaded.predict(None, sample))),
             input_example=sample.head(3),
             pip_requirements=PIP_REQUIREMENTS,
             # A copy of the aefx package, put on sys.path when the model loads: it loads where
@@ -199,18 +196,18 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
         )
 
 
-def _signature(inferred: Any, categorical: Sequence[str]) -> Any:
-    """``inferred`` with the columns of categories typed ``any``: the rows read from the
-    ingested split hold them as text, but a request may send codes as numbers (``plan: 2``),
-    which MLflow's check of a string column refuses; the model reads either."""
+def _signature(inferred: Any) -> Any:
+    """``inferred`` with every input column typed ``any``, its name still required. The model
+    reads numbers of any dtype and categories as text or numbers, where MLflow's typed check
+    refused much of that before the model saw it: an int64 column (whole numbers, as pandas
+    reads them) for a feature typed double, anything but float32 for pixels typed float, a
+    float or a gap for a feature typed long, and codes sent as numbers (``plan: 2``) for a
+    column of categories typed string."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    if not categorical:
-        return inferred
     inputs = [
-        ColSpec(AnyType(), spec.name, required=spec.required) if spec.name in categorical else spec
-        for spec in inferred.inputs.inputs
+        ColSpec(AnyType(), spec.name, required=spec.required) for spec in inferred.inputs.inputs
     ]
     return ModelSignature(inputs=Schema(inputs), outputs=inferred.outputs)
 

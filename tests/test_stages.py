@@ -249,6 +249,16 @@ def test_codes_read_as_floats_are_the_same_categories_as_codes_read_as_whole_num
     as_text = model.predict(rows.astype({"plan": str})).to_numpy()
     np.testing.assert_array_equal(model.predict(rows).to_numpy(), as_text)
     np.testing.assert_array_equal(model.predict(rows.astype({"plan": float})).to_numpy(), as_text)
+    # Numbers of any dtype: whole numbers read as int64, float32 from Parquet or an array. The
+    # signature took only float64 for the float column "a" and refused the others.
+    whole = rows.assign(a=[0, 1, 2])
+    np.testing.assert_allclose(
+        model.predict(whole).to_numpy(), model.predict(whole.astype({"a": float})).to_numpy()
+    )
+    single = rows.astype({"a": "float32"})
+    np.testing.assert_allclose(model.predict(single).to_numpy(), as_text, atol=1e-6)
+    with pytest.raises(Exception, match="plan"):  # the columns are still required
+        model.predict(rows.drop(columns="plan"))
 
 
 def test_rare_categories_share_a_column_and_a_missing_category_has_its_own(project):
