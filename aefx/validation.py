@@ -562,7 +562,9 @@ def over_budget(
     """The refusal of ``path`` at ``estimate`` bytes; ``partial``: a count that stopped once
     over the budget, so a lower bound."""
     needs = "more than" if partial else "about"
+    # Under half a megabyte would round to "0 MB" (a budget set below 1 MB): say it in KB.
+    size = f"{estimate / 2**10:,.0f} KB" if estimate < 2**19 else f"{estimate / 2**20:,.0f} MB"
     return AefxError(
-        f"{path}: needs {needs} {estimate / 2**20:,.0f} MB in memory, over "
-        f"data.memory_budget_mb={budget_mb:g} ({advice})"
+        f"{path}: needs {needs} {size} in memory, over data.memory_budget_mb={budget_mb:g} "
+        f"({advice})"
     )

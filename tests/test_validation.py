@@ -17,7 +17,7 @@ from hypothesis.extra.pandas import column, data_frames
 
 from aefx.config import DataConfig
 from aefx.errors import AefxError
-from aefx.validation import table_warnings, validate_table
+from aefx.validation import over_budget, table_warnings, validate_table
 from tasks.ingest import ingest
 
 
@@ -679,7 +679,9 @@ def test_a_folder_of_csv_files_is_read_as_the_one_csv_it_splits(tmp_path):
     budget = (plain + 1000) / 2**20
     with pytest.raises(AefxError) as caught:
         run_ingest(DataConfig(path=folder, memory_budget_mb=budget, **cfg), tmp_path / "out")
-    assert str(caught.value).startswith(f"{folder}: needs more than 0 MB in memory, over ")
+    assert re.match(
+        rf"{re.escape(str(folder))}: needs more than \d+ KB in memory, over ", str(caught.value)
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -803,6 +805,9 @@ def test_a_folder_of_parquet_files_that_cannot_be_read_is_one_line(tmp_path):
         f"{big}: needs about 1 MB in memory, over data.memory_budget_mb=0.5 (raise the budget, "
         "or use a smaller file)"
     )
+    # Under half a MB is said in KB: a budget below 1 MB said "needs about 0 MB".
+    small = over_budget(big, 40_000, 0.01)
+    assert str(small).startswith(f"{big}: needs about 39 KB in memory, over ")
 
 
 def test_a_file_over_the_memory_budget_is_refused_before_reading(tmp_path):
