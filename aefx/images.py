@@ -15,7 +15,7 @@ from aefx.errors import AefxError
 if TYPE_CHECKING:
     import pandas as pd
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # The first bytes of each format, so a file that is not what its name says is caught early.
 _MAGIC = {
     b"\x89PNG": "PNG",
@@ -124,7 +124,9 @@ def _not_images(origin: str, array: np.ndarray) -> AefxError:
 def sniff(path: Path) -> str | None:
     """The format a file's first bytes announce: PNG, JPEG, ..., NPY, NPZ, or None."""
     with open(path, "rb") as handle:
-        head = handle.read(8)
+        head = handle.read(12)
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":  # RIFF, the file's size, WEBP
+        return "WebP"
     if head.startswith(NPY_MAGIC):
         return "NPY"
     if head.startswith(ZIP_MAGIC):

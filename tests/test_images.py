@@ -103,6 +103,28 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
     )
 
 
+def test_webp_images_are_read_as_the_other_formats(tmp_path):
+    """WebP, as photos saved from the web often are, was 'not an image file type'."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    pixels = {c: rng.integers(0, 256, size=(5, 4, 6, 3), dtype=np.uint8) for c in ("a", "b")}
+    for cls, images in pixels.items():
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(tmp_path / "imgs" / cls / f"{i}.webp", lossless=True)
+    result, train, test, schema = run_ingest(
+        DataConfig(source="images", path=tmp_path / "imgs"), tmp_path / "out"
+    )
+    assert schema["image_shape"] == [4, 6, 3] and result.n_train + result.n_test == 10
+    got = np.round(pd.concat([train, test]).drop(columns="label").to_numpy() * 255)
+    expected = np.concatenate([pixels["a"], pixels["b"]]).reshape(10, -1)
+    assert sorted(map(tuple, got)) == sorted(map(tuple, expected))  # lossless: the same levels
+    (tmp_path / "imgs" / "a" / "3.webp").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    with pytest.raises(AefxError, match=r"3.webp: not an image \(its first bytes"):
+        run_ingest(DataConfig(source="images", path=tmp_path / "imgs"), tmp_path / "bad")
+
+
 def test_a_class_folders_images_are_read_at_any_depth(tmp_path):
     """Photos are often kept by date inside a class folder (cat/2019/a.png); ingest read only
     a class folder's own files and left those out without a word (`aefx encode` reads a
