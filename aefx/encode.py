@@ -192,6 +192,8 @@ def check_image_folder(source: Path, output: Path) -> None:
     """reconstruct swaps its whole folder of images for the new one, so that folder may only be
     new, empty, or one it wrote before (it holds :data:`IMAGE_INDEX`); it may not hold the
     input, nor lie in an input folder, where the next run would read the PNGs as input."""
+    if output.exists() and not output.is_dir():
+        raise AefxError(f"{output}: is a file; name a new folder for the images")
     if source.exists() and source.resolve().is_relative_to(output.resolve()):
         raise AefxError(f"{output}: holds the input {source}; write the images to another folder")
     if source.is_dir() and output.resolve().is_relative_to(source.resolve()):

@@ -723,6 +723,7 @@ def test_reconstruct_gives_images_back_as_png_files_in_a_folder(project):
         expected = levels.reshape(-1, 8, 8)[row_2]
         np.testing.assert_allclose(np.asarray(png), expected, atol=0.5 + 1e-3)
 
+    (project / "notes").write_text("a file, named like a folder")
     before = {f: f.read_bytes() for f in project.rglob("*") if f.is_file()}
     (project / "mine").mkdir()
     (project / "mine" / "notes.txt").write_text("mine")
@@ -734,6 +735,7 @@ def test_reconstruct_gives_images_back_as_png_files_in_a_folder(project):
         "the whole folder; write the images to a new or empty folder",
         ("new", "fresh"): f"would both be written as {twin.parent.name}/1.png; rename one",
         ("new", "new/out"): "new/out: is inside the input folder new; write it elsewhere",
+        ("new", "notes"): "notes: is a file; name a new folder for the images",
     }
     for (source, output), message in refusals.items():
         done = reconstruct(source, output)
