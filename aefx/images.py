@@ -309,9 +309,10 @@ def folder_files(
 def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, Path]]:
     """The image files of a folder (at any depth) with the labels a CSV gives them, as many data
     sets come (a folder of images and a train.csv of id,label). The CSV's first column names
-    each image by its path under the folder, with or without its suffix (the ids such files
-    list); its label is in the column named like ``label``, else in the last column. Every
-    image must be listed once, and every name must be an image; in path order."""
+    each image by its path under the folder (``/`` or ``\\`` between folders), with or without
+    its suffix (the ids such files list); its label is in the column named like ``label``, else
+    in the last column. Every image must be listed once, and every name must be an image; in
+    path order."""
     from pathlib import PurePosixPath
 
     import pandas as pd
@@ -348,7 +349,8 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
     listed: dict[str, tuple[int, Any]] = {}  # image name -> (row of the CSV, label)
     unknown: list[str] = []
     for row, (value, given) in enumerate(zip(named, labels, strict=True), start=1):
-        key = "" if pd.isna(value) else str(value).strip()
+        key = "" if pd.isna(value) else str(value).strip().replace("\\", "/")
+        key = PurePosixPath(key).as_posix() if key else key  # ./a.png and a//b.png too
         matches = [key] if key in images else by_stem.get(key, [])
         if len(matches) > 1:
             raise AefxError(

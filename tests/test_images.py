@@ -198,8 +198,9 @@ def test_a_flat_image_folder_takes_its_labels_from_a_csv_naming_each_file(tmp_pa
     for i, name in enumerate(names):
         Image.new("L", (5, 5), color=20 * i).save(root / f"{name}.png")
     (root / ".thumb.png").write_bytes(b"")  # hidden: no image
+    listed = [name.replace("more/", "./more\\") for name in names]  # as some tools write them
     labels = pd.DataFrame(
-        {"id": names, "kind": ["cat", "dog"] * 6, "source": ["web"] * 12}  # data.label: kind
+        {"id": listed, "kind": ["cat", "dog"] * 6, "source": ["web"] * 12}  # data.label: kind
     )
     labels.sample(frac=1, random_state=0).to_csv(tmp_path / "labels.csv", index=False)
     cfg = DataConfig(
