@@ -397,8 +397,7 @@ def _no_loose_images(path: Path, where: str) -> None:
         more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
         raise AefxError(
             f"{path}: {loose[0].name}{more} {'lie' if more else 'lies'} outside {where}; move "
-            "each image into its "
-            "class's folder, or out of this folder"
+            "each image into its class's folder, or out of this folder"
         )
 
 
@@ -462,7 +461,7 @@ def load_folder(
 
 
 def _read_files(
-    path: Path, files: list[tuple[str, Path]], size: tuple[int, int] | None
+    path: Path, files: list[tuple[Any, Path]], size: tuple[int, int] | None
 ) -> ImageSet:
     """The image ``files`` of the folder ``path`` with their classes, read as one set: one
     shape (or resized to ``size``), and colour if any of them holds colour."""
