@@ -149,13 +149,11 @@ def _read_meta(path: Path) -> dict[str, Any]:
 def table_format(path: Path, role: str) -> TableFile:
     """The format from the suffixes (CSV, a compressed CSV, or Parquet); any other is the
     user's mistake."""
-    from aefx.io import TABLE_TYPES, table_file, table_suffix
+    from aefx.io import table_file, unsupported_type
 
     found = table_file(path)
     if found is None:
-        raise AefxError(
-            f"{path}: unsupported {role} file type {table_suffix(path)!r} (use {TABLE_TYPES})"
-        )
+        raise unsupported_type(path, role)
     return found
 
 

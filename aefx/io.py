@@ -341,6 +341,25 @@ def table_suffix(path: Path) -> str:
     return Path(path).suffix or "(none)"
 
 
+# Files people often have a table in, which no reader here takes, and how to get one that is.
+CONVERT_HINTS = {
+    **dict.fromkeys(
+        (".xlsx", ".xlsm", ".xls", ".ods", ".numbers"),
+        "a spreadsheet: save it from its program as CSV (UTF-8)",
+    ),
+    **dict.fromkeys((".feather", ".arrow"), "an Arrow file: write it as Parquet (to_parquet)"),
+}
+
+
+def unsupported_type(path: Path, role: str = "") -> AefxError:
+    """One line for a table ``path`` of a type no reader takes (``role``: "input", "output"),
+    with how to convert a spreadsheet or an Arrow file."""
+    hint = CONVERT_HINTS.get(Path(path).suffix.lower()) if role != "output" else None
+    kind = f"{role} file type" if role else "file type"
+    use = f"{hint}; use {TABLE_TYPES}" if hint else f"use {TABLE_TYPES}"
+    return AefxError(f"{path}: unsupported {kind} {table_suffix(path)!r} ({use})")
+
+
 def open_table(path: Path, codec: str | None = None) -> IO[bytes]:
     """``path`` opened for reading its bytes, decompressed as they are read for a ``codec``.
     Errors of a file that is not in that compression come when it is read (``OSError``)."""

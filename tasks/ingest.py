@@ -20,7 +20,6 @@ from aefx.images import (
     pixel_columns,
 )
 from aefx.io import (
-    TABLE_TYPES,
     LimitExceeded,
     ReadLimit,
     arrow_frame,
@@ -32,8 +31,8 @@ from aefx.io import (
     require_table_files,
     table_file,
     table_files,
-    table_suffix,
     text_files,
+    unsupported_type,
     with_partitions,
     write_json,
     write_parquet,
@@ -113,7 +112,7 @@ def check_table_path(path: Path) -> None:
     themselves are checked as they are read)."""
     table = table_file(path)
     if table is None:
-        raise AefxError(f"{path}: unsupported file type {table_suffix(path)!r} (use {TABLE_TYPES})")
+        raise unsupported_type(path)
     if table.folder:
         require_table_files(path)
     elif not path.is_file():

@@ -186,6 +186,11 @@ def test_missing_data_file(tmp_path):
             "data/raw/gone.csv: data file not found",
         ),
         (["data.source=file", "data.path=data/raw/table.txt"], "unsupported file type '.txt'"),
+        (
+            ["data.source=file", "data.path=data/raw/book.xlsx"],
+            "data/raw/book.xlsx: unsupported file type '.xlsx' (a spreadsheet: save it from its "
+            "program as CSV (UTF-8); use .csv, .tsv",
+        ),
         (["data.source=images", "data.path=data/raw/pics"], "data/raw/pics: image data not found"),
         (["data.source=mnist"], "data/raw/mnist.npz: file not found; put the mnist .npz"),
     ],

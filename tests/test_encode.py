@@ -960,3 +960,24 @@ def test_without_a_model_the_projects_own_encoder_is_used(project):
         assert done.returncode == 0, done.stderr
     assert (project / "encode0.csv").read_bytes() == (project / "encode2.csv").read_bytes()
     assert len(pd.read_csv(project / "score0.csv")) == len(pd.read_csv(project / "new.csv"))
+
+
+def test_a_spreadsheet_or_arrow_input_is_told_how_to_become_a_table():
+    """aefx reads no .xlsx or .feather: the line says how to get a file it reads. An output of
+    such a type gets no such advice (aefx writes what it names)."""
+    from aefx.encode import table_format
+    from aefx.errors import AefxError
+
+    for name, hint in (
+        ("new.xlsx", "a spreadsheet: save it from its program as CSV (UTF-8)"),
+        ("new.feather", "an Arrow file: write it as Parquet (to_parquet)"),
+    ):
+        with pytest.raises(AefxError) as caught:
+            table_format(Path(name), "input")
+        suffix = Path(name).suffix
+        assert str(caught.value).startswith(
+            f"{name}: unsupported input file type '{suffix}' ({hint}; use .csv, .tsv"
+        )
+    with pytest.raises(AefxError) as caught:
+        table_format(Path("codes.xlsx"), "output")
+    assert str(caught.value).startswith("codes.xlsx: unsupported output file type '.xlsx' (use ")
