@@ -57,6 +57,9 @@ class DataConfig(_Frozen):
 
     source: DataSource = "synthetic"
     path: Path | None = None
+    # A table that comes split (train.csv and test.csv, a benchmark's fixed test set): the test
+    # rows, with path's columns; their split is kept (test_size and stratify do not apply).
+    test_path: Path | None = None
     labels_path: Path | None = None
     label: str = "label"
     # Columns of a table that are neither features nor the label (ids, names, timestamps): kept
@@ -116,6 +119,11 @@ class DataConfig(_Frozen):
         if self.image_size and not self.is_image:
             raise ValueError(
                 f"data.image_size is for images; data.source {self.source!r} is a table"
+            )
+        if self.test_path is not None and self.source != "file":
+            raise ValueError(
+                "data.test_path is for data.source file (a table whose test rows come in a "
+                f"file of their own); data.source {self.source!r} has none"
             )
         if self.labels_path is not None and self.source != "images":
             raise ValueError(

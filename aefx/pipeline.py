@@ -86,9 +86,16 @@ def _ingest(params: Params) -> Any:
 
 def untracked_source(params: Params) -> str | None:
     """Why DVC cannot see a data file change, if it cannot: dvc.yaml's ingest stage depends on
-    ``paths.raw_dir``, and ``data.path`` (or ``data.labels_path``) lies outside it (else None)."""
+    ``paths.raw_dir``, and ``data.path`` (or ``data.test_path``, ``data.labels_path``) lies
+    outside it (else None)."""
     raw = params.paths.raw_dir
-    for key, path in (("path", params.data.file_path()), ("labels_path", params.data.labels_path)):
+    data = params.data
+    named = (
+        ("path", data.file_path()),
+        ("test_path", data.test_path),
+        ("labels_path", data.labels_path),
+    )
+    for key, path in named:
         if path is not None and not _inside(path, raw):
             return (
                 f"{path}: data.{key} is outside paths.raw_dir ({raw}), the folder dvc.yaml's "

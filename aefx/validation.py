@@ -363,8 +363,10 @@ def validate_table(
     impute: str | None = None,
     missing_category: bool = False,
     reserved: Sequence[str] = (),
+    split: bool = True,
 ) -> pd.DataFrame:
-    """Check ``frame`` against every rule; raise one AefxError listing all broken rules, else
+    """Check ``frame`` against every rule (without ``split``, not those of splitting its rows and
+    their classes: a file of test rows alone); raise one AefxError listing all broken rules, else
     return it with float features (the ``categorical`` ones as text; missing values left for
     ``impute`` to fill, or, with ``missing_category``, for a column of categories to count as
     one; ``reserved`` as in :func:`check_categorical`) and the label last, the ``ignore``
@@ -401,7 +403,7 @@ def validate_table(
         filled = [c for c in features if not (missing_category and c in categorical)]
         empty = [c for c in filled if c not in failed and frame[c].isna().all()]
         problems += [f"column {c!r} has no values (all missing)" for c in empty]
-    if not frame[label].isna().any():
+    if split and not frame[label].isna().any():
         problems += table_problems(frame, label, test_size, stratify)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))

@@ -339,7 +339,7 @@ def source_tags(params: Params) -> dict[str, str]:
     """Which data a run was given, recorded when it starts, so a run that fails on bad data
     still says what it read: the source, and for a file the file's MD5 (DVC's hash); for a
     folder of table files, an MD5 of its files' paths and MD5s (as `aefx train-stream`
-    records it)."""
+    records it); likewise for a table's own test rows (``data.test_path``)."""
     from aefx.io import file_md5, folder_md5, table_files
 
     path = params.data.file_path()
@@ -350,6 +350,11 @@ def source_tags(params: Params) -> dict[str, str]:
         tags["data.file_md5"] = file_md5(Path(path))
     elif params.data.source == "file" and Path(path).is_dir():
         tags["data.folder_md5"] = folder_md5(Path(path), table_files(Path(path)))
+    test = params.data.test_path  # a table's own test rows: the same, as data.test_*
+    if test is not None and Path(test).is_file():
+        tags["data.test_file_md5"] = file_md5(Path(test))
+    elif test is not None and Path(test).is_dir():
+        tags["data.test_folder_md5"] = folder_md5(Path(test), table_files(Path(test)))
     return tags
 
 

@@ -105,6 +105,8 @@ def check_source(cfg: DataConfig) -> None:
         check_image_path(cfg.source, cfg.file_path())
     elif cfg.path is not None:
         check_table_path(cfg.path)
+        if cfg.test_path is not None:
+            check_table_path(cfg.test_path)
 
 
 def check_table_path(path: Path) -> None:
@@ -196,9 +198,12 @@ def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFra
     return pd.concat(parts, ignore_index=True)
 
 
-def check_splittable(frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str) -> None:
-    """Enough rows and classes to split (again after ``max_rows`` took a subset)."""
-    problems = table_problems(frame, label, cfg.test_size, cfg.stratify)
+def check_splittable(
+    frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str, own_split: bool = False
+) -> None:
+    """Enough rows and classes to split (again after ``max_rows`` took a subset); for data of
+    its ``own_split``, stratifying does not apply."""
+    problems = table_problems(frame, label, cfg.test_size, cfg.stratify and not own_split)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))
 
@@ -240,8 +245,38 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
         cfg.impute,
         cfg.missing_category,
         _reserved(cfg),
+        split=cfg.test_path is None,  # with a test file, the two are judged together
     )
     return checked, origin
+
+
+def load_test_file(cfg: DataConfig, train: pd.DataFrame) -> pd.DataFrame:
+    """The test rows of a table that comes split (``data.test_path``), checked as the training
+    file's are and returned alike; ``train`` is the training file's, checked (the columns
+    ``data.ignore`` names its index). The rules of splitting apply to the two together."""
+    assert cfg.test_path is not None
+    origin = str(cfg.test_path)
+    frame = read_table(cfg.test_path, cfg.memory_budget_mb)
+    expected = [*cfg.ignore, *map(str, train.columns)]
+    missing = [c for c in expected if c not in frame.columns]
+    extra = [str(c) for c in frame.columns if c not in expected]
+    if missing or extra:
+        parts = [f"no column(s) {', '.join(map(repr, missing[:8]))}"] if missing else []
+        parts += [f"extra column(s) {', '.join(map(repr, extra[:8]))}"] if extra else []
+        raise AefxError(
+            f"{origin}: {'; '.join(parts)} (the test rows need the columns of {cfg.path})"
+        )
+    return validate_table(
+        frame[expected],
+        cfg.label,
+        origin,
+        ignore=cfg.ignore,
+        categorical=cfg.categorical,
+        impute=cfg.impute,
+        missing_category=cfg.missing_category,
+        reserved=_reserved(cfg),
+        split=False,
+    )
 
 
 def _reserved(cfg: DataConfig) -> tuple[str, ...]:
@@ -278,6 +313,9 @@ def load_splits(cfg: DataConfig) -> Splits:
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
+        if cfg.test_path is not None:  # a table that comes split
+            presplit = (frame, load_test_file(cfg, frame))
+            frame = pd.concat(presplit)  # its warnings (duplicated rows) are of both files
         warnings = tuple(
             table_warnings(
                 frame,
@@ -297,9 +335,10 @@ def load_splits(cfg: DataConfig) -> Splits:
             n_test = max(1, round(cfg.max_rows * len(test) / total))
             train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
             test = subsample(test, n_test, cfg.split_seed)
-        check_splittable(pd.concat([train, test]), cfg.label, cfg, origin)
-        check_classes_trained(train, test, cfg.label, origin, own_split=True)
-        return Splits(train, test, origin, shape)
+        check_splittable(pd.concat([train, test]), cfg.label, cfg, origin, own_split=True)
+        test_origin = origin if cfg.test_path is None else str(cfg.test_path)
+        check_classes_trained(train, test, cfg.label, test_origin, own_split=True)
+        return Splits(train, test, origin, shape, warnings)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
     check_splittable(frame, cfg.label, cfg, origin)
@@ -343,7 +382,7 @@ def _source_key(cfg: DataConfig) -> tuple[object, ...]:
     """The data settings and the size and modification time of the files they name (of each
     table file in a folder of them): a file changed after the check is read again."""
     stamps: list[object] = []
-    for path in (cfg.file_path(), cfg.labels_path):
+    for path in (cfg.file_path(), cfg.test_path, cfg.labels_path):
         table_folder = path is not None and not cfg.is_image and path.is_dir()
         files = table_files(path) if table_folder else [path]
         try:

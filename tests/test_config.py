@@ -107,6 +107,12 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
         (
             "{}\n",
+            ["data.test_path=test.csv"],
+            "data.test_path is for data.source file (a table whose test rows come in a file of "
+            "their own); data.source 'synthetic' has none\n",
+        ),
+        (
+            "{}\n",
             ["data.source=digits", "data.labels_path=labels.csv"],
             "data.labels_path is for data.source images (the labels of a .npy or of a folder "
             "of images); data.source 'digits' has its labels already\n",

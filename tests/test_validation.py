@@ -877,3 +877,56 @@ def test_ingest_succeeds_with_finite_output_or_raises_only_our_error(tmp_path, f
     assert len(train) + len(test) == len(frame) == result.n_train + result.n_test
     features = pd.concat([train, test]).drop(columns="label").to_numpy(dtype="float64")
     assert features.shape[1] == 3 and np.isfinite(features).all()
+
+
+def test_a_table_that_comes_split_keeps_its_own_test_rows(tmp_path):
+    """data.test_path: a benchmark's fixed test set (train.csv and test.csv) is kept as the test
+    split, its columns in any order; max_rows shrinks both in proportion. The test file is
+    checked as the training file is, and a mistake in it names it."""
+    rng = np.random.default_rng(0)
+
+    def table(n: int, first_id: int) -> pd.DataFrame:
+        values = {"a": rng.normal(size=n), "b": rng.normal(size=n)}
+        return pd.DataFrame(
+            {"id": range(first_id, first_id + n), **values, "label": [0, 1] * (n // 2)}
+        )
+
+    train_file, test_file = tmp_path / "train.csv", tmp_path / "test.csv"
+    given = table(14, 1000)
+    table(40, 0).to_csv(train_file, index=False)
+    given[["label", "b", "a", "id"]].to_csv(test_file, index=False)
+    split = {"source": "file", "path": train_file, "test_path": test_file, "ignore": ("id",)}
+    result = run_ingest(DataConfig(**split), tmp_path / "out")
+    train = pd.read_parquet(tmp_path / "out" / "train.parquet")
+    test = pd.read_parquet(tmp_path / "out" / "test.parquet")
+    assert (result.n_train, result.n_test) == (40, 14)
+    assert sorted(train["id"]) == list(range(40))
+    np.testing.assert_allclose(test.set_index("id").loc[given["id"], ["a", "b"]], given[["a", "b"]])
+    small = run_ingest(DataConfig(**split, max_rows=27, stratify=True), tmp_path / "small")
+    assert (small.n_train, small.n_test) == (20, 7)
+    # A run records what it read: each file's MD5, as DVC hashes it.
+    from aefx.config import load_params
+    from aefx.io import file_md5
+    from flows.pipeline import source_tags
+
+    (tmp_path / "params.yaml").write_text("{}\n")
+    sets = [f"data.{key}={value}" for key, value in split.items() if key != "ignore"]
+    tags = source_tags(load_params(tmp_path / "params.yaml", sets))
+    assert tags["data.file_md5"] == file_md5(train_file)
+    assert tags["data.test_file_md5"] == file_md5(test_file)
+
+    bad = tmp_path / "bad.csv"
+    for spoiled, message in (
+        (given.drop(columns="b"), f"{bad}: no column(s) 'b' (the test rows need the columns of "),
+        (given.assign(c=1.0), f"{bad}: extra column(s) 'c' (the test rows need the columns of "),
+        (given.assign(a=["x"] * 14), f"{bad}: column 'a' is not numeric"),
+        (
+            given.assign(label=2),
+            f"{bad}: class(es) 2 in 'label' have all their rows (14) in the test",
+        ),
+    ):
+        spoiled.to_csv(bad, index=False)
+        with pytest.raises(AefxError) as caught:
+            run_ingest(DataConfig(**{**split, "test_path": bad}), tmp_path / "bad")
+        assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+        assert not (tmp_path / "bad").exists()
