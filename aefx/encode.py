@@ -563,18 +563,18 @@ def stream_file(
                 if table_out is None:
                     writer = writer or _ImageFolderWriter(tmp, image_shape or (), features, source)
                     writer.write_frame(result)
-                    total += len(chunk)
-                    chunks += 1
-                    continue
-                table = pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
-                if writer is None:
-                    schema = table.schema
-                    writer = (
-                        _CsvWriter(tmp, schema, table_out.codec, table_out.delimiter)
-                        if table_out.kind == "csv"
-                        else _ParquetWriter(tmp, schema, keep)
+                else:
+                    table = pa.Table.from_pandas(
+                        result.reset_index(drop=True), preserve_index=False
                     )
-                writer.write_table(table)
+                    if writer is None:
+                        schema = table.schema
+                        writer = (
+                            _CsvWriter(tmp, schema, table_out.codec, table_out.delimiter)
+                            if table_out.kind == "csv"
+                            else _ParquetWriter(tmp, schema, keep)
+                        )
+                    writer.write_table(table)
                 total += len(chunk)
                 chunks += 1
         finally:

@@ -261,6 +261,10 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
 
 
+# A folder's image files with their classes, as (training, test): what folder_files gives.
+FolderFiles = tuple[list[tuple[Any, Path]], list[tuple[Any, Path]]]
+
+
 # The sub-folders that split a folder of images into its own parts, each a folder of class
 # folders, as many image data sets come (train/cat/..., test/cat/...); a validation part joins
 # training, where aefx takes its own validation slice. Matched without regard to case.
@@ -289,9 +293,7 @@ def _split_parts(path: Path) -> tuple[list[Path], Path] | None:
     return [*train, *validation], test[0]
 
 
-def folder_files(
-    path: Path, labels_path: Path | None = None, label: str = "label"
-) -> tuple[list[tuple[Any, Path]], list[tuple[Any, Path]]]:
+def folder_files(path: Path, labels_path: Path | None = None, label: str = "label") -> FolderFiles:
     """Each image file of a folder of images with its class, as (training, test): a folder of
     class folders is all training (the pipeline splits it); a folder split in its own parts
     (:func:`_split_parts`) gives its test part's apart. With ``labels_path`` the classes come
@@ -336,12 +338,10 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
         frame.iloc[:, 0],
         frame[label if label in frame.columns[1:] else frame.columns[-1]],
     )
-    images = {
+    images = {  # the files encode reads of a folder, those of image types
         f.relative_to(path).as_posix(): f
-        for f in sorted(path.rglob("*"))
-        if f.is_file()
-        and f.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in f.relative_to(path).parts)
+        for f in _image_files(path)
+        if f.suffix.lower() in IMAGE_SUFFIXES
     }
     by_stem: dict[str, list[str]] = {}
     for name in images:
@@ -425,11 +425,13 @@ def folder_bytes(
     size: tuple[int, int] | None = None,
     labels_path: Path | None = None,
     label: str = "label",
+    files: FolderFiles | None = None,
 ) -> int:
     """Estimated float32 size of a folder of class folders' images once read (at ``size``,
     height and width, where set): the first image's shape and colour (from its header) times
-    the number of files, as all must be of that shape without ``size``."""
-    train, test = folder_files(path, labels_path, label)
+    the number of files, as all must be of that shape without ``size``. ``files``: the
+    folder's, from :func:`folder_files`, if the caller has them already."""
+    train, test = files or folder_files(path, labels_path, label)
     files = train + test
     first = files[0][1]
     if sniff(first) is None:
@@ -447,11 +449,13 @@ def load_folder(
     size: tuple[int, int] | None = None,
     labels_path: Path | None = None,
     label: str = "label",
+    files: FolderFiles | None = None,
 ) -> ImageSet:
     """One sub-folder per class, holding image files (at any depth below it) of one shape, or
     of any shapes where each is resized to ``size`` (height, width); or train/ and test/ folders
-    of such, whose split is kept; or images named in ``labels_path`` (:func:`folder_files`)."""
-    train, test = folder_files(path, labels_path, label)
+    of such, whose split is kept; or images named in ``labels_path`` (:func:`folder_files`,
+    unless the caller gives its ``files``)."""
+    train, test = files or folder_files(path, labels_path, label)
     images = _read_files(path, train + test, size)
     if not test:
         return images

@@ -16,6 +16,8 @@ from aefx.images import (
     array_bytes,
     check_image_path,
     folder_bytes,
+    folder_files,
+    load_folder,
     load_image_source,
     pixel_columns,
 )
@@ -297,15 +299,22 @@ def load_splits(cfg: DataConfig) -> Splits:
     shape = None
     warnings: tuple[str, ...] = ()
     if cfg.is_image:
-        path = cfg.file_path()
+        path, folder = cfg.file_path(), None
         origin = cfg.source if path is None else str(path)
         if path is not None and path.is_file():
             check_budget(path, array_bytes(path), cfg.memory_budget_mb)
-        elif path is not None and path.is_dir():
+        elif cfg.source == "images" and path is not None and path.is_dir():
+            # The folder is walked (and a labels CSV read) once, for the estimate and the read.
+            files = folder_files(path, cfg.labels_path, cfg.label)
             smaller = "data.image_size: [height, width] reads them smaller, or raise the budget"
-            estimate = folder_bytes(path, cfg.image_size, cfg.labels_path, cfg.label)
+            estimate = folder_bytes(path, cfg.image_size, files=files)
             check_budget(path, estimate, cfg.memory_budget_mb, smaller)
-        images = load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size, cfg.label)
+            folder = load_folder(path, cfg.image_size, files=files)
+        images = (
+            folder
+            if folder is not None
+            else load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size, cfg.label)
+        )
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)
         if images.test_images is not None:
