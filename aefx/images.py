@@ -206,29 +206,53 @@ def load_array(path: Path, labels_path: Path | None) -> ImageSet:
     if sniff(path) != "NPY":
         raise AefxError(f"{path}: not a .npy array (its first bytes say otherwise)")
     if labels_path is None:
-        raise AefxError(f"{path}: a .npy of images needs data.labels_path (a .npy or .csv)")
+        raise AefxError(
+            f"{path}: a .npy of images needs data.labels_path (a .npy, or a CSV, TSV or "
+            "Parquet file)"
+        )
+    from aefx.io import table_file
+
     images = to_unit_range(_load_npy(path), str(path))
-    if labels_path.suffix.lower() == ".csv":
+    if table_file(labels_path) is not None:  # a CSV, TSV or Parquet file
         labels = _csv_labels(labels_path, len(images))
     else:
         labels = _load_npy(labels_path)
     return ImageSet(images, _labels(labels, len(images), str(labels_path)))
 
 
-def _csv_labels(path: Path, n: int) -> np.ndarray:
-    """The last column of a labels CSV with a header line, one row per image."""
+def _labels_table(path: Path, ids: bool = False) -> pd.DataFrame:
+    """A labels file whole: a CSV or TSV (plain or compressed) with a header line, or a
+    Parquet file, as its name says. With ``ids``, every column of a text file must have a
+    name, and its first column (each image's name) is read as text, so ids keep their leading
+    zeros (``007``)."""
     import pandas as pd
 
+    from aefx.io import read_csv, table_file, unsupported_type
     from aefx.validation import READ_ERRORS, check_content, unreadable
 
     if not path.is_file():
         raise AefxError(f"{path}: labels file not found")
-    check_content(path, header=False)  # only the last column is read: a saved index may stay
+    table = table_file(path)
+    if table is None:
+        raise unsupported_type(path, "labels")
+    check_content(path, header=ids)
     try:
-        frame = pd.read_csv(path)
+        if table.kind == "parquet":
+            return pd.read_parquet(path)
+        text = {0: str} if ids else None
+        return read_csv(path, table.codec, delimiter=table.delimiter, dtype=text)
     except READ_ERRORS as exc:
         raise unreadable(path, exc) from None
-    if len(frame) != n and (blank := _blank_lines(path)):
+
+
+def _csv_labels(path: Path, n: int) -> np.ndarray:
+    """The last column of a labels table (:func:`_labels_table`), one row per image."""
+    from aefx.io import table_file
+
+    frame = _labels_table(path)  # only the last column is read: a saved index may stay
+    table = table_file(path)
+    plain = table is not None and table.kind == "csv" and table.codec is None
+    if len(frame) != n and plain and (blank := _blank_lines(path)):
         raise AefxError(
             f"{path}: {n} images but {len(frame)} labels; line {blank[0]} is blank, and a blank "
             f"line is skipped, not read as a missing label ({len(blank)} blank line(s))"
@@ -319,16 +343,9 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
 
     import pandas as pd
 
-    from aefx.validation import READ_ERRORS, check_content, show_value, unreadable
+    from aefx.validation import show_value
 
-    if not labels_path.is_file():
-        raise AefxError(f"{labels_path}: labels file not found")
-    check_content(labels_path)
-    try:
-        header = pd.read_csv(labels_path, nrows=0).columns
-        frame = pd.read_csv(labels_path, dtype={header[0]: str} if len(header) else None)
-    except READ_ERRORS as exc:
-        raise unreadable(labels_path, exc) from None
+    frame = _labels_table(labels_path, ids=True)
     if frame.shape[1] < 2:
         raise AefxError(
             f"{labels_path}: a folder's labels need two columns, each image's file name and its "

@@ -414,10 +414,15 @@ class _Limited:
 
 
 def read_csv(
-    path: Path, codec: str | None = None, limit: ReadLimit | None = None, delimiter: str = ","
+    path: Path,
+    codec: str | None = None,
+    limit: ReadLimit | None = None,
+    delimiter: str = ",",
+    dtype: dict | None = None,
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`;
-    its columns separated by ``delimiter``, see :data:`DELIMITERS`),
+    its columns separated by ``delimiter``, see :data:`DELIMITERS`; ``dtype`` as pandas takes
+    it, by column name or position),
     with Ctrl-C and SIGTERM held until it returns. With ``limit``, a compressed file's text is
     counted as it is read, and the read stops with :class:`LimitExceeded` once it is longer:
     the file's size cannot say beforehand (zeros pack a thousandfold).
@@ -434,10 +439,10 @@ def read_csv(
     for 393 MB, medians of 3) and no more memory (795 -> 801 MB peak): benchmarks/csv_read.py."""
     with signals_held():
         if codec is None:
-            return pd.read_csv(path, sep=delimiter, low_memory=False)
+            return pd.read_csv(path, sep=delimiter, low_memory=False, dtype=dtype)
         with open_table(path, codec) as handle:
             stream = handle if limit is None else _Limited(handle, limit)
-            return pd.read_csv(stream, sep=delimiter, low_memory=False)
+            return pd.read_csv(stream, sep=delimiter, low_memory=False, dtype=dtype)
 
 
 @contextlib.contextmanager

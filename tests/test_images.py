@@ -244,6 +244,62 @@ def test_a_flat_image_folder_takes_its_labels_from_a_csv_naming_each_file(tmp_pa
     )
 
 
+@pytest.mark.parametrize(
+    "name", ["labels.tsv", "labels.csv.gz", "labels.tsv.zst", "labels.parquet"]
+)
+def test_labels_come_as_any_table_aefx_reads(tmp_path, name):
+    """A labels file was read as a plain CSV whatever its name: a TSV of id and label was
+    "need two columns (found 'id\tlabel')", a compressed or Parquet one "cannot be read". A
+    folder's ids keep their leading zeros (``007``) in every kind; a .npy's labels too."""
+    from PIL import Image
+
+    from aefx.io import create_table, table_file
+
+    root, target = tmp_path / "imgs", tmp_path / name
+    root.mkdir()
+    ids = [f"{i:03d}" for i in range(12)]
+    for i, stem in enumerate(ids):
+        Image.new("L", (5, 5), color=20 * i).save(root / f"{stem}.png")
+    labels = pd.DataFrame({"id": ids, "label": ["cat", "dog"] * 6})
+
+    def write(frame: pd.DataFrame) -> None:
+        table = table_file(target)
+        if table.kind == "parquet":
+            frame.to_parquet(target, index=False)
+            return
+        with create_table(target, table.codec) as out:
+            out.write(frame.to_csv(sep=table.delimiter, index=False).encode())
+
+    write(labels)
+    cfg = DataConfig(source="images", path=root, labels_path=target, test_size=0.25)
+    result, train, test, _ = run_ingest(cfg, tmp_path / "out")
+    rows = pd.concat([train, test])
+    level = np.round(rows.drop(columns="label").to_numpy()[:, 0] * 255 / 20).astype(int)
+    assert list(rows["label"]) == ["cat" if i % 2 == 0 else "dog" for i in level]
+    assert result.classes == ("cat", "dog")
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).uniform(size=(12, 4, 4)))
+    write(pd.DataFrame({"label": np.arange(12) % 3}))
+    cfg = DataConfig(source="images", path=tmp_path / "x.npy", labels_path=target)
+    _, train, test, _ = run_ingest(cfg, tmp_path / "npy")
+    labels = pd.concat([train, test])["label"]
+    assert labels.dtype.kind == "i" and sorted(set(labels)) == [0, 1, 2]  # numbers, not text
+
+
+def test_a_labels_file_of_another_type_is_refused_in_one_line(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        Image.new("L", (5, 5)).save(tmp_path / "imgs" / f"{i}.png")
+    (tmp_path / "labels.txt").write_text("id,label\n0,a\n1,b\n2,a\n3,b\n")
+    cfg = DataConfig(source="images", path=tmp_path / "imgs", labels_path=tmp_path / "labels.txt")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    assert str(caught.value).startswith(f"{tmp_path / 'labels.txt'}: unsupported labels file type")
+    assert not (tmp_path / "out").exists()
+
+
 def test_photos_stored_sideways_are_read_upright_as_their_exif_says(tmp_path):
     """A phone stores a portrait photo as landscape pixels plus an EXIF orientation. Read as
     stored, it was refused beside upright photos ('image is 6x4 but ... is 4x6') or, had all
