@@ -364,6 +364,7 @@ def validate_table(
     missing_category: bool = False,
     reserved: Sequence[str] = (),
     split: bool = True,
+    test_rows: bool = False,
 ) -> pd.DataFrame:
     """Check ``frame`` against every rule (without ``split``, not those of splitting its rows and
     their classes: a file of test rows alone); raise one AefxError listing all broken rules, else
@@ -371,7 +372,8 @@ def validate_table(
     ``impute`` to fill, or, with ``missing_category``, for a column of categories to count as
     one; ``reserved`` as in :func:`check_categorical`) and the label last, the ``ignore``
     columns its index (its :func:`table_warnings` are the caller's to log: ingest logs them
-    when it writes the splits)."""
+    when it writes the splits). ``test_rows``: a file of test rows, whose missing values the
+    training rows fill, so a column of them may have none at all."""
     import pandera.pandas as pa
 
     if label not in frame.columns:
@@ -399,7 +401,7 @@ def validate_table(
     except pa.errors.SchemaErrors as exc:
         problems += _column_problems(frame, label, exc.failure_cases, categorical)
         failed = set(exc.failure_cases["column"])
-    if impute:  # a column without a single value has nothing to be filled from
+    if impute and not test_rows:  # a column without a single value has nothing to be filled from
         filled = [c for c in features if not (missing_category and c in categorical)]
         empty = [c for c in filled if c not in failed and frame[c].isna().all()]
         problems += [f"column {c!r} has no values (all missing)" for c in empty]

@@ -278,6 +278,7 @@ def load_test_file(cfg: DataConfig, train: pd.DataFrame) -> pd.DataFrame:
         missing_category=cfg.missing_category,
         reserved=_reserved(cfg),
         split=False,
+        test_rows=True,
     )
 
 

@@ -930,3 +930,34 @@ def test_a_table_that_comes_split_keeps_its_own_test_rows(tmp_path):
             run_ingest(DataConfig(**{**split, "test_path": bad}), tmp_path / "bad")
         assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
         assert not (tmp_path / "bad").exists()
+
+
+def test_a_test_file_column_with_no_values_is_filled_from_the_training_rows(tmp_path):
+    """Under data.impute a test file's column may be all missing: the training rows give the
+    value it is filled with. It was refused ("column 'b' has no values"), as a training column
+    with nothing to fill from is."""
+    from aefx.config import ScaleConfig
+    from tasks.scale import scale
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"a": rng.normal(size=20), "b": [1.0, 3.0] * 10, "label": [0, 1] * 10})
+    test = pd.DataFrame({"a": rng.normal(size=6), "b": np.nan, "label": [0, 1] * 3})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    cfg = DataConfig(
+        source="file", path=tmp_path / "train.csv", test_path=tmp_path / "test.csv", impute="mean"
+    )
+    out = tmp_path / "out"
+    run_ingest(cfg, out)
+    scale(
+        ScaleConfig(kind="none"),
+        "label",
+        *(out / name for name in ("schema.json", "train.parquet", "test.parquet")),
+        *(tmp_path / name for name in ("train_s.parquet", "test_s.parquet", "scaler.json")),
+    )
+    assert (pd.read_parquet(tmp_path / "test_s.parquet")["b"] == 2.0).all()  # training's mean
+
+    train.assign(b=np.nan).to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(AefxError) as caught:  # the training rows still need a value to fill from
+        run_ingest(cfg, tmp_path / "bad")
+    assert str(caught.value) == f"{tmp_path / 'train.csv'}: column 'b' has no values (all missing)"
