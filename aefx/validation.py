@@ -495,6 +495,12 @@ def check_csv_header(path: Path, codec: str | None = None, delimiter: str = ",")
         header = next((row for row in csv.reader(handle, delimiter=delimiter) if row), [])
     first: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
+        if not name.strip() and number == len(header) > 1:  # a spreadsheet's export, often
+            shown = "a tab" if delimiter == "\t" else repr(delimiter)
+            raise AefxError(
+                f"{path}: the header's last column ({number}) has no name (does each line end "
+                f"with {shown}? remove the trailing delimiters, or name the column)"
+            )
         if not name.strip():
             raise AefxError(
                 f"{path}: column {number} of the header has no name (a saved row index? "

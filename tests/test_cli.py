@@ -155,6 +155,12 @@ BAD_DATA = {
         {},
         "column 2 of the header has no name (a saved row index?",
     ),
+    "trailing delimiters": (  # every line ends with a comma: a last column without a name
+        GOOD.assign(label=[0, 1] * 20, **{"": np.nan}),
+        {},
+        "the header's last column (5) has no name (does each line end with ','? remove the "
+        "trailing delimiters, or name the column)",
+    ),
     "too few rows": (GOOD.head(5).assign(label=[0, 1, 0, 1, 0]), {}, "too few to split"),
 }
 
