@@ -54,6 +54,135 @@ def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.nda
             yield _matrix(batch, columns, partition)
 
 
+def is_text_table(path: Path) -> bool:
+    """A CSV or TSV file (plain or compressed), or a folder of them: what train-stream first
+    copies to Parquet (:func:`stream_source`)."""
+    from aefx.io import table_file
+
+    table = table_file(path)
+    return table is not None and table.kind == "csv"
+
+
+def text_features(path: Path, label: str | None, ignore: Sequence[str] = ()) -> list[str]:
+    """The feature columns of a CSV or TSV ``path`` (every column but the label and those in
+    ``ignore``), from its header, so the model's size is checked before the copy is made."""
+    from aefx.encode import read_chunks
+
+    first = next(read_chunks(path, 1), None)
+    if first is None or first.empty:
+        raise AefxError(f"{path}: 0 row(s); need at least 2 to train and validate")
+    return _text_features(path, [str(c) for c in first.columns], label, ignore)
+
+
+def _text_features(
+    path: Path, columns: list[str], label: str | None, ignore: Sequence[str]
+) -> list[str]:
+    from aefx.validation import check_ignored
+
+    check_ignored(columns, ignore, str(path))
+    names = [c for c in columns if c != label and c not in ignore]
+    if not names:
+        raise AefxError(f"{path}: no feature columns")
+    return names
+
+
+@contextmanager
+def stream_source(
+    path: Path, label: str | None, ignore: Sequence[str], rows: int, beside: Path
+) -> Iterator[Path]:
+    """What train-stream's passes read: ``path`` itself, for Parquet; for a CSV or TSV (plain
+    or compressed, or a folder of them, Hive partition folders as columns, as ingest reads
+    them) a Parquet copy in a hidden folder beside ``beside``, removed when the block ends.
+
+    The copy is written in one pass of ``rows`` rows at a time (re-parsing the text every
+    epoch would cost more than the epoch), in row groups of that size, its features as floats
+    and the label and ignored columns as text. The values are checked on the way, so a mistake
+    names ``path``: a feature column of text, a missing or infinite value, fewer than 2 rows."""
+    if not is_text_table(path):
+        yield path
+        return
+    import shutil
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aefx.encode import read_chunks
+
+    folder = Path(tempfile.mkdtemp(prefix=".aefx-stream-", dir=_nearest_folder(beside.parent)))
+    writer: Any = None
+    try:
+        copy, features, start = folder / f"{path.name}.parquet", [], 0
+        for chunk in read_chunks(path, rows):
+            if writer is None:  # a folder's parts hold the same columns: read_chunks checks
+                columns = [str(c) for c in chunk.columns]
+                features = _text_features(path, columns, label, ignore)
+                fields = [(c, pa.float64() if c in features else pa.string()) for c in columns]
+                schema = pa.schema(fields)
+                writer = pq.ParquetWriter(copy, schema)
+            block = _feature_block(chunk, features, path, start)
+            arrays = [
+                block[:, features.index(c)] if c in features else _text_column(chunk[c])
+                for c in schema.names
+            ]
+            writer.write_table(pa.table(arrays, schema=schema), row_group_size=rows)
+            start += len(chunk)
+        if writer is not None:
+            writer.close()
+        if start < 2:
+            raise AefxError(f"{path}: {start} row(s); need at least 2 to train and validate")
+        yield copy
+    finally:
+        if writer is not None and writer.is_open:
+            writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _nearest_folder(path: Path) -> Path:
+    """``path``, or its nearest parent that exists (nothing is made for the copy's sake)."""
+    path = path.resolve()
+    while not path.is_dir():
+        path = path.parent
+    return path
+
+
+def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> np.ndarray:
+    """``features`` of a chunk of CSV rows (from global row ``start``) as a float64 matrix:
+    booleans as 0 and 1, as ingest reads them; text, or a missing or infinite value, refused
+    in one line naming ``path`` (and the row, counted from 0, as for a Parquet file)."""
+    import pandas as pd
+
+    from aefx.validation import show_value
+
+    columns = []
+    for name in features:
+        values = chunk[name]
+        if values.dtype == bool or pd.api.types.is_numeric_dtype(values.dtype):
+            columns.append(values.to_numpy(dtype="float64"))
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        text = numbers.isna() & values.notna()
+        if text.any():
+            example = show_value(values[text].iloc[0])
+            raise AefxError(f"{path}: column {name!r} is not numeric (value {example})")
+        columns.append(numbers.to_numpy(dtype="float64"))
+    block = np.column_stack(columns)
+    if not np.isfinite(block).all():
+        bad_row, bad_col = np.argwhere(~np.isfinite(block))[0]
+        raise AefxError(
+            f"{path}: column {features[bad_col]!r} row {start + bad_row} is not a finite number"
+        )
+    return block
+
+
+def _text_column(values: Any) -> Any:
+    """A label or ignored column as Arrow text (missing values null): train-stream carries its
+    name, never its values, and text holds whatever type each chunk's values were read as."""
+    import pyarrow as pa
+
+    return pa.array(values.astype("string"), type=pa.string())
+
+
 @dataclass(frozen=True)
 class RowGroup:
     """One row group of one of the files: what an epoch reads whole, in a random order."""
@@ -117,13 +246,19 @@ def parquet_features(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.io import check_partitions, hive_partitions, other_columns, table_file
+    from aefx.io import (
+        check_partitions,
+        hive_partitions,
+        other_columns,
+        table_file,
+        unsupported_type,
+    )
     from aefx.validation import READ_ERRORS, check_content, check_ignored, unreadable
 
     if not path.exists():
         raise AefxError(f"{path}: input file not found")
-    if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
-        raise AefxError(f"{path}: train-stream reads Parquet (convert a CSV with pandas first)")
+    if path.is_file() and table_file(path) is None:  # a CSV is copied first: stream_source
+        raise unsupported_type(path, "input")
     if path.is_dir() and table_file(path).kind == "csv":
         raise AefxError(
             f"{path}: a folder of CSV or TSV files; train-stream reads Parquet (convert them "
@@ -388,9 +523,11 @@ def train_stream(
     validation_cap: int = 20_000,
     seed: int = 1,
     ignore: Sequence[str] = (),
+    origin: Path | None = None,
 ) -> StreamResult:
     """Fit one autoencoder on ``source`` in bounded memory; write an encoder folder that
-    `aefx encode` and `aefx score` read (encoder, whole autoencoder, metadata, learning curve)."""
+    `aefx encode` and `aefx score` read (encoder, whole autoencoder, metadata, learning curve).
+    ``origin``: the user's file, where ``source`` is its Parquet copy (:func:`stream_source`)."""
     import pandas as pd
 
     from aefx.anomaly import ReconstructionDetector, reconstructor
@@ -464,7 +601,8 @@ def train_stream(
             fitted_on="validation rows",
             ignored=ignore,
         )
-        meta["trained_on"] = {"file": str(source), "rows": plan.rows, "epochs": cfg.epochs}
+        trained_on = origin or source
+        meta["trained_on"] = {"file": str(trained_on), "rows": plan.rows, "epochs": cfg.epochs}
         write_json(tmp / "encoder.json", meta)
     return StreamResult(
         plan.rows,
@@ -504,7 +642,7 @@ def record_stream_run(
     import mlflow
     from mlflow.entities import Metric, Param
 
-    from aefx.io import file_md5, folder_md5, table_stem
+    from aefx.io import file_md5, folder_md5, table_files, table_stem
     from aefx.tracking import (
         end_run,
         git_tags,
@@ -516,7 +654,7 @@ def record_stream_run(
 
     uri = tracking_uri(params.tracking.uri)
     if source.is_dir():
-        digest, digest_tag = folder_md5(source, parquet_sources(source)), "data.folder_md5"
+        digest, digest_tag = folder_md5(source, table_files(source)), "data.folder_md5"
     else:
         digest = file_md5(source) if source.is_file() else "missing"
         digest_tag = "data.file_md5"

@@ -377,12 +377,18 @@ def test_train_stream_leaves_the_ignored_columns_out_of_the_features(project):
     assert meta["ignored"] == ["id"] and "id" not in meta["features"]
 
 
-def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project):
+@pytest.mark.parametrize("name", ["big.parquet", "big.csv"])
+def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(project, name):
+    """For a CSV, the Parquet copy beside the output is removed as well."""
     from mlflow.tracking import MlflowClient
 
     from tests.conftest import signal_when, start_command
 
-    source = _write(_table(4000, columns=12), project / "big.parquet")
+    source = project / name
+    if name.endswith(".csv"):
+        _table(4000, columns=12).to_csv(source, index=False)
+    else:
+        _write(_table(4000, columns=12), source)
     old = project / "models" / "stream"
     old.mkdir(parents=True)
     (old / "encoder.json").write_text("{}")  # an earlier encoder folder, which it may replace
@@ -403,6 +409,125 @@ def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(p
     client = MlflowClient(f"sqlite:///{store}")
     (run,) = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
     assert run.info.status == "KILLED"
+
+
+def test_train_stream_of_a_csv_trains_as_on_the_parquet_of_its_rows(project):
+    """A table larger than memory most often comes as a CSV, which train-stream refused
+    ("convert a CSV with pandas first", which needs the memory it lacks). It is now copied to
+    Parquet in one pass, in row groups of --rows rows, and trained on as that Parquet file
+    would be: the same scaler and, seed for seed, the same losses. The run records the CSV."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.io import read_json
+
+    frame = _table(3000, columns=5).assign(id=[f"c{i}" for i in range(3000)])
+    frame["label"] = frame["label"].astype(object)
+    frame.loc[frame.index % 7 == 0, "label"] = "odd"  # labels as text too: never read
+    text, whole = project / "data" / "rows.csv.gz", project / "data" / "rows.parquet"
+    frame.to_csv(text, index=False)
+    _write(frame.astype({"label": str}), whole, row_group=500)
+    trained = {}
+    for source, output in ((text, "models/text"), (whole, "models/whole")):
+        done = run_command(
+            *AEFX, "train-stream", "-i", str(source), "-o", output, "--epochs", "2",
+            "--rows", "500", "--set", "data.ignore=[id]", cwd=project,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "3000 rows x 5 features, 2 epochs" in done.stdout
+        trained[source] = project / output
+    meta = {source: read_json(folder / "encoder.json") for source, folder in trained.items()}
+    assert meta[text]["scaler"] == meta[whole]["scaler"]
+    assert meta[text]["ignored"] == ["id"] and meta[text]["trained_on"]["file"] == str(text)
+    curves = [pd.read_csv(folder / "learning_curve.csv") for folder in trained.values()]
+    np.testing.assert_array_equal(curves[0][["loss", "val_loss"]], curves[1][["loss", "val_loss"]])
+    assert sorted(p.name for p in (project / "models").iterdir()) == ["text", "whole"]  # no copy
+
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("aefx")
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    assert runs[0].data.tags["data.file_md5"] == file_md5(text)
+    assert runs[0].data.tags["data.source"] == f"file:{text}"
+    done = run_command(
+        *AEFX, "encode", "-m", "models/text", "-i", str(text), "-o", "codes.parquet", cwd=project
+    )
+    assert done.returncode == 0, done.stderr
+    codes = pd.read_parquet(project / "codes.parquet")
+    assert len(codes) == 3000 and list(codes["id"][:2]) == ["c0", "c1"]
+
+
+def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
+    """Spark's CSV output: parts with a header each, Hive partition folders as columns."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.io import folder_md5, read_json, text_files
+
+    frame = _table(900, columns=4)
+    folder = project / "data" / "parts"
+    for year in (2023, 2024, 2025):
+        (folder / f"year={year}").mkdir(parents=True)
+        part = frame.iloc[(year - 2023) * 300 : (year - 2022) * 300]
+        part[part.columns[::-1]].to_csv(folder / f"year={year}" / "part-0.csv", index=False)
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(folder), "-o", "models/stream", "--epochs", "1",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "900 rows x 5 features, 1 epochs" in done.stdout
+    meta = read_json(project / "models" / "stream" / "encoder.json")
+    assert meta["features"] == ["f3", "f2", "f1", "f0", "year"]  # the first part's order
+    assert meta["scaler"]["state"]["data_min_"][-1] == 2023
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert run.data.tags["data.folder_md5"] == folder_md5(folder, text_files(folder))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (
+            lambda f: f.assign(f3=f["f3"].where(f.index != 1234)),
+            "column 'f3' row 1234 is not a finite number",
+        ),
+        (
+            lambda f: f.assign(f1=f["f1"].where(f.index != 1500, "oops")),
+            "column 'f1' is not numeric (value 'oops')",
+        ),
+        (lambda f: f.head(1), "1 row(s); need at least 2 to train and validate"),
+        (lambda f: f.head(0), "0 row(s); need at least 2 to train and validate"),
+    ],
+    ids=["missing", "text", "one row", "header only"],
+)
+def test_bad_csv_rows_stop_train_stream_with_one_line_and_nothing_left(project, spoil, message):
+    """Found while the CSV is copied (a value far into the file, after chunks were written):
+    the line names the CSV, and neither the output, the copy nor an MLflow run is left."""
+    source = project / "data" / "bad.csv"
+    spoil(_table(2000)).to_csv(source, index=False)
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "1",
+        "--rows", "500", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"aefx: error: {source}: {message}"]
+    assert not [p for p in project.iterdir() if p.name.startswith(".aefx-stream")]  # no copy
+    assert sorted(p.name for p in (project / "data").iterdir()) == ["bad.csv", "raw"]
+    assert not (project / "models").exists()
+    store = project / "mlruns" / "mlflow.db"
+    if store.exists():
+        from mlflow.tracking import MlflowClient
+
+        assert MlflowClient(f"sqlite:///{store}").search_runs(["0"]) == []
+
+
+def test_train_stream_of_a_spreadsheet_is_told_how_to_get_a_table(project):
+    """It was told "train-stream reads Parquet (convert a CSV with pandas first)"."""
+    (project / "rows.xlsx").write_bytes(b"PK\x03\x04")
+    done = run_command(*AEFX, "train-stream", "-i", "rows.xlsx", "-o", "out", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "aefx: error: rows.xlsx: unsupported input file type '.xlsx' (a spreadsheet: save it "
+        "from its program as CSV (UTF-8); use .csv, .tsv"
+    )
+    assert not (project / "out").exists()
 
 
 def _running(store: Path) -> bool:

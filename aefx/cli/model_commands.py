@@ -245,7 +245,9 @@ def train_stream(
     input_path: Annotated[
         Path,
         typer.Option(
-            "--input", "-i", help="Parquet file of rows (larger than memory), or a folder of them."
+            "--input",
+            "-i",
+            help="Parquet, CSV or TSV file of rows (larger than memory), or a folder of them.",
         ),
     ],
     output: Annotated[
@@ -264,7 +266,8 @@ def train_stream(
     it per epoch.
 
     The autoencoder section of the params file (and --set) says which model; the scaler is
-    fitted in one streaming pass. The run is recorded in MLflow like `aefx run`'s."""
+    fitted in one streaming pass. A CSV or TSV is first copied to Parquet beside the output
+    (one pass; removed afterwards). The run is recorded in MLflow like `aefx run`'s."""
     from aefx.config import load_params
 
     params = load_params(params_file, overrides or [])
@@ -276,9 +279,12 @@ def train_stream(
     from aefx.servers import require_tracking_store
     from aefx.streaming import (
         check_encoder_folder,
+        is_text_table,
         parquet_features,
         record_stream_run,
         stream_architecture,
+        stream_source,
+        text_features,
         train_stream,
     )
     from aefx.tracking import tracking_uri
@@ -295,26 +301,33 @@ def train_stream(
             "aefx train-stream reads complete rows only: data.impute is for `aefx run` (or fill "
             "the file's missing values first)"
         )
-    features, _ = parquet_features(input_path, params.data.label, params.data.ignore)
+    label, ignore = params.data.label, params.data.ignore
+    if is_text_table(input_path):
+        features = text_features(input_path, label, ignore)
+    else:
+        features, _ = parquet_features(input_path, label, ignore)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
     require_tracking_store(tracking_uri(params.tracking.uri))
     import_tensorflow_quietly()
     chosen_seed = seed if seed is not None else params.seeds[0]
     with (
+        interruptible(NOTHING_WRITTEN),  # while a CSV is copied to Parquet
+        stream_source(input_path, label, ignore, rows, output) as source,
         interruptible("the MLflow run is marked KILLED and the output folder is unchanged"),
         record_stream_run(params, cfg, input_path, output) as record,
     ):
         result = train_stream(
-            input_path,
+            source,
             output,
             cfg,
             params.scale.kind,
-            params.data.label,
+            label,
             params.anomaly.contamination,
             chunk=rows,
             seed=chosen_seed,
-            ignore=params.data.ignore,
+            ignore=ignore,
+            origin=input_path,
         )
         record(result)
     per_epoch = sorted(result.seconds_per_epoch)[len(result.seconds_per_epoch) // 2]
