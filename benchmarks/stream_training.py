@@ -158,21 +158,20 @@ def main() -> None:
             f"(x{rate / base_rate:.2f} of {base} rows), peak {peak:,.0f} MiB "
             f"(x{peak / results[base][1]:.2f})"
         )
-    for rows, (_, peak, epochs) in folders.items():
-        _, file_peak, file_epochs = results[rows]
-        print(
-            f"{rows:>9} rows, folder / file: median epoch "
-            f"x{statistics.median(epochs) / statistics.median(file_epochs):.2f}, "
-            f"peak x{peak / file_peak:.2f}"
-        )
-    for rows, (wall, peak, epochs) in texts.items():
-        file_wall, file_peak, file_epochs = results[rows]
-        print(
-            f"{rows:>9} rows, CSV / Parquet file: process x{wall / file_wall:.2f} "
-            f"(+{wall - file_wall:.0f} s, the copy), median epoch "
-            f"x{statistics.median(epochs) / statistics.median(file_epochs):.2f}, "
-            f"peak x{peak / file_peak:.2f}"
-        )
+    for rows, measured in folders.items():
+        print(f"{rows:>9} rows, folder / file: {against(measured, results[rows])}")
+    for rows, measured in texts.items():
+        print(f"{rows:>9} rows, CSV / Parquet file: {against(measured, results[rows])}")
+
+
+def against(measured: tuple, baseline: tuple) -> str:
+    """(wall seconds, peak MiB, epoch seconds) of one run as ratios to the baseline's."""
+    (wall, peak, epochs), (base_wall, base_peak, base_epochs) = measured, baseline
+    return (
+        f"process x{wall / base_wall:.2f} ({wall - base_wall:+.0f} s), median epoch "
+        f"x{statistics.median(epochs) / statistics.median(base_epochs):.2f}, "
+        f"peak x{peak / base_peak:.2f}"
+    )
 
 
 if __name__ == "__main__":
