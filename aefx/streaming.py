@@ -164,7 +164,9 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
         text = numbers.isna() & values.notna()
         if text.any():
             example = show_value(values[text].iloc[0])
-            raise AefxError(f"{path}: column {name!r} is not numeric (value {example})")
+            words = text.sum() * 2 >= values.notna().sum()  # an id or a name, as ingest tells
+            hint = f"; data.ignore: [{name}] keeps it out (an id, a name?)" if words else ""
+            raise AefxError(f"{path}: column {name!r} is not numeric (value {example}){hint}")
         columns.append(numbers.to_numpy(dtype="float64"))
     block = np.column_stack(columns)
     if not np.isfinite(block).all():

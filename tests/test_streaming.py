@@ -492,10 +492,15 @@ def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
             lambda f: f.assign(f1=f["f1"].where(f.index != 1500, "oops")),
             "column 'f1' is not numeric (value 'oops')",
         ),
+        (
+            lambda f: f.assign(f2=[f"c{i}" for i in range(len(f))]),
+            "column 'f2' is not numeric (value 'c0'); data.ignore: [f2] keeps it out (an id, a "
+            "name?)",
+        ),
         (lambda f: f.head(1), "1 row(s); need at least 2 to train and validate"),
         (lambda f: f.head(0), "0 row(s); need at least 2 to train and validate"),
     ],
-    ids=["missing", "text", "one row", "header only"],
+    ids=["missing", "text", "ids", "one row", "header only"],
 )
 def test_bad_csv_rows_stop_train_stream_with_one_line_and_nothing_left(project, spoil, message):
     """Found while the CSV is copied (a value far into the file, after chunks were written):
