@@ -157,7 +157,7 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
     columns = []
     for name in features:
         values = chunk[name]
-        if values.dtype == bool or pd.api.types.is_numeric_dtype(values.dtype):
+        if pd.api.types.is_numeric_dtype(values.dtype):  # booleans too, as 0 and 1
             columns.append(values.to_numpy(dtype="float64"))
             continue
         numbers = pd.to_numeric(values, errors="coerce")
