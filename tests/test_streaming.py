@@ -523,6 +523,28 @@ def test_bad_csv_rows_stop_train_stream_with_one_line_and_nothing_left(project, 
         assert MlflowClient(f"sqlite:///{store}").search_runs(["0"]) == []
 
 
+def test_train_stream_stopped_while_it_copies_a_csv_leaves_nothing(project):
+    """SIGTERM (or Ctrl-C) during the copy, before any run: one line, exit 130, and neither the
+    half-written copy, the output nor an MLflow run is left."""
+    from tests.conftest import signal_when, start_command
+
+    source = project / "data" / "rows.csv"
+    _table(200_000, columns=10).to_csv(source, index=False)
+    proc = start_command(
+        *AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--rows", "250",
+        cwd=project,
+    )  # fmt: skip
+    stderr = signal_when(proc, lambda: any(project.glob(".aefx-stream-*/*.parquet")))
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "aefx: error: interrupted; no output was written"
+    assert not list(project.glob(".aefx-stream-*")) and not (project / "models").exists()
+    store = project / "mlruns" / "mlflow.db"
+    if store.exists():
+        from mlflow.tracking import MlflowClient
+
+        assert MlflowClient(f"sqlite:///{store}").search_runs(["0"]) == []
+
+
 def test_train_stream_of_a_spreadsheet_is_told_how_to_get_a_table(project):
     """It was told "train-stream reads Parquet (convert a CSV with pandas first)"."""
     (project / "rows.xlsx").write_bytes(b"PK\x03\x04")
