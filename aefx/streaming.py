@@ -169,12 +169,18 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
             raise AefxError(f"{path}: column {name!r} is not numeric (value {example}){hint}")
         columns.append(numbers.to_numpy(dtype="float64"))
     block = np.column_stack(columns)
+    _check_finite(block, features, path, start)
+    return block
+
+
+def _check_finite(block: np.ndarray, features: list[str], path: Path, start: int) -> None:
+    """Refuse a missing or infinite value in ``block``, rows ``start`` on of ``path``, in one
+    line naming its column and row (counted from 0)."""
     if not np.isfinite(block).all():
         bad_row, bad_col = np.argwhere(~np.isfinite(block))[0]
         raise AefxError(
             f"{path}: column {features[bad_col]!r} row {start + bad_row} is not a finite number"
         )
-    return block
 
 
 def _text_column(values: Any) -> Any:
@@ -427,11 +433,7 @@ def survey(
     validation = np.sort(np.random.default_rng(seed).choice(rows, n_val, replace=False))
     stats, held, start = RunningStats(), [], 0
     for block in parquet_chunks(path, features, chunk):
-        if not np.isfinite(block).all():
-            bad_row, bad_col = np.argwhere(~np.isfinite(block))[0]
-            raise AefxError(
-                f"{path}: column {features[bad_col]!r} row {start + bad_row} is not a finite number"
-            )
+        _check_finite(block, features, path, start)
         is_val = _in_block(validation, start, len(block))
         held.append(block[is_val].astype("float32"))
         stats.update(block[~is_val])
