@@ -248,9 +248,10 @@ def test_a_flat_image_folder_takes_its_labels_from_a_csv_naming_each_file(tmp_pa
     "name", ["labels.tsv", "labels.csv.gz", "labels.tsv.zst", "labels.parquet"]
 )
 def test_labels_come_as_any_table_aefx_reads(tmp_path, name):
-    """A labels file was read as a plain CSV whatever its name: a TSV of id and label was
-    "need two columns (found 'id\tlabel')", a compressed or Parquet one "cannot be read". A
-    folder's ids keep their leading zeros (``007``) in every kind; a .npy's labels too."""
+    """A labels file was read as a CSV whatever its name: a folder's TSV of id and label was
+    "need two columns (found 'id\tlabel')", a Parquet one "not UTF-8"; a .npy's labels were a
+    table only when named .csv. A folder's ids keep their leading zeros (``007``) in every
+    kind; a .npy's labels are read from each kind too."""
     from PIL import Image
 
     from aefx.io import create_table, table_file
