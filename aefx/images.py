@@ -449,8 +449,8 @@ def folder_bytes(
     the number of files, as all must be of that shape without ``size``. ``files``: the
     folder's, from :func:`folder_files`, if the caller has them already."""
     train, test = files or folder_files(path, labels_path, label)
-    files = train + test
-    first = files[0][1]
+    every = train + test
+    first = every[0][1]
     if sniff(first) is None:
         return 0  # load_folder names the file that is not an image
     from PIL import Image
@@ -458,7 +458,7 @@ def folder_bytes(
     with Image.open(first) as picture:
         width, height = picture.size if size is None else size[::-1]
         grey = picture.mode in _GREY_MODES or picture.mode.startswith("I;16")
-    return len(files) * height * width * (1 if grey else 3) * 4
+    return len(every) * height * width * (1 if grey else 3) * 4
 
 
 def load_folder(

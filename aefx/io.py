@@ -506,5 +506,16 @@ def folder_md5(folder: Path, files: list[Path]) -> str:
     return hashlib.md5(listing.encode()).hexdigest()
 
 
+def table_digest(path: Path) -> tuple[str, str] | None:
+    """How a run records the data at ``path``: ("file_md5", the file's MD5, as DVC hashes
+    it), ("folder_md5", :func:`folder_md5` of a folder's table files), or None where neither
+    is there."""
+    if path.is_file():
+        return "file_md5", file_md5(path)
+    if path.is_dir():
+        return "folder_md5", folder_md5(path, table_files(path))
+    return None
+
+
 def file_sha256(path: Path) -> str:
     return _digest(path, "sha256")

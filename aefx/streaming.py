@@ -646,7 +646,7 @@ def record_stream_run(
     import mlflow
     from mlflow.entities import Metric, Param
 
-    from aefx.io import file_md5, folder_md5, table_files, table_stem
+    from aefx.io import table_digest, table_stem
     from aefx.tracking import (
         end_run,
         git_tags,
@@ -657,17 +657,13 @@ def record_stream_run(
     )
 
     uri = tracking_uri(params.tracking.uri)
-    if source.is_dir():
-        digest, digest_tag = folder_md5(source, table_files(source)), "data.folder_md5"
-    else:
-        digest = file_md5(source) if source.is_file() else "missing"
-        digest_tag = "data.file_md5"
+    kind, digest = table_digest(source) or ("file_md5", "missing")
     tags = {
         **git_tags(project_root()),
         "aefx.entry_point": "aefx train-stream",
         "aefx.kind": "train-stream",
         "data.source": f"file:{source}",
-        digest_tag: digest,
+        f"data.{kind}": digest,
     }
     run_id = start_run(
         uri,

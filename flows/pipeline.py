@@ -340,21 +340,19 @@ def source_tags(params: Params) -> dict[str, str]:
     still says what it read: the source, and for a file the file's MD5 (DVC's hash); for a
     folder of table files, an MD5 of its files' paths and MD5s (as `aefx train-stream`
     records it); likewise for a table's own test rows (``data.test_path``)."""
-    from aefx.io import file_md5, folder_md5, table_files
+    from aefx.io import table_digest
 
     path = params.data.file_path()
     if path is None:
         return {"data.source": params.data.source}
     tags = {"data.source": f"{params.data.source}:{path}"}
-    if Path(path).is_file():
-        tags["data.file_md5"] = file_md5(Path(path))
-    elif params.data.source == "file" and Path(path).is_dir():
-        tags["data.folder_md5"] = folder_md5(Path(path), table_files(Path(path)))
+    # A folder of images is no table: of image sources only a file (.npz, .npy) is hashed.
+    table = params.data.source == "file" or Path(path).is_file()
+    if table and (found := table_digest(Path(path))):
+        tags[f"data.{found[0]}"] = found[1]
     test = params.data.test_path  # a table's own test rows: the same, as data.test_*
-    if test is not None and Path(test).is_file():
-        tags["data.test_file_md5"] = file_md5(Path(test))
-    elif test is not None and Path(test).is_dir():
-        tags["data.test_folder_md5"] = folder_md5(Path(test), table_files(Path(test)))
+    if test is not None and (found := table_digest(Path(test))):
+        tags[f"data.test_{found[0]}"] = found[1]
     return tags
 
 
