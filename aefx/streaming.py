@@ -1,4 +1,5 @@
-"""Train an autoencoder on a Parquet file larger than memory (`aefx train-stream`).
+"""Train an autoencoder on a Parquet file larger than memory (`aefx train-stream`; a CSV or
+TSV is first copied to Parquet by :func:`stream_source`).
 
 Two kinds of pass over the file, each a chunk at a time: one pass for the row count, the
 scaling statistics and a held-out validation sample; then, per epoch, the training rows in

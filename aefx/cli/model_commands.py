@@ -262,8 +262,8 @@ def train_stream(
     params_file: ParamsOption = Path("params.yaml"),
     overrides: SetOption = None,
 ) -> None:
-    """Train an autoencoder on a Parquet file (or folder of them) in bounded memory, streaming
-    it per epoch.
+    """Train an autoencoder on a table larger than memory (Parquet, CSV or TSV; a file or a
+    folder of them), streaming it per epoch.
 
     The autoencoder section of the params file (and --set) says which model; the scaler is
     fitted in one streaming pass. A CSV or TSV is first copied to Parquet beside the output
