@@ -223,6 +223,7 @@ def read_chunks(
         other_columns,
         parquet_folder,
         table_files,
+        text_dialect,
         text_files,
         with_partitions,
     )
@@ -258,8 +259,9 @@ def read_chunks(
     check_content(path)
     try:
         if table.kind == "csv":
+            sep, decimal = text_dialect(path, table.codec, table.delimiter)
             with open_table(path, table.codec) as handle:
-                yield from pd.read_csv(handle, chunksize=rows, sep=table.delimiter)
+                yield from pd.read_csv(handle, chunksize=rows, sep=sep, decimal=decimal)
         elif table.folder:  # one file at a time, without read-ahead: memory as for one file
             batches = parquet_folder(path).to_batches(
                 batch_size=rows, batch_readahead=0, fragment_readahead=1

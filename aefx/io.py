@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -109,6 +110,9 @@ CSV_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 # Delimited text: comma-separated, or tab-separated (.tsv, as many scientific data sets come);
 # both read and written by the same code, "csv" files of another delimiter.
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
+# Numbers with a decimal comma, and with a decimal point, as a semicolon CSV's fields may hold.
+DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
+DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+([eE][-+]?\d+)?")
 TABLE_KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 TABLE_TYPES = ".csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet"
 
@@ -360,6 +364,26 @@ def unsupported_type(path: Path, role: str = "") -> AefxError:
     return AefxError(f"{path}: unsupported {kind} {table_suffix(path)!r} ({use})")
 
 
+def text_dialect(path: Path, codec: str | None = None, delimiter: str = ",") -> tuple[str, str]:
+    """The (delimiter, decimal mark) a delimited text file is read with. A CSV whose header
+    holds ';' and no ',' is semicolon-separated, as spreadsheets save "CSV" where a comma marks
+    decimals; its numbers are read with a decimal comma unless its first 64 KiB show decimal
+    points only. Any other file: ``delimiter`` and a decimal point."""
+    if delimiter != ",":
+        return delimiter, "."
+    size = 1 << 16
+    with open_table(path, codec) as handle:
+        head = handle.read(size).decode("utf-8-sig", errors="replace")
+    lines = head.splitlines()
+    if not lines or ";" not in lines[0] or "," in lines[0]:
+        return delimiter, "."
+    whole = lines[1:] if len(head) < size else lines[1:-1]  # the last may be cut short
+    fields = [f.strip().strip('"') for line in whole for f in line.split(";")]
+    commas = any(DECIMAL_COMMA.fullmatch(f) for f in fields)
+    points = any(DECIMAL_POINT.fullmatch(f) for f in fields)
+    return ";", "." if points and not commas else ","
+
+
 def open_table(path: Path, codec: str | None = None) -> IO[bytes]:
     """``path`` opened for reading its bytes, decompressed as they are read for a ``codec``.
     Errors of a file that is not in that compression come when it is read (``OSError``)."""
@@ -421,7 +445,8 @@ def read_csv(
     dtype: dict | None = None,
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`;
-    its columns separated by ``delimiter``, see :data:`DELIMITERS`; ``dtype`` as pandas takes
+    its columns separated by ``delimiter``, see :data:`DELIMITERS`, or by ';' for a CSV that
+    uses them, see :func:`text_dialect`; ``dtype`` as pandas takes
     it, by column name or position),
     with Ctrl-C and SIGTERM held until it returns. With ``limit``, a compressed file's text is
     counted as it is read, and the read stops with :class:`LimitExceeded` once it is longer:
@@ -437,12 +462,13 @@ def read_csv(
     id, a label) came as ints and strings at once, which split a class in two (1 and '1') and
     which Parquet cannot write. The whole-file pass costs 2.7x the read time (0.65 s -> 1.75 s
     for 393 MB, medians of 3) and no more memory (795 -> 801 MB peak): benchmarks/csv_read.py."""
+    sep, decimal = text_dialect(path, codec, delimiter)
     with signals_held():
         if codec is None:
-            return pd.read_csv(path, sep=delimiter, low_memory=False, dtype=dtype)
+            return pd.read_csv(path, sep=sep, decimal=decimal, low_memory=False, dtype=dtype)
         with open_table(path, codec) as handle:
             stream = handle if limit is None else _Limited(handle, limit)
-            return pd.read_csv(stream, sep=delimiter, low_memory=False, dtype=dtype)
+            return pd.read_csv(stream, sep=sep, decimal=decimal, low_memory=False, dtype=dtype)
 
 
 @contextlib.contextmanager

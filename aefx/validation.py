@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, table_file, table_suffix, text_files
+from aefx.io import TableFile, open_table, table_file, table_suffix, text_dialect, text_files
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -124,8 +124,8 @@ def _column_problems(
 
 def separator_hint(columns: list[object], origin: str | Path) -> str | None:
     """What to do when pandas or Arrow read a delimited file's whole header as one column
-    name, for it holds another separator (';' from a spreadsheet in a comma-decimal locale, a
-    tab in a .csv, a comma in a .tsv, '|'); else None."""
+    name, for it holds another separator (a tab or '|' in a .csv, a comma or ';' in a .tsv; a
+    .csv of semicolons is read as one, see :func:`aefx.io.text_dialect`); else None."""
     if len(columns) != 1:
         return None
     table = table_file(Path(origin)) or TableFile("csv")
@@ -134,7 +134,7 @@ def separator_hint(columns: list[object], origin: str | Path) -> str | None:
     if found is None:
         return None
     if table.delimiter == "\t":
-        rename = ", or name it .csv" if found == "," else ""
+        rename = ", or name it .csv" if found in ",;" else ""
         return f"the header holds {found!r}: write the TSV tab-separated{rename}"
     rename = ", or name it .tsv" if found == "\t" else ""
     return f"the header holds {found!r}: write the CSV comma-separated{rename}"
@@ -489,6 +489,7 @@ def check_csv_header(path: Path, codec: str | None = None, delimiter: str = ",")
     import csv
     import io
 
+    delimiter, _ = text_dialect(path, codec, delimiter)
     with io.TextIOWrapper(
         open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
     ) as handle:

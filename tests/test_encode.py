@@ -185,6 +185,37 @@ def test_a_compressed_csv_streams_in_and_out_chunk_by_chunk(tmp_path, suffix, co
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"in.csv{suffix}", f"out.csv{suffix}"]
 
 
+def test_a_semicolon_csv_with_decimal_commas_streams_as_its_comma_csv(tmp_path):
+    """New rows saved by a spreadsheet where a comma marks decimals (';' between columns) are
+    read chunk by chunk with that delimiter and decimal mark: the same codes as from the
+    comma CSV of the same rows (they were refused: `the header holds ';'`)."""
+    from aefx.encode import stream_file
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"f0": rng.normal(size=25), "f1": rng.normal(size=25), "id": range(25)})
+    rows.to_csv(tmp_path / "comma.csv", index=False)
+    rows.to_csv(tmp_path / "semicolon.csv", sep=";", decimal=",", index=False)
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] - 2 * chunk["f1"]})
+
+    for name in ("comma", "semicolon"):
+        total, _ = stream_file(
+            tmp_path / f"{name}.csv",
+            tmp_path / f"{name}.parquet",
+            10,
+            ["f0", "f1"],
+            {"id"},
+            transform,
+        )
+        assert total == 25
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "semicolon.parquet"), pd.read_parquet(tmp_path / "comma.parquet")
+    )
+    expected = transform(rows).assign(id=rows["id"])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "comma.parquet"), expected)
+
+
 def test_a_tsv_streams_in_and_out_tab_separated(tmp_path):
     """Tab-separated rows (plain or compressed) are read, and an output named .tsv or .tsv.gz
     is written tab-separated, header and rows (a name with a comma needs no quotes there)."""
@@ -464,7 +495,7 @@ def test_an_unreadable_or_empty_input_is_one_line_and_writes_nothing(tmp_path, n
 @pytest.mark.parametrize(
     ("name", "sep", "hint"),
     [
-        ("new.csv", ";", "write the CSV comma-separated"),
+        ("new.tsv", ";", "write the TSV tab-separated, or name it .csv"),
         ("new.csv", "\t", "write the CSV comma-separated, or name it .tsv"),
         ("new.tsv", ",", "write the TSV tab-separated, or name it .csv"),
     ],

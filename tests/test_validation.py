@@ -86,10 +86,10 @@ def test_a_csv_that_is_not_utf8_says_so(tmp_path):
 @pytest.mark.parametrize(
     ("name", "sep", "hint"),
     [
-        ("mine.csv", ";", "write the CSV comma-separated"),
         ("mine.csv", "\t", "write the CSV comma-separated, or name it .tsv"),
         ("mine.tsv", ",", "write the TSV tab-separated, or name it .csv"),
         ("mine.tsv", "|", "write the TSV tab-separated"),
+        ("mine.tsv", ";", "write the TSV tab-separated, or name it .csv"),
     ],
 )
 def test_a_csv_with_another_separator_is_named_as_such(tmp_path, name, sep, hint):
@@ -507,6 +507,66 @@ def test_a_tsv_is_read_as_the_csv_of_the_same_table(tmp_path, name):
         run_ingest(DataConfig(source="file", path=repeated), tmp_path / "out")
     assert str(caught.value).startswith(f"{repeated}: the header names 'a' twice (columns 1 and 3)")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "decimal"), [("table.csv", ","), ("table.csv.gz", ","), ("table.csv", ".")]
+)
+def test_a_semicolon_csv_is_read_as_the_comma_csv_of_the_same_table(tmp_path, name, decimal):
+    """Spreadsheets save "CSV" with ';' between columns where a comma marks decimals (some
+    with decimal points); such a file was refused (`the header holds ';': write the CSV
+    comma-separated`). Read with its own delimiter and decimal mark, it makes the same splits."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    frame["town"] = rng.choice(["saint-étienne", "nice, old town", "paris"], size=60)
+    frame["label"] = rng.choice(["yes", "no"], size=60)
+    plain = tmp_path / "comma.csv"
+    frame.to_csv(plain, index=False)
+    semicolons = tmp_path / name
+    text = frame.to_csv(sep=";", decimal=decimal, index=False).encode()
+    first = text.split(b"\n")[1].split(b";")[0]  # as the locale writes it
+    assert (b"," in first) == (decimal == ",")
+    semicolons.write_bytes(text) if name.endswith(".csv") else compress(semicolons, text, "gzip")
+
+    results = [
+        run_ingest(DataConfig(source="file", path=path, categorical=["town"]), tmp_path / out)
+        for path, out in ((plain, "comma"), (semicolons, "semicolon"))
+    ]
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 60
+    for part in ("train.parquet", "test.parquet", "schema.json"):
+        assert (tmp_path / "comma" / part).read_bytes() == (
+            tmp_path / "semicolon" / part
+        ).read_bytes()
+
+    # The header check splits the header at its semicolons: a trailing one is named as such.
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("a;b;label;\n" + "1,5;2;0;\n" * 40)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=trailing), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{trailing}: the header's last column (4) has no name (does each line end with ';'? "
+        "remove the trailing delimiters, or name the column)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_decimal_mark_of_a_semicolon_csv_is_seen_in_its_first_lines(tmp_path):
+    """A decimal comma unless the first lines show decimal points only; a comma in the header
+    (or no ';' in it) keeps the file a comma CSV."""
+    from aefx.io import text_dialect
+
+    cases = {
+        "a;b\n1,5;2\n3.5;4\n": (";", ","),  # both: the comma, which the locale writes
+        "a;b\n1;2\n": (";", ","),  # integers only: the comma
+        "a;b\n-1.5e-3;2\n.5;4": (";", "."),  # the last line, uncut, is read too
+        "a,b;c\n1;2,5\n": (",", "."),
+        "a\n1,5\n": (",", "."),
+    }
+    for number, (text, dialect) in enumerate(cases.items()):
+        path = tmp_path / f"{number}.csv"
+        path.write_text(text)
+        assert text_dialect(path) == dialect, text
+    assert text_dialect(tmp_path / "0.csv", delimiter="\t") == ("\t", ".")
 
 
 def test_a_data_file_is_named_without_the_suffixes_of_its_type():
