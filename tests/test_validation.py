@@ -563,6 +563,28 @@ def test_the_decimal_mark_of_a_semicolon_csv_is_seen_in_its_first_lines(tmp_path
     assert text_dialect(tmp_path / "0.csv", delimiter="\t") == ("\t", ".")
 
 
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, sep):
+    """Cut off between the first 4 KiB of its text and 64 KiB (where the delimiter and decimal
+    mark are looked for), a gzip CSV gave a traceback (`OSError: Truncated compressed
+    stream`) from ingest and `aefx encode`, where one cut later was one line."""
+    from aefx.encode import read_chunks
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(3000, 5)), columns=list("abcde")).assign(label=1)
+    packed = compress(tmp_path / "t.csv.gz", frame.to_csv(sep=sep, index=False).encode(), "gzip")
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(packed.read_bytes()[:10_000])  # about 21 KB of text
+    expected = f"{cut}: cannot be read as gzip-compressed CSV (Truncated compressed stream)"
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=cut), tmp_path / "out")
+    assert str(caught.value) == expected
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(AefxError) as caught:
+        list(read_chunks(cut, 1000))
+    assert str(caught.value) == expected
+
+
 def test_a_data_file_is_named_without_the_suffixes_of_its_type():
     """The MLflow datasets of a run are named after the data file (`sales-train`); for
     sales.csv.gz they were `sales.csv-train`."""
