@@ -368,10 +368,16 @@ def text_dialect(path: Path, codec: str | None = None, delimiter: str = ",") -> 
     """The (delimiter, decimal mark) a delimited text file is read with. A CSV whose header
     holds ';' and no ',' is semicolon-separated, as spreadsheets save "CSV" where a comma marks
     decimals; its numbers are read with a decimal comma unless its first 64 KiB show decimal
-    points only. Any other file: ``delimiter`` and a decimal point. A compressed file cut off
-    within those 64 KiB is judged by what comes before the cut; its reader names the cut."""
+    points only. Any other file: ``delimiter`` and a decimal point; of a comma CSV only the
+    header line is read. A compressed file cut off within those 64 KiB is judged by what comes
+    before the cut; its reader names the cut."""
     if delimiter != ",":
         return delimiter, "."
+
+    def semicolons(data: bytes) -> bool:  # the header line holds ';' and no ','
+        header = data.split(b"\n", 1)[0]
+        return b";" in header and b"," not in header
+
     size, block = 1 << 16, 1 << 12
     data, ended = b"", False
     try:
@@ -379,13 +385,14 @@ def text_dialect(path: Path, codec: str | None = None, delimiter: str = ",") -> 
             while len(data) < size and not ended:
                 piece = handle.read(block)
                 data, ended = data + piece, len(piece) < block
+                if b"\n" in data and not semicolons(data):
+                    return delimiter, "."
     except OSError:
         if codec is None:
             raise
-    head = data.decode("utf-8-sig", errors="replace")
-    lines = head.splitlines()
-    if not lines or ";" not in lines[0] or "," in lines[0]:
+    if not semicolons(data):
         return delimiter, "."
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()
     whole = lines[1:] if ended else lines[1:-1]  # else the last may be cut short
     fields = [f.strip().strip('"') for line in whole for f in line.split(";")]
     commas = any(DECIMAL_COMMA.fullmatch(f) for f in fields)
