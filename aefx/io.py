@@ -110,9 +110,12 @@ CSV_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 # Delimited text: comma-separated, or tab-separated (.tsv, as many scientific data sets come);
 # both read and written by the same code, "csv" files of another delimiter.
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
-# Numbers with a decimal comma, and with a decimal point, as a semicolon CSV's fields may hold.
-DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
-DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+([eE][-+]?\d+)?")
+# A field of a semicolon CSV's bytes that is a number with a decimal mark, the mark its group;
+# and a digit, a mark and a digit anywhere, a search over three times as fast.
+DIGIT_MARK = re.compile(rb"\d[.,]\d")
+DECIMAL_FIELD = re.compile(
+    rb'(?:^|;)[ \t]*"?[-+]?\d*([.,])\d+(?:[eE][-+]?\d+)?"?[ \t]*(?=;|\r?$)', re.MULTILINE
+)
 TABLE_KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 TABLE_TYPES = ".csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet"
 
@@ -365,39 +368,72 @@ def unsupported_type(path: Path, role: str = "") -> AefxError:
 
 
 def text_dialect(path: Path, codec: str | None = None, delimiter: str = ",") -> tuple[str, str]:
-    """The (delimiter, decimal mark) a delimited text file is read with. A CSV whose header
-    holds ';' and no ',' is semicolon-separated, as spreadsheets save "CSV" where a comma marks
-    decimals; its numbers are read with a decimal comma unless its first 64 KiB show decimal
-    points only. Any other file: ``delimiter`` and a decimal point; of a comma CSV only the
-    header line is read. A compressed file cut off within those 64 KiB is judged by what comes
-    before the cut; its reader names the cut."""
-    if delimiter != ",":
+    """The (delimiter, decimal mark) a delimited text file is read with: for a CSV of
+    semicolons (see :func:`text_separator`) ';' and its :func:`decimal_mark`; for any other
+    file ``delimiter`` and a decimal point."""
+    separator = text_separator(path, codec, delimiter)
+    if separator == delimiter:
         return delimiter, "."
+    return separator, decimal_mark(path, codec)
 
-    def semicolons(data: bytes) -> bool:  # the header line holds ';' and no ','
-        header = data.split(b"\n", 1)[0]
-        return b";" in header and b"," not in header
 
+def text_separator(path: Path, codec: str | None = None, delimiter: str = ",") -> str:
+    """';' for a CSV whose header line holds ';' and no ',', as spreadsheets save "CSV" where
+    a comma marks decimals; else ``delimiter``. Reads the header line only (up to 64 KiB). A
+    compressed file cut off before its end is judged by what comes before the cut; its reader
+    names the cut."""
+    if delimiter != ",":
+        return delimiter
     size, block = 1 << 16, 1 << 12
-    data, ended = b"", False
+    data = b""
     try:
         with open_table(path, codec) as handle:
-            while len(data) < size and not ended:
-                piece = handle.read(block)
-                data, ended = data + piece, len(piece) < block
-                if b"\n" in data and not semicolons(data):
-                    return delimiter, "."
+            while len(data) < size and b"\n" not in data and (piece := handle.read(block)):
+                data += piece
     except OSError:
         if codec is None:
             raise
-    if not semicolons(data):
-        return delimiter, "."
-    lines = data.decode("utf-8-sig", errors="replace").splitlines()
-    whole = lines[1:] if ended else lines[1:-1]  # else the last may be cut short
-    fields = [f.strip().strip('"') for line in whole for f in line.split(";")]
-    commas = any(DECIMAL_COMMA.fullmatch(f) for f in fields)
-    points = any(DECIMAL_POINT.fullmatch(f) for f in fields)
-    return ";", "." if points and not commas else ","
+    header = data.split(b"\n", 1)[0]
+    return ";" if b";" in header and b"," not in header else delimiter
+
+
+def decimal_mark(path: Path, codec: str | None = None) -> str:
+    """The decimal mark of a semicolon CSV's numbers: a comma, the mark of the locales that
+    separate with ';', unless its rows show decimal points only. The first 64 KiB of rows
+    decide; if they hold whole numbers only, the next MiB that shows a mark does (a file of
+    whole numbers is read through once). A compressed file cut off before its end is judged by
+    what comes before the cut."""
+    size, block = 1 << 16, 1 << 20
+    rest, header = b"", True
+    try:
+        with open_table(path, codec) as handle:
+            while True:
+                piece = handle.read(size)
+                rest += piece
+                if header:  # its names are no numbers
+                    _, _, rest = rest.partition(b"\n")
+                    header = False
+                cut = rest.rfind(b"\n") + 1 if piece else len(rest)  # the last line whole?
+                lines, rest = rest[:cut], rest[cut:]
+                marks = set()
+                if _may_hold_marks(lines):
+                    marks = {found.group(1) for found in DECIMAL_FIELD.finditer(lines)}
+                if marks:
+                    return "." if marks == {b"."} else ","
+                if not piece:
+                    return ","
+                size = block
+    except OSError:
+        if codec is None:
+            raise
+        return ","
+
+
+def _may_hold_marks(lines: bytes) -> bool:
+    """Whether ``lines`` may hold a number with a decimal mark: a block of whole numbers
+    without '.' or ',' is passed over at memory speed, one with them in text (e-mail addresses)
+    at about 90 MB/s, where the field search reads about 35 MB/s."""
+    return (b"." in lines or b"," in lines) and DIGIT_MARK.search(lines) is not None
 
 
 def open_table(path: Path, codec: str | None = None) -> IO[bytes]:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, table_file, table_suffix, text_dialect, text_files
+from aefx.io import TableFile, open_table, table_file, table_suffix, text_files, text_separator
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -489,7 +489,7 @@ def check_csv_header(path: Path, codec: str | None = None, delimiter: str = ",")
     import csv
     import io
 
-    delimiter, _ = text_dialect(path, codec, delimiter)
+    delimiter = text_separator(path, codec, delimiter)
     with io.TextIOWrapper(
         open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
     ) as handle:

@@ -494,11 +494,12 @@ def assert_ingested_alike(tmp_path: Path, frame: pd.DataFrame, path: Path, text:
     frame.to_csv(plain, index=False)
     data = text.encode()
     path.write_bytes(data) if path.suffix != ".gz" else compress(path, data, "gzip")
+    categorical = [c for c in ["town"] if c in frame]
     results = [
-        run_ingest(DataConfig(source="file", path=p, categorical=["town"]), tmp_path / out)
+        run_ingest(DataConfig(source="file", path=p, categorical=categorical), tmp_path / out)
         for p, out in ((plain, "csv"), (path, "other"))
     ]
-    assert results[0] == results[1] and results[0].n_train + results[0].n_test == 60
+    assert results[0] == results[1] and results[0].n_train + results[0].n_test == len(frame)
     for part in ("train.parquet", "test.parquet", "schema.json"):
         assert (tmp_path / "csv" / part).read_bytes() == (tmp_path / "other" / part).read_bytes()
 
@@ -544,9 +545,28 @@ def test_a_semicolon_csv_is_read_as_the_comma_csv_of_the_same_table(tmp_path, na
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "decimal"), [("counts.csv", "."), ("counts.csv.gz", "."), ("counts.csv", ",")]
+)
+def test_a_semicolon_csv_of_whole_numbers_with_a_decimal_late_is_read_as_its_comma_csv(
+    tmp_path, name, decimal
+):
+    """A semicolon CSV whose first 64 KiB held whole numbers only was read with decimal
+    commas, so a decimal point further on made its column text, refused as `column 'b' is not
+    numeric (its type is str; store it as numbers)`. The first mark its rows show decides."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.integers(0, 1000, size=(8000, 3)), columns=["a", "b", "c"])
+    frame = frame.assign(label=rng.choice(["yes", "no"], size=8000)).astype({"b": float})
+    frame.loc[7990, "b"] = 2.5  # past the first 64 KiB
+    text = frame.to_csv(sep=";", decimal=decimal, index=False).replace(f"{decimal}0;", ";")
+    assert len(text.split(f"2{decimal}5")[0]) > 1 << 16
+    assert re.search(r"\d[.,]\d", text).group() == f"2{decimal}5"  # the only mark
+    assert_ingested_alike(tmp_path, frame, tmp_path / name, text)
+
+
 def test_the_decimal_mark_of_a_semicolon_csv_is_seen_in_its_first_lines(tmp_path):
-    """A decimal comma unless the first lines show decimal points only; a comma in the header
-    (or no ';' in it) keeps the file a comma CSV."""
+    """A decimal comma unless the first lines that show a mark show decimal points only; a
+    comma in the header (or no ';' in it) keeps the file a comma CSV."""
     from aefx.io import text_dialect
 
     cases = {
@@ -561,6 +581,14 @@ def test_the_decimal_mark_of_a_semicolon_csv_is_seen_in_its_first_lines(tmp_path
         path.write_text(text)
         assert text_dialect(path) == dialect, text
     assert text_dialect(tmp_path / "0.csv", delimiter="\t") == ("\t", ".")
+
+    # Past whole numbers the first mark decides, wherever the blocks read cut its line.
+    start = "a;b\n" + "7;8\n" * 16379 + "77;8\n" * 3  # 65535 bytes
+    for tail, mark in (("1.5;2\n", "."), ("1,5;2\n3.5;4\n", ","), ("1;2\n" * 400_000, ",")):
+        path = tmp_path / "late.csv"
+        path.write_text(start + tail)
+        assert text_dialect(path) == (";", mark), tail[:12]
+    assert len(start) == 65535
 
 
 @pytest.mark.parametrize("sep", [",", ";"])
