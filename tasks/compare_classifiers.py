@@ -149,7 +149,9 @@ def score_cell(
     The cell gets one BLAS/OpenMP thread (:func:`one_thread_each`): its scores then do not
     depend on how many cells run at once (thread counts change float sums: gradient boosting on
     PCA moved by 0.003), and cells side by side do not fight over cores (without the cap two
-    threads took 1.43x the serial time; with it 0.70x)."""
+    threads took 1.43x the serial time; with it 0.70x). It computes subnormal floats as zero
+    (:func:`aefx.threads.subnormals_flushed`): the MLP fits up to 5x faster, and the scores
+    measured stayed the same bit for bit."""
     image_shape = read_json(inputs.schema)["image_shape"]
     _, y_train = _load(inputs.train_scaled, label)
     _, y_test = _load(inputs.test_scaled, label)
