@@ -591,6 +591,16 @@ def test_the_decimal_mark_of_a_semicolon_csv_is_seen_in_its_first_lines(tmp_path
     assert len(start) == 65535
 
 
+def test_a_semicolon_csv_of_points_without_a_leading_zero_is_read_with_points(tmp_path):
+    """`.5`, as some tools write numbers below 1, was passed over by the quick search for a
+    mark between two digits, so the file was read with decimal commas."""
+    from aefx.io import text_dialect
+
+    path = tmp_path / "lead.csv"
+    path.write_text("a;b\n.5;2\n-.25;4\n")
+    assert text_dialect(path) == (";", ".")
+
+
 @pytest.mark.parametrize("sep", [",", ";"])
 def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, sep):
     """Cut off between the first 4 KiB of its text and 64 KiB (where the delimiter and decimal
