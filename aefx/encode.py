@@ -342,7 +342,7 @@ def check_values(
     """Every feature a finite number, except the ``categorical`` ones, which need only be there
     (or not even that with ``missing_category``, where a missing one is a category); with
     ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite."""
-    from aefx.validation import show_value
+    from aefx.validation import mixed_marks, show_value
 
     for column in categorical:
         if missing_ok or missing_category:
@@ -352,7 +352,12 @@ def check_values(
                 f"{origin}: column {column!r} row {first_row + int(np.argmax(missing))} is missing"
             )
     for column in (c for c in features if c not in categorical):
-        values = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype="float64")
+        numbers = pd.to_numeric(chunk[column], errors="coerce")
+        if not pd.api.types.is_numeric_dtype(chunk[column].dtype):  # text, perhaps of numbers
+            text = numbers.isna() & chunk[column].notna()
+            if text.any() and (mixed := mixed_marks(chunk[column], text)):
+                raise AefxError(f"{origin}: column {column!r} {mixed}")
+        values = numbers.to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
         if missing_ok:
             bad &= chunk[column].notna().to_numpy()

@@ -4,6 +4,7 @@ reported at once as one line naming the file, the column and the rule."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from aefx.io import TableFile, open_table, table_file, table_suffix, text_files,
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
+# Numbers as text, written with a decimal comma or a decimal point (`-1,5e-3`, `.5`).
+COMMA_NUMBER = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
+POINT_NUMBER = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -63,6 +67,26 @@ def show_value(value: object) -> str:
     return repr(value.item() if hasattr(value, "item") else value)
 
 
+def mixed_marks(values: pd.Series, text: pd.Series) -> str | None:
+    """How a column of numbers written with both decimal marks is refused (its first number
+    with a comma, its first with a point), when the ``text`` of ``values`` (what pandas cannot
+    read as numbers) is all numbers with a decimal comma and another value has a point; else
+    None. A semicolon CSV is read with one mark (:func:`aefx.io.decimal_mark`), so where its
+    marks change, a column's numbers are text, and the value to blame may be either."""
+    commas = values[text].astype(str)
+    if not commas.str.fullmatch(COMMA_NUMBER.pattern).all():
+        return None
+    others = values[~text & values.notna()].astype(str)
+    points = others[others.str.fullmatch(POINT_NUMBER.pattern)]
+    if points.empty:
+        return None
+    first_comma, first_point = show_value(commas.iloc[0]), show_value(points.iloc[0])
+    return (
+        f"mixes decimal marks ({first_comma} with a comma, {first_point} with a point): "
+        "write its numbers with one mark"
+    )
+
+
 def _column_problems(
     frame: pd.DataFrame, label: str, cases: pd.DataFrame, categorical: Sequence[str]
 ) -> list[str]:
@@ -80,7 +104,9 @@ def _column_problems(
         if "numeric" in checks:
             values = frame[column]
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
-            if bad.any():
+            if bad.any() and (mixed := mixed_marks(values, bad)):
+                problems.append(f"column {column!r} {mixed}")
+            elif bad.any():
                 example = show_value(values[bad].iloc[0])
                 problems.append(f"column {column!r} is not numeric (value {example})")
                 if bad.sum() * 2 >= values.notna().sum():  # words, not numbers with a '?' or two

@@ -578,6 +578,25 @@ def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
     )
 
 
+def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
+    """A chunk of a semicolon CSV whose marks change after the first rows is text: both marks
+    are named, where the first value with a comma was named as not a finite number."""
+    from aefx.encode import check_values
+    from aefx.errors import AefxError
+
+    chunk = pd.DataFrame({"f0": [0.1, 0.2, 0.3], "f1": ["1", "-0,25", "2.5"]})
+    with pytest.raises(AefxError) as caught:
+        check_values(chunk, ["f0", "f1"], first_row=10, origin=tmp_path / "new.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'new.csv'}: column 'f1' mixes decimal marks ('-0,25' with a comma, '2.5' "
+        "with a point): write its numbers with one mark"
+    )
+    chunk["f1"] = ["1", "-0,25", "2"]  # commas only: no number to pandas, as before
+    with pytest.raises(AefxError) as caught:
+        check_values(chunk, ["f0", "f1"], first_row=10, origin=tmp_path / "new.csv")
+    assert str(caught.value).endswith("column 'f1' row 11 is not a finite number ('-0,25')")
+
+
 def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     """A scheduler's or a timeout's SIGTERM used to kill `aefx encode` outright, leaving its
     hidden temporary file (as large as the output so far) beside the output."""

@@ -497,10 +497,19 @@ def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
             "column 'f2' is not numeric (value 'c0'); data.ignore: [f2] keeps it out (an id, a "
             "name?)",
         ),
+        (
+            lambda f: f.assign(
+                f1=[
+                    "2,5" if i == 1500 else "1.5" if i == 1501 else v for i, v in enumerate(f["f1"])
+                ]
+            ),
+            "column 'f1' mixes decimal marks ('2,5' with a comma, '1.5' with a point): write "
+            "its numbers with one mark",
+        ),
         (lambda f: f.head(1), "1 row(s); need at least 2 to train and validate"),
         (lambda f: f.head(0), "0 row(s); need at least 2 to train and validate"),
     ],
-    ids=["missing", "text", "ids", "one row", "header only"],
+    ids=["missing", "text", "ids", "marks", "one row", "header only"],
 )
 def test_bad_csv_rows_stop_train_stream_with_one_line_and_nothing_left(project, spoil, message):
     """Found while the CSV is copied (a value far into the file, after chunks were written):

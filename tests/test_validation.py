@@ -601,6 +601,36 @@ def test_a_semicolon_csv_of_points_without_a_leading_zero_is_read_with_points(tm
     assert text_dialect(path) == (";", ".")
 
 
+@pytest.mark.parametrize(("decimal", "late"), [(",", "2.5"), (".", "2,5")])
+def test_a_semicolon_csv_whose_decimal_marks_change_late_is_refused_naming_both(
+    tmp_path, decimal, late
+):
+    """A semicolon CSV is read with the decimal mark its first rows show, so a number written
+    with the other mark further on made its column text, refused as not numeric with a value
+    that might not be the culprit: for commas then a late `2.5`, the first comma (`value
+    '-0,132'`) and the hint for columns of words. Both marks are named now."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(5000, 3)).round(3), columns=["a", "b", "c"])
+    frame = frame.assign(label=rng.choice(["yes", "no"], size=5000))
+    path = tmp_path / "mixed.csv"
+    path.write_text(frame.to_csv(sep=";", decimal=decimal, index=False) + f"1;{late};3;yes\n")
+    first = f"{frame.loc[0, 'b']:.3f}".replace(".", decimal)
+    commas, points = (first, late) if decimal == "," else (late, first)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{path}: column 'b' mixes decimal marks ({commas!r} with a comma, {points!r} with a "
+        "point): write its numbers with one mark"
+    )
+    assert not (tmp_path / "out").exists()
+
+    # Numbers with a comma and words stay a column of text, refused as before.
+    path.write_text("a;b;label\n" + "1;x;yes\n3;2,5;no\n" * 20)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value).startswith(f"{path}: column 'b' is not numeric (value 'x')")
+
+
 @pytest.mark.parametrize("sep", [",", ";"])
 def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, sep):
     """Cut off between the first 4 KiB of its text and 64 KiB (where the delimiter and decimal
