@@ -342,7 +342,7 @@ def check_values(
     """Every feature a finite number, except the ``categorical`` ones, which need only be there
     (or not even that with ``missing_category``, where a missing one is a category); with
     ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite."""
-    from aefx.validation import mixed_marks, show_value
+    from aefx.validation import numbers_as_text, show_value
 
     for column in categorical:
         if missing_ok or missing_category:
@@ -355,8 +355,8 @@ def check_values(
         numbers = pd.to_numeric(chunk[column], errors="coerce")
         if not pd.api.types.is_numeric_dtype(chunk[column].dtype):  # text, perhaps of numbers
             text = numbers.isna() & chunk[column].notna()
-            if text.any() and (mixed := mixed_marks(chunk[column], text)):
-                raise AefxError(f"{origin}: column {column!r} {mixed}")
+            if text.any() and (problem := numbers_as_text(chunk[column], text)):
+                raise AefxError(f"{origin}: column {column!r} {problem}")
         values = numbers.to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
         if missing_ok:

@@ -153,7 +153,7 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
     in one line naming ``path`` (and the row, counted from 0, as for a Parquet file)."""
     import pandas as pd
 
-    from aefx.validation import mixed_marks, show_value
+    from aefx.validation import numbers_as_text, show_value
 
     columns = []
     for name in features:
@@ -163,8 +163,8 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
             continue
         numbers = pd.to_numeric(values, errors="coerce")
         text = numbers.isna() & values.notna()
-        if text.any() and (mixed := mixed_marks(values, text)):
-            raise AefxError(f"{path}: column {name!r} {mixed}")
+        if text.any() and (problem := numbers_as_text(values, text)):
+            raise AefxError(f"{path}: column {name!r} {problem}")
         if text.any():
             example = show_value(values[text].iloc[0])
             words = text.sum() * 2 >= values.notna().sum()  # an id or a name, as ingest tells

@@ -20,6 +20,8 @@ MIN_ROWS = 10
 # Numbers as text, written with a decimal comma or a decimal point (`-1,5e-3`, `.5`).
 COMMA_NUMBER = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
 POINT_NUMBER = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
+# ... and with thousands separators beside a decimal mark (`1.234,5`, `-1,234,567.`).
+GROUPED_NUMBER = re.compile(r"\s*[-+]?\d{1,3}(?:(?:\.\d{3})+,\d*|(?:,\d{3})+\.\d*)\s*")
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -67,20 +69,27 @@ def show_value(value: object) -> str:
     return repr(value.item() if hasattr(value, "item") else value)
 
 
-def mixed_marks(values: pd.Series, text: pd.Series) -> str | None:
-    """How a column of numbers written with both decimal marks is refused (its first number
-    with a comma, its first with a point), when the ``text`` of ``values`` (what pandas cannot
-    read as numbers) is all numbers with a decimal comma and another value has a point; else
-    None. A semicolon CSV is read with one mark (:func:`aefx.io.decimal_mark`), so where its
-    marks change, a column's numbers are text, and the value to blame may be either."""
-    commas = values[text].astype(str)
-    if not commas.str.fullmatch(COMMA_NUMBER.pattern).all():
+def numbers_as_text(values: pd.Series, text: pd.Series) -> str | None:
+    """What is wrong with a column whose ``text`` (the ``values`` pandas cannot read as
+    numbers) is numbers written another way, as the rest of the sentence that names the
+    column; else None. Numbers with thousands separators beside a decimal mark (`1.234,5`,
+    `1,234.5`) are named as such; numbers with a decimal comma beside others with a point by
+    the first of each: a semicolon CSV is read with one mark (:func:`aefx.io.decimal_mark`),
+    so where its marks change a column's numbers are text, and the value to blame may be
+    either."""
+    strings = values[text].astype(str)
+    grouped = strings.str.fullmatch(GROUPED_NUMBER.pattern)
+    commas = strings.str.fullmatch(COMMA_NUMBER.pattern)
+    if grouped.any() and (grouped | commas).all():
+        example = show_value(strings[grouped].iloc[0])
+        return f"has numbers with thousands separators ({example}): write them without"
+    if not commas.all():
         return None
     others = values[~text & values.notna()].astype(str)
     points = others[others.str.fullmatch(POINT_NUMBER.pattern)]
     if points.empty:
         return None
-    first_comma, first_point = show_value(commas.iloc[0]), show_value(points.iloc[0])
+    first_comma, first_point = show_value(strings.iloc[0]), show_value(points.iloc[0])
     return (
         f"mixes decimal marks ({first_comma} with a comma, {first_point} with a point): "
         "write its numbers with one mark"
@@ -104,8 +113,8 @@ def _column_problems(
         if "numeric" in checks:
             values = frame[column]
             bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
-            if bad.any() and (mixed := mixed_marks(values, bad)):
-                problems.append(f"column {column!r} {mixed}")
+            if bad.any() and (problem := numbers_as_text(values, bad)):
+                problems.append(f"column {column!r} {problem}")
             elif bad.any():
                 example = show_value(values[bad].iloc[0])
                 problems.append(f"column {column!r} is not numeric (value {example})")

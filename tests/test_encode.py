@@ -580,7 +580,8 @@ def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
 
 def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
     """A chunk of a semicolon CSV whose marks change after the first rows is text: both marks
-    are named, where the first value with a comma was named as not a finite number."""
+    are named, where the first value with a comma was named as not a finite number; and so
+    are thousands separators."""
     from aefx.encode import check_values
     from aefx.errors import AefxError
 
@@ -590,6 +591,12 @@ def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
     assert str(caught.value) == (
         f"{tmp_path / 'new.csv'}: column 'f1' mixes decimal marks ('-0,25' with a comma, '2.5' "
         "with a point): write its numbers with one mark"
+    )
+    chunk["f1"] = ["1", "1,234.5", "2.5"]  # thousands separators
+    with pytest.raises(AefxError) as caught:
+        check_values(chunk, ["f0", "f1"], first_row=10, origin=tmp_path / "new.csv")
+    assert str(caught.value).endswith(
+        "column 'f1' has numbers with thousands separators ('1,234.5'): write them without"
     )
     chunk["f1"] = ["1", "-0,25", "2"]  # commas only: no number to pandas, as before
     with pytest.raises(AefxError) as caught:

@@ -630,6 +630,16 @@ def test_a_semicolon_csv_whose_decimal_marks_change_late_is_refused_naming_both(
         run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
     assert str(caught.value).startswith(f"{path}: column 'b' is not numeric (value 'x')")
 
+    # Thousands separators, as a spreadsheet formats money, were `not numeric (value
+    # '1.234,5')` with the hint for columns of words.
+    path.write_text("a;b;label\n" + "1;12,5;yes\n3;-1.234,5;no\n" * 20)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{path}: column 'b' has numbers with thousands separators ('-1.234,5'): write them without"
+    )
+    assert not (tmp_path / "out").exists()
+
 
 @pytest.mark.parametrize("sep", [",", ";"])
 def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, sep):
