@@ -209,16 +209,21 @@ def read_chunks(
     image_shape: Sequence[int] | None = None,
     label: str | None = None,
     resize: bool = False,
+    text: Collection[str] = (),
 ) -> Iterator[pd.DataFrame]:
     """CSV, TSV (plain or compressed) or Parquet (a file, or a folder of such files for a model
     trained on table rows) in pieces of at most ``rows`` rows, never the whole table at once. For a
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
-    .npz's labels as the column ``label``; with ``resize``, images of any size, resized)."""
+    .npz's labels as the column ``label``; with ``resize``, images of any size, resized). The
+    ``text`` columns of a CSV or TSV keep the text pandas reads as missing, as ingest's do
+    (:data:`aefx.io.NA_MARKERS`)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
     from aefx.io import (
         arrow_frame,
         check_partitions,
         hive_partitions,
+        na_options,
+        numbers_kept,
         open_table,
         other_columns,
         parquet_folder,
@@ -246,7 +251,7 @@ def read_chunks(
         partitioned, keys = hive_partitions(path, files)
         first: tuple[Path, set[str]] | None = None  # every file must hold the first's columns
         for part, found in zip(files, keys, strict=True):
-            for number, chunk in enumerate(read_chunks(part, rows)):
+            for number, chunk in enumerate(read_chunks(part, rows, text=text)):
                 if number == 0:  # a file's chunks share its header: checked once
                     check_partitions(path, part, chunk.columns, found)
                     first = first or (part, set(chunk.columns))
@@ -260,8 +265,10 @@ def read_chunks(
     try:
         if table.kind == "csv":
             sep, decimal = text_dialect(path, table.codec, table.delimiter)
+            markers = na_options(path, table.codec, sep, text)
             with open_table(path, table.codec) as handle:
-                yield from pd.read_csv(handle, chunksize=rows, sep=sep, decimal=decimal)
+                chunks = pd.read_csv(handle, chunksize=rows, sep=sep, decimal=decimal, **markers)
+                yield from (numbers_kept(chunk, text) for chunk in chunks)
         elif table.folder:  # one file at a time, without read-ahead: memory as for one file
             batches = parquet_folder(path).to_batches(
                 batch_size=rows, batch_readahead=0, fragment_readahead=1
@@ -550,7 +557,8 @@ def stream_file(
     with place as tmp:
         writer: Any = None
         try:
-            for chunk in read_chunks(source, rows, image_shape, label, resize):
+            text = keep | set(categorical)  # all but the numbers the model reads
+            for chunk in read_chunks(source, rows, image_shape, label, resize, text):
                 chunk.columns = [str(c) for c in chunk.columns]
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)

@@ -11,7 +11,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -116,6 +116,13 @@ DIGIT_MARK = re.compile(rb"[.,]\d")
 DECIMAL_FIELD = re.compile(
     rb'(?:^|;)[ \t]*"?[-+]?\d*([.,])\d+(?:[eE][-+]?\d+)?"?[ \t]*(?=;|\r?$)', re.MULTILINE
 )
+# The text pandas reads as a missing value by default. In a column of numbers it is one; in
+# the label and category columns only an empty field is, and 'NA' (North America) or 'None'
+# (a severity) is a value like any other, as in a Parquet file of the same table.
+NA_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
 TABLE_KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 TABLE_TYPES = ".csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet"
 
@@ -489,17 +496,54 @@ class _Limited:
         return getattr(self._stream, name)
 
 
+def na_options(
+    path: Path, codec: str | None, sep: str, text: Collection[str] | bool
+) -> dict[str, Any]:
+    """``pd.read_csv`` keywords by which the :data:`NA_MARKERS` are missing values in every
+    column of ``path`` but the ``text`` ones (named in its header, which this reads; True:
+    every column), where only an empty field is; none without ``text``. See
+    :func:`numbers_kept` for those of numbers."""
+    if text is True:
+        return {"keep_default_na": False, "na_values": [""]}
+    if not text:
+        return {}
+    with open_table(path, codec) as handle:
+        columns = pd.read_csv(handle, sep=sep, nrows=0).columns
+    markers = list(NA_MARKERS)
+    values = {c: [""] if str(c) in text else markers for c in columns}
+    return {"keep_default_na": False, "na_values": values}
+
+
+def numbers_kept(frame: pd.DataFrame, text: Collection[str] | bool) -> pd.DataFrame:
+    """``frame``, read with :func:`na_options`, with each ``text`` column that holds numbers
+    and :data:`NA_MARKERS` alone (a label of 0, 1 and 'NA') read as pandas reads it by
+    default: the numbers as numbers, the markers as missing values."""
+    for column in [c for c in frame.columns if text is True or (text and str(c) in text)]:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values.dtype):  # booleans too
+            continue
+        marked = values.isin(NA_MARKERS) & values.notna()
+        if not marked.any():
+            continue
+        numbers = pd.to_numeric(values.mask(marked), errors="coerce")
+        if numbers.notna().any() and (numbers.notna() | marked | values.isna()).all():
+            frame[column] = numbers
+    return frame
+
+
 def read_csv(
     path: Path,
     codec: str | None = None,
     limit: ReadLimit | None = None,
     delimiter: str = ",",
     dtype: dict | None = None,
+    text: Collection[str] | bool = (),
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a whole file (decompressed with ``codec``, see :data:`CSV_CODECS`;
     its columns separated by ``delimiter``, see :data:`DELIMITERS`, or by ';' for a CSV that
     uses them, see :func:`text_dialect`; ``dtype`` as pandas takes
-    it, by column name or position),
+    it, by column name or position; the columns named in ``text`` keep the text pandas reads
+    as missing, see :data:`NA_MARKERS`; True: every column),
     with Ctrl-C and SIGTERM held until it returns. With ``limit``, a compressed file's text is
     counted as it is read, and the read stops with :class:`LimitExceeded` once it is longer:
     the file's size cannot say beforehand (zeros pack a thousandfold).
@@ -515,12 +559,14 @@ def read_csv(
     which Parquet cannot write. The whole-file pass costs 2.7x the read time (0.65 s -> 1.75 s
     for 393 MB, medians of 3) and no more memory (795 -> 801 MB peak): benchmarks/csv_read.py."""
     sep, decimal = text_dialect(path, codec, delimiter)
+    options = {"sep": sep, "decimal": decimal, "low_memory": False, "dtype": dtype}
+    options |= na_options(path, codec, sep, text)
     with signals_held():
         if codec is None:
-            return pd.read_csv(path, sep=sep, decimal=decimal, low_memory=False, dtype=dtype)
+            return numbers_kept(pd.read_csv(path, **options), text)
         with open_table(path, codec) as handle:
             stream = handle if limit is None else _Limited(handle, limit)
-            return pd.read_csv(stream, sep=sep, decimal=decimal, low_memory=False, dtype=dtype)
+            return numbers_kept(pd.read_csv(stream, **options), text)
 
 
 @contextlib.contextmanager

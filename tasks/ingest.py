@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -123,9 +124,12 @@ def check_table_path(path: Path) -> None:
         raise AefxError(f"{path}: data file not found")
 
 
-def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
+def read_table(
+    path: Path, budget_mb: float | None = None, text: Collection[str] = ()
+) -> pd.DataFrame:
     """Read a CSV or TSV (plain or compressed) or Parquet file, or a folder of such files,
-    turning every failure into one clear line."""
+    turning every failure into one clear line. In a CSV or TSV the ``text`` columns (the label,
+    the categories) keep the text pandas reads as missing (:data:`aefx.io.NA_MARKERS`)."""
     import pyarrow.parquet as pq
 
     check_table_path(path)
@@ -133,7 +137,7 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     assert table is not None  # checked above
     check_content(path)
     if table.kind == "csv" and table.folder:
-        frame = read_text_folder(path, budget_mb)
+        frame = read_text_folder(path, budget_mb, text)
         frame.columns = [str(c) for c in frame.columns]
         return frame
     folder = parquet_folder(path) if table.folder else None
@@ -145,7 +149,7 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
         check_budget(path, estimate, budget_mb)
     try:
         if table.kind == "csv":
-            frame = read_csv(path, table.codec, limit, table.delimiter)
+            frame = read_csv(path, table.codec, limit, table.delimiter, text=text)
         elif folder is not None:
             frame = arrow_frame(folder.to_table())
         else:
@@ -159,7 +163,9 @@ def read_table(path: Path, budget_mb: float | None = None) -> pd.DataFrame:
     return frame
 
 
-def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFrame:
+def read_text_folder(
+    folder: Path, budget_mb: float | None = None, text: Collection[str] = ()
+) -> pd.DataFrame:
     """The table a folder of CSV or TSV files holds (Spark's CSV writer leaves one): each file
     read whole, in path order, and stacked, Hive partition folders (``region=north/``) as
     columns, as for a folder of Parquet files. Every file must hold the same columns (in any
@@ -179,7 +185,9 @@ def read_text_folder(folder: Path, budget_mb: float | None = None) -> pd.DataFra
     parts: list[pd.DataFrame] = []
     for source, kind, found in zip(files, kinds, keys, strict=True):
         try:
-            part = read_csv(source, kind.codec, limit if kind.codec else None, kind.delimiter)
+            part = read_csv(
+                source, kind.codec, limit if kind.codec else None, kind.delimiter, text=text
+            )
         except LimitExceeded as exc:
             assert budget_mb is not None  # only a limit raises it
             raise over_budget(folder, plain + exc.count, budget_mb, partial=True) from None
@@ -227,6 +235,11 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return frame.iloc[np.sort(picked)]
 
 
+def _text_columns(cfg: DataConfig) -> set[str]:
+    """The columns of text whatever they hold: the label, the categories, the ignored ones."""
+    return {cfg.label, *cfg.categorical, *cfg.ignore}
+
+
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
@@ -235,7 +248,7 @@ def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
         return with_feature_types(frame, cfg.label, cfg.categorical), "synthetic"
     assert cfg.path is not None  # guaranteed by DataConfig
     origin = str(cfg.path)
-    frame = read_table(cfg.path, cfg.memory_budget_mb)
+    frame = read_table(cfg.path, cfg.memory_budget_mb, _text_columns(cfg))
     checked = validate_table(
         frame,
         cfg.label,
@@ -258,7 +271,7 @@ def load_test_file(cfg: DataConfig, train: pd.DataFrame) -> pd.DataFrame:
     ``data.ignore`` names its index). The rules of splitting apply to the two together."""
     assert cfg.test_path is not None
     origin = str(cfg.test_path)
-    frame = read_table(cfg.test_path, cfg.memory_budget_mb)
+    frame = read_table(cfg.test_path, cfg.memory_budget_mb, _text_columns(cfg))
     expected = [*cfg.ignore, *map(str, train.columns)]
     missing = [c for c in expected if c not in frame.columns]
     extra = [str(c) for c in frame.columns if c not in expected]

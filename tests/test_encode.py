@@ -578,6 +578,49 @@ def test_a_bad_value_is_named_as_it_reads(tmp_path, value, shown):
     )
 
 
+def test_na_in_a_column_of_categories_streams_as_the_category_it_is(tmp_path):
+    """New rows from North America ('NA') and a severity 'None' were missing values to
+    pandas: `column 'region' row 1 is missing`, and a carried id 'NA' came out empty. They
+    are values now, as ingest reads them and as in the Parquet file of the same rows; a
+    number written 'NA' is still a missing one."""
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    rows = pd.DataFrame(
+        {
+            "f0": np.linspace(0, 1, 12),
+            "region": ["EU", "NA", "AS"] * 4,
+            "id": ["a1", "NA", *[f"a{i}" for i in range(2, 12)]],
+        }
+    )
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    rows.to_parquet(tmp_path / "rows.parquet")
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": chunk["f0"] + chunk["region"].eq("NA")})
+
+    for name in ("rows.csv", "rows.parquet"):
+        total, _ = stream_file(
+            tmp_path / name, tmp_path / f"{name}.out.parquet", 5, ["f0", "region"], {"id"},
+            transform, categorical=["region"],
+        )  # fmt: skip
+        assert total == 12
+    codes = pd.read_parquet(tmp_path / "rows.csv.out.parquet")
+    pd.testing.assert_frame_equal(codes, pd.read_parquet(tmp_path / "rows.parquet.out.parquet"))
+    assert codes["id"].tolist() == rows["id"].tolist()
+    assert codes["code"].tolist() == (rows["f0"] + rows["region"].eq("NA")).tolist()
+
+    rows.assign(f0=rows["f0"].astype(object).where(rows.index != 3, "NA")).to_csv(
+        tmp_path / "gap.csv", index=False
+    )
+    with pytest.raises(AefxError) as caught:
+        stream_file(tmp_path / "gap.csv", tmp_path / "gap.parquet", 5, ["f0", "region"], {"id"},
+                    transform, categorical=["region"])  # fmt: skip
+    assert str(caught.value) == (
+        f"{tmp_path / 'gap.csv'}: column 'f0' row 3 is not a finite number (nan)"
+    )
+
+
 def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
     """A chunk of a semicolon CSV whose marks change after the first rows is text: both marks
     are named, where the first value with a comma was named as not a finite number; and so

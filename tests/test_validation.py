@@ -641,6 +641,81 @@ def test_a_semicolon_csv_whose_decimal_marks_change_late_is_refused_naming_both(
     assert not (tmp_path / "out").exists()
 
 
+def regions_table() -> pd.DataFrame:
+    """A table whose label and category columns hold text pandas reads as missing ('None',
+    'null', 'NA' for North America), with missing numbers and one missing category."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(200, 3)).round(3), columns=["a", "b", "c"])
+    frame["a"] = frame["a"].mask(frame.index % 17 == 0)
+    frame["region"] = rng.choice(["EU", "NA", "AS"], size=200)
+    frame.loc[5, "region"] = None
+    frame["severity"] = rng.choice(["None", "Mild", "null"], size=200)
+    return frame
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.csv.gz", "table.tsv", "parts"])
+def test_na_and_none_are_values_in_the_label_and_categories_as_in_parquet(tmp_path, name):
+    """pandas reads 'NA', 'None', 'null' and the like as missing values, so a CSV's region
+    'NA' (North America) was a missing category and its class 'None' a missing label: refused
+    (`label column 'severity' has 136 missing values`), or with data.missing_category the
+    region joined the missing ones. In the label and category columns only an empty field is
+    missing now, as in the Parquet file of the same table; in columns of numbers 'NA' still is."""
+    frame = regions_table()
+    sep = "\t" if name.endswith("tsv") else ","
+    written = frame.assign(a=frame["a"].astype(object).where(frame["a"].notna(), "NA"))
+    text = written.to_csv(index=False, sep=sep)
+    gap = f"{sep}{sep}"  # the missing region
+    assert f"\nNA{sep}" in text and f"{sep}NA{sep}" in text and gap in text  # a number, a region
+    path = tmp_path / name
+    if name == "parts":
+        path.mkdir()
+        lines = text.splitlines(keepends=True)
+        (path / "part-0.csv").write_text("".join(lines[:120]))
+        (path / "part-1.csv").write_text("".join(lines[:1] + lines[120:]))
+    elif name.endswith(".gz"):
+        compress(path, text.encode(), "gzip")
+    else:
+        path.write_text(text)
+    frame.to_parquet(tmp_path / "table.parquet")
+    common = {"label": "severity", "categorical": ("region",), "impute": "median"}
+    results = [
+        run_ingest(DataConfig(source="file", path=p, missing_category=True, **common), tmp_path / o)
+        for p, o in ((tmp_path / "table.parquet", "parquet"), (path, "text"))
+    ]
+    assert results[0] == results[1]
+    assert results[0].classes == ("Mild", "None", "null")
+    for part in ("train.parquet", "test.parquet"):
+        expected = pd.read_parquet(tmp_path / "parquet" / part)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "text" / part), expected)
+    both = pd.concat(
+        pd.read_parquet(tmp_path / "text" / p) for p in ("train.parquet", "test.parquet")
+    )
+    assert both["a"].isna().sum() == frame["a"].isna().sum() == 12
+    assert (both["region"] == "NA").sum() == (frame["region"] == "NA").sum() > 50
+    assert both["region"].isna().sum() == 1
+
+
+def test_numbers_with_na_in_the_label_or_categories_are_numbers_with_gaps(tmp_path):
+    """A label or category column of numbers and 'NA' is read as pandas reads it, the 'NA' a
+    missing value: a label of 0, 1 and 'NA' is still refused for its missing label. The
+    columns of numbers take pandas' own markers, which aefx names for the others."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from aefx.io import NA_MARKERS
+
+    assert set(NA_MARKERS) == STR_NA_VALUES
+    path = tmp_path / "codes.csv"
+    path.write_text("a,plan,label\n" + "1.5,1,0\n2.5,2,1\n" * 10 + "3.5,NA,NA\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path, categorical=("plan",)), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{path}: column 'plan' has 1 missing value; label column 'label' has 1 missing value; "
+        "data.impute: median fills missing values from the training split "
+        "(data.missing_category: true makes a missing category one of its own)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("sep", [",", ";"])
 def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, sep):
     """Cut off between the first 4 KiB of its text and 64 KiB (where the delimiter and decimal
