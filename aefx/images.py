@@ -157,9 +157,19 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _labels(values: np.ndarray, n: int, origin: str) -> np.ndarray:
+    """``values`` as one label per image, every one given (an empty one was a traceback from
+    sorting the classes, or for numbers taken for a continuous target)."""
+    import pandas as pd
+
     values = np.asarray(values).reshape(-1)
     if len(values) != n:
         raise AefxError(f"{origin}: {n} images but {len(values)} labels")
+    if (missing := pd.isna(values)).any():
+        first = int(np.argmax(missing)) + 1
+        raise AefxError(
+            f"{origin}: {int(missing.sum())} of {n} labels are missing (the first is label "
+            f"{first}); give every image a label"
+        )
     return values
 
 
@@ -239,8 +249,8 @@ def _labels_table(path: Path, ids: bool = False) -> pd.DataFrame:
     try:
         if table.kind == "parquet":
             return pd.read_parquet(path)
-        text = {0: str} if ids else None
-        return read_csv(path, table.codec, delimiter=table.delimiter, dtype=text)
+        names = {0: str} if ids else None  # a label is a class: 'None' is one, not missing
+        return read_csv(path, table.codec, delimiter=table.delimiter, dtype=names, text=True)
     except READ_ERRORS as exc:
         raise unreadable(path, exc) from None
 

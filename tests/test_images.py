@@ -576,6 +576,28 @@ def test_a_labels_csv_one_label_short_is_not_taken_for_a_bare_column(tmp_path):
     assert str(caught.value) == f"{tmp_path / 'labels.csv'}: 30 images but 29 labels"
 
 
+def test_a_class_named_none_in_a_labels_csv_is_a_class(tmp_path):
+    """pandas reads 'None' and 'NA' as missing values, so a labels file with a class 'None'
+    had missing labels; a label is a class as written, and an empty one is refused."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).uniform(size=(30, 4, 4)))
+    (tmp_path / "labels.csv").write_text("label\n" + "None\ncat\nNA\n" * 10)
+    cfg = DataConfig(source="images", path=tmp_path / "x.npy", labels_path=tmp_path / "labels.csv")
+    result, *_ = run_ingest(cfg, tmp_path / "ok")
+    assert result.classes == ("NA", "None", "cat") and result.n_train + result.n_test == 30
+
+    # An empty label was a traceback (`'<' not supported between instances of 'str' and
+    # 'float'`), or among numbers `holds continuous values (2 distinct, e.g. nan)`.
+    for labels in ('None\ncat\n""\n', '1\n0\n""\n'):
+        (tmp_path / "labels.csv").write_text("label\n" + labels * 10)
+        with pytest.raises(AefxError) as caught:
+            run_ingest(cfg, tmp_path / "out")
+        assert str(caught.value) == (
+            f"{tmp_path / 'labels.csv'}: 10 of 30 labels are missing (the first is label 3); "
+            "give every image a label"
+        )
+        assert not (tmp_path / "out").exists()
+
+
 def train_on_digits(*overrides: str):
     """The stages up to a shipped encoder, on the embedded digits with one seed and
     ``overrides``, run in the current project: its params and the shipped model."""
