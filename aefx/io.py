@@ -514,11 +514,11 @@ def na_options(
     return {"keep_default_na": False, "na_values": values}
 
 
-def numbers_kept(frame: pd.DataFrame, text: Collection[str] | bool) -> pd.DataFrame:
+def numbers_kept(frame: pd.DataFrame, text: Collection[str]) -> pd.DataFrame:
     """``frame``, read with :func:`na_options`, with each ``text`` column that holds numbers
     and :data:`NA_MARKERS` alone (a label of 0, 1 and 'NA') read as pandas reads it by
     default: the numbers as numbers, the markers as missing values."""
-    for column in [c for c in frame.columns if text is True or (text and str(c) in text)]:
+    for column in [c for c in frame.columns if str(c) in text]:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values.dtype):  # booleans too
             continue
@@ -563,10 +563,14 @@ def read_csv(
     options |= na_options(path, codec, sep, text)
     with signals_held():
         if codec is None:
-            return numbers_kept(pd.read_csv(path, **options), text)
-        with open_table(path, codec) as handle:
-            stream = handle if limit is None else _Limited(handle, limit)
-            return numbers_kept(pd.read_csv(stream, **options), text)
+            frame = pd.read_csv(path, **options)
+        else:
+            with open_table(path, codec) as handle:
+                stream = handle if limit is None else _Limited(handle, limit)
+                frame = pd.read_csv(stream, **options)
+    names = [str(c) for c in frame.columns]
+    typed = {names[k] if isinstance(k, int) else str(k) for k in dtype or {}}  # text as asked
+    return numbers_kept(frame, [c for c in (names if text is True else text) if c not in typed])
 
 
 @contextlib.contextmanager

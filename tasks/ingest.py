@@ -129,7 +129,8 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV or TSV (plain or compressed) or Parquet file, or a folder of such files,
     turning every failure into one clear line. In a CSV or TSV the ``text`` columns (the label,
-    the categories) keep the text pandas reads as missing (:data:`aefx.io.NA_MARKERS`)."""
+    the categories, the ignored columns) keep the text pandas reads as missing
+    (:data:`aefx.io.NA_MARKERS`)."""
     import pyarrow.parquet as pq
 
     check_table_path(path)

@@ -287,6 +287,26 @@ def test_labels_come_as_any_table_aefx_reads(tmp_path, name):
     assert labels.dtype.kind == "i" and sorted(set(labels)) == [0, 1, 2]  # numbers, not text
 
 
+def test_an_image_named_na_keeps_its_place_among_ids_of_numbers(tmp_path):
+    """Ids are text as written: an image named 'NA' beside 007, 008, ... is one of them (the
+    ids of numbers must not turn to numbers for it, losing their leading zeros)."""
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    ids = [*(f"{i:03d}" for i in range(11)), "NA"]
+    for i, stem in enumerate(ids):
+        Image.new("L", (5, 5), color=20 * i).save(root / f"{stem}.png")
+    labels = pd.DataFrame({"id": ids, "label": ["cat", "dog"] * 6})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    cfg = DataConfig(source="images", path=root, labels_path=tmp_path / "labels.csv")
+    _, train, test, _ = run_ingest(cfg, tmp_path / "out")
+    rows = pd.concat([train, test])
+    level = np.round(rows.drop(columns="label").to_numpy()[:, 0] * 255 / 20).astype(int)
+    assert list(rows["label"]) == ["cat" if i % 2 == 0 else "dog" for i in level]
+    assert sorted(level) == list(range(12))
+
+
 def test_a_labels_file_of_another_type_is_refused_in_one_line(tmp_path):
     from PIL import Image
 
