@@ -525,10 +525,15 @@ def check_csv_header(path: Path, codec: str | None = None, delimiter: str = ",")
     import io
 
     delimiter = text_separator(path, codec, delimiter)
-    with io.TextIOWrapper(
-        open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
-    ) as handle:
-        header = next((row for row in csv.reader(handle, delimiter=delimiter) if row), [])
+    try:
+        with io.TextIOWrapper(
+            open_table(path, codec), newline="", encoding="utf-8-sig", errors="replace"
+        ) as handle:
+            header = next((row for row in csv.reader(handle, delimiter=delimiter) if row), [])
+    except OSError as exc:  # a compressed file cut off in the first block read
+        if codec is None:
+            raise
+        raise unreadable(path, exc) from None
     first: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
         if not name.strip() and number == len(header) > 1:  # a spreadsheet's export, often

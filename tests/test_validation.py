@@ -738,6 +738,37 @@ def test_a_compressed_csv_cut_off_early_is_one_line_from_every_reader(tmp_path, 
     assert str(caught.value) == expected
 
 
+def test_a_small_compressed_csv_cut_off_in_its_first_block_is_one_line(tmp_path):
+    """Cut off within the first block the header check reads (a small file that packs
+    tightly, say), a gzip CSV was a traceback (`OSError: Truncated compressed stream`) from
+    ingest and `aefx encode` alike."""
+    import zlib
+
+    from aefx.encode import read_chunks
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(1000, 3)), columns=["a", "b", "c"]).assign(label=1)
+    packed = compress(tmp_path / "t.csv.gz", frame.to_csv(index=False).encode(), "gzip")
+    data = packed.read_bytes()
+
+    def text_before(n: int) -> int:  # how much text the first n bytes unpack to
+        return len(zlib.decompressobj(wbits=31).decompress(data[:n]))
+
+    # Past the 4 KiB of text the first check reads, short of the 8 KiB the header check reads.
+    at = next(n for n in range(len(data)) if text_before(n) >= 6000)
+    assert 4096 < text_before(at) < 8192
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(data[:at])
+    expected = f"{cut}: cannot be read as gzip-compressed CSV (Truncated compressed stream)"
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=cut), tmp_path / "out")
+    assert str(caught.value) == expected
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(AefxError) as caught:
+        list(read_chunks(cut, 1000))
+    assert str(caught.value) == expected
+
+
 def test_a_data_file_is_named_without_the_suffixes_of_its_type():
     """The MLflow datasets of a run are named after the data file (`sales-train`); for
     sales.csv.gz they were `sales.csv-train`."""
