@@ -345,11 +345,14 @@ def check_values(
     categorical: Sequence[str] = (),
     missing_ok: bool = False,
     missing_category: bool = False,
+    text_table: bool = False,
 ) -> None:
     """Every feature a finite number, except the ``categorical`` ones, which need only be there
     (or not even that with ``missing_category``, where a missing one is a category); with
-    ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite."""
-    from aefx.validation import numbers_as_text, show_value
+    ``missing_ok`` (a model that fills them) a value may be missing, but not text or infinite.
+    ``text_table``: the chunk is of a CSV or TSV, where numbers pandas left as text were
+    written with another decimal mark (:func:`aefx.validation.points_among_commas`)."""
+    from aefx.validation import numbers_as_text, points_among_commas, show_value
 
     for column in categorical:
         if missing_ok or missing_category:
@@ -363,6 +366,8 @@ def check_values(
         if not pd.api.types.is_numeric_dtype(chunk[column].dtype):  # text, perhaps of numbers
             text = numbers.isna() & chunk[column].notna()
             if text.any() and (problem := numbers_as_text(chunk[column], text)):
+                raise AefxError(f"{origin}: column {column!r} {problem}")
+            if text_table and (problem := points_among_commas(chunk[column])):
                 raise AefxError(f"{origin}: column {column!r} {problem}")
         values = numbers.to_numpy(dtype="float64")
         bad = ~np.isfinite(values)
@@ -540,7 +545,7 @@ def stream_file(
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
-    from aefx.io import atomic_dir, atomic_path
+    from aefx.io import atomic_dir, atomic_path, table_file
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
@@ -553,6 +558,8 @@ def stream_file(
         table_out, place = None, atomic_dir(output)
     else:
         table_out, place = output_format(source, output), atomic_path(output)
+    read = table_file(source)
+    text_table = read is not None and read.kind == "csv"
     total = chunks = 0
     with place as tmp:
         writer: Any = None
@@ -566,7 +573,14 @@ def stream_file(
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
                 check_values(
-                    chunk, features, total, source, categorical, missing_ok, missing_category
+                    chunk,
+                    features,
+                    total,
+                    source,
+                    categorical,
+                    missing_ok,
+                    missing_category,
+                    text_table,
                 )
                 result = transform(chunk)
                 carried = [c for c in chunk.columns if c in keep]  # in the input's order

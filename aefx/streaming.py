@@ -153,7 +153,7 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
     in one line naming ``path`` (and the row, counted from 0, as for a Parquet file)."""
     import pandas as pd
 
-    from aefx.validation import numbers_as_text, show_value
+    from aefx.validation import numbers_as_text, points_among_commas, show_value
 
     columns = []
     for name in features:
@@ -170,6 +170,8 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
             words = text.sum() * 2 >= values.notna().sum()  # an id or a name, as ingest tells
             hint = f"; data.ignore: [{name}] keeps it out (an id, a name?)" if words else ""
             raise AefxError(f"{path}: column {name!r} is not numeric (value {example}){hint}")
+        if problem := points_among_commas(values):
+            raise AefxError(f"{path}: column {name!r} {problem}")
         columns.append(numbers.to_numpy(dtype="float64"))
     block = np.column_stack(columns)
     _check_finite(block, features, path, start)

@@ -22,6 +22,8 @@ COMMA_NUMBER = re.compile(r"\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*")
 POINT_NUMBER = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
 # ... and with thousands separators beside a decimal mark (`1.234,5`, `-1,234,567.`).
 GROUPED_NUMBER = re.compile(r"\s*[-+]?\d{1,3}(?:(?:\.\d{3})+,\d*|(?:,\d{3})+\.\d*)\s*")
+# ... and whole numbers with a point between groups of three, as in the decimal-comma locales.
+GROUPED_WHOLE = re.compile(r"\s*[-+]?[1-9]\d{0,2}(?:\.\d{3})+\s*")
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -96,9 +98,41 @@ def numbers_as_text(values: pd.Series, text: pd.Series) -> str | None:
     )
 
 
+def points_among_commas(values: pd.Series) -> str | None:
+    """What is wrong with a feature column of a CSV or TSV that pandas read as text though
+    every value in it is a number, as the rest of the sentence that names the column; else
+    None. Numbers written with the mark a file is read with are read as numbers, so such a
+    column has decimal points in a semicolon CSV read with decimal commas (the mark of its
+    first numbers, :func:`aefx.io.decimal_mark`). There a value like `1.234` is more likely a
+    thousand and more, as a spreadsheet of those locales writes it, than a little over one:
+    read as the latter, it was 1000 times too small."""
+    if _is_numeric(values):
+        return None
+    present = values.dropna()
+    if present.empty or pd.to_numeric(present, errors="coerce").isna().any():
+        return None
+    strings = present.astype(str)
+    points = strings[strings.str.contains(".", regex=False)]
+    if points.empty:
+        return None
+    example = show_value(points.iloc[0])
+    if points.str.fullmatch(GROUPED_WHOLE.pattern).all():
+        return f"has numbers with thousands separators ({example}): write them without"
+    return (
+        f"has decimal points ({example}) where the file's first numbers have decimal commas: "
+        "write all numbers with one mark"
+    )
+
+
 def _column_problems(
-    frame: pd.DataFrame, label: str, cases: pd.DataFrame, categorical: Sequence[str]
+    frame: pd.DataFrame,
+    label: str,
+    cases: pd.DataFrame,
+    categorical: Sequence[str],
+    text_table: bool = False,
 ) -> list[str]:
+    """One phrase for each column ``cases`` (pandera's failure cases) names, then hints;
+    ``text_table``: ``frame`` was read from a CSV or TSV (or a folder of them)."""
     problems = []
     text = []  # columns mostly of words: perhaps no features at all, but ids or names
     gaps = False  # features with missing values
@@ -120,6 +154,8 @@ def _column_problems(
                 problems.append(f"column {column!r} is not numeric (value {example})")
                 if bad.sum() * 2 >= values.notna().sum():  # words, not numbers with a '?' or two
                     text.append(column)
+            elif text_table and (problem := points_among_commas(values)):
+                problems.append(f"column {column!r} {problem}")
             elif values.notna().any():  # values that convert, in a type that is not a number
                 problems.append(
                     f"column {column!r} is not numeric (its type is {values.dtype}; store it as "
@@ -434,7 +470,9 @@ def validate_table(
             features, label, categorical, gaps=impute is not None, category_gaps=missing_category
         ).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        problems += _column_problems(frame, label, exc.failure_cases, categorical)
+        read = table_file(Path(origin))
+        text_table = read is not None and read.kind == "csv"
+        problems += _column_problems(frame, label, exc.failure_cases, categorical, text_table)
         failed = set(exc.failure_cases["column"])
     if impute and not test_rows:  # a column without a single value has nothing to be filled from
         filled = [c for c in features if not (missing_category and c in categorical)]

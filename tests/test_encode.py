@@ -647,6 +647,38 @@ def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
     assert str(caught.value).endswith("column 'f1' row 11 is not a finite number ('-0,25')")
 
 
+def test_a_column_of_decimal_points_among_decimal_commas_is_refused_not_read(tmp_path):
+    """New rows in a semicolon CSV whose first numbers have decimal commas: a column written
+    with points came as text, which was read as numbers, so `1.234` (a thousand and more,
+    where commas mark decimals) was encoded as 1.234 without a word. Refused now, naming the
+    column, as ingest refuses it; a Parquet column of the same text is still read."""
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"code": pd.to_numeric(chunk["f0"]) + pd.to_numeric(chunk["f1"])})
+
+    head = "f0;f1;id\n" + "".join(f"{i},5;{i};r{i}\n" for i in range(12))  # commas decide
+    cases = [
+        ("0.25", "has decimal points ('0.25') where the file's first numbers have decimal commas"),
+        ("1.234", "has numbers with thousands separators ('1.234'): write them without"),
+    ]
+    for value, problem in cases:
+        source = tmp_path / "rows.csv"
+        source.write_text(head + f"1,5;{value};late\n")  # in the last chunk, after some are written
+        with pytest.raises(AefxError) as caught:
+            stream_file(source, tmp_path / "codes.csv", 5, ["f0", "f1"], {"id"}, transform)
+        assert str(caught.value).startswith(f"{source}: column 'f1' {problem}")
+        assert not (tmp_path / "codes.csv").exists()
+
+    rows = pd.DataFrame({"f0": [0.5, 1.5], "f1": ["0.25", "1.234"], "id": ["a", "b"]})
+    rows.to_parquet(tmp_path / "rows.parquet")
+    stream_file(
+        tmp_path / "rows.parquet", tmp_path / "codes.csv", 5, ["f0", "f1"], {"id"}, transform
+    )
+    assert pd.read_csv(tmp_path / "codes.csv")["code"].tolist() == [0.75, 2.734]
+
+
 def test_encode_stopped_by_sigterm_leaves_no_output_nor_temporary_file(project):
     """A scheduler's or a timeout's SIGTERM used to kill `aefx encode` outright, leaving its
     hidden temporary file (as large as the output so far) beside the output."""

@@ -481,6 +481,26 @@ def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
     assert run.data.tags["data.folder_md5"] == folder_md5(folder, text_files(folder))
 
 
+def test_a_column_of_decimal_points_among_decimal_commas_stops_the_copy(tmp_path):
+    """train-stream's copy of a semicolon CSV read with decimal commas (its first numbers'
+    mark) took a column written with points as numbers: `1.234`, a thousand and more there,
+    trained as 1.234. Refused now, as ingest refuses it, and the copy's folder is removed."""
+    from aefx.errors import AefxError
+    from aefx.streaming import stream_source
+
+    source = tmp_path / "rows.csv"
+    source.write_text("f0;f1;label\n" + "".join(f"{i},5;{i}.{i:03d};yes\n" for i in range(1, 9)))
+    with (
+        pytest.raises(AefxError) as caught,
+        stream_source(source, "label", (), 4, tmp_path / "out" / "model"),
+    ):
+        pass
+    assert str(caught.value) == (
+        f"{source}: column 'f1' has numbers with thousands separators ('1.001'): write them without"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.csv"]
+
+
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [

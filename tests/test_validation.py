@@ -641,6 +641,64 @@ def test_a_semicolon_csv_whose_decimal_marks_change_late_is_refused_naming_both(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_column_of_decimal_points_in_a_csv_read_with_decimal_commas_is_named_as_such(tmp_path):
+    """A semicolon CSV whose first numbers have decimal commas is read with them, so a column
+    written with points came as text, refused as `is not numeric (its type is str; store it as
+    numbers)` without a word of why; and there `1.234` is more likely a thousand and more.
+    Named now, for a file and for a folder whose parts were read with different marks; a
+    Parquet column of such text is refused as before."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 40)).round(3)
+    label = np.array(["yes", "no"] * 20)
+    rows = [
+        f"{x:.3f};{f'{y:.3f}'.replace('.', ',')};{c}" for x, y, c in zip(a, b, label, strict=True)
+    ]
+    path = tmp_path / "points.csv"
+    path.write_text("\n".join(["a;b;label", *rows]) + "\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{path}: column 'a' has decimal points ({f'{a[0]:.3f}'!r}) where the file's first "
+        "numbers have decimal commas: write all numbers with one mark"
+    )
+    assert not (tmp_path / "out").exists()
+
+    # Whole numbers in groups of three, as such a spreadsheet writes them.
+    grouped = [f"{1000 * (i + 1):,}".replace(",", ".") for i in range(40)]  # 1.000 ... 40.000
+    rows = [
+        f"{x};{f'{y:.3f}'.replace('.', ',')};{c}" for x, y, c in zip(grouped, b, label, strict=True)
+    ]
+    path.write_text("\n".join(["a;b;label", *rows]) + "\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{path}: column 'a' has numbers with thousands separators ('1.000'): write them without"
+    )
+
+    # A folder: the first part, of points alone, is read with points; the second with commas.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "0.csv").write_text("a;b;label\n" + "0.5;1.5;yes\n0.25;2.5;no\n" * 10)
+    (folder / "1.csv").write_text("a;b;label\n" + "0.75;1,5;yes\n1.25;2,5;no\n" * 10)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{folder}: column 'a' has decimal points ('0.5') where the file's first numbers have "
+        "decimal commas: write all numbers with one mark"
+    )
+
+    # In a Parquet file, a column of text is text whatever it holds.
+    table = pd.DataFrame({"a": [f"{x:.3f}" for x in a], "b": b, "label": label})
+    table.to_parquet(tmp_path / "points.parquet")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=tmp_path / "points.parquet"), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{tmp_path / 'points.parquet'}: column 'a' is not numeric (its type is str; store it as "
+        "numbers)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def regions_table() -> pd.DataFrame:
     """A table whose label and category columns hold text pandas reads as missing ('None',
     'null', 'NA' for North America), with missing numbers and one missing category."""
