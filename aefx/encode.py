@@ -532,6 +532,7 @@ def stream_file(
     missing_category: bool = False,
     resize: bool = False,
     image_folder: bool = False,
+    number_codes: Collection[str] = (),
 ) -> tuple[int, int]:
     """Check and transform ``source`` chunk by chunk into one CSV or Parquet file (by the
     output's suffix), or with ``image_folder`` into a folder of PNG images of ``image_shape``
@@ -541,11 +542,14 @@ def stream_file(
     labels come as the ``label`` column). Features are numbers, but for the ``categorical``
     ones, and complete unless ``missing_ok`` (for the ``categorical`` ones,
     ``missing_category``; :func:`check_values`). Images of another size are resized to
-    ``image_shape`` with ``resize``. Returns (rows, chunks)."""
+    ``image_shape`` with ``resize``. Of a CSV or TSV, the ``number_codes`` columns (categories
+    that were numbers in training, :func:`aefx.scaling.number_coded`) take 'NA' and pandas'
+    other markers as missing in every chunk, as training did: a chunk in which such a column
+    held markers alone kept them as a category. Returns (rows, chunks)."""
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
-    from aefx.io import atomic_dir, atomic_path, table_file
+    from aefx.io import atomic_dir, atomic_path, markers_missing, table_file
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
@@ -567,6 +571,9 @@ def stream_file(
             text = keep | set(categorical)  # all but the numbers the model reads
             for chunk in read_chunks(source, rows, image_shape, label, resize, text):
                 chunk.columns = [str(c) for c in chunk.columns]
+                for column in number_codes if text_table else ():
+                    if column in chunk.columns:
+                        chunk[column] = markers_missing(chunk[column])
                 if chunks == 0:
                     check_columns(chunk, features, keep, source)
                     require_columns(chunk, asked, "--keep", source)
@@ -624,8 +631,10 @@ def _stream_model(
     image_folder: bool = False,
 ) -> tuple[int, int]:
     """:func:`stream_file` with what the shipped ``encoder`` says of its inputs: features,
-    image shape and whether it resizes, label, ignored columns, columns of categories, and
-    whether it fills gaps."""
+    image shape and whether it resizes, label, ignored columns, columns of categories (and
+    which of them were number codes), and whether it fills gaps."""
+    from aefx.scaling import number_coded
+
     return stream_file(
         source,
         output,
@@ -641,6 +650,7 @@ def _stream_model(
         encoder.preprocessing.missing_category,
         encoder.image_resize,
         image_folder,
+        number_coded(encoder.categories),
     )
 
 

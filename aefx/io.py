@@ -531,6 +531,14 @@ def numbers_kept(frame: pd.DataFrame, text: Collection[str]) -> pd.DataFrame:
     return frame
 
 
+def markers_missing(values: pd.Series) -> pd.Series:
+    """``values`` with the text pandas reads as missing by default (:data:`NA_MARKERS`) as
+    missing values."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values
+    return values.mask(values.isin(NA_MARKERS))
+
+
 def read_csv(
     path: Path,
     codec: str | None = None,

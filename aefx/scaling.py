@@ -121,6 +121,19 @@ def category_values(values: pd.Series, known: Sequence[str], missing: bool = Fal
     return text
 
 
+def number_coded(categories: Mapping[str, Sequence[str]]) -> list[str]:
+    """The columns of ``categories`` (a model's, :func:`fit_categories`) whose training values
+    were numbers, codes such as `1` and `2`: in such a column of a CSV, 'NA' and pandas' other
+    markers are missing values (:func:`aefx.io.numbers_kept`), whether or not the rows read
+    with them hold a number too."""
+    coded = []
+    for column, known in categories.items():
+        values = pd.Series([c for c in known if c not in (MISSING, RARE)], dtype=object)
+        if len(values) and pd.to_numeric(values, errors="coerce").notna().all():
+            coded.append(column)
+    return coded
+
+
 def fit_categories(
     frame: pd.DataFrame, categorical: Sequence[str], min_rows: int = 1, missing: bool = False
 ) -> dict[str, list[str]]:

@@ -949,6 +949,56 @@ def test_new_rows_with_a_missing_or_rare_category_encode_as_training_counted_the
     assert "column 'a' row 1 is not a finite number (nan)" in done.stderr
 
 
+def test_na_in_a_column_of_number_codes_is_missing_in_every_chunk_of_new_rows(project):
+    """Categories written as numbers with R's 'NA' for a gap are read as numbers with missing
+    values, in training and in a chunk of new rows that holds a number; but a chunk in which
+    the column held 'NA' alone kept it as text, a category training never had: a warning, and
+    codes of none of the known categories where training's rows counted as '(missing)'."""
+    table = pd.DataFrame(
+        {
+            "a": np.linspace(0, 1, 90),
+            "grade": np.array([1, 2, 3, None], dtype=object)[np.arange(90) % 4],
+            "b": np.cos(np.arange(90)),
+            "label": [0, 1, 1] * 30,
+        }
+    )
+    table.to_csv(project / "data" / "raw" / "grades.csv", index=False, na_rep="NA")
+    params = load_params(
+        overrides=[
+            "seeds=[1]",
+            "data.source=file",
+            "data.path=data/raw/grades.csv",
+            "data.categorical=[grade]",
+            "data.missing_category=true",
+        ]
+    )
+    train_autoencoders(params)
+    p = params.paths
+    encoder = EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
+    assert encoder.categories == {"grade": ["(missing)", "1", "2", "3"]}
+    new = pd.DataFrame(
+        {
+            "a": np.linspace(0, 1, 12),
+            "grade": [1, 2, 1, 3, 2, *[np.nan] * 5, 3, 1],  # the second chunk of 5: 'NA' alone
+            "b": np.sin(np.arange(12)),
+        }
+    )
+    new.to_csv(project / "new.csv", index=False, na_rep="NA")
+    for command in ("encode", "score"):
+        done = run_command(
+            *AEFX, command, "-m", str(p.encoder_meta), "-i", "new.csv", "-o", f"{command}.csv",
+            "--rows", "5", cwd=project,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+    codes = pd.read_csv(project / "encode.csv")[encoder.code_columns]
+    np.testing.assert_allclose(
+        codes.to_numpy(), encoder.predict(None, new).to_numpy(), rtol=1e-5, atol=1e-6
+    )
+    as_counted = new.assign(grade=["1", "2", "1", "3", "2", *["(missing)"] * 5, "3", "1"])
+    np.testing.assert_array_equal(encoder.scale(new), encoder.scale(as_counted))
+
+
 def test_the_fill_note_names_how_each_kind_of_column_was_filled():
     """It said "for categories the most frequent" of a model with no column of categories."""
     from aefx.cli.model_commands import fill_note
