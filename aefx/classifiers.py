@@ -4,6 +4,7 @@ the training split before anything is fitted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ from aefx.errors import AefxError
 
 # Classifiers that only make sense on the raw images, never on codes or PCA components.
 RAW_ONLY = ("cnn",)
+# An RBF SVM's fit and predictions took 29 s on 40,000 training rows of 30 columns, four
+# times as long at twice the rows (benchmarks/classifier_rows.py, the machine of the README's
+# figures); from this many rows on, its cells take minutes each, longer than the rest.
+SVM_SECONDS, SVM_ROWS = 29.0, 40_000
+SLOW_SVM_ROWS = 100_000
 
 
 def make_classifier(
@@ -135,6 +141,27 @@ def check_every_classifier(
     each cell still checks for itself."""
     for classifier in cfg.use:
         check_training_split(y_train, classifier, cfg, evaluation, origin)
+
+
+def slow_classifiers(
+    train_rows: int, cfg: ClassifiersConfig, evaluation: EvaluationConfig, seeds: Sequence[int]
+) -> str | None:
+    """A warning for a comparison whose RBF SVM will take hours: it grows with the square of
+    the training rows (the others about linearly), so on a table of some 150,000 rows and more
+    it outlasts the rest of the run; else None."""
+    if "svm_rbf" not in cfg.use or train_rows < SLOW_SVM_ROWS:
+        return None
+    cells = len(seeds) * len(cfg.features)
+    minutes = SVM_SECONDS * (train_rows / SVM_ROWS) ** 2 / 60
+    more = " (more with evaluation.mode: cv)" if evaluation.mode == "cv" else ""
+    more += " (more with classifiers.tune)" if cfg.tune else ""
+    return (
+        f"svm_rbf fits on {train_rows:,} training rows in each of its {cells} cells{more}: an "
+        f"RBF SVM's time grows with the square of the rows ({SVM_SECONDS:.0f} s to fit "
+        f"{SVM_ROWS:,} rows of 30 columns and predict half as many, on the machine of the "
+        f"README's figures: about {minutes:.0f} min a cell here); classifiers.use without "
+        "svm_rbf leaves it out"
+    )
 
 
 def read_labels(path: Path, label: str) -> np.ndarray:

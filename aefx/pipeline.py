@@ -350,12 +350,22 @@ def check_before(s: Stage, params: Params) -> None:
     settings too large for the training split fail as train_autoencoder starts, not at
     compare_classifiers after the training they would waste. They are not train_autoencoder's
     params, so changing them still never re-runs it."""
-    if s.name != "train_autoencoder":
-        return
-    from aefx.classifiers import check_every_classifier, read_labels
+    if s.name == "train_autoencoder":
+        check_comparison(params)
+
+
+def check_comparison(params: Params) -> str | None:
+    """Every classifier's settings against the training split (the scale stage's), before any
+    autoencoder trains; and a warning, logged and returned, where the comparison will take
+    hours (:func:`aefx.classifiers.slow_classifiers`), while stopping costs nothing yet."""
+    from aefx.classifiers import check_every_classifier, read_labels, slow_classifiers
 
     labels = read_labels(params.paths.train_scaled, params.data.label)
     check_every_classifier(labels, params.classifiers, params.evaluation, params.paths.train_scaled)
+    slow = slow_classifiers(len(labels), params.classifiers, params.evaluation, params.seeds)
+    if slow:
+        log.warning("%s", slow)
+    return slow
 
 
 # How `dvc plots show` draws the data files among the plots. DVC fills in ${evaluation.metric}

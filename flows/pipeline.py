@@ -16,7 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError
-from aefx.pipeline import compare_inputs, compare_outputs, stage
+from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
 from flows.server import temporary_prefect_server
 
@@ -223,8 +223,6 @@ def pipeline(
 ) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
     encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
-    from aefx.classifiers import check_every_classifier, read_labels
-
     uri = tracking_uri(params.tracking.uri)
     run_id = start_run(
         uri,
@@ -242,12 +240,7 @@ def pipeline(
     try:
         ingest(params)
         scale(params)
-        check_every_classifier(
-            read_labels(params.paths.train_scaled, params.data.label),
-            params.classifiers,
-            params.evaluation,
-            params.paths.train_scaled,
-        )
+        check_comparison(params)
         train_autoencoder(params)
         inspect_autoencoder(params)
         extract_encoder(params)

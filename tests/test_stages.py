@@ -1148,6 +1148,38 @@ def test_a_training_split_too_small_for_the_settings_is_named(
             check_training_split(*args)
 
 
+def test_a_comparison_whose_rbf_svm_will_take_hours_is_warned_of_before_training(project):
+    """An RBF SVM's time grows with the square of the training rows: on 134,000 of them its
+    cells took hours, without a word before. The warning comes as the autoencoders are about
+    to train, for `aefx run` and `dvc repro` alike, with the rows, the cells and a rough
+    time; not without the SVM, nor below 100,000 rows."""
+    from aefx.classifiers import slow_classifiers
+    from aefx.config import ClassifiersConfig, EvaluationConfig
+    from aefx.pipeline import check_comparison
+
+    params = load_params()  # the test project's: 2 seeds x 4 feature sets
+    assert len(params.seeds) * len(params.classifiers.features) == 8
+    params.paths.train_scaled.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"label": [0, 1] * 67_000}).to_parquet(params.paths.train_scaled)
+    assert check_comparison(params) == (
+        "svm_rbf fits on 134,000 training rows in each of its 8 cells: an RBF SVM's time grows "
+        "with the square of the rows (29 s to fit 40,000 rows of 30 columns and predict half as "
+        "many, on the machine of the README's figures: about 5 min a cell here); "
+        "classifiers.use without svm_rbf leaves it out"
+    )
+    cfg, holdout = ClassifiersConfig(), EvaluationConfig()
+    assert slow_classifiers(99_999, cfg, holdout, (1, 2, 3, 4, 5)) is None
+    without = ClassifiersConfig(use=["logreg", "mlp"])
+    assert slow_classifiers(1_000_000, without, holdout, (1, 2, 3, 4, 5)) is None
+    tuned, cv = ClassifiersConfig(tune=True), EvaluationConfig(mode="cv")
+    slow = slow_classifiers(400_000, tuned, cv, (1, 2))
+    assert slow is not None and slow.startswith(
+        "svm_rbf fits on 400,000 training rows in each of its 8 cells (more with "
+        "evaluation.mode: cv) (more with classifiers.tune): "
+    )
+    assert "about 48 min a cell here" in slow
+
+
 def test_a_stage_said_not_to_import_tensorflow_does_not(project):
     """`aefx stage` imports TensorFlow first, with its start-up lines dropped, for the stages
     whose Stage.tensorflow says they use it; a stage that imported it unannounced would print
