@@ -147,8 +147,9 @@ def slow_classifiers(
     train_rows: int, cfg: ClassifiersConfig, evaluation: EvaluationConfig, seeds: Sequence[int]
 ) -> str | None:
     """A warning for a comparison whose RBF SVM will take hours: it grows with the square of
-    the training rows (the others about linearly), so on a table of some 150,000 rows and more
-    it outlasts the rest of the run; else None."""
+    the training rows (the others about linearly, but k-NN, which starts a hundred times
+    cheaper), so on a table of some 150,000 rows and more it outlasts the rest of the run;
+    else None."""
     if "svm_rbf" not in cfg.use or train_rows < SLOW_SVM_ROWS:
         return None
     cells = len(seeds) * len(cfg.features)
