@@ -102,10 +102,11 @@ def points_among_commas(values: pd.Series) -> str | None:
     """What is wrong with a feature column of a CSV or TSV that pandas read as text though
     every value in it is a number, as the rest of the sentence that names the column; else
     None. Numbers written with the mark a file is read with are read as numbers, so such a
-    column has decimal points in a semicolon CSV read with decimal commas (the mark of its
-    first numbers, :func:`aefx.io.decimal_mark`). There a value like `1.234` is more likely a
-    thousand and more, as a spreadsheet of those locales writes it, than a little over one:
-    read as the latter, it was 1000 times too small."""
+    column has decimal points in a semicolon CSV read with decimal commas (as one is where a
+    comma marks decimals in its first rows, even after points: :func:`aefx.io.decimal_mark`).
+    There a value like `1.234` is more likely a thousand and more, as a spreadsheet of those
+    locales writes it, than a little over one: read as the latter, it was 1000 times too
+    small."""
     if _is_numeric(values):
         return None
     present = values.dropna()
@@ -119,8 +120,8 @@ def points_among_commas(values: pd.Series) -> str | None:
     if points.str.fullmatch(GROUPED_WHOLE.pattern).all():
         return f"has numbers with thousands separators ({example}): write them without"
     return (
-        f"has decimal points ({example}) where the file's first numbers have decimal commas: "
-        "write all numbers with one mark"
+        f"has decimal points ({example}) in a file read with decimal commas (a semicolon CSV is "
+        "where a comma marks decimals in its first rows): write all numbers with one mark"
     )
 
 

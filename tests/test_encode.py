@@ -648,7 +648,7 @@ def test_numbers_written_with_both_decimal_marks_are_named_as_such(tmp_path):
 
 
 def test_a_column_of_decimal_points_among_decimal_commas_is_refused_not_read(tmp_path):
-    """New rows in a semicolon CSV whose first numbers have decimal commas: a column written
+    """New rows in a semicolon CSV whose first rows have decimal commas: a column written
     with points came as text, which was read as numbers, so `1.234` (a thousand and more,
     where commas mark decimals) was encoded as 1.234 without a word. Refused now, naming the
     column, as ingest refuses it; a Parquet column of the same text is still read."""
@@ -660,7 +660,7 @@ def test_a_column_of_decimal_points_among_decimal_commas_is_refused_not_read(tmp
 
     head = "f0;f1;id\n" + "".join(f"{i},5;{i};r{i}\n" for i in range(12))  # commas decide
     cases = [
-        ("0.25", "has decimal points ('0.25') where the file's first numbers have decimal commas"),
+        ("0.25", "has decimal points ('0.25') in a file read with decimal commas"),
         ("1.234", "has numbers with thousands separators ('1.234'): write them without"),
     ]
     for value, problem in cases:

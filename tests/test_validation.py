@@ -641,8 +641,14 @@ def test_a_semicolon_csv_whose_decimal_marks_change_late_is_refused_naming_both(
     assert not (tmp_path / "out").exists()
 
 
+READ = (
+    "in a file read with decimal commas (a semicolon CSV is where a comma marks decimals in its "
+    "first rows): write all numbers with one mark"
+)
+
+
 def test_a_column_of_decimal_points_in_a_csv_read_with_decimal_commas_is_named_as_such(tmp_path):
-    """A semicolon CSV whose first numbers have decimal commas is read with them, so a column
+    """A semicolon CSV whose first rows have decimal commas is read with them, so a column
     written with points came as text, refused as `is not numeric (its type is str; store it as
     numbers)` without a word of why; and there `1.234` is more likely a thousand and more.
     Named now, for a file and for a folder whose parts were read with different marks; a
@@ -657,11 +663,19 @@ def test_a_column_of_decimal_points_in_a_csv_read_with_decimal_commas_is_named_a
     path.write_text("\n".join(["a;b;label", *rows]) + "\n")
     with pytest.raises(AefxError) as caught:
         run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
-    assert str(caught.value) == (
-        f"{path}: column 'a' has decimal points ({f'{a[0]:.3f}'!r}) where the file's first "
-        "numbers have decimal commas: write all numbers with one mark"
-    )
+    assert str(caught.value) == f"{path}: column 'a' has decimal points ({f'{a[0]:.3f}'!r}) {READ}"
     assert not (tmp_path / "out").exists()
+
+    # Points first, and one comma in the first rows: read with commas, and named so (it said
+    # "where the file's first numbers have decimal commas", which these are not).
+    rows = [f"{x:.3f};{y:.3f};{c}" for x, y, c in zip(a, b, label, strict=True)]
+    path.write_text("\n".join(["a;b;label", *rows, "1;2,5;yes"]) + "\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=path), tmp_path / "out")
+    assert str(caught.value).startswith(
+        f"{path}: column 'a' has decimal points ({f'{a[0]:.3f}'!r}) {READ}; column 'b' mixes "
+        "decimal marks ('2,5' with a comma, "
+    )
 
     # Whole numbers in groups of three, as such a spreadsheet writes them.
     grouped = [f"{1000 * (i + 1):,}".replace(",", ".") for i in range(40)]  # 1.000 ... 40.000
@@ -682,10 +696,7 @@ def test_a_column_of_decimal_points_in_a_csv_read_with_decimal_commas_is_named_a
     (folder / "1.csv").write_text("a;b;label\n" + "0.75;1,5;yes\n1.25;2,5;no\n" * 10)
     with pytest.raises(AefxError) as caught:
         run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
-    assert str(caught.value) == (
-        f"{folder}: column 'a' has decimal points ('0.5') where the file's first numbers have "
-        "decimal commas: write all numbers with one mark"
-    )
+    assert str(caught.value) == f"{folder}: column 'a' has decimal points ('0.5') {READ}"
 
     # In a Parquet file, a column of text is text whatever it holds.
     table = pd.DataFrame({"a": [f"{x:.3f}" for x in a], "b": b, "label": label})
