@@ -322,3 +322,39 @@ def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     finally:
         signal.signal(signal.SIGTERM, before)
     assert finished == [True, True]
+
+
+def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys):
+    """SIGTERM in a Keras training step came out of TensorFlow's native code as `SystemError:
+    Objects/listobject.c:338: bad argument to internal function`, a traceback and exit 1
+    instead of one line and 130 (a fresh clone's run of this file). Staged here: the
+    interrupt is caught where native code would swallow it and another error raised."""
+    import typer
+
+    from aefx.cli.common import interruptible
+
+    def native_step() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the interrupt is raised here
+        except KeyboardInterrupt:
+            pass  # as native code returns NULL without looking
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(typer.Exit) as stopped, interruptible("nothing is kept"):
+            native_step()
+        assert stopped.value.exit_code == 130
+        assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
+        # An error with no stop behind it is the error; one led to by Ctrl-C is the stop.
+        with pytest.raises(SystemError), interruptible("nothing is kept"):
+            raise SystemError("a bug")
+        with pytest.raises(typer.Exit), interruptible("nothing is kept"):
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise SystemError("after Ctrl-C") from None
+        assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
+    finally:
+        signal.signal(signal.SIGTERM, before)

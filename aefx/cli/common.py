@@ -101,14 +101,44 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def interruptible(outcome: str) -> Iterator[None]:
     """Ctrl-C, or SIGTERM (a scheduler, a timeout, `kill`), stops the block as one line saying
     ``outcome`` and exit code 130. Being an exception, it lets the block clean up on its way out
-    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not."""
+    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not.
+
+    The interrupt is raised wherever Python code runs, which may be a callback of native code
+    that does not expect it: SIGTERM in a Keras training step came out as `SystemError:
+    Objects/listobject.c:338: bad argument to internal function` (1 in some hundred stops in
+    the tests). Any error that ends the block once SIGTERM came, or that a KeyboardInterrupt
+    led to, is that stop."""
+    _stops.clear()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield
+    except typer.Exit:  # said already, by an inner block
+        raise
+    except Exception as exc:
+        if not _stops and not _after_interrupt(exc):
+            raise
+        _err(f"interrupted; {outcome}")
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         _err(f"interrupted; {outcome}")
         raise typer.Exit(130) from None
 
 
+_stops: list[int] = []  # the signals _interrupt has turned into KeyboardInterrupt
+
+
 def _interrupt(signum: int, frame: Any) -> None:
+    _stops.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _after_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the errors that led to ``exc``."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
