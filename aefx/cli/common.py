@@ -105,9 +105,9 @@ def interruptible(outcome: str) -> Iterator[None]:
 
     The interrupt is raised wherever Python code runs, which may be a callback of native code
     that does not expect it: SIGTERM in a Keras training step came out as `SystemError:
-    Objects/listobject.c:338: bad argument to internal function` (1 in some hundred stops in
-    the tests). Any error that ends the block once SIGTERM came, or that a KeyboardInterrupt
-    led to, is that stop."""
+    Objects/listobject.c:338: bad argument to internal function` (once, in a fresh clone's
+    tests, after that test had passed in every run before). Any error that ends the block once
+    SIGTERM came, or that a KeyboardInterrupt led to, is that stop."""
     _stops.clear()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
