@@ -549,7 +549,7 @@ def stream_file(
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
-    from aefx.io import atomic_dir, atomic_path, markers_missing, table_file
+    from aefx.io import atomic_dir, atomic_path, is_text_table, markers_missing
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
@@ -562,8 +562,7 @@ def stream_file(
         table_out, place = None, atomic_dir(output)
     else:
         table_out, place = output_format(source, output), atomic_path(output)
-    read = table_file(source)
-    text_table = read is not None and read.kind == "csv"
+    text_table = is_text_table(source)
     total = chunks = 0
     with place as tmp:
         writer: Any = None

@@ -155,6 +155,13 @@ def table_file(path: Path) -> TableFile | None:
     return _named_table(path)
 
 
+def is_text_table(path: Path) -> bool:
+    """A CSV or TSV file (plain or compressed), or a folder of them: what train-stream first
+    copies to Parquet, and where pandas' reading decides which numbers come as text."""
+    table = table_file(path)
+    return table is not None and table.kind == "csv"
+
+
 def _named_table(path: Path) -> TableFile | None:
     """:func:`table_file` of a file, from its name alone."""
     suffixes = [s.lower() for s in Path(path).suffixes[-2:]]

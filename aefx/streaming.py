@@ -55,15 +55,6 @@ def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.nda
             yield _matrix(batch, columns, partition)
 
 
-def is_text_table(path: Path) -> bool:
-    """A CSV or TSV file (plain or compressed), or a folder of them: what train-stream first
-    copies to Parquet (:func:`stream_source`)."""
-    from aefx.io import table_file
-
-    table = table_file(path)
-    return table is not None and table.kind == "csv"
-
-
 def text_features(path: Path, label: str | None, ignore: Sequence[str] = ()) -> list[str]:
     """The feature columns of a CSV or TSV ``path`` (every column but the label and those in
     ``ignore``), from its header, so the model's size is checked before the copy is made."""
@@ -99,6 +90,8 @@ def stream_source(
     epoch would cost more than the epoch), in row groups of that size, its features as floats
     and the label and ignored columns as text. The values are checked on the way, so a mistake
     names ``path``: a feature column of text, a missing or infinite value, fewer than 2 rows."""
+    from aefx.io import is_text_table
+
     if not is_text_table(path):
         yield path
         return

@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from aefx.errors import AefxError
-from aefx.io import TableFile, open_table, table_file, table_suffix, text_files, text_separator
+from aefx.io import (
+    TableFile,
+    is_text_table,
+    open_table,
+    table_file,
+    table_suffix,
+    text_files,
+    text_separator,
+)
 from aefx.scaling import category_text, one_hot_name
 
 MIN_ROWS = 10
@@ -471,8 +479,7 @@ def validate_table(
             features, label, categorical, gaps=impute is not None, category_gaps=missing_category
         ).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        read = table_file(Path(origin))
-        text_table = read is not None and read.kind == "csv"
+        text_table = is_text_table(Path(origin))
         problems += _column_problems(frame, label, exc.failure_cases, categorical, text_table)
         failed = set(exc.failure_cases["column"])
     if impute and not test_rows:  # a column without a single value has nothing to be filled from

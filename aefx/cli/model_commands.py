@@ -276,10 +276,10 @@ def train_stream(
     )
     quiet_environment()
     from aefx.console import import_tensorflow_quietly
+    from aefx.io import is_text_table
     from aefx.servers import require_tracking_store
     from aefx.streaming import (
         check_encoder_folder,
-        is_text_table,
         parquet_features,
         record_stream_run,
         stream_architecture,
