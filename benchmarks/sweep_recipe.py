@@ -19,14 +19,16 @@ which smooths the last steps' noise out of the encoder for one more update per w
 At 50 passes of about 10 steps, momentum 0.99 averages over roughly the last 10 passes and 0.995
 over the last 20. A momentum becomes the default only if its paired train-CV gain over
 fast-denoise is "better" on seeds 1-20 and again on seeds 21-40; if both are, the one with the
-larger gain on seeds 21-40. Result (README): no clear difference for either; not adopted.
+larger gain on seeds 21-40. Result
+(docs/choosing-the-default.md): no clear difference for either; not adopted.
 
 Issue 4, sixth pass (`--only fast-denoise+slope-0.1 fast-denoise+slope-0.01 --against
 fast-denoise`): a smaller LeakyReLU slope below zero (`autoencoder.leaky_slope`, Keras' default
 0.3). The code is a linear map of the last hidden layer, so logistic regression on it can only
 use the curvature those layers have; at 0.3 each unit is close to linear. Same rule as the
 fifth pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40;
-if both are, the one with the larger gain on seeds 21-40. Result (README): both worse (-0.0056
+if both are, the one with the larger gain on seeds 21-40. Result
+(docs/choosing-the-default.md): both worse (-0.0056
 and -0.0072 on train CV); not adopted.
 
 Issue 4, seventh pass (`--only fast-denoise+recal-bn fast-denoise+ema-0.99+recal-bn --against
@@ -36,7 +38,8 @@ Training leaves them as a lagging average over noisy batches of weights still mo
 shipped encoder normalizes with them. The second recipe also gives the fifth pass's averaged
 weights the statistics that belong to them. Same rule as the fifth pass: adopted only if
 "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if both are, the one with
-the larger gain on seeds 21-40. Result (README): no clear difference for either (-0.0010 on
+the larger gain on seeds 21-40. Result
+(docs/choosing-the-default.md): no clear difference for either (-0.0010 on
 train CV each); not adopted.
 
 Issue 4, eighth pass (`--only fast-denoise+dropout-0.1 fast-denoise+dropout-0.2 --against
@@ -46,7 +49,7 @@ fast-denoise`): dropout after every hidden layer of the encoder and decoder
 co-adapt; dropping units pushes each code unit to draw on many of them. Same rule as the fifth
 pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
 both are, the one with the larger gain on seeds 21-40. Written before either was run. Result
-(README): both worse (-0.0043 and -0.0036 on train CV); not adopted.
+(docs/choosing-the-default.md): both worse (-0.0043 and -0.0036 on train CV); not adopted.
 
 Issue 4, ninth pass (`--only fast-denoise+slope-0.5 fast-denoise+slope-0.7 --against
 fast-denoise`): the sixth pass moved the LeakyReLU slope down and lost on train CV by 0.006 and
@@ -55,7 +58,8 @@ slope 1 the stack is linear and the codes can do no better than raw features (0.
 best slope lies somewhere between; 0.5 and 0.7 look on that side of 0.3. Same rule as the fifth
 pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
 both are, the one with the larger gain on seeds 21-40. Written before either was run. Result
-(README): 0.5 no clear difference (-0.0022 on train CV), 0.7 worse (-0.0081); not adopted.
+(docs/choosing-the-default.md): 0.5 no clear difference (-0.0022 on train CV), 0.7 worse
+(-0.0081); not adopted.
 
 Issue 4, tenth pass (`--only fast-denoise+elu fast-denoise+gelu --against fast-denoise`): the
 sixth and ninth passes bracketed LeakyReLU's slope at 0.3 and found the kind of curvature after
@@ -65,7 +69,7 @@ instead, which a linear classifier on the codes may use differently. Same rule a
 pass: adopted only if "better" on paired train CV on seeds 1-20 and again on seeds 21-40; if
 both are, the one with the larger gain on seeds 21-40; and only if the fit stays within the
 time-to-encoder goal (ratio at most 0.2, BENCHMARKS.md). Written before either was run.
-Result (README): both worse (-0.0042 and -0.0037 on train CV); not adopted.
+Result (docs/choosing-the-default.md): both worse (-0.0042 and -0.0037 on train CV); not adopted.
 """
 
 from __future__ import annotations
