@@ -133,6 +133,19 @@ def points_among_commas(values: pd.Series) -> str | None:
     )
 
 
+def marks_problem(values: pd.Series) -> str | None:
+    """What is wrong with a feature column of one CSV or TSV file whose numbers came as text
+    for the way they were written: thousands separators, or a decimal mark other than the one
+    the file was read with (:func:`numbers_as_text`, :func:`points_among_commas`); as the rest
+    of the sentence that names the column; else None (numbers, or text of another kind)."""
+    if _is_numeric(values):
+        return None
+    text = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+    if text.any():
+        return numbers_as_text(values, text)
+    return points_among_commas(values)
+
+
 def _column_problems(
     frame: pd.DataFrame,
     label: str,

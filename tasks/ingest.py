@@ -48,6 +48,7 @@ from aefx.validation import (
     dataset_bytes,
     header_hint,
     index_ignored,
+    marks_problem,
     over_budget,
     show_value,
     table_bytes,
@@ -171,7 +172,9 @@ def read_text_folder(
     read whole, in path order, and stacked, Hive partition folders (``region=north/``) as
     columns, as for a folder of Parquet files. Every file must hold the same columns (in any
     order). A column of text in one file is text in all, as in one file pandas would read it
-    (a code ``7`` in one file and ``x`` in another were an int and a string). Against
+    (a code ``7`` in one file and ``x`` in another were an int and a string). Each file is
+    read with its own decimal mark, and a feature column whose numbers one file writes with
+    another (or with thousands separators) is refused naming that file. Against
     ``budget_mb``, the plain files are judged by their size before any is read, and the
     compressed ones' text is counted as it is read, together."""
     files = text_files(folder)
@@ -194,6 +197,15 @@ def read_text_folder(
             raise over_budget(folder, plain + exc.count, budget_mb, partial=True) from None
         except Exception as exc:  # pandas raises many types for a corrupt file
             raise unreadable(source, exc) from None
+        # Each file is read with its own decimal mark: a column whose numbers came as text
+        # for how they are written is named with the file (the joined table could not say).
+        marks = [
+            f"column {column!r} {problem}"
+            for column in part.columns
+            if column not in text and (problem := marks_problem(part[column]))
+        ]
+        if marks:
+            raise AefxError(f"{source}: " + "; ".join(marks))
         check_partitions(folder, source, part.columns, found)
         part = with_partitions(part, partitioned, found)
         if parts and set(part.columns) != set(parts[0].columns):

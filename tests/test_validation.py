@@ -689,14 +689,32 @@ def test_a_column_of_decimal_points_in_a_csv_read_with_decimal_commas_is_named_a
         f"{path}: column 'a' has numbers with thousands separators ('1.000'): write them without"
     )
 
-    # A folder: the first part, of points alone, is read with points; the second with commas.
+    # A folder: the first part, of points alone, is read with points; the second with commas,
+    # and it is the one named (the folder and the first part's '0.5' were named before).
     folder = tmp_path / "parts"
     folder.mkdir()
     (folder / "0.csv").write_text("a;b;label\n" + "0.5;1.5;yes\n0.25;2.5;no\n" * 10)
     (folder / "1.csv").write_text("a;b;label\n" + "0.75;1,5;yes\n1.25;2,5;no\n" * 10)
     with pytest.raises(AefxError) as caught:
         run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
-    assert str(caught.value) == f"{folder}: column 'a' has decimal points ('0.5') {READ}"
+    assert str(caught.value) == f"{folder / '1.csv'}: column 'a' has decimal points ('0.75') {READ}"
+
+    # A part whose marks change after its first rows, and one of thousands separators: named.
+    (folder / "1.csv").write_text("a;b;label\n" + "0,75;1,5;yes\n" * 20 + "1.25;2,5;no\n")
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{folder / '1.csv'}: column 'a' mixes decimal marks ('0,75' with a comma, "
+        "'1.25' with a point): write its numbers with one mark"
+    )
+    (folder / "1.csv").write_text("a;b;label\n" + "0.5;1.234,5;yes\n" * 20)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(DataConfig(source="file", path=folder), tmp_path / "out")
+    assert str(caught.value) == (
+        f"{folder / '1.csv'}: column 'b' has numbers with thousands separators ('1.234,5'): "
+        "write them without"
+    )
+    assert not (tmp_path / "out").exists()
 
     # In a Parquet file, a column of text is text whatever it holds.
     table = pd.DataFrame({"a": [f"{x:.3f}" for x in a], "b": b, "label": label})
