@@ -142,3 +142,21 @@ def test_reconstruct_denoises_new_rows_in_their_own_units(project):
     np.testing.assert_allclose(
         detector.decision_function(X), scaled_error(rebuilt, noisy), rtol=1e-3, atol=1e-7
     )
+
+
+def test_a_negative_threshold_is_refused_before_anything_is_read(tmp_path):
+    """A score is a mean squared error, never below 0: `--threshold -1` flagged every row
+    (200 of 200) as if that were a finding. Refused now, as every option out of its range."""
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n")
+    out = tmp_path / "scores.csv"
+    done = CliRunner().invoke(
+        app, ["score", "--threshold", "-1", "-i", str(rows), "-o", str(out)], env={"COLUMNS": "200"}
+    )
+    assert done.exit_code == 2
+    assert "Invalid value for '--threshold': -1.0 is not in the range x>=0." in done.output
+    assert not out.exists()

@@ -171,7 +171,11 @@ def score(
     ] = None,
     threshold: Annotated[
         float | None,
-        typer.Option(help="Flag above this score instead of the learned threshold_."),
+        typer.Option(
+            help="Flag above this score (a mean squared error, 0 or more) instead of the "
+            "learned threshold_.",
+            min=0.0,
+        ),
     ] = None,
     model: ModelOption = None,
     rows: ChunkOption = 50_000,
