@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,6 +23,9 @@ from aefx.errors import AefxError
 DEFAULT_PARAMS = Path("params.yaml")
 log = logging.getLogger(__name__)
 
+# What NumPy, Keras and scikit-learn take as a random seed.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,7 +39,7 @@ class SyntheticConfig(_Frozen):
     n_informative: int = Field(10, ge=1)
     n_redundant: int = Field(90, ge=0)
     n_classes: int = Field(2, ge=2)
-    random_state: int = 1
+    random_state: Seed = 1
 
 
 IMAGE_SOURCES = ("digits", "mnist", "fashion_mnist", "images")
@@ -84,7 +87,7 @@ class DataConfig(_Frozen):
     image_size: tuple[PositiveInt, PositiveInt] | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
-    split_seed: int = 1
+    split_seed: Seed = 1
     stratify: bool = False
     # Keep at most this many rows (a random, seeded subset; split files keep their ratio).
     max_rows: int | None = Field(None, ge=10)
@@ -408,6 +411,12 @@ class ClassifiersConfig(_Frozen):
             raise ValueError("classifiers.use must name at least one classifier")
         if "raw" not in self.features or "encoded" not in self.features:
             raise ValueError("classifiers.features must include raw and encoded")
+        for option, names in (("use", self.use), ("features", self.features)):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(
+                    f"classifiers.{option} lists {', '.join(twice)} more than once; name each once"
+                )
         return self
 
 
@@ -549,7 +558,7 @@ class PathsConfig(_Frozen):
 class Params(_Frozen):
     """Everything in params.yaml."""
 
-    seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
+    seeds: tuple[Seed, ...] = (1, 2, 3, 4, 5)
     data: DataConfig = DataConfig()
     scale: ScaleConfig = ScaleConfig()
     autoencoder: AutoencoderConfig = AutoencoderConfig()

@@ -817,3 +817,22 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def test_train_stream_refuses_a_seed_numpy_cannot_take(tmp_path):
+    """`--seed -1` ended in NumPy's seeding, with a traceback."""
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    table = tmp_path / "rows.csv"
+    table.write_text("a,b,label\n1,2,x\n3,4,y\n")
+    out = tmp_path / "model"
+    done = CliRunner().invoke(
+        app,
+        ["train-stream", "--seed", "-1", "-i", str(table), "-o", str(out)],
+        env={"COLUMNS": "200"},
+    )
+    assert done.exit_code == 2
+    assert "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295." in done.output
+    assert not out.exists()

@@ -150,6 +150,22 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.missing_category is for the columns data.categorical names, and it names none\n",
         ),
         ("{}\n", ["data.min_category_rows=0"], "data.min_category_rows: Input should be greater"),
+        # Seeds out of NumPy's range failed inside the flow, with a traceback.
+        ("{}\n", ["seeds=[1, -1]"], "seeds.1: Input should be greater than or equal to 0\n"),
+        ("{}\n", ["seeds=[4294967296]"], "seeds.0: Input should be less than or equal to 4294967"),
+        ("{}\n", ["data.split_seed=-3"], "data.split_seed: Input should be greater than or equal"),
+        # A classifier named twice made two cells of one name, and compare_classifiers failed
+        # inside the flow (inconsistent numbers of samples), with a traceback.
+        (
+            "{}\n",
+            ["classifiers.use=[logreg, knn, logreg, knn]"],
+            "classifiers.use lists knn, logreg more than once; name each once\n",
+        ),
+        (
+            "{}\n",
+            ["classifiers.features=[raw, encoded, raw]"],
+            "classifiers.features lists raw more than once; name each once\n",
+        ),
         (
             "tracking: {promote_alias: champion}\n",
             [],

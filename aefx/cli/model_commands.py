@@ -262,7 +262,10 @@ def train_stream(
     rows: Annotated[
         int, typer.Option(help="Rows read per chunk (memory is bounded by it).", min=1)
     ] = 65_536,
-    seed: Annotated[int | None, typer.Option(help="Default: the first of params' seeds.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Default: the first of params' seeds.", min=0, max=2**32 - 1),
+    ] = None,
     params_file: ParamsOption = Path("params.yaml"),
     overrides: SetOption = None,
 ) -> None:
