@@ -46,11 +46,14 @@ def why_unreachable(url: str, timeout: float = 5.0) -> str | None:
 def require_tracking_store(uri: str, existing: bool = False) -> None:
     """MLflow can open the tracking store at ``uri``: its server answers, if it is one; and a
     folder (MLflow's file store, which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set)
-    is refused here in one line, with the SQLite URI to use instead. With ``existing`` (the
+    is refused here in one line, with the SQLite URI to use instead, and so is a SQLite path
+    that holds something other than a database. With ``existing`` (the
     commands that only read runs), a SQLite file must be there already: MLflow would create
     an empty store to find nothing in."""
     parts = urlsplit(uri)
     database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if database:
+        _require_sqlite_file(Path(database).expanduser(), uri)
     if existing and database and not Path(database).expanduser().is_file():
         raise AefxError(f"no MLflow store at {uri} yet: run `aefx run` first")
     file_store = parts.scheme in ("", "file") and not uri.startswith("databricks")
@@ -68,6 +71,33 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
         )
     if parts.scheme in ("http", "https"):
         _require_mlflow_api(uri)
+
+
+# The first 16 bytes of every SQLite database file (an empty file is a new database).
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _require_sqlite_file(database: Path, uri: str) -> None:
+    """A SQLite store's path is a database file or not there yet: a folder there, or a file of
+    something else (a store copied in part, a mistyped path to another file), ended in
+    SQLAlchemy's traceback ("file is not a database", "unable to open database file")."""
+    if database.is_dir():
+        raise AefxError(
+            f"MLflow tracking URI {uri} names a folder; name the database file in it "
+            f"(sqlite:///{database / 'mlflow.db'})"
+        )
+    try:
+        with database.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise AefxError(f"MLflow tracking URI {uri}: cannot read it ({exc.strerror})") from None
+    if head and head != SQLITE_HEADER:
+        raise AefxError(
+            f"MLflow tracking URI {uri} names a file that is not an SQLite database; point "
+            "tracking.uri or MLFLOW_TRACKING_URI at MLflow's store (or a path not yet there)"
+        )
 
 
 def _require_mlflow_api(uri: str) -> None:

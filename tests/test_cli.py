@@ -479,6 +479,35 @@ def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path
     assert not (tmp_path / "mystore").exists()
 
 
+@pytest.mark.parametrize("args", [["run"], ["compare-runs"], ["promote"]])
+def test_a_sqlite_store_path_that_holds_no_database_is_one_line(tmp_path, args):
+    """`tracking.uri: sqlite:///notes.txt` (a file of something else) and a folder there each
+    ended in SQLAlchemy's traceback ("file is not a database", "unable to open database
+    file"); the file is left as it was."""
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n")
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": f"sqlite:///{other}"}})
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: MLflow tracking URI sqlite:///{other} names a file that is not an SQLite "
+        "database; point tracking.uri or MLFLOW_TRACKING_URI at MLflow's store (or a path not "
+        "yet there)\n"
+    )
+    assert other.read_text() == "not a database\n"
+
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": f"sqlite:///{folder}"}})
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: MLflow tracking URI sqlite:///{folder} names a folder; name the database "
+        f"file in it (sqlite:///{folder / 'mlflow.db'})\n"
+    )
+    assert list(folder.iterdir()) == [] and not (tmp_path / "mlruns").exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
