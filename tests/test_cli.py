@@ -865,3 +865,17 @@ def test_train_stream_refuses_a_seed_numpy_cannot_take(tmp_path):
     assert done.exit_code == 2
     assert "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295." in done.output
     assert not out.exists()
+
+
+def test_version_is_the_installed_packages():
+    """`aefx --version` says which aefx made a run: the version pyproject.toml reads from
+    aefx.__version__ and MLflow's pkg.aefx tag records (aefx.provenance)."""
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    done = CliRunner().invoke(app, ["--version"])
+    assert done.exit_code == 0
+    assert done.output == f"aefx {version('aefx')}\n"

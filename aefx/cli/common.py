@@ -21,6 +21,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from aefx import __version__
+
+        typer.echo(f"aefx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print aefx's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """The options before any command."""
+
+
 ParamsOption = Annotated[
     Path, typer.Option("--params", "-p", help="Params file (YAML).", dir_okay=False)
 ]
