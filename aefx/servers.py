@@ -47,9 +47,9 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
     """MLflow can open the tracking store at ``uri``: its server answers, if it is one; and a
     folder (MLflow's file store, which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set)
     is refused here in one line, with the SQLite URI to use instead, and so is a SQLite path
-    that holds something other than a database. With ``existing`` (the
-    commands that only read runs), a SQLite file must be there already: MLflow would create
-    an empty store to find nothing in."""
+    that holds something other than a database. With ``existing`` (the commands that only read
+    runs), a SQLite file must be there already: MLflow would create an empty store to find
+    nothing in."""
     parts = urlsplit(uri)
     database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
     if database:

@@ -197,6 +197,12 @@ def read_text_folder(
             raise over_budget(folder, plain + exc.count, budget_mb, partial=True) from None
         except Exception as exc:  # pandas raises many types for a corrupt file
             raise unreadable(source, exc) from None
+        check_partitions(folder, source, part.columns, found)
+        part = with_partitions(part, partitioned, found)
+        if parts and set(part.columns) != set(parts[0].columns):
+            if headless := header_hint(part.columns):  # Spark writes parts without, by default
+                raise AefxError(f"{source}: {headless}")
+            raise other_columns(folder, source, files[0])
         # Each file is read with its own decimal mark: a column whose numbers came as text
         # for how they are written is named with the file (the joined table could not say).
         marks = [
@@ -206,12 +212,6 @@ def read_text_folder(
         ]
         if marks:
             raise AefxError(f"{source}: " + "; ".join(marks))
-        check_partitions(folder, source, part.columns, found)
-        part = with_partitions(part, partitioned, found)
-        if parts and set(part.columns) != set(parts[0].columns):
-            if headless := header_hint(part.columns):  # Spark writes parts without, by default
-                raise AefxError(f"{source}: {headless}")
-            raise other_columns(folder, source, files[0])
         parts.append(part[parts[0].columns] if parts else part)
     for column in parts[0].columns:
         numeric = [pd.api.types.is_numeric_dtype(p[column]) for p in parts]
