@@ -664,6 +664,29 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
     return f"{origin}: " + "; ".join(problems)
 
 
+class _TwiceWritten(yaml.YAMLError):
+    def __init__(self, key: Any, first: int, second: int):
+        super().__init__(f"key {key!r} is written twice (lines {first} and {second})")
+
+
+class _OnceLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key written twice in one mapping is an error: PyYAML keeps the
+    last silently, so a section pasted twice (two ``autoencoder:`` blocks) lost every setting
+    of the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` then its overrides
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _TwiceWritten(key, seen[key], line)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
     """Read params.yaml (or ``path``), apply dotted overrides and validate the result."""
     path = Path(path) if path is not None else DEFAULT_PARAMS
@@ -675,7 +698,9 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     except OSError as exc:
         raise AefxError(f"{path}: cannot read params file ({exc.strerror})") from None
     try:
-        tree = yaml.safe_load(text) or {}
+        tree = yaml.load(text, Loader=_OnceLoader) or {}  # a SafeLoader
+    except _TwiceWritten as exc:
+        raise AefxError(f"{path}: {exc}; YAML would keep only the last: write it once") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

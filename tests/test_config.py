@@ -150,6 +150,19 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.missing_category is for the columns data.categorical names, and it names none\n",
         ),
         ("{}\n", ["data.min_category_rows=0"], "data.min_category_rows: Input should be greater"),
+        # PyYAML keeps the last of a key written twice: the first section's settings were lost.
+        (
+            "autoencoder:\n  kind: dense\n  epochs: 3\nseeds: [1]\nautoencoder:\n  epochs: 9\n",
+            [],
+            "key 'autoencoder' is written twice (lines 1 and 5); YAML would keep only the last: "
+            "write it once\n",
+        ),
+        (
+            "autoencoder:\n  epochs: 3\n  kind: dense\n  epochs: 9\n",
+            [],
+            "key 'epochs' is written twice (lines 2 and 4); YAML would keep only the last: "
+            "write it once\n",
+        ),
         # Seeds out of NumPy's range failed inside the flow, with a traceback.
         ("{}\n", ["seeds=[1, -1]"], "seeds.1: Input should be greater than or equal to 0\n"),
         ("{}\n", ["seeds=[4294967296]"], "seeds.0: Input should be less than or equal to 4294967"),
@@ -275,3 +288,17 @@ def test_prefect_yaml_gives_deployment_runs_the_environment_aefx_sets_for_itself
 
     [deployment] = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
     assert deployment["work_pool"]["job_variables"]["env"] == QUIET_ENV
+
+
+def test_a_yaml_merge_key_may_be_overridden_in_its_mapping(tmp_path):
+    """`<<: *base` followed by one of base's keys is YAML's way to override it, not a key
+    written twice."""
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        "classifiers:\n"
+        "  logreg:\n    grid: &grid {C: [0.1, 1.0]}\n"
+        "  svm_rbf:\n    grid:\n      <<: *grid\n      C: [1.0, 3.0]\n      gamma: [scale]\n"
+    )
+    grids = load_params(path).classifiers
+    assert grids.logreg.grid == {"C": [0.1, 1.0]}
+    assert grids.svm_rbf.grid == {"C": [1.0, 3.0], "gamma": ["scale"]}
