@@ -318,6 +318,27 @@ def _reserved(cfg: DataConfig) -> tuple[str, ...]:
     return tuple(reserved)
 
 
+def partition_features(cfg: DataConfig) -> list[str]:
+    """A warning for each column of whole numbers that a table folder's Hive partition folders
+    (``year=2024/``) give its rows and that is left a numeric feature: the value a folder
+    was cut by (a year, a day, a shard) may tell the classes apart in this data set and not
+    in the next, and whether it should be a feature, a category or neither is the user's call
+    (text partition values are refused as features already, with that hint)."""
+    import pyarrow as pa
+
+    if cfg.path is None or not cfg.path.is_dir():
+        return []
+    schema, _ = hive_partitions(cfg.path, table_files(cfg.path))
+    kept_out = {cfg.label, *cfg.ignore, *cfg.categorical}
+    return [
+        f"{cfg.path}: column {field.name!r} comes from the partition folders "
+        f"({field.name}=...) and is a numeric feature; data.ignore: [{field.name}] keeps it "
+        f"out, data.categorical: [{field.name}] makes each value a category"
+        for field in schema
+        if field.name not in kept_out and pa.types.is_integer(field.type)
+    ]
+
+
 def load_splits(cfg: DataConfig) -> Splits:
     """The data set read, checked and split."""
     from sklearn.model_selection import train_test_split
@@ -352,8 +373,8 @@ def load_splits(cfg: DataConfig) -> Splits:
         if cfg.test_path is not None:  # a table that comes split
             presplit = (frame, load_test_file(cfg, frame))
             frame = pd.concat(presplit)  # its warnings (duplicated rows) are of both files
-        warnings = tuple(
-            table_warnings(
+        warnings = (
+            *table_warnings(
                 frame,
                 cfg.label,
                 origin,
@@ -361,7 +382,8 @@ def load_splits(cfg: DataConfig) -> Splits:
                 cfg.impute,
                 cfg.min_category_rows,
                 cfg.missing_category,
-            )
+            ),
+            *partition_features(cfg),
         )
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.

@@ -1305,3 +1305,36 @@ def test_a_test_file_column_with_no_values_is_filled_from_the_training_rows(tmp_
     with pytest.raises(AefxError) as caught:  # the training rows still need a value to fill from
         run_ingest(cfg, tmp_path / "bad")
     assert str(caught.value) == f"{tmp_path / 'train.csv'}: column 'b' has no values (all missing)"
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_a_numeric_partition_column_left_a_feature_is_warned_of(tmp_path, kind):
+    """`year=2023/`, `year=2024/` give every row a whole number that ingest read as one more
+    feature without a word: the year a table was cut by may tell the classes apart here and
+    not in the next data set. Now a warning names it and the two ways to keep it out; text
+    partition values are refused as features already, and an ignored or categorical one (or
+    the label) is the user's choice made."""
+    from tasks.ingest import load_splits
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "by_year"
+    for year in (2023, 2024):
+        where = folder / f"year={year}" / "shard=a"
+        where.mkdir(parents=True)
+        rows = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+        rows["label"] = rng.choice(["x", "y"], 30)
+        if kind == "csv":
+            rows.to_csv(where / "part-0.csv", index=False)
+        else:
+            rows.to_parquet(where / "part-0.parquet", index=False)
+    shard = {"ignore": ["shard"]}  # text: refused as a feature (its own hint), so kept out
+    splits = load_splits(DataConfig(source="file", path=folder, **shard))
+    assert "year" in splits.train.columns  # still a feature: nothing changes but the warning
+    assert [w for w in splits.warnings if "partition" in w] == [
+        f"{folder}: column 'year' comes from the partition folders (year=...) and is a numeric "
+        "feature; data.ignore: [year] keeps it out, data.categorical: [year] makes each value "
+        "a category"
+    ]
+    for choice in ({"ignore": ["shard", "year"]}, {**shard, "categorical": ["year"]}):
+        splits = load_splits(DataConfig(source="file", path=folder, **choice))
+        assert not [w for w in splits.warnings if "partition" in w]
