@@ -8,7 +8,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -688,6 +688,7 @@ class ScoreStats:
     average_precision: float | None = None
     unseen: dict[str, int] = field(default_factory=dict)  # as in EncodeStats
     filled: dict[str, int] = field(default_factory=dict)
+    known_anomalies: int | None = None  # rows the --truth column marks 1
 
 
 def score_file(
@@ -741,16 +742,12 @@ def score_file(
         from sklearn.metrics import average_precision_score, roc_auc_score
 
         y, s = np.concatenate(truths), np.concatenate(scores)
-        if len(np.unique(y)) == 2:
-            stats = ScoreStats(
-                total,
-                chunks,
-                detector.threshold_,
-                flagged,
-                float(roc_auc_score(y, s)),
-                float(average_precision_score(y, s)),
-                counts.unseen,
-                counts.filled,
+        stats = replace(stats, known_anomalies=int(y.sum()))
+        if len(np.unique(y)) == 2:  # both need rows of each
+            stats = replace(
+                stats,
+                roc_auc=float(roc_auc_score(y, s)),
+                average_precision=float(average_precision_score(y, s)),
             )
     log.info("score: %d rows, %d flagged -> %s", total, flagged, output)
     return stats

@@ -103,6 +103,19 @@ def test_score_flags_rows_the_autoencoder_cannot_reconstruct(project, prefect_ha
         pd.read_csv(project / "scores.csv"), scores, check_dtype=False, atol=1e-9
     )
 
+    # A truth column of one value gives no ROC AUC: said so (nothing was printed of it before).
+    rows.assign(is_anomaly=0).to_parquet(project / "usual.parquet")
+    done = run_command(
+        *AEFX, "score", "-m", result.run_id, "-i", "usual.parquet", "-o", "usual_scores.parquet",
+        "--truth", "is_anomaly", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "against is_anomaly: no ROC AUC or AP, as it marks no row an anomaly (they need rows of "
+        "0 and of 1)"
+    )
+    assert (project / "usual_scores.parquet").exists()
+
 
 def test_reconstruct_denoises_new_rows_in_their_own_units(project):
     """The reference task's default (denoising) autoencoder, one seed: test rows with Gaussian

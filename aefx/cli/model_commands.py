@@ -202,6 +202,12 @@ def score(
         typer.echo(
             f"against {truth}: ROC AUC {stats.roc_auc:.4f}, AP {stats.average_precision:.4f}"
         )
+    elif truth:
+        marked = "no row" if stats.known_anomalies == 0 else "every row"
+        typer.echo(
+            f"against {truth}: no ROC AUC or AP, as it marks {marked} an anomaly (they need "
+            "rows of 0 and of 1)"
+        )
     warn_inputs(stats, encoder)
 
 
