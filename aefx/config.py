@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -680,6 +680,8 @@ class _OnceLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` then its overrides
                 continue
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):  # refused below, as YAML refuses it
+                continue
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise _TwiceWritten(key, seen[key], line)

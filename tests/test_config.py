@@ -163,6 +163,7 @@ def test_override_is_typed_and_validated(tmp_path):
             "key 'epochs' is written twice (lines 2 and 4); YAML would keep only the last: "
             "write it once\n",
         ),
+        ("? [a, b]\n: 1\n", [], "not valid YAML at line 1\n"),  # a key YAML cannot hash
         # Seeds out of NumPy's range failed inside the flow, with a traceback.
         ("{}\n", ["seeds=[1, -1]"], "seeds.1: Input should be greater than or equal to 0\n"),
         ("{}\n", ["seeds=[4294967296]"], "seeds.0: Input should be less than or equal to 4294967"),
