@@ -203,6 +203,19 @@ def check_image_folder(source: Path, output: Path) -> None:
         )
 
 
+# A chunk's ``attrs`` key, set by :func:`read_chunks` for a folder of CSV or TSV parts: the
+# part it came from and the part's rows before it, which a message about a row names.
+PART = "aefx.part"
+
+
+def chunk_origin(chunk: pd.DataFrame, source: Path, first_row: int) -> tuple[Path, int]:
+    """Where ``chunk``'s first row is, for a message: its part of a folder of CSV or TSV files
+    and the row within that part (see :data:`PART`); else ``source`` and ``first_row``. The
+    mark is taken off the chunk: pandas carries ``attrs`` on to the frames made from it, and
+    pyarrow would write them into a Parquet output's metadata."""
+    return chunk.attrs.pop(PART, (source, first_row))
+
+
 def read_chunks(
     path: Path,
     rows: int,
@@ -216,7 +229,8 @@ def read_chunks(
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``; with ``resize``, images of any size, resized). The
     ``text`` columns of a CSV or TSV keep the text pandas reads as missing, as ingest's do
-    (:data:`aefx.io.NA_MARKERS`)."""
+    (:data:`aefx.io.NA_MARKERS`). A folder of CSV or TSV files is read a file at a time, each
+    chunk marked with its file (:func:`chunk_origin`)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
     from aefx.io import (
         arrow_frame,
@@ -251,6 +265,7 @@ def read_chunks(
         partitioned, keys = hive_partitions(path, files)
         first: tuple[Path, set[str]] | None = None  # every file must hold the first's columns
         for part, found in zip(files, keys, strict=True):
+            offset = 0  # the part's rows before this chunk
             for number, chunk in enumerate(read_chunks(part, rows, text=text)):
                 if number == 0:  # a file's chunks share its header: checked once
                     check_partitions(path, part, chunk.columns, found)
@@ -259,7 +274,10 @@ def read_chunks(
                         if headless := header_hint(chunk.columns):  # Spark writes none unasked
                             raise AefxError(f"{part}: {headless}")
                         raise other_columns(path, part, first[0])
-                yield with_partitions(chunk, partitioned, found)
+                out = with_partitions(chunk, partitioned, found)
+                out.attrs[PART] = (part, offset)
+                offset += len(chunk)
+                yield out
         return
     check_content(path)
     try:
@@ -578,11 +596,12 @@ def stream_file(
                     require_columns(chunk, asked, "--keep", source)
                 if chunk.empty:  # a CSV of only its header reads as one empty chunk
                     continue
+                origin, at = chunk_origin(chunk, source, total)
                 check_values(
                     chunk,
                     features,
-                    total,
-                    source,
+                    at,
+                    origin,
                     categorical,
                     missing_ok,
                     missing_category,

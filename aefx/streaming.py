@@ -101,7 +101,7 @@ def stream_source(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aefx.encode import read_chunks
+    from aefx.encode import chunk_origin, read_chunks
 
     folder = Path(tempfile.mkdtemp(prefix=".aefx-stream-", dir=_nearest_folder(beside.parent)))
     writer: Any = None
@@ -114,7 +114,7 @@ def stream_source(
                 fields = [(c, pa.float64() if c in features else pa.string()) for c in columns]
                 schema = pa.schema(fields)
                 writer = pq.ParquetWriter(copy, schema)
-            block = _feature_block(chunk, features, path, start)
+            block = _feature_block(chunk, features, *chunk_origin(chunk, path, start))
             arrays = [
                 block[:, features.index(c)] if c in features else _text_column(chunk[c])
                 for c in schema.names
@@ -141,9 +141,10 @@ def _nearest_folder(path: Path) -> Path:
 
 
 def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> np.ndarray:
-    """``features`` of a chunk of CSV rows (from global row ``start``) as a float64 matrix:
-    booleans as 0 and 1, as ingest reads them; text, or a missing or infinite value, refused
-    in one line naming ``path`` (and the row, counted from 0, as for a Parquet file)."""
+    """``features`` of a chunk of CSV rows (from row ``start`` of ``path``, the file, or the
+    part of a folder, it came from) as a float64 matrix: booleans as 0 and 1, as ingest reads
+    them; text, or a missing or infinite value, refused in one line naming ``path`` (and the
+    row, counted from 0, as for a Parquet file)."""
     import pandas as pd
 
     from aefx.validation import numbers_as_text, points_among_commas, show_value

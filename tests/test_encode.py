@@ -305,6 +305,40 @@ def test_a_folder_of_csv_files_whose_files_differ_in_columns_is_one_line(tmp_pat
     assert list(tmp_path.iterdir()) == [folder]
 
 
+def test_a_bad_value_in_a_folder_of_csv_files_names_its_file_and_row(tmp_path):
+    """A value that stops `aefx encode` in a folder's later part was named by the folder and
+    the row counted over every part before it (`new: column 'f1' row 12`), leaving the user to
+    work out which file that is; now the part and the row within it."""
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    FOLDER_ROWS.head(7).to_csv(folder / "part-0.csv", index=False)
+    later = FOLDER_ROWS.tail(7).copy()
+    later.to_csv(folder / "part-1.csv", index=False)
+    # The mark each chunk carries stays out of the output (pyarrow writes a frame's attrs).
+    codes = tmp_path / "codes.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream_file(folder, codes, 3, ["f0", "f1"], {"id"}, lambda c: c[["f0"]])
+    assert not pq.read_schema(codes).pandas_metadata.get("attributes")
+    codes.unlink()
+
+    later.iloc[5, later.columns.get_loc("f1")] = np.inf
+    later.to_csv(folder / "part-1.csv", index=False)
+    with pytest.raises(AefxError) as caught:
+        stream_file(folder, tmp_path / "codes.csv", 3, ["f0", "f1"], {"id"}, lambda c: c[["f0"]])
+    assert str(caught.value) == (
+        f"{folder / 'part-1.csv'}: column 'f1' row 5 is not a finite number (inf)"
+    )
+    assert list(tmp_path.iterdir()) == [folder]
+
+
 def test_a_column_renamed_only_in_case_or_spaces_is_pointed_out(tmp_path):
     """An export that capitalises or pads names (`F1 `) made `aefx encode` list the column as
     missing and extra, leaving the user to spot the difference."""

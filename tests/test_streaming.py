@@ -481,6 +481,27 @@ def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
     assert run.data.tags["data.folder_md5"] == folder_md5(folder, text_files(folder))
 
 
+def test_a_bad_value_in_a_folder_of_csv_parts_names_its_part_and_row(tmp_path):
+    """train-stream's copy of a folder of CSV parts named the folder and the row counted over
+    every part before it (`parts: column 'f0' row 11`); now the part and its own row."""
+    from aefx.errors import AefxError
+    from aefx.streaming import stream_source
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-0.csv").write_text("f0,f1,label\n" + "1.5,2.5,yes\n" * 8)
+    (folder / "part-1.csv").write_text("f0,f1,label\n" + "1.5,2.5,no\n" * 3 + "inf,1,no\n")
+    with (
+        pytest.raises(AefxError) as caught,
+        stream_source(folder, "label", (), 4, tmp_path / "out" / "model"),
+    ):
+        pass
+    assert str(caught.value) == (
+        f"{folder / 'part-1.csv'}: column 'f0' row 3 is not a finite number"
+    )
+    assert not list(tmp_path.glob("**/.aefx-stream-*"))
+
+
 def test_a_column_of_decimal_points_among_decimal_commas_stops_the_copy(tmp_path):
     """train-stream's copy of a semicolon CSV read with decimal commas (its first numbers'
     mark) took a column written with points as numbers: `1.234`, a thousand and more there,
