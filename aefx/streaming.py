@@ -147,7 +147,7 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
     row, counted from 0, as for a Parquet file)."""
     import pandas as pd
 
-    from aefx.validation import numbers_as_text, points_among_commas, show_value
+    from aefx.validation import marks_problem, show_value
 
     columns = []
     for name in features:
@@ -155,17 +155,15 @@ def _feature_block(chunk: Any, features: list[str], path: Path, start: int) -> n
         if pd.api.types.is_numeric_dtype(values.dtype):  # booleans too, as 0 and 1
             columns.append(values.to_numpy(dtype="float64"))
             continue
+        if problem := marks_problem(values):  # numbers written with another mark
+            raise AefxError(f"{path}: column {name!r} {problem}")
         numbers = pd.to_numeric(values, errors="coerce")
         text = numbers.isna() & values.notna()
-        if text.any() and (problem := numbers_as_text(values, text)):
-            raise AefxError(f"{path}: column {name!r} {problem}")
         if text.any():
             example = show_value(values[text].iloc[0])
             words = text.sum() * 2 >= values.notna().sum()  # an id or a name, as ingest tells
             hint = f"; data.ignore: [{name}] keeps it out (an id, a name?)" if words else ""
             raise AefxError(f"{path}: column {name!r} is not numeric (value {example}){hint}")
-        if problem := points_among_commas(values):
-            raise AefxError(f"{path}: column {name!r} {problem}")
         columns.append(numbers.to_numpy(dtype="float64"))
     block = np.column_stack(columns)
     _check_finite(block, features, path, start)
