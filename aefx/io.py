@@ -299,6 +299,19 @@ def hive_partitions(folder: Path, files: list[Path]) -> tuple[Any, list[dict[str
     return schema, [keys[f] for f in files]
 
 
+def numeric_partitions(folder: Path) -> list[str]:
+    """The columns of whole numbers that a table folder's Hive partition folders
+    (``year=2024/``) give its rows; none for a file. Each becomes a numeric feature unless the
+    user keeps it out: the value a folder was cut by (a year, a day, a shard) may tell the
+    classes apart in this data set and not in the next, so aefx warns rather than guesses."""
+    import pyarrow as pa
+
+    if not folder.is_dir():
+        return []
+    schema, _ = hive_partitions(folder, table_files(folder))
+    return [field.name for field in schema if pa.types.is_integer(field.type)]
+
+
 def check_partitions(folder: Path, source: Path, columns: Iterable[str], keys: dict) -> None:
     """Refuse a column that ``source`` holds and that a partition folder on its way sets too
     (``keys``, see :func:`hive_partitions`): Spark writes a partition column only in the

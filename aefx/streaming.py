@@ -78,6 +78,20 @@ def _text_features(
     return names
 
 
+def partition_warnings(path: Path, features: Sequence[str]) -> list[str]:
+    """A warning for each column of whole numbers that ``path``'s Hive partition folders give
+    its rows and that is among ``features`` (:func:`aefx.io.numeric_partitions`), as ingest
+    warns of them for `aefx run`."""
+    from aefx.io import numeric_partitions
+
+    return [
+        f"{path}: column {name!r} comes from the partition folders ({name}=...) and is a "
+        f"numeric feature; data.ignore: [{name}] keeps it out"
+        for name in numeric_partitions(path)
+        if name in features
+    ]
+
+
 @contextmanager
 def stream_source(
     path: Path, label: str | None, ignore: Sequence[str], rows: int, beside: Path

@@ -28,6 +28,7 @@ from aefx.io import (
     arrow_frame,
     check_partitions,
     hive_partitions,
+    numeric_partitions,
     other_columns,
     parquet_folder,
     read_csv,
@@ -320,22 +321,18 @@ def _reserved(cfg: DataConfig) -> tuple[str, ...]:
 
 def partition_features(cfg: DataConfig) -> list[str]:
     """A warning for each column of whole numbers that a table folder's Hive partition folders
-    (``year=2024/``) give its rows and that is left a numeric feature: the value a folder
-    was cut by (a year, a day, a shard) may tell the classes apart in this data set and not
-    in the next, and whether it should be a feature, a category or neither is the user's call
-    (text partition values are refused as features already, with that hint)."""
-    import pyarrow as pa
-
-    if cfg.path is None or not cfg.path.is_dir():
+    give its rows and that is left a numeric feature (:func:`aefx.io.numeric_partitions`);
+    whether it should be a feature, a category or neither is the user's call (text partition
+    values are refused as features already, with that hint)."""
+    if cfg.path is None:
         return []
-    schema, _ = hive_partitions(cfg.path, table_files(cfg.path))
     kept_out = {cfg.label, *cfg.ignore, *cfg.categorical}
     return [
-        f"{cfg.path}: column {field.name!r} comes from the partition folders "
-        f"({field.name}=...) and is a numeric feature; data.ignore: [{field.name}] keeps it "
-        f"out, data.categorical: [{field.name}] makes each value a category"
-        for field in schema
-        if field.name not in kept_out and pa.types.is_integer(field.type)
+        f"{cfg.path}: column {name!r} comes from the partition folders "
+        f"({name}=...) and is a numeric feature; data.ignore: [{name}] keeps it "
+        f"out, data.categorical: [{name}] makes each value a category"
+        for name in numeric_partitions(cfg.path)
+        if name not in kept_out
     ]
 
 

@@ -272,6 +272,12 @@ def test_train_stream_on_a_partitioned_folder_writes_an_encoder_that_encodes_it(
     assert done.returncode == 0, done.stderr
     meta = read_json(project / "models" / "stream" / "encoder.json")
     assert meta["features"] == [f"f{i}" for i in range(6)] + ["year"]
+    # The year the folders were cut by is a feature the user did not name: said, as ingest does.
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {folder}: column 'year' comes from the partition folders (year=...) and is "
+        "a numeric feature; data.ignore: [year] keeps it out"
+    ]
     done = run_command(
         *AEFX, "encode", "-m", "models/stream", "-i", str(folder), "-o", "codes.parquet",
         cwd=project,
@@ -280,6 +286,20 @@ def test_train_stream_on_a_partitioned_folder_writes_an_encoder_that_encodes_it(
     codes = pd.read_parquet(project / "codes.parquet")
     assert len(codes) == 1200 and codes.filter(like="z").notna().all().all()
     assert sorted(codes["region"].unique()) == ["north", "south"]  # ignored, carried through
+
+
+def test_only_a_numeric_partition_column_left_a_feature_is_warned_of(tmp_path):
+    from aefx.streaming import partition_warnings
+
+    frame = _table(60).assign(year=np.repeat([2023, 2024], 30), region="north")
+    folder = _partitioned(frame, tmp_path / "sales.parquet", ["year", "region"])
+    features = [f"f{i}" for i in range(6)]
+    assert partition_warnings(folder, [*features, "year"]) == [
+        f"{folder}: column 'year' comes from the partition folders (year=...) and is a numeric "
+        "feature; data.ignore: [year] keeps it out"
+    ]
+    assert partition_warnings(folder, features) == []  # year ignored (or the label)
+    assert partition_warnings(_write(frame, tmp_path / "one.parquet"), [*features, "year"]) == []
 
 
 def test_train_stream_records_a_folder_by_the_md5_of_its_files(project):
@@ -475,6 +495,7 @@ def test_train_stream_of_a_folder_of_csv_parts_reads_it_as_ingest_does(project):
     assert "900 rows x 5 features, 1 epochs" in done.stdout
     meta = read_json(project / "models" / "stream" / "encoder.json")
     assert meta["features"] == ["f3", "f2", "f1", "f0", "year"]  # the first part's order
+    assert f"warning: {folder}: column 'year' comes from the partition folders" in done.stderr
     assert meta["scaler"]["state"]["data_min_"][-1] == 2023
     client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])

@@ -294,6 +294,7 @@ def train_stream(
     from aefx.streaming import (
         check_encoder_folder,
         parquet_features,
+        partition_warnings,
         record_stream_run,
         stream_architecture,
         stream_source,
@@ -319,6 +320,8 @@ def train_stream(
         features = text_features(input_path, label, ignore)
     else:
         features, _ = parquet_features(input_path, label, ignore)
+    for warning in partition_warnings(input_path, features):
+        typer.echo(f"warning: {warning}", err=True)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
     require_tracking_store(tracking_uri(params.tracking.uri))
