@@ -203,14 +203,14 @@ def check_image_folder(source: Path, output: Path) -> None:
         )
 
 
-# A chunk's ``attrs`` key, set by :func:`read_chunks` for a folder of CSV or TSV parts: the
-# part it came from and the part's rows before it, which a message about a row names.
+# A chunk's ``attrs`` key, set by :func:`read_chunks` for a folder of table files: the file
+# it came from and that file's rows before it, which a message about a row names.
 PART = "aefx.part"
 
 
 def chunk_origin(chunk: pd.DataFrame, source: Path, first_row: int) -> tuple[Path, int]:
-    """Where ``chunk``'s first row is, for a message: its part of a folder of CSV or TSV files
-    and the row within that part (see :data:`PART`); else ``source`` and ``first_row``. The
+    """Where ``chunk``'s first row is, for a message: its file of a folder of table files
+    and the row within that file (see :data:`PART`); else ``source`` and ``first_row``. The
     mark is taken off the chunk: pandas carries ``attrs`` on to the frames made from it, and
     pyarrow would write them into a Parquet output's metadata."""
     return chunk.attrs.pop(PART, (source, first_row))
@@ -229,8 +229,8 @@ def read_chunks(
     model trained on images (``image_shape``), also image files or arrays, as pixel rows (a
     .npz's labels as the column ``label``; with ``resize``, images of any size, resized). The
     ``text`` columns of a CSV or TSV keep the text pandas reads as missing, as ingest's do
-    (:data:`aefx.io.NA_MARKERS`). A folder of CSV or TSV files is read a file at a time, each
-    chunk marked with its file (:func:`chunk_origin`)."""
+    (:data:`aefx.io.NA_MARKERS`). A folder is read a file at a time, each chunk marked with
+    its file (:func:`chunk_origin`)."""
     from aefx.images import IMAGE_SUFFIXES, image_rows, is_image_input
     from aefx.io import (
         arrow_frame,
@@ -288,10 +288,16 @@ def read_chunks(
                 chunks = pd.read_csv(handle, chunksize=rows, sep=sep, decimal=decimal, **markers)
                 yield from (numbers_kept(chunk, text) for chunk in chunks)
         elif table.folder:  # one file at a time, without read-ahead: memory as for one file
-            batches = parquet_folder(path).to_batches(
-                batch_size=rows, batch_readahead=0, fragment_readahead=1
-            )
-            yield from map(arrow_frame, batches)
+            dataset = parquet_folder(path)
+            for fragment in dataset.get_fragments():  # its files, in path order
+                offset = 0  # the file's rows before this chunk
+                for batch in fragment.to_batches(
+                    schema=dataset.schema, batch_size=rows, batch_readahead=0
+                ):
+                    out = arrow_frame(batch)
+                    out.attrs[PART] = (Path(fragment.path), offset)
+                    offset += len(out)
+                    yield out
         else:
             yield from map(arrow_frame, parquet_batches(path, rows))
     except READ_ERRORS as exc:  # raised by the readers, not by the consumer of these chunks

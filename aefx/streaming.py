@@ -45,14 +45,19 @@ def parquet_partitions(path: Path, files: Sequence[Path]) -> list[dict[str, Any]
 
 def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.ndarray]:
     """float64 blocks of at most ``rows`` rows of ``columns``, read without read-ahead, from
-    the file or each file of the folder in turn."""
+    the file or each file of the folder in turn; a missing or infinite value is refused, named
+    by its file and its row there."""
     from aefx.encode import parquet_batches
 
     files = parquet_sources(path)
     for source, partition in zip(files, parquet_partitions(path, files), strict=True):
         stored = [c for c in columns if c not in partition]
+        start = 0  # the file's rows before this block
         for batch in parquet_batches(source, rows, stored):
-            yield _matrix(batch, columns, partition)
+            block = _matrix(batch, columns, partition)
+            _check_finite(block, columns, source, start)
+            start += len(block)
+            yield block
 
 
 def text_features(path: Path, label: str | None, ignore: Sequence[str] = ()) -> list[str]:
@@ -444,7 +449,6 @@ def survey(
     validation = np.sort(np.random.default_rng(seed).choice(rows, n_val, replace=False))
     stats, held, start = RunningStats(), [], 0
     for block in parquet_chunks(path, features, chunk):
-        _check_finite(block, features, path, start)
         is_val = _in_block(validation, start, len(block))
         held.append(block[is_val].astype("float32"))
         stats.update(block[~is_val])

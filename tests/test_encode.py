@@ -305,7 +305,8 @@ def test_a_folder_of_csv_files_whose_files_differ_in_columns_is_one_line(tmp_pat
     assert list(tmp_path.iterdir()) == [folder]
 
 
-def test_a_bad_value_in_a_folder_of_csv_files_names_its_file_and_row(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_bad_value_in_a_folder_of_table_files_names_its_file_and_row(tmp_path, suffix):
     """A value that stops `aefx encode` in a folder's later part was named by the folder and
     the row counted over every part before it (`new: column 'f1' row 12`), leaving the user to
     work out which file that is; now the part and the row within it."""
@@ -316,11 +317,17 @@ def test_a_bad_value_in_a_folder_of_csv_files_names_its_file_and_row(tmp_path):
     from aefx.encode import stream_file
     from aefx.errors import AefxError
 
+    def write(rows: pd.DataFrame, name: str) -> None:
+        if suffix == ".csv":
+            rows.to_csv(folder / f"{name}{suffix}", index=False)
+        else:
+            rows.to_parquet(folder / f"{name}{suffix}", index=False)
+
     folder = tmp_path / "new"
     folder.mkdir()
-    FOLDER_ROWS.head(7).to_csv(folder / "part-0.csv", index=False)
+    write(FOLDER_ROWS.head(7), "part-0")
     later = FOLDER_ROWS.tail(7).copy()
-    later.to_csv(folder / "part-1.csv", index=False)
+    write(later, "part-1")
     # The mark each chunk carries stays out of the output (pyarrow writes a frame's attrs).
     codes = tmp_path / "codes.parquet"
     with warnings.catch_warnings():
@@ -330,11 +337,11 @@ def test_a_bad_value_in_a_folder_of_csv_files_names_its_file_and_row(tmp_path):
     codes.unlink()
 
     later.iloc[5, later.columns.get_loc("f1")] = np.inf
-    later.to_csv(folder / "part-1.csv", index=False)
+    write(later, "part-1")
     with pytest.raises(AefxError) as caught:
         stream_file(folder, tmp_path / "codes.csv", 3, ["f0", "f1"], {"id"}, lambda c: c[["f0"]])
     assert str(caught.value) == (
-        f"{folder / 'part-1.csv'}: column 'f1' row 5 is not a finite number (inf)"
+        f"{folder / ('part-1' + suffix)}: column 'f1' row 5 is not a finite number (inf)"
     )
     assert list(tmp_path.iterdir()) == [folder]
 

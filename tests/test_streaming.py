@@ -259,6 +259,21 @@ def test_a_column_of_booleans_is_a_feature_of_zeros_and_ones_as_ingest_reads_it(
     assert str(caught.value) == f"{gap}: column 'flag' row 7 is not a finite number"
 
 
+def test_a_bad_value_in_a_folder_of_parquet_files_names_its_file_and_row(tmp_path):
+    """The survey named the folder and a row counted over every file before (`parts: column
+    'f2' row 604`); now the file and its own row, as for a folder of CSV parts."""
+    from aefx.errors import AefxError
+
+    frame = _table(900)
+    frame.iloc[604, frame.columns.get_loc("f2")] = np.nan  # the third file's row 4
+    folder = _parts(frame, tmp_path / "parts.parquet", parts=3, row_group=100)
+    with pytest.raises(AefxError) as caught:
+        survey(folder, "label", "minmax", 0.1, 10_000, 256, seed=3)
+    assert str(caught.value) == (
+        f"{folder / 'part-00002.parquet'}: column 'f2' row 4 is not a finite number"
+    )
+
+
 def test_train_stream_on_a_partitioned_folder_writes_an_encoder_that_encodes_it(project):
     from aefx.io import read_json
 
