@@ -123,6 +123,12 @@ class DataConfig(_Frozen):
             raise ValueError(
                 f"data.image_size is for images; data.source {self.source!r} is a table"
             )
+        if self.path is not None and self.source in ("synthetic", "digits"):
+            # The file was never read: the run trained on the embedded data set instead.
+            raise ValueError(
+                f"data.path is set, but data.source {self.source!r} reads no file (it is "
+                "embedded): set data.source to file for a table, images for images"
+            )
         if self.test_path is not None and self.source != "file":
             raise ValueError(
                 "data.test_path is for data.source file (a table whose test rows come in a "

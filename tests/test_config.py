@@ -105,6 +105,18 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.impute is for tables; data.source 'digits' has none\n",
         ),
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
+        # A file named under the default source: the run trained on the synthetic task instead.
+        (
+            "{}\n",
+            ["data.path=data/raw/rows.csv"],
+            "data.path is set, but data.source 'synthetic' reads no file (it is embedded): set "
+            "data.source to file for a table, images for images\n",
+        ),
+        (
+            "data: {source: digits, path: photos}\n",
+            [],
+            "data.path is set, but data.source 'digits' reads no file",
+        ),
         (
             "{}\n",
             ["data.test_path=test.csv"],
