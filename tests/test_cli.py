@@ -284,6 +284,12 @@ def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, need
         ([], "give one schedule: --cron EXPR or --interval SECONDS"),
         (["--cron", "0 3 * *"], "--cron '0 3 * *': Invalid cron string"),
         (["--cron", "0 3 * * *", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus': not"),
+        # Names Prefect refuses when the deployment is made, in a traceback.
+        (
+            ["--interval", "60", "--name", "nightly/eu"],
+            "--name 'nightly/eu': a deployment name may not hold /, %, &, > or <\n",
+        ),
+        (["--interval", "60", "--name", " "], "--name: empty; a deployment needs a name\n"),
     ],
 )
 def test_serve_refuses_a_bad_schedule_before_it_needs_a_server(tmp_path, args, message):

@@ -161,6 +161,7 @@ def serve(
     require_tracking_store(tracking_uri(params.tracking.uri))
     quiet_environment()  # before Prefect is imported
     schedule = _schedule(cron, interval, timezone)
+    _check_deployment_name(name)
     # Set in the environment or, as `prefect config set` does, in the active Prefect profile.
     if require_prefect_api() is None:
         raise AefxError(
@@ -177,6 +178,20 @@ def serve(
         limit=1,
         print_starting_message=False,
     )
+
+
+def _check_deployment_name(name: str) -> None:
+    """Refuse a deployment name Prefect would refuse once the server is reached, in a
+    traceback (and for an empty name, as one with "an invalid character")."""
+    from prefect.types.names import BANNED_CHARACTERS
+
+    if not name.strip():
+        raise AefxError("--name: empty; a deployment needs a name")
+    if any(c in name for c in BANNED_CHARACTERS):
+        *most, last = BANNED_CHARACTERS
+        raise AefxError(
+            f"--name {name!r}: a deployment name may not hold {', '.join(most)} or {last}"
+        )
 
 
 def _schedule(cron: str | None, interval: int | None, timezone: str) -> Any:
