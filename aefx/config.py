@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 from collections.abc import Hashable, Iterator
 from pathlib import Path
@@ -559,6 +561,40 @@ class PathsConfig(_Frozen):
     scores: Path = Path("metrics/scores.json")
     comparison_table: Path = Path("reports/comparison.md")
     run_record: Path = Path("metrics/mlflow_run.json")
+
+    @model_validator(mode="after")
+    def _outputs_apart(self) -> PathsConfig:
+        """Each output its own path, none inside another (a folder output is replaced whole),
+        and none in the raw data's folder (which DVC cannot let a stage both read and write):
+        two outputs at one path trained the autoencoder and the classifiers on the test rows,
+        without a word."""
+        outputs = {
+            name: Path(os.path.normpath(value))
+            for name, value in self
+            if name not in ("workspace", "raw_dir")
+        }
+        raw = Path(os.path.normpath(self.raw_dir))
+        for name, path in outputs.items():
+            if path.is_relative_to(raw) or raw.is_relative_to(path):
+                raise ValueError(
+                    f"paths.{name} ({path}) and paths.raw_dir ({raw}), the folder of the raw "
+                    "data, overlap; DVC cannot have a stage write where the pipeline reads: "
+                    "keep the raw data in a folder of its own"
+                )
+        for (first, one), (second, other) in itertools.combinations(outputs.items(), 2):
+            if one == other:
+                raise ValueError(
+                    f"paths.{first} and paths.{second} are both {one}; give each its own path"
+                )
+            if one.is_relative_to(other) or other.is_relative_to(one):
+                (inner, at), (outer, around) = sorted(
+                    [(first, one), (second, other)], key=lambda item: -len(item[1].parts)
+                )
+                raise ValueError(
+                    f"paths.{inner} ({at}) lies inside paths.{outer} ({around}), which a run "
+                    "replaces whole; give it a path outside"
+                )
+        return self
 
 
 class Params(_Frozen):

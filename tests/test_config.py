@@ -105,6 +105,28 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.impute is for tables; data.source 'digits' has none\n",
         ),
         ("{}\n", ["data.impute=mode"], "data.impute: Input should be 'median' or 'mean'"),
+        # Two outputs at one path: ingest wrote the test rows over the training rows, and the
+        # autoencoder and the classifiers were trained on the rows they were tested on.
+        (
+            "{}\n",
+            ["paths.test=data/processed/train.parquet"],
+            "paths.train and paths.test are both data/processed/train.parquet; give each its own "
+            "path\n",
+        ),
+        (
+            "paths: {train: ./data/encoded//train.parquet}\n",
+            [],
+            "paths.train (data/encoded/train.parquet) lies inside paths.encoded (data/encoded), "
+            "which a run replaces whole; give it a path outside\n",
+        ),
+        (
+            "{}\n",
+            ["paths.raw_dir=data"],
+            "paths.train (data/processed/train.parquet) and paths.raw_dir (data), the folder of "
+            "the raw data, overlap; DVC cannot have a stage write where the pipeline reads: "
+            "keep the raw data in a folder of its own\n",
+        ),
+        ("{}\n", ["paths.encoded=data"], "paths.encoded (data) and paths.raw_dir (data/raw)"),
         # A file named under the default source: the run trained on the synthetic task instead.
         (
             "{}\n",
