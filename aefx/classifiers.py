@@ -67,7 +67,7 @@ def _tuned(model: Any, cfg: ClassifiersConfig, settings: Any, seed: int, scoring
     if cfg.tune and settings.grid:
         # Tuning sees only the rows it is given: the training split (or a CV fold of it).
         folds = StratifiedKFold(cfg.tune_folds, shuffle=True, random_state=seed)
-        model = GridSearchCV(model, settings.grid, cv=folds, scoring=scoring)
+        model = GridSearchCV(model, settings.search_grid(), cv=folds, scoring=scoring)
     return model
 
 

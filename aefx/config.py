@@ -340,10 +340,30 @@ class _Classifier(_Frozen):
             raise ValueError(f"grid names unknown setting(s): {', '.join(sorted(unknown))}")
         if any(not values for values in self.grid.values()):
             raise ValueError("every grid entry needs at least one value")
+        self.search_grid()  # each value one its setting takes
         return self
 
     def settings(self) -> dict[str, GridValue]:
         return self.model_dump(exclude={"grid"})
+
+    def search_grid(self) -> dict[str, list[Any]]:
+        """The grid as scikit-learn's search takes it: each value as its setting reads it (YAML
+        reads ``1e-3`` as text, which the setting reads as a number). A value the setting cannot
+        take is refused: in the search it failed only its own fits, which scikit-learn scores as
+        NaN and passes over, with a warning in the log."""
+        grid: dict[str, list[Any]] = {}
+        for key, values in self.grid.items():
+            grid[key] = []
+            for value in values:
+                try:
+                    read = type(self).model_validate({**self.settings(), key: value, "grid": {}})
+                except ValidationError as exc:
+                    reason = exc.errors()[0]["msg"]
+                    raise ValueError(
+                        f"grid.{key}: {value!r} is not a value {key} takes ({reason})"
+                    ) from None
+                grid[key].append(getattr(read, key))
+        return grid
 
 
 class LogRegConfig(_Classifier):

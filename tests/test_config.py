@@ -127,6 +127,18 @@ def test_override_is_typed_and_validated(tmp_path):
             "keep the raw data in a folder of its own\n",
         ),
         ("{}\n", ["paths.encoded=data"], "paths.encoded (data) and paths.raw_dir (data/raw)"),
+        # A grid value its setting cannot take failed its own fits alone, passed over as NaN.
+        (
+            "{}\n",
+            ["classifiers.logreg.grid.C=[-1, 1]"],
+            "classifiers.logreg: grid.C: -1 is not a value C takes (Input should be greater "
+            "than 0)\n",
+        ),
+        (
+            "classifiers: {knn: {grid: {weights: [uniform, closest]}}}\n",
+            [],
+            "classifiers.knn: grid.weights: 'closest' is not a value weights takes",
+        ),
         # A file named under the default source: the run trained on the synthetic task instead.
         (
             "{}\n",

@@ -716,6 +716,29 @@ def test_outputs_are_created_under_the_users_umask(tmp_path, umask, file_mode, d
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "models"]
 
 
+def test_a_grid_written_with_exponents_tunes_over_those_numbers(tmp_path):
+    """YAML reads ``1e-2`` as text: the search passed the text to scikit-learn, whose fits of
+    it failed and were scored NaN and passed over, so the grid searched was not the one
+    written. Each value is now read as its setting reads it."""
+    import warnings
+
+    from aefx.classifiers import make_classifier
+
+    (tmp_path / "params.yaml").write_text(
+        "classifiers:\n  tune: true\n  logreg:\n    grid: {C: [1e-2, 1e2]}\n"
+    )
+    params = load_params(tmp_path / "params.yaml")
+    model = make_classifier("logreg", params.classifiers, seed=1)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a failed fit warns (FitFailedWarning)
+        model.fit(X, y)
+    assert list(model.cv_results_["param_C"]) == [0.01, 100.0]
+    assert np.isfinite(model.cv_results_["mean_test_score"]).all()
+
+
 def test_logreg_on_raw_features_reproduces_the_reference(project):
     """The reference task's published baseline: 0.8939 test accuracy, deterministic."""
     from aefx.classifiers import make_classifier, score
