@@ -365,7 +365,7 @@ def check_values(
     chunk: pd.DataFrame,
     features: list[str],
     first_row: int,
-    origin: Path,
+    origin: Path | str,
     categorical: Sequence[str] = (),
     missing_ok: bool = False,
     missing_category: bool = False,

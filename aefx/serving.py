@@ -52,8 +52,31 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
         self.encoder = load_model(encoder_path)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:
+        """Codes of raw rows, checked as `aefx encode` checks them: a missing value (for a
+        model that fills none), text or an infinity in a feature is refused, naming its column
+        and row (from 0), where it came out as a row of NaN codes or an error naming neither.
+        Refused as MLflow's invalid-input error, which its scoring server answers with 400 and
+        this message (any other error, with a generic one)."""
+        from mlflow.exceptions import MlflowException
+
+        from aefx.encode import check_values
+
         frame = pd.DataFrame(model_input)
-        return self.encode(self.scale(frame), frame.index)
+        try:
+            missing = [c for c in self.features if c not in frame.columns]
+            if not missing:
+                check_values(
+                    frame.reset_index(drop=True),
+                    self.features,
+                    0,
+                    "input",
+                    list(self.categories),
+                    missing_ok=self.preprocessing.impute is not None,
+                    missing_category=self.preprocessing.missing_category,
+                )
+            return self.encode(self.scale(frame), frame.index)
+        except AefxError as exc:
+            raise MlflowException.invalid_parameter_value(str(exc)) from None
 
     @property
     def scaled_features(self) -> list[str]:

@@ -154,6 +154,20 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     expected = pd.read_parquet(params.paths.encoded / f"test-seed-{seed}.parquet")
     np.testing.assert_allclose(codes.to_numpy(), expected.drop(columns="label"), atol=1e-5)
     assert model.metadata.signature.inputs.input_names() == list(raw.columns)
+    # A value `aefx encode` refuses is refused here too, by column and row, as MLflow's
+    # invalid-input error (its scoring server answers 400 with the message): a missing value
+    # came out as a row of NaN codes, text as `could not convert string to float`.
+    from mlflow.exceptions import MlflowException
+
+    for bad, shown in ((np.nan, "nan"), ("n/a", "'n/a'")):
+        rows = raw.head(6).astype({raw.columns[1]: object})
+        rows.iloc[3, 1] = bad
+        with pytest.raises(MlflowException) as caught:
+            model.predict(rows)
+        assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+        assert caught.value.message == (
+            f"input: column {raw.columns[1]!r} row 3 is not a finite number ({shown})"
+        )
 
     # It loads and encodes the same in a Python where aefx is not installed: it carries aefx.
     raw.to_parquet(project / "raw.parquet")
