@@ -92,7 +92,19 @@ def test_pipeline_logs_to_a_remote_mlflow_server(project, prefect_harness, tmp_p
                 json={"dataframe_split": rows.to_dict(orient="split")},
                 timeout=60,
             )
+            # A row it cannot encode is the client's mistake, named: 400 and the message.
+            gap = rows.astype({rows.columns[2]: object})
+            gap.iloc[1, 2] = "n/a"
+            refused = httpx.post(
+                f"http://127.0.0.1:{port}/invocations",
+                json={"dataframe_split": gap.to_dict(orient="split")},
+                timeout=60,
+            )
         assert answer.status_code == 200, answer.text
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["message"].endswith(
+            f"input: column {rows.columns[2]!r} row 1 is not a finite number ('n/a')"
+        )
         served = pd.DataFrame(answer.json()["predictions"])
         assert list(served.columns) == [c for c in codes.columns if c != "label"]
         np.testing.assert_allclose(served.to_numpy(), codes[served.columns].head(3), atol=1e-5)
