@@ -582,17 +582,22 @@ class PathsConfig(_Frozen):
     comparison_table: Path = Path("reports/comparison.md")
     run_record: Path = Path("metrics/mlflow_run.json")
 
+    def outputs(self) -> dict[str, Path]:
+        """Every path a stage writes, by its key, as written but normalised (``./a//b`` is
+        ``a/b``)."""
+        return {
+            name: Path(os.path.normpath(value))
+            for name, value in self
+            if name not in ("workspace", "raw_dir")
+        }
+
     @model_validator(mode="after")
     def _outputs_apart(self) -> PathsConfig:
         """Each output its own path, none inside another (a folder output is replaced whole),
         and none in the raw data's folder (which DVC cannot let a stage both read and write):
         two outputs at one path trained the autoencoder and the classifiers on the test rows,
         without a word."""
-        outputs = {
-            name: Path(os.path.normpath(value))
-            for name, value in self
-            if name not in ("workspace", "raw_dir")
-        }
+        outputs = self.outputs()
         raw = Path(os.path.normpath(self.raw_dir))
         for name, path in outputs.items():
             if path.is_relative_to(raw) or raw.is_relative_to(path):
@@ -639,6 +644,26 @@ class Params(_Frozen):
         ``evaluation.metric`` (accuracy, or macro F1 when a run is judged by it)."""
         chosen = self.tracking.promote_metric
         return f"cv_{self.evaluation.metric}.logreg.encoded" if chosen == "auto" else chosen
+
+    @model_validator(mode="after")
+    def _data_apart_from_outputs(self) -> Params:
+        """The data read apart from every output: ingest wrote its training rows over a
+        ``data.path`` that was ``paths.train``, and outputs written into a folder read as the
+        data would be read as part of it the next time."""
+        for key in ("path", "test_path", "labels_path"):
+            value = getattr(self.data, key)
+            if value is None:
+                continue
+            data = Path(os.path.abspath(value))
+            for name, output in self.paths.outputs().items():
+                at = Path(os.path.abspath(output))
+                if data.is_relative_to(at) or at.is_relative_to(data):
+                    raise ValueError(
+                        f"data.{key} ({value}) and paths.{name} ({output}) overlap: a run would "
+                        f"write over or into the data; keep the data apart, under paths.raw_dir "
+                        f"({self.paths.raw_dir})"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _some_seeds(self) -> Params:

@@ -139,6 +139,26 @@ def test_override_is_typed_and_validated(tmp_path):
             [],
             "classifiers.knn: grid.weights: 'closest' is not a value weights takes",
         ),
+        # Data at an output's path: ingest wrote its training rows over the user's file.
+        (
+            "data: {source: file, path: data/processed/train.parquet}\n",
+            [],
+            "data.path (data/processed/train.parquet) and paths.train "
+            "(data/processed/train.parquet) overlap: a run would write over or into the data; "
+            "keep the data apart, under paths.raw_dir (data/raw)\n",
+        ),
+        # A folder read as the data, which outputs would be written into (and read from next).
+        (
+            "data: {source: images, path: data}\n",
+            [],
+            "data.path (data) and paths.train (data/processed/train.parquet) overlap",
+        ),
+        (
+            "data: {source: file, path: data/raw/a.csv}\n",
+            ["data.test_path=models/encoders/test.csv"],
+            "data.test_path (models/encoders/test.csv) and paths.encoders (models/encoders) "
+            "overlap",
+        ),
         # A file named under the default source: the run trained on the synthetic task instead.
         (
             "{}\n",
