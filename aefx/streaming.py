@@ -354,6 +354,12 @@ def stream_architecture(
     return arch
 
 
+# What train-stream writes in its output folder, and all it may hold.
+STREAM_FILES = frozenset(
+    {"encoder.keras", "autoencoder.keras", "encoder.json", "learning_curve.csv"}
+)
+
+
 def check_encoder_folder(output: Path, source: Path) -> None:
     """train-stream swaps its whole output folder for the new encoder's, so that folder may only
     be new, empty, or an encoder folder written before; and it may not hold the input."""
@@ -365,6 +371,16 @@ def check_encoder_folder(output: Path, source: Path) -> None:
         raise AefxError(
             f"{output}: has files but no encoder.json, and train-stream replaces the whole "
             "folder; write the encoder to a new or empty folder"
+        )
+    # An encoder.json among other things is no folder of train-stream's: `-o models` met the
+    # pipeline's encoder.json there and would have replaced its scaler, encoders and the rest.
+    if output.is_dir() and (
+        others := sorted(p.name for p in output.iterdir() if p.name not in STREAM_FILES)
+    ):
+        raise AefxError(
+            f"{output}: holds {others[0]}, which train-stream does not write, and it replaces "
+            f"the whole folder; write the encoder to a new or empty folder (such as "
+            f"{output / 'stream'})"
         )
 
 

@@ -744,6 +744,12 @@ def test_bad_rows_stop_train_stream_with_one_line_and_no_output(project, spoil, 
     ("output", "message"),
     [
         ("mine", "mine: has files but no encoder.json, and train-stream replaces the whole folder"),
+        # The pipeline's models folder, whose encoder.json is not train-stream's.
+        (
+            "models",
+            "models: holds autoencoders, which train-stream does not write, and it replaces the "
+            "whole folder; write the encoder to a new or empty folder (such as models/stream)",
+        ),
         ("data", "data: holds the input data/rows.parquet; write the encoder to another folder"),
         (
             "data/rows.parquet",
@@ -757,6 +763,9 @@ def test_train_stream_replaces_no_folder_it_did_not_write(project, output, messa
     _write(_table(500), project / "data" / "rows.parquet")
     (project / "mine").mkdir()
     (project / "mine" / "notes.txt").write_text("keep me")
+    for name in ("encoder.json", "scaler.json", "autoencoders/seed-1.keras"):
+        (project / "models" / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / "models" / name).write_text(name)
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     done = run_command(
         *AEFX, "train-stream", "-i", "data/rows.parquet", "-o", output, "--epochs", "1",
