@@ -475,6 +475,35 @@ class TrackingConfig(_Frozen):
     # evaluation.metric, cv_<metric>.logreg.encoded (Params.promote_metric).
     promote_metric: str = "auto"
 
+    @model_validator(mode="after")
+    def _names_mlflow_takes(self) -> TrackingConfig:
+        # MLflow refused them when the run registered its encoder, after all the training.
+        if self.registered_model is not None and (
+            problem := model_name_problem(self.registered_model)
+        ):
+            raise ValueError(f"tracking.registered_model {self.registered_model!r}: {problem}")
+        if self.promote_alias is not None and (problem := alias_problem(self.promote_alias)):
+            raise ValueError(f"tracking.promote_alias {self.promote_alias!r}: {problem}")
+        return self
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why MLflow's model registry would refuse ``name`` for a registered model, or None."""
+    if not name.strip():
+        return "a registered model needs a name (null registers none)"
+    if "/" in name or ":" in name:
+        return "MLflow's registry takes no / or : in a model's name"
+    return None
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why MLflow's model registry would refuse ``alias`` for an alias, or None."""
+    if not re.fullmatch(r"[\w\-]{1,255}", alias):
+        return "an alias is 1 to 255 letters, digits, _ and - (MLflow's rule)"
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        return "MLflow keeps latest, v1, v2, ... for versions; choose another alias"
+    return None
+
 
 class AnomalyConfig(_Frozen):
     """Anomaly scores from reconstruction error (``aefx score``), in PyOD's conventions."""

@@ -165,6 +165,25 @@ BAD_DATA = {
 }
 
 
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [
+        ("latest", "--alias 'latest': MLflow keeps latest, v1, v2, ... for versions; choose "),
+        ("v3", "--alias 'v3': MLflow keeps latest, v1, v2, ... for versions; choose another "),
+        ("best model", "--alias 'best model': an alias is 1 to 255 letters, digits, _ and - "),
+    ],
+)
+def test_promote_refuses_an_alias_mlflow_would_refuse_before_it_opens_the_store(
+    tmp_path, alias, message
+):
+    """MLflow refused them in a traceback once the versions had been searched and ranked."""
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("promote", "--alias", alias, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: {message}") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "mlruns").exists()
+
+
 @pytest.mark.parametrize("case", list(BAD_DATA))
 def test_bad_data_gets_one_line_exit_2_and_no_output(tmp_path, case):
     frame, data, needle = BAD_DATA[case]

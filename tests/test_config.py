@@ -159,6 +159,25 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.test_path (models/encoders/test.csv) and paths.encoders (models/encoders) "
             "overlap",
         ),
+        # Names MLflow refused when the run registered its encoder, after all the training.
+        (
+            "{}\n",
+            ["tracking.registered_model=team/encoder"],
+            "tracking.registered_model 'team/encoder': MLflow's registry takes no / or : in a "
+            "model's name\n",
+        ),
+        (
+            "evaluation: {mode: cv}\ntracking: {promote_alias: latest}\n",
+            [],
+            "tracking.promote_alias 'latest': MLflow keeps latest, v1, v2, ... for versions; "
+            "choose another alias\n",
+        ),
+        (
+            "evaluation: {mode: cv}\ntracking: {promote_alias: best.one}\n",
+            [],
+            "tracking.promote_alias 'best.one': an alias is 1 to 255 letters, digits, _ and - "
+            "(MLflow's rule)\n",
+        ),
         # A file named under the default source: the run trained on the synthetic task instead.
         (
             "{}\n",

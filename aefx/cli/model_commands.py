@@ -368,8 +368,11 @@ def promote(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
-    from aefx.config import load_params
+    from aefx.config import alias_problem, load_params
     from aefx.encode import promote as set_alias
+
+    if problem := alias_problem(alias):
+        raise AefxError(f"--alias {alias!r}: {problem}")
     from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
 
