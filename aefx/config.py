@@ -493,6 +493,8 @@ def model_name_problem(name: str) -> str | None:
         return "a registered model needs a name (null registers none)"
     if "/" in name or ":" in name:
         return "MLflow's registry takes no / or : in a model's name"
+    if "'" in name and '"' in name:  # MLflow's search quotes a name in one or the other
+        return "a name may hold ' or \", not both (MLflow's search could not quote it)"
     return None
 
 

@@ -846,7 +846,9 @@ def promote(
     from aefx.tracking import client
 
     mlflow_client = client(uri)
-    versions = mlflow_client.search_model_versions(f"name = '{name}'")
+    # A name with an apostrophe is searched in double quotes (in single ones it ends the text).
+    quoted = f'"{name}"' if "'" in name else f"'{name}'"
+    versions = mlflow_client.search_model_versions(f"name = {quoted}")
     if not versions:
         raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
     scored = []

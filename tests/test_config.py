@@ -167,6 +167,11 @@ def test_override_is_typed_and_validated(tmp_path):
             "model's name\n",
         ),
         (
+            "tracking: {registered_model: 'a \"b\" c''s'}\n",
+            [],
+            "a name may hold ' or \", not both (MLflow's search could not quote it)\n",
+        ),
+        (
             "evaluation: {mode: cv}\ntracking: {promote_alias: latest}\n",
             [],
             "tracking.promote_alias 'latest': MLflow keeps latest, v1, v2, ... for versions; "

@@ -140,6 +140,26 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     assert not (project / "t.parquet").exists()
 
 
+def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
+    """Versions were looked up by `name = '<name>'`, which a name such as team's-encoder ended
+    early: MLflow's `Invalid clause(s) in filter string`, in a traceback."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.encode import promote
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx")
+    name = "team's-encoder"
+    client.create_registered_model(name)
+    for score in (0.91, 0.95, 0.93):
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "cv_accuracy.logreg.encoded", score)
+        client.create_model_version(name, str(tmp_path / "model"), run.info.run_id)
+    assert promote(uri, name, "cv_accuracy.logreg.encoded", "champion") == ("2", 0.95)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
+
+
 def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tmp_path):
     from aefx.encode import stream_file
 
