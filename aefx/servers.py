@@ -63,6 +63,7 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
             f"MLflow tracking URI {uri!r} is a folder, whose file store MLflow 3 refuses; use "
             f"sqlite:///{folder / 'mlflow.db'} (or set MLFLOW_ALLOW_FILE_STORE=true)"
         )
+    _require_store_kind(uri)
     reason = why_unreachable(uri)
     if reason:
         raise AefxError(
@@ -71,6 +72,40 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
         )
     if parts.scheme in ("http", "https"):
         _require_mlflow_api(uri)
+
+
+# The stores MLflow tracks runs in, by URI scheme (a database's may name its driver, as in
+# postgresql+psycopg2://); a folder or file:// is its file store, refused above.
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+TRACKING_SCHEMES = ("", "file", *DATABASE_SCHEMES, "http", "https", "databricks")
+
+
+def _require_store_kind(uri: str) -> None:
+    """A URI of a store MLflow tracks runs in, and for a database one whose driver is
+    installed: an artifact store's (s3://) or a typo's scheme, or PostgreSQL without psycopg2,
+    ended the run in MLflow's or SQLAlchemy's traceback once it started."""
+    scheme = urlsplit(uri).scheme
+    base = scheme.split("+")[0]
+    if base not in TRACKING_SCHEMES:
+        raise AefxError(
+            f"MLflow tracking URI {uri!r}: {scheme}:// is not a store MLflow tracks runs in "
+            "(sqlite:///FILE, postgresql://, mysql://, mssql://, http(s):// of an MLflow "
+            "server, databricks)"
+        )
+    if base not in DATABASE_SCHEMES or (base == "sqlite" and "+" not in scheme):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(uri).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise AefxError(f"MLflow tracking URI {uri!r}: {exc}") from None
+    except ImportError as exc:
+        raise AefxError(
+            f"MLflow tracking URI {uri!r}: its database driver {exc.name} is not installed "
+            "here; install it beside aefx, or use another store"
+        ) from None
 
 
 # The first 16 bytes of every SQLite database file (an empty file is a new database).

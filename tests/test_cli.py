@@ -534,6 +534,35 @@ def test_a_sqlite_store_path_that_holds_no_database_is_one_line(tmp_path, args):
 
 
 @pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "s3://team-bucket/mlflow",
+            "s3:// is not a store MLflow tracks runs in (sqlite:///FILE, postgresql://, "
+            "mysql://, mssql://, http(s):// of an MLflow server, databricks)",
+        ),
+        ("sqllite:///mlflow.db", "sqllite:// is not a store MLflow tracks runs in"),
+        (
+            "postgresql://mlflow@127.0.0.1:9/mlflow",
+            "its database driver psycopg2 is not installed here; install it beside aefx, or "
+            "use another store",
+        ),
+        ("mysql+nodriver://127.0.0.1:9/mlflow", "Can't load plugin"),
+    ],
+)
+@pytest.mark.parametrize("args", [["run"], ["compare-runs"]])
+def test_a_tracking_uri_of_no_store_mlflow_can_open_is_one_line(tmp_path, args, uri, message):
+    """An artifact store's URI, a misspelt scheme or a database whose driver is not installed
+    ended `aefx run` in MLflow's or SQLAlchemy's traceback, once the flow had started."""
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": uri}})
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: MLflow tracking URI {uri!r}: {message}")
+    assert done.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["compare-runs"],
