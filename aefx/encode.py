@@ -201,6 +201,18 @@ def check_image_folder(source: Path, output: Path) -> None:
             f"{output}: has files but no {IMAGE_INDEX}, and reconstruct replaces the whole "
             "folder; write the images to a new or empty folder"
         )
+    # A folder of reconstruct's holds its index and PNGs alone: anything else is the user's.
+    if output.is_dir() and (
+        others := sorted(
+            p.relative_to(output).as_posix()
+            for p in output.rglob("*")
+            if p.is_file() and p != output / IMAGE_INDEX and p.suffix.lower() != ".png"
+        )
+    ):
+        raise AefxError(
+            f"{output}: holds {others[0]}, which reconstruct does not write, and it replaces "
+            "the whole folder; write the images to a new or empty folder"
+        )
 
 
 # A chunk's ``attrs`` key, set by :func:`read_chunks` for a folder of table files: the file

@@ -828,6 +828,9 @@ def test_reconstruct_gives_images_back_as_png_files_in_a_folder(project):
     (project / "mine").mkdir()
     (project / "mine" / "notes.txt").write_text("mine")
     before[project / "mine" / "notes.txt"] = b"mine"
+    (project / "rebuilt" / "0" / "notes.txt").parent.mkdir(exist_ok=True)
+    (project / "rebuilt" / "0" / "notes.txt").write_text("mine, among its PNGs")
+    before = {f: f.read_bytes() for f in project.rglob("*") if f.is_file()}
     twin = project / "new" / str(rows["label"].iloc[1]) / "1.jpg"  # beside 1.png
     Image.fromarray(images[0], "L").save(twin)
     refusals = {
@@ -842,6 +845,12 @@ def test_reconstruct_gives_images_back_as_png_files_in_a_folder(project):
         assert done.returncode == 2 and message in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     twin.unlink()
+    # A folder it wrote, where the user has put a file of their own since: it would go.
+    done = reconstruct("new", "rebuilt")
+    assert done.returncode == 2 and done.stderr == (
+        "aefx: error: rebuilt: holds 0/notes.txt, which reconstruct does not write, and it "
+        "replaces the whole folder; write the images to a new or empty folder\n"
+    )
     assert {f: f.read_bytes() for f in project.rglob("*") if f.is_file()} == before
     assert not (project / "fresh").exists()
     # A model trained on table rows has no images to give back.
