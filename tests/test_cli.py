@@ -735,6 +735,32 @@ def test_dvc_yaml_is_generated_from_the_stage_graph():
     assert stages["compare_classifiers"]["params"][0] == "classifiers"
 
 
+def test_dvc_yaml_keeps_a_stage_of_the_users_rather_than_dropping_it(tmp_path):
+    """`aefx dvc-yaml` wrote the graph over dvc.yaml whole: a stage added by hand was lost."""
+    from aefx.pipeline import dvc_yaml_text
+
+    own = yaml.safe_load(dvc_yaml_text())
+    own["stages"]["export"] = {"cmd": "python export.py", "deps": ["data/encoded"]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(own, sort_keys=False))
+    before = (tmp_path / "dvc.yaml").read_text()
+    done = aefx("dvc-yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "aefx: error: dvc.yaml: has stage(s) export that aefx's graph has not, and writing it "
+        "would drop them; move them to a dvc.yaml in a folder of their own (DVC reads every "
+        "one), then run this again\n"
+    )
+    assert (tmp_path / "dvc.yaml").read_text() == before
+    # The graph's own stages, however out of date, are its to rewrite.
+    del own["stages"]["export"]
+    own["stages"]["scale"]["deps"] = ["old/path"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(own, sort_keys=False))
+    done = aefx("dvc-yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dvc.yaml").read_text() == dvc_yaml_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml"]
+
+
 def test_sigterm_during_training_ends_the_mlflow_run_killed(tmp_path):
     """A real process, a real signal: the run is closed KILLED, not left RUNNING."""
 

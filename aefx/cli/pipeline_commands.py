@@ -315,5 +315,30 @@ def dvc_yaml(
             raise AefxError(f"{path} is out of date with aefx/pipeline.py: run `aefx dvc-yaml`")
         typer.echo(f"{path} is up to date")
         return
-    path.write_text(text)
+    _keep_other_stages(path)
+    from aefx.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     typer.echo(f"wrote {path}")
+
+
+def _keep_other_stages(path: Path) -> None:
+    """Refuse to write over stages of the user's: dvc.yaml is aefx's stage graph, written
+    whole, and stages added to it by hand (a report, an export) were dropped without a word."""
+    import yaml
+
+    from aefx.pipeline import STAGE_NAMES
+
+    try:
+        existing = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        existing = None  # not DVC's to read either: it is replaced
+    stages = existing.get("stages") if isinstance(existing, dict) else None
+    others = [name for name in stages or {} if name not in STAGE_NAMES]
+    if others:
+        raise AefxError(
+            f"{path}: has stage(s) {', '.join(others)} that aefx's graph has not, and writing "
+            "it would drop them; move them to a dvc.yaml in a folder of their own (DVC reads "
+            "every one), then run this again"
+        )
