@@ -678,22 +678,8 @@ class Params(_Frozen):
 
     @model_validator(mode="after")
     def _data_apart_from_outputs(self) -> Params:
-        """The data read apart from every output: ingest wrote its training rows over a
-        ``data.path`` that was ``paths.train``, and outputs written into a folder read as the
-        data would be read as part of it the next time."""
-        for key in ("path", "test_path", "labels_path"):
-            value = getattr(self.data, key)
-            if value is None:
-                continue
-            data = Path(os.path.abspath(value))
-            for name, output in self.paths.outputs().items():
-                at = Path(os.path.abspath(output))
-                if data.is_relative_to(at) or at.is_relative_to(data):
-                    raise ValueError(
-                        f"data.{key} ({value}) and paths.{name} ({output}) overlap: a run would "
-                        f"write over or into the data; keep the data apart, under paths.raw_dir "
-                        f"({self.paths.raw_dir})"
-                    )
+        if problem := data_among_outputs(self.data, self.paths):
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")
@@ -723,6 +709,26 @@ class Params(_Frozen):
                 "on the test split)"
             )
         return self
+
+
+def data_among_outputs(data: DataConfig, paths: PathsConfig) -> str | None:
+    """Why the data read would overlap an output, or None: ingest wrote its training rows over
+    a ``data.path`` that was ``paths.train``, and outputs written into a folder read as the data
+    would be read as part of it the next time."""
+    for key in ("path", "test_path", "labels_path"):
+        value = getattr(data, key)
+        if value is None:
+            continue
+        read = Path(os.path.abspath(value))
+        for name, output in paths.outputs().items():
+            at = Path(os.path.abspath(output))
+            if read.is_relative_to(at) or at.is_relative_to(read):
+                return (
+                    f"data.{key} ({value}) and paths.{name} ({output}) overlap: a run would "
+                    f"write over or into the data; keep the data apart, under paths.raw_dir "
+                    f"({paths.raw_dir})"
+                )
+    return None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from aefx.config import Params, PathsConfig, load_params
+from aefx.config import Params, PathsConfig, data_among_outputs, load_params
 from aefx.errors import AefxError
 from aefx.io import cannot_write
 
@@ -92,6 +92,7 @@ def in_workspace(params: Params, workspace: Path | None) -> Params:
     """``params`` with every output path moved under ``workspace`` (inputs stay where they are)."""
     if workspace is None:
         return params
+    _check_apart_from_data(params, workspace)
     inputs = ("raw_dir", "workspace")
     moved = {
         name: (value if name in inputs or Path(value).is_absolute() else workspace / value)
@@ -99,6 +100,24 @@ def in_workspace(params: Params, workspace: Path | None) -> Params:
     }
     moved["workspace"] = workspace
     return params.model_copy(update={"paths": PathsConfig(**moved)})
+
+
+def _check_apart_from_data(params: Params, workspace: Path) -> None:
+    """A workspace outside the raw data's folder, and outputs there apart from the data
+    (:func:`aefx.config.data_among_outputs`): they would be written among the data, and a
+    folder read as the data would read them as data the next time."""
+    place, raw = Path(os.path.abspath(workspace)), params.paths.raw_dir
+    if place.is_relative_to(Path(os.path.abspath(raw))):
+        raise AefxError(
+            f"--workspace {workspace}: inside paths.raw_dir ({raw}), the raw data's folder; put "
+            "it elsewhere (such as workspaces/NAME)"
+        )
+    moved = {
+        name: value if Path(value).is_absolute() else workspace / value
+        for name, value in params.paths.outputs().items()
+    }
+    if problem := data_among_outputs(params.data, params.paths.model_copy(update=moved)):
+        raise AefxError(f"--workspace {workspace}: {problem}")
 
 
 @contextlib.contextmanager

@@ -244,6 +244,30 @@ def test_a_run_refuses_a_folder_whose_outputs_it_would_replace(tmp_path, monkeyp
     assert plan_run(params_file, workspace=Path("theirs")).workspace == Path("theirs")
 
 
+def test_a_workspace_among_the_data_is_one_line(tmp_path, monkeypatch):
+    """A workspace inside paths.raw_dir failed in pydantic's traceback (its outputs overlapped
+    the raw data's folder); one inside an image folder read as the data would have put its
+    outputs among the images."""
+    monkeypatch.chdir(tmp_path)
+    params_file = write_params(tmp_path, TINY_PARAMS)
+    with pytest.raises(AefxError) as caught:
+        plan_run(params_file, workspace=Path("data/raw/try"))
+    assert str(caught.value) == (
+        "--workspace data/raw/try: inside paths.raw_dir (data/raw), the raw data's folder; put "
+        "it elsewhere (such as workspaces/NAME)"
+    )
+    images = ["data.source=images", "data.path=photos"]
+    with pytest.raises(AefxError) as caught:
+        plan_run(params_file, images, workspace=Path("photos/try"))
+    assert str(caught.value) == (
+        "--workspace photos/try: data.path (photos) and paths.train "
+        "(photos/try/data/processed/train.parquet) overlap: a run would write over or into the "
+        "data; keep the data apart, under paths.raw_dir (data/raw)"
+    )
+    assert not (tmp_path / "data" / "raw" / "try").exists() and not (tmp_path / "photos").exists()
+    assert plan_run(params_file, images, workspace=Path("tries/1")).workspace == Path("tries/1")
+
+
 def test_a_run_waiting_on_a_workspace_that_is_removed_locks_a_new_one(tmp_path):
     workspace = tmp_path / "workspaces" / "w"
     holding, release = threading.Event(), threading.Event()
