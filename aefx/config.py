@@ -628,27 +628,30 @@ class PathsConfig(_Frozen):
         and none in the raw data's folder (which DVC cannot let a stage both read and write):
         two outputs at one path trained the autoencoder and the classifiers on the test rows,
         without a word."""
+        # Compared as absolute paths (a raw_dir written absolute may hold a relative output),
+        # named as written.
         outputs = self.outputs()
-        raw = Path(os.path.normpath(self.raw_dir))
-        for name, path in outputs.items():
-            if path.is_relative_to(raw) or raw.is_relative_to(path):
+        absolute = {name: Path(os.path.abspath(path)) for name, path in outputs.items()}
+        raw = Path(os.path.abspath(self.raw_dir))
+        for name, at in absolute.items():
+            if at.is_relative_to(raw) or raw.is_relative_to(at):
                 raise ValueError(
-                    f"paths.{name} ({path}) and paths.raw_dir ({raw}), the folder of the raw "
-                    "data, overlap; DVC cannot have a stage write where the pipeline reads: "
-                    "keep the raw data in a folder of its own"
+                    f"paths.{name} ({outputs[name]}) and paths.raw_dir ({self.raw_dir}), the "
+                    "folder of the raw data, overlap; DVC cannot have a stage write where the "
+                    "pipeline reads: keep the raw data in a folder of its own"
                 )
-        for (first, one), (second, other) in itertools.combinations(outputs.items(), 2):
+        for first, second in itertools.combinations(outputs, 2):
+            one, other = absolute[first], absolute[second]
             if one == other:
                 raise ValueError(
-                    f"paths.{first} and paths.{second} are both {one}; give each its own path"
+                    f"paths.{first} and paths.{second} are both {outputs[first]}; give each "
+                    "its own path"
                 )
             if one.is_relative_to(other) or other.is_relative_to(one):
-                (inner, at), (outer, around) = sorted(
-                    [(first, one), (second, other)], key=lambda item: -len(item[1].parts)
-                )
+                inner, outer = (first, second) if one.is_relative_to(other) else (second, first)
                 raise ValueError(
-                    f"paths.{inner} ({at}) lies inside paths.{outer} ({around}), which a run "
-                    "replaces whole; give it a path outside"
+                    f"paths.{inner} ({outputs[inner]}) lies inside paths.{outer} "
+                    f"({outputs[outer]}), which a run replaces whole; give it a path outside"
                 )
         return self
 

@@ -63,8 +63,7 @@ class EncoderModel(mlflow.pyfunc.PythonModel):
 
         frame = pd.DataFrame(model_input)
         try:
-            missing = [c for c in self.features if c not in frame.columns]
-            if not missing:
+            if all(c in frame.columns for c in self.features):  # else scale() names those missing
                 check_values(
                     frame.reset_index(drop=True),
                     self.features,

@@ -393,3 +393,20 @@ def test_a_yaml_merge_key_may_be_overridden_in_its_mapping(tmp_path):
     grids = load_params(path).classifiers
     assert grids.logreg.grid == {"C": [0.1, 1.0]}
     assert grids.svm_rbf.grid == {"C": [1.0, 3.0], "gamma": ["scale"]}
+
+
+def test_an_absolute_raw_dir_is_compared_with_the_outputs_where_they_are(tmp_path, monkeypatch):
+    """The raw data's folder written absolute, the outputs relative to the project: compared
+    as written, the project's data/ held data/processed without a word."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "params.yaml"
+    path.write_text(f"paths: {{raw_dir: '{tmp_path / 'data'}'}}\n")
+    with pytest.raises(AefxError) as err:
+        load_params(path)
+    assert str(err.value) == (
+        f"{path}: paths.train (data/processed/train.parquet) and paths.raw_dir "
+        f"({tmp_path / 'data'}), the folder of the raw data, overlap; DVC cannot have a stage "
+        "write where the pipeline reads: keep the raw data in a folder of its own"
+    )
+    path.write_text(f"paths: {{raw_dir: '{tmp_path / 'raw'}'}}\n")
+    assert load_params(path).paths.raw_dir == tmp_path / "raw"

@@ -370,11 +370,11 @@ def promote(
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
     from aefx.config import alias_problem, load_params
     from aefx.encode import promote as set_alias
+    from aefx.servers import require_tracking_store
+    from aefx.tracking import tracking_uri
 
     if problem := alias_problem(alias):
         raise AefxError(f"--alias {alias!r}: {problem}")
-    from aefx.servers import require_tracking_store
-    from aefx.tracking import tracking_uri
 
     params = load_params(params_file)
     name = params.tracking.registered_model
