@@ -578,6 +578,11 @@ class SweepConfig(_Frozen):
         ]
 
 
+def _overlap(one: Path, other: Path) -> bool:
+    """Whether two absolute paths are one, or one lies inside the other."""
+    return one.is_relative_to(other) or other.is_relative_to(one)
+
+
 class PathsConfig(_Frozen):
     """Every file the pipeline reads or writes, relative to the project root."""
 
@@ -634,7 +639,7 @@ class PathsConfig(_Frozen):
         absolute = {name: Path(os.path.abspath(path)) for name, path in outputs.items()}
         raw = Path(os.path.abspath(self.raw_dir))
         for name, at in absolute.items():
-            if at.is_relative_to(raw) or raw.is_relative_to(at):
+            if _overlap(at, raw):
                 raise ValueError(
                     f"paths.{name} ({outputs[name]}) and paths.raw_dir ({self.raw_dir}), the "
                     "folder of the raw data, overlap; DVC cannot have a stage write where the "
@@ -647,7 +652,7 @@ class PathsConfig(_Frozen):
                     f"paths.{first} and paths.{second} are both {outputs[first]}; give each "
                     "its own path"
                 )
-            if one.is_relative_to(other) or other.is_relative_to(one):
+            if _overlap(one, other):
                 inner, outer = (first, second) if one.is_relative_to(other) else (second, first)
                 raise ValueError(
                     f"paths.{inner} ({outputs[inner]}) lies inside paths.{outer} "
@@ -718,14 +723,16 @@ def data_among_outputs(data: DataConfig, paths: PathsConfig) -> str | None:
     """Why the data read would overlap an output, or None: ingest wrote its training rows over
     a ``data.path`` that was ``paths.train``, and outputs written into a folder read as the data
     would be read as part of it the next time."""
+    outputs = paths.outputs()
+    absolute = {name: Path(os.path.abspath(path)) for name, path in outputs.items()}
     for key in ("path", "test_path", "labels_path"):
         value = getattr(data, key)
         if value is None:
             continue
         read = Path(os.path.abspath(value))
-        for name, output in paths.outputs().items():
-            at = Path(os.path.abspath(output))
-            if read.is_relative_to(at) or at.is_relative_to(read):
+        for name, at in absolute.items():
+            if _overlap(read, at):
+                output = outputs[name]
                 return (
                     f"data.{key} ({value}) and paths.{name} ({output}) overlap: a run would "
                     f"write over or into the data; keep the data apart, under paths.raw_dir "

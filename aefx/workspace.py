@@ -92,19 +92,19 @@ def in_workspace(params: Params, workspace: Path | None) -> Params:
     """``params`` with every output path moved under ``workspace`` (inputs stay where they are)."""
     if workspace is None:
         return params
-    _check_apart_from_data(params, workspace)
-    inputs = ("raw_dir", "workspace")
     moved = {
-        name: (value if name in inputs or Path(value).is_absolute() else workspace / value)
-        for name, value in params.paths.model_dump().items()
+        name: value if value.is_absolute() else workspace / value
+        for name, value in params.paths.outputs().items()
     }
-    moved["workspace"] = workspace
-    return params.model_copy(update={"paths": PathsConfig(**moved)})
+    # Checked before PathsConfig validates them, whose raw_dir rule would be a traceback here.
+    _check_apart_from_data(params, workspace, params.paths.model_copy(update=moved))
+    paths = {**params.paths.model_dump(), **moved, "workspace": workspace}
+    return params.model_copy(update={"paths": PathsConfig(**paths)})
 
 
-def _check_apart_from_data(params: Params, workspace: Path) -> None:
-    """A workspace outside the raw data's folder, and outputs there apart from the data
-    (:func:`aefx.config.data_among_outputs`): they would be written among the data, and a
+def _check_apart_from_data(params: Params, workspace: Path, placed: PathsConfig) -> None:
+    """A workspace outside the raw data's folder, and its outputs (``placed``) apart from the
+    data (:func:`aefx.config.data_among_outputs`): they would be written among the data, and a
     folder read as the data would read them as data the next time."""
     place, raw = Path(os.path.abspath(workspace)), params.paths.raw_dir
     if place.is_relative_to(Path(os.path.abspath(raw))):
@@ -112,11 +112,7 @@ def _check_apart_from_data(params: Params, workspace: Path) -> None:
             f"--workspace {workspace}: inside paths.raw_dir ({raw}), the raw data's folder; put "
             "it elsewhere (such as workspaces/NAME)"
         )
-    moved = {
-        name: value if Path(value).is_absolute() else workspace / value
-        for name, value in params.paths.outputs().items()
-    }
-    if problem := data_among_outputs(params.data, params.paths.model_copy(update=moved)):
+    if problem := data_among_outputs(params.data, placed):
         raise AefxError(f"--workspace {workspace}: {problem}")
 
 
