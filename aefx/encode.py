@@ -855,19 +855,20 @@ def promote(
     uri: str, name: str, metric: str, alias: str, lowest: bool = False
 ) -> tuple[str, float]:
     """Point ``alias`` at the registered version whose run has the best ``metric``."""
-    from aefx.tracking import client
+    from aefx.tracking import all_pages, client
 
     mlflow_client = client(uri)
     # A name with an apostrophe is searched in double quotes (in single ones it ends the text).
     quoted = f'"{name}"' if "'" in name else f"'{name}'"
-    versions = mlflow_client.search_model_versions(f"name = {quoted}")
+    versions = all_pages(mlflow_client.search_model_versions, f"name = {quoted}")
     if not versions:
         raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
-    scored = []
-    for version in versions:
-        value = mlflow_client.get_run(version.run_id).data.metrics.get(metric)
-        if value is not None:
-            scored.append((value, int(version.version)))
+    # Versions registered from one run (a model registered again) read its metrics once.
+    runs = {v.run_id for v in versions}
+    metrics = {run: mlflow_client.get_run(run).data.metrics.get(metric) for run in runs}
+    scored = [
+        (metrics[v.run_id], int(v.version)) for v in versions if metrics[v.run_id] is not None
+    ]
     if not scored:
         hint = (
             " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "

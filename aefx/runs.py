@@ -14,18 +14,22 @@ F1_HEADLINES = ("cv_f1_macro", "test_f1_macro")
 
 def recent_runs(uri: str, experiment: str, limit: int) -> list[Any]:
     """The newest ``limit`` pipeline runs (not their per-classifier child runs)."""
+    from mlflow.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
+
     from aefx.errors import AefxError
-    from aefx.tracking import client
+    from aefx.tracking import all_pages, client
 
     mlflow_client = client(uri)
     found = mlflow_client.get_experiment_by_name(experiment)
     if found is None:
         raise AefxError(f"no MLflow experiment {experiment!r} in {uri}: run `aefx run` first")
-    return mlflow_client.search_runs(
+    return all_pages(
+        mlflow_client.search_runs,
         [found.experiment_id],
         filter_string="tags.`aefx.kind` = 'pipeline'",
         order_by=["attributes.start_time DESC"],
-        max_results=limit,
+        limit=limit,
+        page_size=SEARCH_MAX_RESULTS_THRESHOLD,
     )
 
 

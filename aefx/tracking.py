@@ -153,6 +153,25 @@ def _alive(pid: int, started: str | None) -> bool:
     return started is None or _process_start(pid) in (None, started)
 
 
+def all_pages(
+    search: Any, *args: Any, limit: int | None = None, page_size: int | None = None, **kwargs: Any
+) -> list[Any]:
+    """The results of an MLflow client search, page by page, up to ``limit`` (all by default).
+    One call answers one page (10,000 model versions; runs: ``max_results``, which a store
+    refuses past 50,000), and what did not fit was silently left out."""
+    found: list[Any] = []
+    token = None
+    while limit is None or len(found) < limit:
+        if page_size is not None:
+            kwargs["max_results"] = min(page_size, limit - len(found)) if limit else page_size
+        page = search(*args, page_token=token, **kwargs)
+        found += page
+        token = page.token
+        if not token:
+            break
+    return found
+
+
 def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
     """End as KILLED the RUNNING runs of this host whose process is gone (``kill -9``, a power
     cut); return their ids. Runs of other hosts are left alone: their processes are not ours to

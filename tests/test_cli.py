@@ -959,3 +959,33 @@ def test_version_is_the_installed_packages():
     done = CliRunner().invoke(app, ["--version"])
     assert done.exit_code == 0
     assert done.output == f"aefx {version('aefx')}\n"
+
+
+def test_compare_runs_reads_as_many_runs_as_asked_page_by_page(tmp_path, monkeypatch):
+    """`-n` past the store's page limit (50,000) was MLflow's `Invalid value ... for parameter
+    'max_results'` traceback; the runs are now read a page at a time, up to N."""
+    import mlflow.store.tracking
+
+    from aefx.runs import recent_runs
+    from aefx.tracking import client
+
+    write_params(tmp_path, TINY_PARAMS)
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    store = client(uri)
+    experiment = store.create_experiment("aefx")
+    for n in range(3):
+        run = store.create_run(experiment, tags={"aefx.kind": "pipeline"}, start_time=1000 + n)
+        store.log_param(run.info.run_id, "seed", str(n))
+        store.set_terminated(run.info.run_id)
+    store.create_run(experiment, tags={"aefx.kind": "classifier"})
+
+    done = aefx("compare-runs", "-n", str(10**20), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert re.search(r"seed\s*│\s*2\s*│\s*1\s*│\s*0\s", done.stdout)
+
+    monkeypatch.setattr(mlflow.store.tracking, "SEARCH_MAX_RESULTS_THRESHOLD", 2)
+    newest = [r.data.params["seed"] for r in recent_runs(uri, "aefx", 10**20)]
+    assert newest == ["2", "1", "0"]
+    assert [r.data.params["seed"] for r in recent_runs(uri, "aefx", 2)] == ["2", "1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -158,6 +159,38 @@ def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
         client.create_model_version(name, str(tmp_path / "model"), run.info.run_id)
     assert promote(uri, name, "cv_accuracy.logreg.encoded", "champion") == ("2", 0.95)
     assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
+
+
+def test_promote_weighs_every_version_not_only_the_first_page(tmp_path):
+    """MLflow answers a version search a page at a time, 10,000 versions, newest first; promote
+    read only the first page, so past 10,000 versions the best could be passed over silently.
+    The store is MLflow's own; the 10,000 later versions are copied in by SQL for speed."""
+    import sqlite3
+
+    from mlflow.tracking import MlflowClient
+
+    from aefx.encode import promote
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx")
+    client.create_registered_model("encoder")
+    for score in (0.95, 0.90):  # version 1 is the best
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "cv_accuracy.logreg.encoded", score)
+        client.create_model_version("encoder", str(tmp_path / "model"), run.info.run_id)
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+        second = db.execute("SELECT * FROM model_versions WHERE version = 2").fetchone()
+        at = columns.index("version")
+        copies = [(*second[:at], n, *second[at + 1 :]) for n in range(3, 10_003)]
+        db.executemany(
+            f"INSERT INTO model_versions VALUES ({','.join('?' * len(columns))})", copies
+        )
+        db.commit()
+    assert len(client.search_model_versions("name = 'encoder'")) == 10_000  # one page
+    assert promote(uri, "encoder", "cv_accuracy.logreg.encoded", "champion") == ("1", 0.95)
+    assert str(client.get_model_version_by_alias("encoder", "champion").version) == "1"
 
 
 def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tmp_path):
