@@ -157,7 +157,15 @@ def test_reconstruct_denoises_new_rows_in_their_own_units(project):
     )
 
 
-def test_a_negative_threshold_is_refused_before_anything_is_read(tmp_path):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "-1.0 is not in the range x>=0."),
+        # nan passed the range check (every comparison with it is false) and flagged no row.
+        ("nan", "nan is not a number."),
+    ],
+)
+def test_a_threshold_that_is_no_score_is_refused_before_anything_is_read(tmp_path, value, message):
     """A score is a mean squared error, never below 0: `--threshold -1` flagged every row
     (200 of 200) as if that were a finding. Refused now, as every option out of its range."""
     from typer.testing import CliRunner
@@ -168,8 +176,10 @@ def test_a_negative_threshold_is_refused_before_anything_is_read(tmp_path):
     rows.write_text("a,b\n1,2\n")
     out = tmp_path / "scores.csv"
     done = CliRunner().invoke(
-        app, ["score", "--threshold", "-1", "-i", str(rows), "-o", str(out)], env={"COLUMNS": "200"}
+        app,
+        ["score", "--threshold", value, "-i", str(rows), "-o", str(out)],
+        env={"COLUMNS": "200"},
     )
     assert done.exit_code == 2
-    assert "Invalid value for '--threshold': -1.0 is not in the range x>=0." in done.output
+    assert f"Invalid value for '--threshold': {message}" in done.output
     assert not out.exists()

@@ -3,6 +3,7 @@ compare-runs."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -155,6 +156,13 @@ def _rows(counts: dict[str, int]) -> str:
     return ", ".join(f"{c} ({n} row{'s' * (n != 1)})" for c, n in counts.items())
 
 
+def _a_number(value: float | None) -> float | None:
+    """`nan` passes a range check (it compares false with every bound) and flags no row."""
+    if value is not None and math.isnan(value):
+        raise typer.BadParameter(f"{value} is not a number.")
+    return value
+
+
 @app.command()
 @user_errors
 def score(
@@ -175,6 +183,7 @@ def score(
             help="Flag above this score (a mean squared error, 0 or more) instead of the "
             "learned threshold_.",
             min=0.0,
+            callback=_a_number,
         ),
     ] = None,
     model: ModelOption = None,
