@@ -17,6 +17,8 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 
@@ -30,7 +32,9 @@ Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No setting takes inf or nan: YAML's .inf (or `--set x=inf`) ended in an OverflowError
+    # sizing the layers, or trained to NaN weights, after the run had started.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class SyntheticConfig(_Frozen):
@@ -358,7 +362,7 @@ class _Classifier(_Frozen):
                 try:
                     read = type(self).model_validate({**self.settings(), key: value, "grid": {}})
                 except ValidationError as exc:
-                    reason = exc.errors()[0]["msg"]
+                    reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
                     raise ValueError(
                         f"grid.{key}: {value!r} is not a value {key} takes ({reason})"
                     ) from None
@@ -375,7 +379,16 @@ class LogRegConfig(_Classifier):
 class SvmConfig(_Classifier):
     grid: Grid = {"C": [0.3, 1.0, 3.0, 10.0]}
     C: float = Field(1.0, gt=0)
-    gamma: Literal["scale", "auto"] | float = "scale"
+    gamma: Literal["scale", "auto"] | Annotated[float, Field(ge=0)] = "scale"
+
+    @field_validator("gamma", mode="wrap")
+    @classmethod
+    def _one_gamma_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # One message rather than one per member of the union, each named by pydantic's tag.
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("Input should be 'scale', 'auto' or a number 0 or more") from None
 
 
 class ForestConfig(_Classifier):
@@ -400,7 +413,7 @@ class KnnConfig(_Classifier):
 
 class MlpConfig(_Classifier):
     grid: Grid = {"alpha": [1e-4, 1e-3, 1e-2]}
-    hidden_layer_sizes: tuple[int, ...] = (64,)
+    hidden_layer_sizes: tuple[PositiveInt, ...] = (64,)
     alpha: float = Field(1e-3, ge=0)
     max_iter: int = Field(1000, ge=1)
 
@@ -408,7 +421,7 @@ class MlpConfig(_Classifier):
 class CnnConfig(_Classifier):
     """A small Keras CNN on the raw images (image data only; raw features only)."""
 
-    filters: tuple[int, ...] = (16, 32)
+    filters: tuple[PositiveInt, ...] = (16, 32)
     dense: int = Field(64, ge=1)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(32, ge=1)

@@ -258,6 +258,47 @@ def test_override_is_typed_and_validated(tmp_path):
         ("{}\n", ["seeds=[1, -1]"], "seeds.1: Input should be greater than or equal to 0\n"),
         ("{}\n", ["seeds=[4294967296]"], "seeds.0: Input should be less than or equal to 4294967"),
         ("{}\n", ["data.split_seed=-3"], "data.split_seed: Input should be greater than or equal"),
+        # inf (YAML's .inf, or `--set x=inf`) passed every bound: the layers' widths ended in
+        # an OverflowError, a learning rate in NaN weights and PCA's traceback, in the flow.
+        (
+            "autoencoder: {bottleneck_ratio: .inf}\n",
+            [],
+            "autoencoder.bottleneck_ratio: Input should be a finite number\n",
+        ),
+        (
+            "{}\n",
+            ["autoencoder.learning_rate=inf"],
+            "autoencoder.learning_rate: Input should be a finite",
+        ),
+        (
+            "{}\n",
+            ["autoencoder.hidden_ratios=[3, inf]"],
+            "autoencoder.hidden_ratios.1: Input should be a finite",
+        ),
+        ("{}\n", ["classifiers.logreg.C=nan"], "classifiers.logreg.C: Input should be a finite"),
+        (
+            "classifiers: {svm_rbf: {grid: {gamma: [scale, -0.5]}}}\n",
+            [],
+            "classifiers.svm_rbf: grid.gamma: -0.5 is not a value gamma takes (Input should be "
+            "'scale', 'auto' or a number 0 or more)\n",
+        ),
+        # Classifier settings scikit-learn refuses ended the flow in its traceback, after the
+        # autoencoders had trained.
+        (
+            "{}\n",
+            ["classifiers.svm_rbf.gamma=-1"],
+            "classifiers.svm_rbf.gamma: Input should be 'scale', 'auto' or a number 0 or more\n",
+        ),
+        (
+            "{}\n",
+            ["classifiers.mlp.hidden_layer_sizes=[64, 0]"],
+            "classifiers.mlp.hidden_layer_sizes.1: Input should be greater than 0\n",
+        ),
+        (
+            "{}\n",
+            ["classifiers.cnn.filters=[-16]"],
+            "classifiers.cnn.filters.0: Input should be greater than 0\n",
+        ),
         # A classifier named twice made two cells of one name, and compare_classifiers failed
         # inside the flow (inconsistent numbers of samples), with a traceback.
         (
