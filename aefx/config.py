@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from aefx.errors import AefxError
+from aefx.errors import LARGEST_INT, AefxError
 
 DEFAULT_PARAMS = Path("params.yaml")
 log = logging.getLogger(__name__)
@@ -35,6 +35,14 @@ class _Frozen(BaseModel):
     # No setting takes inf or nan: YAML's .inf (or `--set x=inf`) ended in an OverflowError
     # sizing the layers, or trained to NaN weights, after the run had started.
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _int64(cls, value: Any) -> Any:
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(type(n) is int and abs(n) > LARGEST_INT for n in numbers):
+            raise ValueError(f"Input should be at most {LARGEST_INT} (NumPy's int64)")
+        return value
 
 
 class SyntheticConfig(_Frozen):

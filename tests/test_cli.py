@@ -928,8 +928,18 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
         server.wait(timeout=60)
 
 
-def test_train_stream_refuses_a_seed_numpy_cannot_take(tmp_path):
-    """`--seed -1` ended in NumPy's seeding, with a traceback."""
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        # `--seed -1` ended in NumPy's seeding, with a traceback.
+        ("--seed", "-1", "-1 is not in the range 0<=x<=4294967295."),
+        # Past int64: TensorFlow's "out-of-range integer" and an OverflowError reading the
+        # chunks, both tracebacks after the MLflow run had started.
+        ("--batch-size", str(10**20), f"{10**20} is not in the range 1<=x<=9223372036854775807."),
+        ("--rows", str(2**63), f"{2**63} is not in the range 1<=x<=9223372036854775807."),
+    ],
+)
+def test_train_stream_refuses_a_number_numpy_cannot_take(tmp_path, option, value, message):
     from typer.testing import CliRunner
 
     from aefx.cli import app
@@ -939,11 +949,11 @@ def test_train_stream_refuses_a_seed_numpy_cannot_take(tmp_path):
     out = tmp_path / "model"
     done = CliRunner().invoke(
         app,
-        ["train-stream", "--seed", "-1", "-i", str(table), "-o", str(out)],
+        ["train-stream", option, value, "-i", str(table), "-o", str(out)],
         env={"COLUMNS": "200"},
     )
     assert done.exit_code == 2
-    assert "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295." in done.output
+    assert f"Invalid value for '{option}': {message}" in done.output
     assert not out.exists()
 
 

@@ -282,6 +282,17 @@ def test_override_is_typed_and_validated(tmp_path):
             "classifiers.svm_rbf: grid.gamma: -0.5 is not a value gamma takes (Input should be "
             "'scale', 'auto' or a number 0 or more)\n",
         ),
+        # Past int64: TensorFlow's "out-of-range integer" traceback once the flow had started.
+        (
+            "{}\n",
+            [f"autoencoder.batch_size={10**20}"],
+            "autoencoder.batch_size: Input should be at most 9223372036854775807 (NumPy's int64)\n",
+        ),
+        (
+            "{}\n",
+            [f"autoencoder.hidden=[64, {2**63}]"],
+            "autoencoder.hidden: Input should be at most",
+        ),
         # Classifier settings scikit-learn refuses ended the flow in its traceback, after the
         # autoencoders had trained.
         (

@@ -21,7 +21,7 @@ from aefx.cli.common import (
     user_errors,
 )
 from aefx.console import quiet_environment
-from aefx.errors import AefxError
+from aefx.errors import LARGEST_INT, AefxError
 
 if TYPE_CHECKING:
     from aefx.config import PathsConfig
@@ -272,10 +272,13 @@ def train_stream(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the encoder (aefx encode -m).")
     ],
-    epochs: Annotated[int, typer.Option(help="Passes over the file.", min=1)] = 10,
-    batch_size: Annotated[int, typer.Option(help="Rows per training step.", min=1)] = 1024,
+    epochs: Annotated[int, typer.Option(help="Passes over the file.", min=1, max=LARGEST_INT)] = 10,
+    batch_size: Annotated[
+        int, typer.Option(help="Rows per training step.", min=1, max=LARGEST_INT)
+    ] = 1024,
     rows: Annotated[
-        int, typer.Option(help="Rows read per chunk (memory is bounded by it).", min=1)
+        int,
+        typer.Option(help="Rows read per chunk (memory is bounded by it).", min=1, max=LARGEST_INT),
     ] = 65_536,
     seed: Annotated[
         int | None,
