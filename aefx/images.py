@@ -444,6 +444,14 @@ def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")
+    empty = sorted({c.name for c in classes} - {name for name, _ in files})
+    if empty:
+        # The class was left out without a word: the run trained on the others alone.
+        more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""
+        raise AefxError(
+            f"{path}: class folder {empty[0]}{more} {'hold' if more else 'holds'} no image; put "
+            f"the images in, or move {'them' if more else 'it'} out of this folder"
+        )
     return files
 
 

@@ -101,6 +101,20 @@ def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
         f"{tmp_path / 'imgs'}: a.png and 1 more lie outside the class folders; move each image "
         "into its class's folder, or out of this folder"
     )
+    # A class folder with no image in it (here one empty, one holding only .DS_Store): the
+    # class was left out without a word, and the run trained on cat and dog alone.
+    for name in ("b.jpg", "a.png"):
+        (tmp_path / "imgs" / name).unlink()
+    (tmp_path / "imgs" / "bird").mkdir()
+    (tmp_path / "imgs" / "fox").mkdir()
+    (tmp_path / "imgs" / "fox" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    with pytest.raises(AefxError) as err:
+        run_ingest(cfg, tmp_path / "empty")
+    assert str(err.value) == (
+        f"{tmp_path / 'imgs'}: class folder bird and 1 more hold no image; put the images in, "
+        "or move them out of this folder"
+    )
+    assert not (tmp_path / "empty").exists()
 
 
 def test_webp_images_are_read_as_the_other_formats(tmp_path):
