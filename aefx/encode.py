@@ -398,6 +398,11 @@ def check_values(
                 f"{origin}: column {column!r} row {first_row + int(np.argmax(missing))} is missing"
             )
     for column in (c for c in features if c not in categorical):
+        if (dtype := chunk[column].dtype).kind in "mM":  # a time: to_numeric leaves it as is
+            raise AefxError(
+                f"{origin}: column {column!r} is not numeric (its type is {dtype}; store it as "
+                "numbers)"
+            )
         numbers = pd.to_numeric(chunk[column], errors="coerce")
         if not pd.api.types.is_numeric_dtype(chunk[column].dtype):  # text, perhaps of numbers
             text = numbers.isna() & chunk[column].notna()

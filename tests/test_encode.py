@@ -139,6 +139,20 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )  # fmt: skip
     assert done.returncode == 2 and f"column '{raw.columns[1]}' row 0" in done.stderr
     assert not (project / "t.parquet").exists()
+    # A column of times (a Parquet timestamp): pandas' to_numeric leaves it as it is, and the
+    # float conversion after it was a TypeError traceback.
+    raw.assign(**{raw.columns[2]: pd.Timestamp("2026-01-01")}).to_parquet(project / "when.parquet")
+    done = run_command(
+        *AEFX, "encode", "-m", str(p.encoder_meta), "-i", "when.parquet", "-o", "w.csv",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    dtype = pd.read_parquet(project / "when.parquet")[raw.columns[2]].dtype  # datetime64[..]
+    assert done.stderr == (
+        f"aefx: error: when.parquet: column '{raw.columns[2]}' is not numeric (its type is "
+        f"{dtype}; store it as numbers)\n"
+    )
+    assert not (project / "w.csv").exists()
 
 
 def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
