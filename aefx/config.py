@@ -848,7 +848,9 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     """Read params.yaml (or ``path``), apply dotted overrides and validate the result."""
     path = Path(path) if path is not None else DEFAULT_PARAMS
     try:
-        text = path.read_text()
+        # Bytes: YAML reads UTF-8, and UTF-16 by its byte-order mark (PowerShell's `>` writes
+        # it), whatever the locale's encoding.
+        text = path.read_bytes()
     except FileNotFoundError:
         hint = "run aefx in the project folder, or give --params FILE"
         raise AefxError(f"{path}: params file not found ({hint})") from None
@@ -858,6 +860,15 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
         tree = yaml.load(text, Loader=_OnceLoader) or {}  # a SafeLoader
     except _TwiceWritten as exc:
         raise AefxError(f"{path}: {exc}; YAML would keep only the last: write it once") from None
+    except yaml.reader.ReaderError as exc:  # a byte that decodes to nothing, or a control one
+        problem = (
+            f"holds the control character U+{exc.character:04X} at position {exc.position}, "
+            "which YAML does not allow"
+            if exc.encoding == "unicode"
+            else f"not UTF-8 text (byte 0x{exc.character:02x} at position {exc.position}); save "
+            "it as UTF-8"
+        )
+        raise AefxError(f"{path}: {problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -462,3 +462,32 @@ def test_an_absolute_raw_dir_is_compared_with_the_outputs_where_they_are(tmp_pat
     )
     path.write_text(f"paths: {{raw_dir: '{tmp_path / 'raw'}'}}\n")
     assert load_params(path).paths.raw_dir == tmp_path / "raw"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        # Saved in Latin-1 (an editor's default on some systems): UnicodeDecodeError traceback.
+        (
+            "# café\nseeds: [1, 2]\n".encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at position 5); save",
+        ),
+        # Before: "not valid YAML", with no line.
+        (b"seeds: [1, 2]\x00\n", "holds the control character U+0000 at position 13, which YAML"),
+    ],
+)
+def test_a_params_file_that_is_not_text_yaml_reads_is_one_line(tmp_path, data, needle):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(data)
+    with pytest.raises(AefxError) as err:
+        load_params(path)
+    assert str(err.value).startswith(f"{path}: {needle}") and "\n" not in str(err.value)
+
+
+def test_a_params_file_in_utf16_is_read(tmp_path):
+    """PowerShell's `>` writes UTF-16 with a byte-order mark: YAML reads it, and aefx read the
+    file as the locale's encoding first (a UnicodeDecodeError traceback)."""
+    path = tmp_path / "params.yaml"
+    path.write_bytes("autoencoder: {epochs: 3}\nseeds: [4, 5]\n".encode("utf-16"))
+    params = load_params(path)
+    assert (params.autoencoder.epochs, params.seeds) == (3, (4, 5))
