@@ -88,10 +88,15 @@ def _model_files(directory: Path) -> tuple[Path, Path]:
     metas = [p for p in sorted(directory.rglob("*.json")) if _is_meta(p)]
     if len(metas) != 1:
         raise AefxError(f"{directory}: expected one encoder metadata .json, found {len(metas)}")
-    encoder = metas[0].with_name(_read_meta(metas[0])["encoder"])
+    return _encoder_of(metas[0], directory), metas[0]
+
+
+def _encoder_of(meta: Path, where: Path) -> Path:
+    """The .keras file the metadata ``meta`` names, beside it."""
+    encoder = meta.with_name(_read_meta(meta)["encoder"])
     if not encoder.is_file():
-        raise AefxError(f"{directory}: the encoder {encoder.name} named by its metadata is missing")
-    return encoder, metas[0]
+        raise AefxError(f"{where}: the encoder {encoder.name} named by its metadata is missing")
+    return encoder
 
 
 def _is_meta(path: Path) -> bool:
@@ -132,9 +137,16 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
     if path.is_dir():
         return _model_files(path)
     if path.suffix == ".json":
-        return path.with_name(_read_meta(path)["encoder"]), path
+        return _encoder_of(path, path), path
     if path.suffix == ".keras":
-        return path, path.with_suffix(".json")
+        meta = path.with_suffix(".json")
+        if not path.is_file() or not meta.is_file():
+            raise AefxError(
+                f"{path if not path.is_file() else meta}: not found (an encoder's .keras and the "
+                ".json aefx writes beside it go together)"
+            )
+        _read_meta(meta)  # aefx's
+        return path, meta
     raise AefxError(f"{source}: not a model (use models:/NAME@ALIAS, a run id or a local path)")
 
 
@@ -143,6 +155,10 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
     if not path.is_file():
         raise AefxError(f"{path}: encoder metadata not found (run the pipeline first)")
+    if not _is_meta(path):  # another JSON file, or none
+        raise AefxError(
+            f"{path}: not an encoder's metadata (the .json aefx writes beside an encoder's .keras)"
+        )
     return read_json(path)
 
 

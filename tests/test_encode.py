@@ -155,6 +155,32 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     assert not (project / "w.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        # Other JSON, or not JSON at all: a TypeError, a JSONDecodeError, a KeyError 'encoder'
+        # or a UnicodeDecodeError traceback.
+        ("other.json", b"[1, 2]", "other.json: not an encoder's metadata (the .json aefx writes"),
+        ("other.json", b'{"a": ', "other.json: not an encoder's metadata"),
+        ("other.json", '{"a": "café"}'.encode("latin-1"), "other.json: not an encoder's metadata"),
+        # A .keras without its metadata, and metadata without its .keras: FileNotFoundError.
+        ("alone.keras", b"", "alone.json: not found (an encoder's .keras and the .json aefx"),
+        (
+            "meta.json",
+            b'{"sha256": "0", "code_columns": [], "scaler": {}, "encoder": "gone.keras"}',
+            "meta.json: the encoder gone.keras named by its metadata is missing",
+        ),
+    ],
+)
+def test_a_local_model_that_is_no_encoder_is_one_line(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    done = run_command(*AEFX, "encode", "-m", name, "-i", "new.csv", "-o", "c.csv", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: {message}") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
     """Versions were looked up by `name = '<name>'`, which a name such as team's-encoder ended
     early: MLflow's `Invalid clause(s) in filter string`, in a traceback."""
