@@ -309,6 +309,11 @@ def test_a_sweep_with_a_bad_grid_fails_before_anything_runs(tmp_path, grid, need
             "--name 'nightly/eu': a deployment name may not hold /, %, &, > or <\n",
         ),
         (["--interval", "60", "--name", " "], "--name: empty; a deployment needs a name\n"),
+        # Past what a timedelta holds: an OverflowError traceback.
+        (
+            ["--interval", str(10**20)],
+            f"--interval {10**20}: at most 86399999999999 seconds (999,999,999 days)\n",
+        ),
     ],
 )
 def test_serve_refuses_a_bad_schedule_before_it_needs_a_server(tmp_path, args, message):

@@ -198,10 +198,14 @@ def _schedule(cron: str | None, interval: int | None, timezone: str) -> Any:
     """The Prefect schedule asked for. A bad cron string or an unknown time zone is the user's
     error (Prefect's Cron takes any zone name as it is)."""
     import zoneinfo
+    from datetime import timedelta
 
     from prefect.schedules import Cron, Interval
 
     if interval is not None:
+        longest = timedelta.max // timedelta(seconds=1)  # 999,999,999 days
+        if interval > longest:  # else an OverflowError making the timedelta
+            raise AefxError(f"--interval {interval}: at most {longest} seconds (999,999,999 days)")
         return Interval(interval)
     try:
         zoneinfo.ZoneInfo(timezone)
