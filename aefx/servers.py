@@ -254,13 +254,29 @@ def _why_not_prefect(url: str, exc: Exception) -> str:
 def require_dask_scheduler(address: str | None) -> None:
     """The Dask scheduler at ``address`` (compute.dask_address, --dask-address) answers, and
     (over plain TCP) answers Dask's handshake."""
-    reason = why_unreachable(address) if address else None
+    if not address:
+        return
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        # Before: an address without a port (`garbage`, `tcp://`) passed and failed in the
+        # flow, once the autoencoders had trained. ucx and inproc have no host and port to read.
+        if parse_address(address)[0] not in ("ucx", "inproc"):
+            get_address_host_port(address)
+    except ValueError as exc:
+        raise AefxError(
+            f"Dask scheduler address {address!r}: {exc}; give tcp://HOST:PORT, as `dask "
+            "scheduler` prints it"
+        ) from None
+    if "://" not in address:  # Dask's default scheme
+        address = f"tcp://{address}"
+    reason = why_unreachable(address)
     if reason:
         raise AefxError(
             f"Dask scheduler {address} is not reachable ({reason}); start one with `dask "
             "scheduler`, or use --workers N for a local cluster"
         )
-    if address and urlsplit(address).scheme == "tcp":
+    if urlsplit(address).scheme == "tcp":
         _require_dask_handshake(address)
 
 

@@ -610,6 +610,61 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line_at_once(tmp_path, com
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("garbage", "missing port number in address 'garbage'"),
+        ("tcp://", "missing port number in address ''"),
+        ("tcp://127.0.0.1:x", "invalid literal for int() with base 10: 'x'"),
+        ("foo://127.0.0.1:1", "unknown address scheme 'foo'"),
+    ],
+)
+def test_a_dask_address_dask_cannot_read_is_one_line_before_anything_runs(
+    tmp_path, address, reason
+):
+    """Such an address passed the check (it has no scheme the check knew, or no port) and
+    failed with distributed's ValueError traceback at the classifier cells, after the
+    autoencoders had trained and written their outputs."""
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--dask-address", address, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"aefx: error: Dask scheduler address {address!r}: {reason}")
+    assert done.stderr.endswith("; give tcp://HOST:PORT, as `dask scheduler` prints it\n")
+    assert done.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_workers_past_int64_are_refused_as_out_of_range(tmp_path, command):
+    """Such a count reached the compute settings' own check, which printed pydantic's
+    "compute: Value error, ..." under the section's name, not the option's."""
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    write_params(tmp_path, TINY_PARAMS)
+    done = CliRunner().invoke(
+        app,
+        [command, "-p", str(tmp_path / "params.yaml"), "--workers", str(10**20)],
+        env={"COLUMNS": "200"},
+    )
+    assert done.exit_code == 2
+    assert f"Invalid value for '--workers': {10**20} is not in the range 1<=x<=" in done.output
+
+
+def test_a_dask_address_without_a_scheme_is_checked_as_tcp(tmp_path):
+    """Dask reads host:port as tcp://host:port; the check asked nothing of an address without
+    a scheme, so a scheduler that was down was found only at the classifier cells."""
+    port = free_port()  # nothing listens there
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--dask-address", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"aefx: error: Dask scheduler tcp://127.0.0.1:{port} is not reachable (Connection refused)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
 def test_another_service_at_the_dask_address_is_one_line_not_a_hang(tmp_path):
     """distributed waits for the peer's handshake with no time limit: with a web server at
     the address, `aefx run` trained the autoencoder and then hung at the classifier cells

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aefx.errors import AefxError
+from aefx.errors import LARGEST_INT, AefxError
 
 app = typer.Typer(
     help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
@@ -54,6 +54,7 @@ WorkersOption = Annotated[
         "--workers",
         help="Start a local Dask cluster of N worker processes for mapped tasks.",
         min=1,
+        max=LARGEST_INT,
     ),
 ]
 DaskOption = Annotated[

@@ -88,7 +88,7 @@ def with_compute(params: Any, workers: int | None, dask_address: str | None) -> 
     keep a run of params.yaml in the project (its dvc.lock stays true)."""
     from pydantic import ValidationError
 
-    from aefx.config import ComputeConfig
+    from aefx.config import ComputeConfig, describe_errors
 
     if workers is None and dask_address is None:
         return params
@@ -100,7 +100,7 @@ def with_compute(params: Any, workers: int | None, dask_address: str | None) -> 
     try:
         compute = ComputeConfig(**settings)
     except ValidationError as exc:
-        raise AefxError(f"compute: {exc.errors()[0]['msg']}") from None
+        raise AefxError(describe_errors(exc, "compute")) from None
     return params.model_copy(update={"compute": compute})
 
 
