@@ -100,13 +100,20 @@ def _encoder_of(meta: Path, where: Path) -> Path:
 
 
 def _is_meta(path: Path) -> bool:
+    return _meta_payload(path) is not None
+
+
+def _meta_payload(path: Path) -> dict[str, Any] | None:
+    """The encoder metadata in ``path``; None for a file that is not that (other JSON, none)."""
     import json
 
     try:
         payload = json.loads(path.read_text())
     except (ValueError, OSError):
-        return False
-    return isinstance(payload, dict) and {"sha256", "code_columns", "scaler"} <= set(payload)
+        return None
+    if isinstance(payload, dict) and {"sha256", "code_columns", "scaler"} <= set(payload):
+        return payload
+    return None
 
 
 def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
@@ -151,15 +158,14 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
-    from aefx.io import read_json
-
     if not path.is_file():
         raise AefxError(f"{path}: encoder metadata not found (run the pipeline first)")
-    if not _is_meta(path):  # another JSON file, or none
+    payload = _meta_payload(path)
+    if payload is None:  # another JSON file, or none
         raise AefxError(
             f"{path}: not an encoder's metadata (the .json aefx writes beside an encoder's .keras)"
         )
-    return read_json(path)
+    return payload
 
 
 def table_format(path: Path, role: str) -> TableFile:

@@ -421,11 +421,17 @@ def _no_loose_images(path: Path, where: str) -> None:
         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
     )
     if loose:
-        more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
         raise AefxError(
-            f"{path}: {loose[0].name}{more} {'lie' if more else 'lies'} outside {where}; move "
-            "each image into its class's folder, or out of this folder"
+            f"{path}: {_first_and_more([f.name for f in loose], 'lies', 'lie')} outside {where}; "
+            "move each image into its class's folder, or out of this folder"
         )
+
+
+def _first_and_more(names: list[str], verb: str, plural_verb: str) -> str:
+    """'a.png lies', or 'a.png and 2 more lie'."""
+    if len(names) == 1:
+        return f"{names[0]} {verb}"
+    return f"{names[0]} and {len(names) - 1} more {plural_verb}"
 
 
 def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
@@ -447,10 +453,9 @@ def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     empty = sorted({c.name for c in classes} - {name for name, _ in files})
     if empty:
         # The class was left out without a word: the run trained on the others alone.
-        more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""
         raise AefxError(
-            f"{path}: class folder {empty[0]}{more} {'hold' if more else 'holds'} no image; put "
-            f"the images in, or move {'them' if more else 'it'} out of this folder"
+            f"{path}: class folder {_first_and_more(empty, 'holds', 'hold')} no image; put the "
+            f"images in, or move {'it' if len(empty) == 1 else 'them'} out of this folder"
         )
     return files
 

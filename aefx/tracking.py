@@ -163,7 +163,8 @@ def all_pages(
     token = None
     while limit is None or len(found) < limit:
         if page_size is not None:
-            kwargs["max_results"] = min(page_size, limit - len(found)) if limit else page_size
+            room = page_size if limit is None else min(page_size, limit - len(found))
+            kwargs["max_results"] = room
         page = search(*args, page_token=token, **kwargs)
         found += page
         token = page.token
