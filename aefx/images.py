@@ -395,10 +395,10 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
             raise AefxError(f"{labels_path}: row {row} ({key}) has no label")
         listed[matches[0]] = (row, given)
     if unknown:
-        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        named = _first_and_more([show_value(u) for u in unknown], "names", "name")
         raise AefxError(
-            f"{labels_path}: {show_value(unknown[0])}{more} name no image file in {path} "
-            "(the first column names each image by its path under the folder)"
+            f"{labels_path}: {named} no image file in {path} (the first column names each "
+            "image by its path under the folder)"
         )
     unlisted = [name for name in images if name not in listed]
     if unlisted:
