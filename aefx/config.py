@@ -648,6 +648,10 @@ class PathsConfig(_Frozen):
             if name not in ("workspace", "raw_dir")
         }
 
+    def absolute_outputs(self) -> dict[str, Path]:
+        """:meth:`outputs` as absolute paths, to compare with paths written either way."""
+        return {name: Path(os.path.abspath(path)) for name, path in self.outputs().items()}
+
     @model_validator(mode="after")
     def _outputs_apart(self) -> PathsConfig:
         """Each output its own path, none inside another (a folder output is replaced whole),
@@ -656,8 +660,7 @@ class PathsConfig(_Frozen):
         without a word."""
         # Compared as absolute paths (a raw_dir written absolute may hold a relative output),
         # named as written.
-        outputs = self.outputs()
-        absolute = {name: Path(os.path.abspath(path)) for name, path in outputs.items()}
+        outputs, absolute = self.outputs(), self.absolute_outputs()
         raw = Path(os.path.abspath(self.raw_dir))
         for name, at in absolute.items():
             if _overlap(at, raw):
@@ -744,8 +747,7 @@ def data_among_outputs(data: DataConfig, paths: PathsConfig) -> str | None:
     """Why the data read would overlap an output, or None: ingest wrote its training rows over
     a ``data.path`` that was ``paths.train``, and outputs written into a folder read as the data
     would be read as part of it the next time."""
-    outputs = paths.outputs()
-    absolute = {name: Path(os.path.abspath(path)) for name, path in outputs.items()}
+    outputs, absolute = paths.outputs(), paths.absolute_outputs()
     for key in ("path", "test_path", "labels_path"):
         value = getattr(data, key)
         if value is None:

@@ -402,10 +402,9 @@ def _listed_files(path: Path, labels_path: Path, label: str) -> list[tuple[Any, 
         )
     unlisted = [name for name in images if name not in listed]
     if unlisted:
-        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
         raise AefxError(
-            f"{path}: {unlisted[0]}{more} not in {labels_path}; give each image a label there, "
-            "or move it out of the folder"
+            f"{path}: {_first_and_more(unlisted)} not in {labels_path}; give each image a label "
+            "there, or move it out of the folder"
         )
     if not images:
         raise AefxError(f"{path}: no image files in this folder")
@@ -427,11 +426,11 @@ def _no_loose_images(path: Path, where: str) -> None:
         )
 
 
-def _first_and_more(names: list[str], verb: str, plural_verb: str) -> str:
-    """'a.png lies', or 'a.png and 2 more lie'."""
+def _first_and_more(names: list[str], verb: str = "", plural_verb: str = "") -> str:
+    """'a.png lies', or 'a.png and 2 more lie' (without verbs: 'a.png and 2 more')."""
     if len(names) == 1:
-        return f"{names[0]} {verb}"
-    return f"{names[0]} and {len(names) - 1} more {plural_verb}"
+        return f"{names[0]} {verb}".rstrip()
+    return f"{names[0]} and {len(names) - 1} more {plural_verb}".rstrip()
 
 
 def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
