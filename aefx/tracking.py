@@ -180,10 +180,14 @@ def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
     import socket
 
     host = socket.gethostname()
+    running = all_pages(  # every page read before any run is closed, which would shift them
+        mlflow_client.search_runs,
+        [exp_id],
+        filter_string="attributes.status = 'RUNNING'",
+        page_size=1000,
+    )
     stale = []
-    for run in mlflow_client.search_runs(
-        [exp_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
-    ):
+    for run in running:
         tags = run.data.tags
         if tags.get("aefx.host") != host or not tags.get("aefx.pid", "").isdigit():
             continue

@@ -325,6 +325,44 @@ def test_processes_creating_the_store_at_once_do_not_collide(tmp_path):
     assert len(set(run_ids)) == 4
 
 
+def test_a_dead_run_is_closed_however_many_live_runs_are_newer(tmp_path):
+    """MLflow answers a run search a page at a time; the stale-run check read one page, the
+    1,000 newest RUNNING runs, so behind as many live ones a dead process's run stayed RUNNING.
+    The store is MLflow's own; the 1,000 live runs are copied in by SQL for speed."""
+    import sqlite3
+
+    from aefx.tracking import client, close_stale_runs, experiment_id, process_tags
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_client = client(uri)
+    exp = experiment_id(mlflow_client, "aefx")
+    live = process_tags()  # this process: alive
+    dead = mlflow_client.create_run(exp, tags={**live, "aefx.pid_start": "0"}, start_time=1)
+    later = mlflow_client.create_run(exp, tags=live, start_time=2).info.run_id
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+        row = db.execute("SELECT * FROM runs WHERE run_uuid = ?", (later,)).fetchone()
+        tags = db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (later,)).fetchall()
+        uuid, start = columns.index("run_uuid"), columns.index("start_time")
+        for n in range(3, 1002):
+            copy = list(row)
+            copy[uuid], copy[start] = f"{later[:-4]}{n:04d}", n
+            db.execute(f"INSERT INTO runs VALUES ({','.join('?' * len(columns))})", copy)
+            db.executemany(
+                "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                [(key, value, copy[uuid]) for key, value in tags],
+            )
+        db.commit()
+    running = mlflow_client.search_runs(
+        [exp], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    assert dead.info.run_id not in {r.info.run_id for r in running}  # not on the first page
+
+    assert close_stale_runs(mlflow_client, exp) == [dead.info.run_id]
+    assert mlflow_client.get_run(dead.info.run_id).info.status == "KILLED"
+    assert mlflow_client.get_run(later).info.status == "RUNNING"
+
+
 def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     """What keeps Ctrl-C from unwinding pandas' threaded CSV read (a segmentation fault)."""
     from aefx.io import signals_held
