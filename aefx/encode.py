@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 from aefx.io import TableFile
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
             with using_store(uri):
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)
         except (MlflowException, OSError) as exc:
-            reason = str(exc).splitlines()[0][:160]
+            reason = first_line(exc, 160)
             hint = ""
             if "@" in source and "alias" in reason.lower():
                 # An alias exists only once someone set it; the default run sets none.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,7 +152,7 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0][:120]
+        reason = first_line(exc, 120)
         raise AefxError(f"{path}: cannot be read as .npz without pickle ({reason})") from None
 
 
@@ -291,7 +291,7 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0][:120]
+        reason = first_line(exc, 120)
         raise AefxError(f"{path}: cannot be read as .npy without pickle ({reason})") from None
 
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 
 
 @contextlib.contextmanager
@@ -253,7 +253,7 @@ def parquet_folder(folder: Path) -> Any:
         try:
             found = set(pq.read_schema(source).names)
         except (ValueError, OSError) as exc:  # ArrowInvalid (a ValueError): not Parquet
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             where = source.relative_to(folder)
             raise AefxError(f"{folder}: cannot be read as Parquet ({where}: {reason})") from None
         if names is None:

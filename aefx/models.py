@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 
 
 def code_columns(code_size: int) -> list[str]:
@@ -40,7 +40,7 @@ def load_model(path: Path) -> Any:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError) as exc:
         # Safe mode raises ValueError for Lambda layers, TypeError for unknown classes.
-        reason = str(exc).splitlines()[0][:160]
+        reason = first_line(exc, 160)
         raise AefxError(f"{path}: refused to load an unsafe or unknown model ({reason})") from None
 
 

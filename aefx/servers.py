@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 
 # The port each scheme's clients use when the URL names none (8786: Dask's scheduler).
 DEFAULT_PORTS = {"http": 80, "https": 443, "tcp": 8786, "tls": 8786}
@@ -173,7 +173,7 @@ def _why_not_mlflow(uri: str, exc: Exception) -> str:
             "service on that port?); point tracking.uri or MLFLOW_TRACKING_URI at `mlflow "
             "server`'s address"
         )
-    reason = f"HTTP {status}" if status else message.splitlines()[0][:160]
+    reason = f"HTTP {status}" if status else first_line(message, 160)
     return f"MLflow tracking server {uri} did not answer ({reason})"
 
 
@@ -240,7 +240,7 @@ def _why_not_prefect(url: str, exc: Exception) -> str:
             "PREFECT_API_AUTH_STRING"
         )
     if "incompatible versions" in str(exc):
-        return f"Prefect API {url}: {str(exc).splitlines()[0]}"
+        return f"Prefect API {url}: {first_line(exc)}"
     # Not JSON (a web page, the UI at the address without /api), or a 4xx: not Prefect's API.
     if isinstance(cause, ValueError) or (status and status < 500):
         return (
@@ -296,7 +296,7 @@ def _require_dask_handshake(address: str, timeout: float = 5.0) -> None:
     try:
         asyncio.run(asyncio.wait_for(shake_hands(), timeout))
     except (TimeoutError, OSError) as exc:
-        reason = "no handshake" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0]
+        reason = "no handshake" if isinstance(exc, TimeoutError) else first_line(exc)
         raise AefxError(
             f"{address} does not answer as a Dask scheduler ({reason} within {timeout:g} s: "
             "another service on that port?); point --dask-address or compute.dask_address at "

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 from aefx.io import (
     TableFile,
     is_text_table,
@@ -624,7 +624,7 @@ def unreadable(path: Path, exc: Exception) -> AefxError:
     if isinstance(exc, pd.errors.EmptyDataError):
         return AefxError(f"{path}: file is empty")
     kind = (table_file(path) or TableFile("csv")).label
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = first_line(exc)
     if isinstance(exc, UnicodeDecodeError):  # a spreadsheet's export in a legacy encoding
         return AefxError(
             f"{path}: cannot be read as CSV, it is not UTF-8 ({reason}); save it as UTF-8"

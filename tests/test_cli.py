@@ -766,6 +766,22 @@ def test_dvc_repro_refuses_classifier_settings_too_large_before_the_autoencoders
     assert not (tmp_path / "metrics" / "train.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("problem", "width", "reason"),
+    [
+        (OSError(), None, "OSError"),  # no message: was an IndexError of its own
+        (ValueError("\n  the reason\nmore"), None, "the reason"),
+        (ValueError("one two three four"), 12, "one two..."),
+        (ValueError("x" * 20), 12, "x" * 9 + "..."),  # one long word: cut where it must be
+        ("one two", 12, "one two"),
+    ],
+)
+def test_a_reason_is_one_line_cut_after_a_word(problem, width, reason):
+    from aefx.errors import first_line
+
+    assert first_line(problem, width) == reason
+
+
 def test_every_stage_names_a_missing_input_and_an_earlier_stage_that_writes_it(tmp_path):
     from aefx.config import Params
     from aefx.errors import AefxError

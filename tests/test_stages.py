@@ -984,9 +984,15 @@ def test_a_model_with_code_in_it_is_refused_without_running_it(tmp_path):
     crafted = keras.Model(inputs, keras.layers.Lambda(payload)(inputs))
     crafted.save(tmp_path / "crafted.keras")
     marker.unlink(missing_ok=True)
-    with pytest.raises(AefxError, match="refused"):
+    with pytest.raises(AefxError, match="refused") as caught:
         load_model(tmp_path / "crafted.keras")
     assert not marker.exists()
+    # Keras' long reason is cut after a whole word (it was cut mid-word).
+    with pytest.raises(ValueError) as keras_said:
+        keras.saving.load_model(tmp_path / "crafted.keras", safe_mode=True, compile=False)
+    reason = str(caught.value).split("model (", 1)[1].removesuffix(")")
+    assert reason.endswith("...") and len(reason) <= 160
+    assert str(keras_said.value).startswith(reason.removesuffix("...") + " ")
     # A config naming an arbitrary class is refused the same way.
     import json
     import zipfile

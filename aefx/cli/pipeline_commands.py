@@ -21,7 +21,7 @@ from aefx.cli.common import (
     user_errors,
 )
 from aefx.console import quiet_environment
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 
 
 @app.command()
@@ -216,7 +216,7 @@ def _schedule(cron: str | None, interval: int | None, timezone: str) -> Any:
     try:
         return Cron(cron, timezone=timezone)
     except ValueError as exc:
-        raise AefxError(f"--cron {cron!r}: {str(exc).splitlines()[0]}") from None
+        raise AefxError(f"--cron {cron!r}: {first_line(exc)}") from None
 
 
 @app.command("stage")
