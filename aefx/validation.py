@@ -257,9 +257,14 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
     problems = []
     n_rows = len(frame)
     n_test = math.ceil(test_size * n_rows)
-    if n_rows < MIN_ROWS or n_rows - n_test < 2:
+    if n_rows < MIN_ROWS:
         problems.append(
             f"{n_rows} rows are too few to split into train and test (need at least {MIN_ROWS})"
+        )
+    elif n_rows - n_test < 2:
+        problems.append(
+            f"data.test_size={test_size} leaves {n_rows - n_test} of the {n_rows} rows to train "
+            "on; lower it"
         )
     labels = frame[label]
     fractional = labels[labels != labels.round()] if labels.dtype.kind == "f" else labels[:0]

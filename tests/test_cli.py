@@ -162,6 +162,11 @@ BAD_DATA = {
         "trailing delimiters, or name the column)",
     ),
     "too few rows": (GOOD.head(5).assign(label=[0, 1, 0, 1, 0]), {}, "too few to split"),
+    "too few training rows": (  # was "40 rows are too few to split": the setting is at fault
+        GOOD.assign(label=[0, 1] * 20),
+        {"test_size": 0.99},
+        "data.test_size=0.99 leaves 0 of the 40 rows to train on; lower it",
+    ),
 }
 
 
