@@ -1009,6 +1009,26 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
         server.wait(timeout=60)
 
 
+@pytest.mark.parametrize("command", ["encode", "score", "reconstruct"])
+def test_a_chunk_size_past_int64_is_refused_before_anything_is_read(tmp_path, command):
+    """`--rows 10**20` was pyarrow's OverflowError traceback reading the first chunk."""
+    from typer.testing import CliRunner
+
+    from aefx.cli import app
+
+    table = tmp_path / "rows.csv"
+    table.write_text("a,b\n1,2\n3,4\n")
+    out = tmp_path / "out.csv"
+    done = CliRunner().invoke(
+        app,
+        [command, "--rows", str(10**20), "-i", str(table), "-o", str(out)],
+        env={"COLUMNS": "200"},
+    )
+    assert done.exit_code == 2
+    assert f"Invalid value for '--rows': {10**20} is not in the range 1<=x<=" in done.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

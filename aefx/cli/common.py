@@ -96,7 +96,10 @@ KeepOption = Annotated[
     ),
 ]
 ChunkOption = Annotated[
-    int, typer.Option("--rows", help="Rows per chunk (memory is bounded by it).", min=1)
+    int,
+    typer.Option(
+        "--rows", help="Rows per chunk (memory is bounded by it).", min=1, max=LARGEST_INT
+    ),
 ]
 
 
