@@ -44,10 +44,22 @@ class ImageSet:
     def shape(self) -> tuple[int, int, int]:
         return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
 
-    def resized(self, size: tuple[int, int] | None) -> ImageSet:
-        """These images at ``size`` (height, width; see :func:`resize_images`)."""
+    def resized(
+        self, size: tuple[int, int] | None, budget_mb: float | None = None, origin: str = ""
+    ) -> ImageSet:
+        """These images at ``size`` (height, width; see :func:`resize_images`). With
+        ``budget_mb``, resized images that would not fit beside these are refused before any is
+        made (``data.image_size: [100000, 100000]`` on the digits was killed for memory)."""
         if size is None:
             return self
+        if budget_mb is not None:
+            from aefx.validation import check_budget
+
+            count = len(self.images) + (0 if self.test_images is None else len(self.test_images))
+            held = self.images.nbytes + (0 if self.test_images is None else self.test_images.nbytes)
+            made = count * size[0] * size[1] * self.images.shape[-1] * 4  # float32
+            advice = f"data.image_size: {list(size)} is too large for them, or raise the budget"
+            check_budget(Path(origin), held + made, budget_mb, advice)
         test = None if self.test_images is None else resize_images(self.test_images, size)
         return ImageSet(resize_images(self.images, size), self.labels, test, self.test_labels)
 
@@ -713,18 +725,20 @@ def load_image_source(
     labels_path: Path | None,
     size: tuple[int, int] | None = None,
     label: str = "label",
+    budget_mb: float | None = None,
 ) -> ImageSet:
-    """The images ``source`` names, each resized to ``size`` (height, width) where one is set;
-    a folder's labels file gives its ``label`` column's labels."""
+    """The images ``source`` names, each resized to ``size`` (height, width) where one is set
+    (and refused if the resized images would exceed ``budget_mb``); a folder's labels file
+    gives its ``label`` column's labels."""
     check_image_path(source, path)
     if source == "digits":
-        return load_digits_set().resized(size)
+        return load_digits_set().resized(size, budget_mb, source)
     assert path is not None
     if source in ("mnist", "fashion_mnist"):
-        return load_keras_npz(path).resized(size)
+        return load_keras_npz(path).resized(size, budget_mb, str(path))
     if path.is_dir():
         return load_folder(path, size, labels_path, label)
-    return load_array(path, labels_path).resized(size)
+    return load_array(path, labels_path).resized(size, budget_mb, str(path))
 
 
 def array_bytes(path: Path) -> int:

@@ -358,7 +358,14 @@ def load_splits(cfg: DataConfig) -> Splits:
         images = (
             folder
             if folder is not None
-            else load_image_source(cfg.source, path, cfg.labels_path, cfg.image_size, cfg.label)
+            else load_image_source(
+                cfg.source,
+                path,
+                cfg.labels_path,
+                cfg.image_size,
+                cfg.label,
+                cfg.memory_budget_mb,
+            )
         )
         shape = list(images.shape)
         frame = image_frame(images.images, images.labels, cfg.label)

@@ -501,6 +501,32 @@ def test_an_image_folder_over_the_memory_budget_is_refused_before_reading(tmp_pa
     assert run_ingest(small, tmp_path / "out")[3]["image_shape"] == [30, 40, 1]
 
 
+def test_images_resized_past_the_memory_budget_are_refused_before_resizing(tmp_path):
+    """data.image_size was weighed against the budget for a folder only: the embedded digits
+    (or an array file) at [100000, 100000] were resized until the process was killed."""
+    cfg = DataConfig(source="digits", image_size=(400, 300), memory_budget_mb=100)
+    with pytest.raises(AefxError) as caught:
+        run_ingest(cfg, tmp_path / "out")
+    assert str(caught.value) == (
+        "digits: needs about 823 MB in memory, over data.memory_budget_mb=100 "
+        "(data.image_size: [400, 300] is too large for them, or raise the budget)"
+    )  # 1797 images x 400 x 300 grey pixels x 4 bytes, beside the 8 x 8 ones
+    np.save(tmp_path / "x.npy", np.zeros((20, 8, 8, 3), dtype=np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(20) % 2)
+    array = DataConfig(
+        source="images",
+        path=tmp_path / "x.npy",
+        labels_path=tmp_path / "y.npy",
+        image_size=(1000, 1000),
+        memory_budget_mb=100,
+    )
+    with pytest.raises(AefxError, match=r"x.npy: needs about 229 MB in memory, over data.memo"):
+        run_ingest(array, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    small = array.model_copy(update={"image_size": (100, 100)})
+    assert run_ingest(small, tmp_path / "out")[3]["image_shape"] == [100, 100, 3]
+
+
 def test_a_missing_image_source_is_named_as_not_found(tmp_path):
     with pytest.raises(AefxError, match=r"nothere: image data not found \(a folder, a .npz or"):
         run_ingest(DataConfig(source="images", path=tmp_path / "nothere"), tmp_path / "out")
