@@ -648,6 +648,22 @@ class PathsConfig(_Frozen):
             if name not in ("workspace", "raw_dir")
         }
 
+    def outside_project(self) -> str | None:
+        """What is wrong with an output written as params.yaml may not: absolute, or climbing
+        out of the project with ``..``. Such a path was written as given, wherever it was: a
+        run replaced ``/etc/passwd`` with its training rows, and a run with ``--set`` wrote
+        there rather than in its workspace. Checked where params are read, not here: a run
+        makes its own paths absolute (a workspace, a Dask worker's copy)."""
+        for name, path in self.outputs().items():
+            if path.is_absolute() or path.parts[0] == os.pardir:
+                default = type(self).model_fields[name].default
+                return (
+                    f"paths.{name} ({path}) lies outside the project, and a run writes its "
+                    "outputs inside it, where DVC versions them (a --set run, inside its "
+                    f"workspace): give a path relative to the project, such as {default}"
+                )
+        return None
+
     def absolute_outputs(self) -> dict[str, Path]:
         """:meth:`outputs` as absolute paths, to compare with paths written either way."""
         return {name: Path(os.path.abspath(path)) for name, path in self.outputs().items()}
@@ -887,6 +903,8 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
         params = Params.model_validate(tree)
     except ValidationError as exc:
         raise AefxError(describe_errors(exc, origin)) from None
+    if problem := params.paths.outside_project():
+        raise AefxError(f"{origin}: {problem}")
     _warn_of_built_in_defaults(path, params)
     return params
 

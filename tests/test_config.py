@@ -127,6 +127,20 @@ def test_override_is_typed_and_validated(tmp_path):
             "keep the raw data in a folder of its own\n",
         ),
         ("{}\n", ["paths.encoded=data"], "paths.encoded (data) and paths.raw_dir (data/raw)"),
+        # An output outside the project was written as given: a run as root replaced
+        # /etc/passwd with its training rows; a --set run wrote there, not in its workspace.
+        (
+            "paths: {train: /etc/passwd}\n",
+            [],
+            "paths.train (/etc/passwd) lies outside the project, and a run writes its outputs "
+            "inside it, where DVC versions them (a --set run, inside its workspace): give a path "
+            "relative to the project, such as data/processed/train.parquet\n",
+        ),
+        (
+            "{}\n",
+            ["paths.encoded=data/../../encoded"],
+            "paths.encoded (../encoded) lies outside the project",
+        ),
         # A grid value its setting cannot take failed its own fits alone, passed over as NaN.
         (
             "{}\n",
