@@ -604,6 +604,47 @@ def _overlap(one: Path, other: Path) -> bool:
     return one.is_relative_to(other) or other.is_relative_to(one)
 
 
+# What a run writes into each file output, by the suffix that says so.
+_SUFFIX_FORMATS = {
+    ".parquet": "a Parquet table",
+    ".json": "JSON",
+    ".keras": "a Keras model (Keras saves and loads .keras files only)",
+    ".png": "a PNG image",
+    ".csv": "a CSV table",
+    ".md": "Markdown",
+}
+_OUTPUT_SUFFIXES = {
+    **dict.fromkeys(("train", "test", "train_scaled", "test_scaled"), ".parquet"),
+    **dict.fromkeys(
+        (
+            "data_schema",
+            "scaler",
+            "train_metrics",
+            "autoencoder_metrics",
+            "encoder_meta",
+            "comparison",
+            "differences",
+            "scores",
+            "run_record",
+        ),
+        ".json",
+    ),
+    **dict.fromkeys(("encoder", "autoencoder"), ".keras"),
+    **dict.fromkeys(
+        (
+            "learning_curve_plot",
+            "reconstruction_plot",
+            "codes_plot",
+            "comparison_plot",
+            "confusion_plot",
+        ),
+        ".png",
+    ),
+    "comparison_rows": ".csv",
+    "comparison_table": ".md",
+}
+
+
 class PathsConfig(_Frozen):
     """Every file the pipeline reads or writes, relative to the project root."""
 
@@ -667,6 +708,27 @@ class PathsConfig(_Frozen):
     def absolute_outputs(self) -> dict[str, Path]:
         """:meth:`outputs` as absolute paths, to compare with paths written either way."""
         return {name: Path(os.path.abspath(path)) for name, path in self.outputs().items()}
+
+    @model_validator(mode="after")
+    def _named_for_their_contents(self) -> PathsConfig:
+        """Each file output named for what is written into it, and the shipped model's three
+        files in one folder: its metadata names the two models by file name, beside it (as
+        `aefx encode -m FOLDER` and the MLflow model find them). ``paths.encoder:
+        models/enc.h5`` trained every autoencoder and classifier, then ended the run at
+        logging (only .keras files are loaded)."""
+        for name, suffix in _OUTPUT_SUFFIXES.items():
+            path = getattr(self, name)
+            if path.suffix != suffix:
+                raise ValueError(
+                    f"paths.{name} ({path}) holds {_SUFFIX_FORMATS[suffix]}: name it {suffix}"
+                )
+        if len({self.encoder.parent, self.autoencoder.parent, self.encoder_meta.parent}) > 1:
+            raise ValueError(
+                f"paths.encoder ({self.encoder}), paths.autoencoder ({self.autoencoder}) and "
+                f"paths.encoder_meta ({self.encoder_meta}) are one model, whose metadata names "
+                "the other two beside it: put them in one folder"
+            )
+        return self
 
     @model_validator(mode="after")
     def _outputs_apart(self) -> PathsConfig:

@@ -130,16 +130,33 @@ def test_override_is_typed_and_validated(tmp_path):
         # An output outside the project was written as given: a run as root replaced
         # /etc/passwd with its training rows; a --set run wrote there, not in its workspace.
         (
-            "paths: {train: /etc/passwd}\n",
+            "paths: {train: /etc/train.parquet}\n",
             [],
-            "paths.train (/etc/passwd) lies outside the project, and a run writes its outputs "
-            "inside it, where DVC versions them (a --set run, inside its workspace): give a path "
-            "relative to the project, such as data/processed/train.parquet\n",
+            "paths.train (/etc/train.parquet) lies outside the project, and a run writes its "
+            "outputs inside it, where DVC versions them (a --set run, inside its workspace): give "
+            "a path relative to the project, such as data/processed/train.parquet\n",
         ),
         (
             "{}\n",
             ["paths.encoded=data/../../encoded"],
             "paths.encoded (../encoded) lies outside the project",
+        ),
+        # An encoder not named .keras trained everything, then ended the run at logging.
+        (
+            "{}\n",
+            ["paths.encoder=models/encoder.h5"],
+            "paths.encoder (models/encoder.h5) holds a Keras model (Keras saves and loads .keras "
+            "files only): name it .keras\n",
+        ),
+        ("{}\n", ["paths.codes_plot=plots/codes.pdf"], "holds a PNG image: name it .png\n"),
+        ("{}\n", ["paths.test=data/processed/test.csv"], "holds a Parquet table: name it"),
+        # The metadata names the models beside it: `aefx encode` would not find them.
+        (
+            "{}\n",
+            ["paths.encoder_meta=meta/encoder.json"],
+            "paths.encoder (models/encoder.keras), paths.autoencoder (models/autoencoder.keras) "
+            "and paths.encoder_meta (meta/encoder.json) are one model, whose metadata names the "
+            "other two beside it: put them in one folder\n",
         ),
         # A grid value its setting cannot take failed its own fits alone, passed over as NaN.
         (
