@@ -66,7 +66,59 @@ def plan_run(
     placed = in_workspace(params, workspace)
     if workspace is not None:
         check_workspace(placed)
+    else:
+        check_project_outputs(placed, str(params_file))
     return RunPlan(placed, workspace, project_params and workspace is None)
+
+
+def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -> None:
+    """No output of a run in the project itself where the project keeps something else: a
+    file Git tracks (the code, params.yaml, the README), or Git's, DVC's, the MLflow store's or
+    the workspaces' folder. A run replaces its outputs whole: ``paths.encoded: tasks`` deleted
+    the pipeline's code, ``paths.learning_curves: mlruns`` every run's MLflow record."""
+    from aefx.config import _overlap
+    from aefx.tracking import STORE_DIR
+
+    here = Path(os.path.abspath(root))
+    shown = params.paths.outputs()
+    outputs = params.paths.absolute_outputs()
+    kept = {
+        ".git": "Git's repository",
+        ".dvc": "DVC's folder",
+        STORE_DIR: "the MLflow store",
+        str(WORKSPACES): "the other runs' outputs",
+    }
+    for name, at in outputs.items():
+        for folder, what in kept.items():
+            if _overlap(at, here / folder):
+                raise AefxError(
+                    f"{origin}: paths.{name} ({shown[name]}) overlaps {folder}/, {what}, "
+                    "which a run would write over: give it a path of its own"
+                )
+    tracked = _git_tracked(here)
+    for name, at in outputs.items():
+        hit = next((t for t in tracked if t == at or t.is_relative_to(at)), None)
+        if hit is not None:
+            raise AefxError(
+                f"{origin}: paths.{name} ({shown[name]}) would replace "
+                f"{hit.relative_to(here)}, which Git tracks: give it a path of its own (outputs "
+                "are versioned by DVC, not Git)"
+            )
+
+
+def _git_tracked(root: Path) -> list[Path]:
+    """The files Git tracks under ``root``, absolute; none outside a Git work tree."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=root, capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return [root / os.fsdecode(name) for name in done.stdout.split(b"\0") if name]
 
 
 def check_workspace(params: Params) -> None:

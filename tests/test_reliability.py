@@ -21,6 +21,8 @@ from tests.conftest import (
     TINY_PARAMS,
     dvc,
     mlflow_runs,
+    run_command,
+    sh,
     signal_when,
     start_command,
     subprocess_env,
@@ -242,6 +244,44 @@ def test_a_run_refuses_a_folder_whose_outputs_it_would_replace(tmp_path, monkeyp
 
     (theirs / LOCK_NAME).touch()  # what a run leaves in a folder it wrote
     assert plan_run(params_file, workspace=Path("theirs")).workspace == Path("theirs")
+
+
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        ({"encoded": "tasks"}, "paths.encoded (tasks) would replace tasks/ingest.py, which Git "),
+        ({"comparison_table": "README.md"}, "paths.comparison_table (README.md) would replace "),
+        ({"learning_curves": "mlruns/curves"}, "paths.learning_curves (mlruns/curves) overlaps "),
+        ({"encoders": ".git/objects"}, "paths.encoders (.git/objects) overlaps .git/, Git's "),
+        ({"autoencoders": "workspaces"}, "paths.autoencoders (workspaces) overlaps workspaces/"),
+    ],
+)
+def test_a_project_run_writes_no_output_over_what_the_project_keeps(
+    tmp_path, monkeypatch, paths, problem
+):
+    """A run replaces its outputs whole, and in the project itself nothing checked what was
+    there: `paths.encoded: tasks` deleted the pipeline's code, an output in mlruns/ the MLflow
+    store's records. The same params in a workspace of their own write there, apart."""
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, {**TINY_PARAMS, "paths": paths})
+    params_file = Path("params.yaml")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "ingest.py").write_text("code")
+    (tmp_path / "README.md").write_text("words")
+    sh("git", "init", "-q", cwd=tmp_path)
+    sh("git", "add", "tasks", "README.md", cwd=tmp_path)
+    with pytest.raises(AefxError) as caught:
+        plan_run(params_file)
+    assert str(caught.value).startswith(f"params.yaml: {problem}")
+    assert "\n" not in str(caught.value)
+    assert plan_run(params_file, workspace=Path("try")).workspace == Path("try")
+
+    # What `dvc repro` calls checks it too, before it writes anything.
+    done = run_command(*AEFX, "stage", "ingest", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr == f"aefx: error: {caught.value}\n"
+    assert not (tmp_path / "data" / "processed").exists()
+    assert (tmp_path / "tasks" / "ingest.py").read_text() == "code"
+    assert (tmp_path / "README.md").read_text() == "words"
 
 
 def test_a_workspace_among_the_data_is_one_line(tmp_path, monkeypatch):

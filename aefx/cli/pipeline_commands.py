@@ -231,9 +231,10 @@ def run_stage(
 
     if name not in STAGE_NAMES:
         raise AefxError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
-    from aefx.workspace import workspace_lock
+    from aefx.workspace import check_project_outputs, workspace_lock
 
     params = load_params(params_file)
+    check_project_outputs(params, str(params_file))
     if name == "log_run":
         from aefx.servers import require_tracking_store
         from aefx.tracking import tracking_uri
