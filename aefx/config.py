@@ -148,6 +148,17 @@ class DataConfig(_Frozen):
                 "data.test_path is for data.source file (a table whose test rows come in a "
                 f"file of their own); data.source {self.source!r} has none"
             )
+        if (
+            self.test_path is not None
+            and self.path is not None
+            and _overlap(self.test_path.resolve(), self.path.resolve())
+        ):
+            # The test rows were the training rows, and every score a score on training rows.
+            raise ValueError(
+                f"data.test_path ({self.test_path}) and data.path ({self.path}) overlap, so "
+                "the test rows would be training rows: give the test rows a file of their own, "
+                "or leave data.test_path out and data.test_size splits data.path"
+            )
         if self.labels_path is not None and self.source != "images":
             raise ValueError(
                 "data.labels_path is for data.source images (the labels of a .npy or of a folder "

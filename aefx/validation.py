@@ -335,9 +335,11 @@ def table_warnings(
     impute: str | None = None,
     min_category_rows: int = 1,
     missing_category: bool = False,
+    test_from: int | None = None,
 ) -> list[str]:
     """Legal but suspicious: constant columns (scaling keeps them finite; they carry nothing),
-    duplicated rows (they count twice, and may sit on both sides of the split), one class
+    duplicated rows (they count twice, and may sit on both sides of the split; for a file's own
+    split, whose test rows start at row ``test_from``, test rows that are training rows), one class
     holding most rows (accuracy then says little; macro F1 weighs each class alike), a class
     written two ways ('yes', 'Yes'), a column numbering the rows (an id: it learns the file's
     order, not the data), a column of categories with so many that most have few rows (counting
@@ -400,11 +402,21 @@ def table_warnings(
                 f"{origin}: column {column!r} has {n} categories in {len(frame)} rows, each made "
                 f"a column of its own (is it an id or free text?){hint}"
             )
-    n_dup = int(frame.duplicated().sum())
-    if n_dup:
-        warnings.append(
-            f"{origin}: {n_dup} duplicated row(s); they may land in both train and test"
-        )
+    if test_from is None:
+        n_dup = int(frame.duplicated().sum())
+        if n_dup:
+            warnings.append(
+                f"{origin}: {n_dup} duplicated row(s); they may land in both train and test"
+            )
+    else:  # the file's own split: which test rows are training rows is known
+        seen = pd.util.hash_pandas_object(frame.iloc[:test_from], index=False)
+        tests = pd.util.hash_pandas_object(frame.iloc[test_from:], index=False)
+        if shared := int(tests.isin(seen).sum()):
+            warnings.append(
+                f"{origin}: {shared} of the {len(tests)} test rows (data.test_path) are training "
+                "rows too, the same in every column: they score the classifiers on rows they "
+                "trained on"
+            )
     return warnings
 
 

@@ -374,8 +374,10 @@ def load_splits(cfg: DataConfig) -> Splits:
             presplit = (frame, image_frame(images.test_images, images.test_labels, cfg.label))
     else:
         frame, origin = load_source(cfg)
+        test_from = None
         if cfg.test_path is not None:  # a table that comes split
             presplit = (frame, load_test_file(cfg, frame))
+            test_from = len(frame)
             frame = pd.concat(presplit)  # its warnings (duplicated rows) are of both files
         warnings = (
             *table_warnings(
@@ -386,6 +388,7 @@ def load_splits(cfg: DataConfig) -> Splits:
                 cfg.impute,
                 cfg.min_category_rows,
                 cfg.missing_category,
+                test_from,
             ),
             *partition_features(cfg),
         )

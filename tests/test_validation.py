@@ -1276,6 +1276,37 @@ def test_a_table_that_comes_split_keeps_its_own_test_rows(tmp_path):
         assert not (tmp_path / "bad").exists()
 
 
+def test_test_rows_that_are_training_rows_are_counted_or_refused(tmp_path, monkeypatch):
+    """data.test_path naming data.path (or a folder holding it) scored every classifier on the
+    rows it trained on; a test file that repeats training rows said only that duplicated rows
+    "may land in both train and test", where which of them do is known."""
+    from tasks.ingest import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "label": [0, 1] * 20})
+    rows.to_csv("train.csv", index=False)
+    for test_path in ("train.csv", "./train.csv", "."):
+        with pytest.raises(ValueError, match=r"overlap, so the test rows would be training rows"):
+            DataConfig(source="file", path="train.csv", test_path=test_path)
+
+    own = {"source": "file", "path": Path("train.csv"), "test_path": Path("test.csv")}
+    fresh = pd.DataFrame({"a": rng.normal(size=6), "b": rng.normal(size=6), "label": [0, 1] * 3})
+    for test, shared in ((rows, 40), (pd.concat([fresh, rows.iloc[[3, 8]]]), 2), (fresh, 0)):
+        test.to_csv("test.csv", index=False)
+        warnings = load_splits(DataConfig(**own)).warnings
+        said = [w for w in warnings if "test rows" in w or "duplicated" in w]
+        assert said == (
+            [
+                f"train.csv: {shared} of the {len(test)} test rows (data.test_path) are training "
+                "rows too, the same in every column: they score the classifiers on rows they "
+                "trained on"
+            ]
+            if shared
+            else []
+        )
+
+
 def test_a_test_file_column_with_no_values_is_filled_from_the_training_rows(tmp_path):
     """Under data.impute a test file's column may be all missing: the training rows give the
     value it is filled with. It was refused ("column 'b' has no values"), as a training column
