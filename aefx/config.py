@@ -494,7 +494,9 @@ class EvaluationConfig(_Frozen):
 
 
 class TrackingConfig(_Frozen):
-    experiment: str = "aefx"
+    # MLflow's rule (1 to 500 characters); an empty name ended the flow in an AttributeError
+    # traceback as the run started.
+    experiment: str = Field("aefx", min_length=1, max_length=500)
     # None: a SQLite store under mlruns/ in the project; MLFLOW_TRACKING_URI wins over both.
     uri: str | None = None
     # Every run registers its encoder (with the scaler) as a version of this model; null: off.

@@ -190,6 +190,13 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.test_path (models/encoders/test.csv) and paths.encoders (models/encoders) "
             "overlap",
         ),
+        # Names MLflow refuses: the flow ended in an AttributeError traceback as the run started.
+        (
+            "tracking: {experiment: ''}\n",
+            [],
+            "tracking.experiment: String should have at least 1 character\n",
+        ),
+        ("{}\n", [f"tracking.experiment={'x' * 501}"], "String should have at most 500 characters"),
         # Names MLflow refused when the run registered its encoder, after all the training.
         (
             "{}\n",
