@@ -17,12 +17,13 @@ def recent_runs(uri: str, experiment: str, limit: int) -> list[Any]:
     from mlflow.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 
     from aefx.errors import AefxError
-    from aefx.tracking import all_pages, client
+    from aefx.tracking import all_pages, client, require_active
 
     mlflow_client = client(uri)
     found = mlflow_client.get_experiment_by_name(experiment)
     if found is None:
         raise AefxError(f"no MLflow experiment {experiment!r} in {uri}: run `aefx run` first")
+    require_active(found, uri)
     return all_pages(
         mlflow_client.search_runs,
         [found.experiment_id],

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from aefx.errors import AefxError
 from aefx.provenance import provenance_tags
 
 STORE_DIR = "mlruns"
@@ -90,6 +91,7 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
 
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
+        require_active(found, mlflow_client.tracking_uri)
         return found.experiment_id
     local = mlflow_client.tracking_uri.startswith(("sqlite:", "file:", "/"))
     try:
@@ -98,6 +100,18 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
         )
     except MlflowException:  # another process created it first
         return mlflow_client.get_experiment_by_name(name).experiment_id
+
+
+def require_active(experiment: Any, uri: str) -> None:
+    """An experiment deleted (in the MLflow UI, say) takes no new run, and its runs are not
+    searched: the run ended in MLflow's traceback as it started, and `aefx compare-runs` found
+    no runs in it."""
+    if experiment.lifecycle_stage == "deleted":
+        raise AefxError(
+            f"MLflow experiment {experiment.name!r} in {uri} is deleted: restore it "
+            f"(MLFLOW_TRACKING_URI={uri} mlflow experiments restore -x "
+            f"{experiment.experiment_id}), or set tracking.experiment to another name"
+        )
 
 
 def git_tags(root: Path) -> dict[str, str]:

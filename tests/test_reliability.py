@@ -403,6 +403,33 @@ def test_a_dead_run_is_closed_however_many_live_runs_are_newer(tmp_path):
     assert mlflow_client.get_run(later).info.status == "RUNNING"
 
 
+def test_a_deleted_experiment_is_named_with_how_to_restore_it(tmp_path):
+    """An experiment deleted in the MLflow UI takes no new run: `aefx run` ended in MLflow's
+    traceback as it started, and `aefx compare-runs` said there were no runs in it."""
+    from mlflow.entities import ViewType
+
+    from aefx.runs import recent_runs
+    from aefx.tracking import client, experiment_id, start_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_client = client(uri)
+    exp = experiment_id(mlflow_client, "aefx")
+    first = start_run(uri, "aefx", {"aefx.kind": "pipeline"})
+    mlflow_client.delete_experiment(exp)
+    for attempt in (lambda: start_run(uri, "aefx", {}), lambda: recent_runs(uri, "aefx", 5)):
+        with pytest.raises(AefxError) as caught:
+            attempt()
+        assert str(caught.value) == (
+            f"MLflow experiment 'aefx' in {uri} is deleted: restore it (MLFLOW_TRACKING_URI="
+            f"{uri} mlflow experiments restore -x {exp}), or set tracking.experiment to another "
+            "name"
+        )
+    assert len(mlflow_client.search_runs([exp], run_view_type=ViewType.ALL)) == 1  # none started
+
+    mlflow_client.restore_experiment(exp)  # what the command it names does
+    assert [r.info.run_id for r in recent_runs(uri, "aefx", 5)] == [first]
+
+
 def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     """What keeps Ctrl-C from unwinding pandas' threaded CSV read (a segmentation fault)."""
     from aefx.io import signals_held
