@@ -92,6 +92,7 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
         require_active(found, mlflow_client.tracking_uri)
+        _require_artifacts_here(found, mlflow_client.tracking_uri, root)
         return found.experiment_id
     local = mlflow_client.tracking_uri.startswith(("sqlite:", "file:", "/"))
     try:
@@ -111,6 +112,27 @@ def require_active(experiment: Any, uri: str) -> None:
             f"MLflow experiment {experiment.name!r} in {uri} is deleted: restore it "
             f"(MLFLOW_TRACKING_URI={uri} mlflow experiments restore -x "
             f"{experiment.experiment_id}), or set tracking.experiment to another name"
+        )
+
+
+def _require_artifacts_here(experiment: Any, uri: str, root: Path | None) -> None:
+    """In the project's own store, an experiment whose artifacts are kept outside the project:
+    the store came with the project from another folder (copied, moved), and MLflow writes
+    each new run's artifacts where the experiment says, absolute: into the other project's
+    mlruns/, or into a folder it makes again at the old path."""
+    from urllib.parse import unquote, urlsplit
+
+    store = project_root(root) / STORE_DIR
+    if uri != f"sqlite:///{store / 'mlflow.db'}":
+        return  # a store chosen in tracking.uri (shared, a server) keeps them where it keeps them
+    location = experiment.artifact_location
+    kept = Path(unquote(urlsplit(location).path) if location.startswith("file:") else location)
+    if kept.is_absolute() and not kept.is_relative_to(store):
+        raise AefxError(
+            f"MLflow experiment {experiment.name!r} keeps its artifacts in {kept}, outside this "
+            f"project's store {store}: the store came from another folder (copied or moved), "
+            "and new runs' artifacts would go there; set tracking.experiment to a new name, "
+            f"whose artifacts are kept here, or move {store} aside for a fresh store"
         )
 
 

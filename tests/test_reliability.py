@@ -430,6 +430,36 @@ def test_a_deleted_experiment_is_named_with_how_to_restore_it(tmp_path):
     assert [r.info.run_id for r in recent_runs(uri, "aefx", 5)] == [first]
 
 
+def test_a_store_copied_from_another_project_keeps_no_new_artifacts_there(tmp_path, monkeypatch):
+    """MLflow keeps an experiment's artifact folder as an absolute path: in a copy of a project
+    (or one moved), new runs were recorded in the copy's store and their artifacts written into
+    the first project's mlruns/ (or a folder made again at the old path)."""
+    import shutil
+
+    from aefx.tracking import STORE_DIR, client, experiment_id, start_run, tracking_uri
+
+    first, copy = tmp_path / "first", tmp_path / "copy"
+    (first / STORE_DIR).mkdir(parents=True)
+    monkeypatch.chdir(first)
+    start_run(tracking_uri(), "aefx", {})
+    shutil.copytree(first, copy)
+    monkeypatch.chdir(copy)
+    uri = tracking_uri()
+    with pytest.raises(AefxError) as caught:
+        start_run(uri, "aefx", {})
+    assert str(caught.value).startswith(
+        f"MLflow experiment 'aefx' keeps its artifacts in {first / STORE_DIR / 'artifacts'}, "
+        f"outside this project's store {copy / STORE_DIR}: the store came from another folder"
+    )
+    run_id = start_run(uri, "aefx-copy", {})  # what the message suggests
+    mlflow_client = client(uri)
+    kept = mlflow_client.get_run(run_id).info.artifact_uri
+    assert kept.startswith((copy / STORE_DIR).as_uri())
+    # A store named in tracking.uri is the user's choice of place (shared, say): not refused.
+    shared = f"sqlite:///{first / STORE_DIR / 'mlflow.db'}"
+    assert experiment_id(client(shared), "aefx") == "1"
+
+
 def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     """What keeps Ctrl-C from unwinding pandas' threaded CSV read (a segmentation fault)."""
     from aefx.io import signals_held
