@@ -129,7 +129,7 @@ def print_summary(params: Any, result: Any) -> None:
     else:
         console.print(
             "Not recorded in dvc.lock (params differ from params.yaml, so the outputs went to a "
-            "workspace of their own; or no DVC repository here)."
+            "workspace of their own; or no DVC repository, or no Git one, here)."
         )
 
 

@@ -15,7 +15,7 @@ from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_line
 from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
 from flows.server import temporary_prefect_server
@@ -184,12 +184,24 @@ def record_in_dvc(root: Path) -> bool:
     if not (root / "dvc.yaml").is_file() or not (root / ".dvc").is_dir():
         return False
     from dvc.repo import Repo
+    from dvc.scm import SCMError
 
     dvc_logger = logging.getLogger("dvc")
     level = dvc_logger.level
     dvc_logger.setLevel(logging.WARNING)  # its "Updating lock file" lines would print twice
     try:
-        with Repo(str(root)) as repo, repo.scm_context:
+        try:
+            opened = Repo(str(root))
+        except SCMError as exc:
+            # A project from an archive (no .git): DVC works inside a Git repository. This
+            # failed the flow in a traceback after every output had been written and logged.
+            log.warning(
+                "outputs not recorded in dvc.lock: %s (DVC needs one: `git init`, or clone the "
+                "project)",
+                first_line(exc),
+            )
+            return False
+        with opened as repo, repo.scm_context:
             for committed in repo.commit(None, force=True):
                 for out in committed.outs:
                     if out.use_cache:

@@ -195,3 +195,14 @@ def test_the_warning_of_a_data_file_outside_raw_dir_is_for_dvc_projects_alone(tm
     shutil.copy(Path(__file__).parents[1] / "dvc.yaml", project / "dvc.yaml")
     done = run_command(sys.executable, "-m", "aefx", "stage", "ingest", cwd=project)
     assert done.returncode == 0 and warning in done.stderr, done.stderr
+
+
+def test_a_project_without_git_runs_without_recording_in_dvc_lock(repo: Path):
+    """A project from an archive has .dvc/ and dvc.yaml but no .git, and DVC works inside a Git
+    repository: `aefx run` wrote and logged every output, then failed in DVC's SCMError
+    traceback recording them. It says why it cannot record, and the run stands."""
+    from flows.pipeline import record_in_dvc
+
+    shutil.rmtree(repo / ".git")
+    assert record_in_dvc(repo) is False
+    assert not (repo / "dvc.lock").exists()
