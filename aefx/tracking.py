@@ -49,6 +49,7 @@ def client(uri: str) -> Any:
 
     A SQLite store is created (or migrated) under a file lock: MLflow builds its tables on first
     use, and two processes doing that at once fail with "table ... already exists"."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     if not uri.startswith("sqlite:///") or uri in _READY:
@@ -61,10 +62,29 @@ def client(uri: str) -> Any:
             mlflow_client = MlflowClient(tracking_uri=uri)
             mlflow_client.search_experiments(max_results=1)  # tracking tables
             mlflow_client.search_registered_models(max_results=1)  # registry tables
+        except MlflowException as exc:
+            raise _other_schema(exc, database, uri) or exc from None
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _READY.add(uri)
     return mlflow_client
+
+
+def _other_schema(exc: Exception, database: Path, uri: str) -> AefxError | None:
+    """One line for a store whose tables another MLflow made (aefx upgraded, or the store
+    used by another install); it was MLflow's traceback as the run started."""
+    import re
+
+    import mlflow
+
+    found = re.search(r"found version (\w+), but expected (\w+)", str(exc))
+    if found is None:
+        return None
+    return AefxError(
+        f"{database}: its tables are MLflow schema {found[1]}, and MLflow {mlflow.__version__} "
+        f"uses {found[2]}: a store from an older MLflow is migrated by `mlflow db upgrade "
+        f"{uri}` (back it up first); one from a newer MLflow needs that MLflow"
+    )
 
 
 @contextlib.contextmanager

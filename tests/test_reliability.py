@@ -460,6 +460,33 @@ def test_a_store_copied_from_another_project_keeps_no_new_artifacts_there(tmp_pa
     assert experiment_id(client(shared), "aefx") == "1"
 
 
+def test_a_store_of_another_mlflow_schema_is_one_line(tmp_path):
+    """A store whose tables another MLflow made (after an upgrade of aefx, say) ended the run
+    in MLflow's traceback as it started; it is one line naming the store and the way on."""
+    import sqlite3
+
+    import mlflow
+
+    from aefx.tracking import client
+
+    database = tmp_path / "mlruns" / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    client(uri).create_experiment("aefx")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (expected,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        db.execute("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'")
+        db.commit()
+    write_params(tmp_path, TINY_PARAMS)
+    done = run_command(*AEFX, "compare-runs", cwd=tmp_path)  # a new process: MLflow checks
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: {database}: its tables are MLflow schema a1b2c3d4e5f6, and MLflow "
+        f"{mlflow.__version__} uses {expected}: a store from an older MLflow is migrated by "
+        f"`mlflow db upgrade {uri}` (back it up first); one from a newer MLflow needs that "
+        "MLflow\n"
+    )
+
+
 def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     """What keeps Ctrl-C from unwinding pandas' threaded CSV read (a segmentation fault)."""
     from aefx.io import signals_held
