@@ -1253,7 +1253,11 @@ def test_without_a_model_the_projects_own_encoder_is_used(project):
     reconstruct use it when -m is not given, and say how to get one when there is none."""
     pd.DataFrame({"f0": [0.1, 0.2]}).to_csv(project / "new.csv", index=False)
     other = yaml.safe_load((project / "params.yaml").read_text())
-    other["paths"]["encoder_meta"] = "shipped/encoder.json"
+    other["paths"].update(  # the shipped model's three files, in a folder of their own
+        encoder="shipped/encoder.keras",
+        autoencoder="shipped/autoencoder.keras",
+        encoder_meta="shipped/encoder.json",
+    )
     (project / "other.yaml").write_text(yaml.safe_dump(other))
     expected = {"params.yaml": "models/encoder.json", "other.yaml": "shipped/encoder.json"}
     for params_file, meta in expected.items():
