@@ -151,7 +151,7 @@ class DataConfig(_Frozen):
         if (
             self.test_path is not None
             and self.path is not None
-            and _overlap(self.test_path.resolve(), self.path.resolve())
+            and overlap(self.test_path.resolve(), self.path.resolve())
         ):
             # The test rows were the training rows, and every score a score on training rows.
             raise ValueError(
@@ -612,7 +612,7 @@ class SweepConfig(_Frozen):
         ]
 
 
-def _overlap(one: Path, other: Path) -> bool:
+def overlap(one: Path, other: Path) -> bool:
     """Whether two absolute paths are one, or one lies inside the other."""
     return one.is_relative_to(other) or other.is_relative_to(one)
 
@@ -709,7 +709,7 @@ class PathsConfig(_Frozen):
         there rather than in its workspace. Checked where params are read, not here: a run
         makes its own paths absolute (a workspace, a Dask worker's copy)."""
         for name, path in self.outputs().items():
-            if path.is_absolute() or path.parts[0] == os.pardir:
+            if path.is_absolute() or path.parts[:1] == (os.pardir,):
                 default = type(self).model_fields[name].default
                 return (
                     f"paths.{name} ({path}) lies outside the project, and a run writes its "
@@ -754,7 +754,7 @@ class PathsConfig(_Frozen):
         outputs, absolute = self.outputs(), self.absolute_outputs()
         raw = Path(os.path.abspath(self.raw_dir))
         for name, at in absolute.items():
-            if _overlap(at, raw):
+            if overlap(at, raw):
                 raise ValueError(
                     f"paths.{name} ({outputs[name]}) and paths.raw_dir ({self.raw_dir}), the "
                     "folder of the raw data, overlap; DVC cannot have a stage write where the "
@@ -767,7 +767,7 @@ class PathsConfig(_Frozen):
                     f"paths.{first} and paths.{second} are both {outputs[first]}; give each "
                     "its own path"
                 )
-            if _overlap(one, other):
+            if overlap(one, other):
                 inner, outer = (first, second) if one.is_relative_to(other) else (second, first)
                 raise ValueError(
                     f"paths.{inner} ({outputs[inner]}) lies inside paths.{outer} "
@@ -845,7 +845,7 @@ def data_among_outputs(data: DataConfig, paths: PathsConfig) -> str | None:
             continue
         read = Path(os.path.abspath(value))
         for name, at in absolute.items():
-            if _overlap(read, at):
+            if overlap(read, at):
                 output = outputs[name]
                 return (
                     f"data.{key} ({value}) and paths.{name} ({output}) overlap: a run would "

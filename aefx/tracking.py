@@ -36,8 +36,12 @@ def tracking_uri(configured: str | None = None, root: Path | None = None) -> str
         return env
     if configured:
         return configured
-    store = project_root(root) / STORE_DIR
-    return f"sqlite:///{store / 'mlflow.db'}"
+    return _own_store_uri(root)
+
+
+def _own_store_uri(root: Path | None = None) -> str:
+    """The project's own store: SQLite under mlruns/."""
+    return f"sqlite:///{project_root(root) / STORE_DIR / 'mlflow.db'}"
 
 
 def artifact_root(root: Path | None = None) -> str:
@@ -142,9 +146,9 @@ def _require_artifacts_here(experiment: Any, uri: str, root: Path | None) -> Non
     mlruns/, or into a folder it makes again at the old path."""
     from urllib.parse import unquote, urlsplit
 
-    store = project_root(root) / STORE_DIR
-    if uri != f"sqlite:///{store / 'mlflow.db'}":
+    if uri != _own_store_uri(root):
         return  # a store chosen in tracking.uri (shared, a server) keeps them where it keeps them
+    store = project_root(root) / STORE_DIR
     location = experiment.artifact_location
     kept = Path(unquote(urlsplit(location).path) if location.startswith("file:") else location)
     if kept.is_absolute() and not kept.is_relative_to(store):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from aefx.config import Params, PathsConfig, data_among_outputs, load_params
+from aefx.config import Params, PathsConfig, data_among_outputs, load_params, overlap
 from aefx.errors import AefxError
 from aefx.io import cannot_write
 
@@ -76,7 +76,6 @@ def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -
     file Git tracks (the code, params.yaml, the README), or Git's, DVC's, the MLflow store's or
     the workspaces' folder. A run replaces its outputs whole: ``paths.encoded: tasks`` deleted
     the pipeline's code, ``paths.learning_curves: mlruns`` every run's MLflow record."""
-    from aefx.config import _overlap
     from aefx.tracking import STORE_DIR
 
     here = Path(os.path.abspath(root))
@@ -90,7 +89,7 @@ def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -
     }
     for name, at in outputs.items():
         for folder, what in kept.items():
-            if _overlap(at, here / folder):
+            if overlap(at, here / folder):
                 raise AefxError(
                     f"{origin}: paths.{name} ({shown[name]}) overlaps {folder}/, {what}, "
                     "which a run would write over: give it a path of its own"

@@ -186,21 +186,21 @@ def record_in_dvc(root: Path) -> bool:
     from dvc.repo import Repo
     from dvc.scm import SCMError
 
+    try:
+        opened = Repo(str(root))
+    except SCMError as exc:
+        # A project from an archive (no .git): DVC works inside a Git repository. This failed
+        # the flow in a traceback after every output had been written and logged.
+        log.warning(
+            "outputs not recorded in dvc.lock: %s (DVC needs one: `git init`, or clone the "
+            "project)",
+            first_line(exc),
+        )
+        return False
     dvc_logger = logging.getLogger("dvc")
     level = dvc_logger.level
     dvc_logger.setLevel(logging.WARNING)  # its "Updating lock file" lines would print twice
     try:
-        try:
-            opened = Repo(str(root))
-        except SCMError as exc:
-            # A project from an archive (no .git): DVC works inside a Git repository. This
-            # failed the flow in a traceback after every output had been written and logged.
-            log.warning(
-                "outputs not recorded in dvc.lock: %s (DVC needs one: `git init`, or clone the "
-                "project)",
-                first_line(exc),
-            )
-            return False
         with opened as repo, repo.scm_context:
             for committed in repo.commit(None, force=True):
                 for out in committed.outs:
