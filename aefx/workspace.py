@@ -73,9 +73,10 @@ def plan_run(
 
 def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -> None:
     """No output of a run in the project itself where the project keeps something else: a
-    file Git tracks (the code, params.yaml, the README), or Git's, DVC's, the MLflow store's or
-    the workspaces' folder. A run replaces its outputs whole: ``paths.encoded: tasks`` deleted
-    the pipeline's code, ``paths.learning_curves: mlruns`` every run's MLflow record."""
+    file Git tracks that no run wrote (the code, params.yaml, the README; metrics and reports
+    that dvc.lock lists are committed to Git on purpose), or Git's, DVC's, the MLflow store's
+    or the workspaces' folder. A run replaces its outputs whole: ``paths.encoded: tasks``
+    deleted the pipeline's code, ``paths.learning_curves: mlruns`` every run's MLflow record."""
     from aefx.tracking import STORE_DIR
 
     here = Path(os.path.abspath(root))
@@ -94,15 +95,34 @@ def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -
                     f"{origin}: paths.{name} ({shown[name]}) overlaps {folder}/, {what}, "
                     "which a run would write over: give it a path of its own"
                 )
-    tracked = _git_tracked(here)
+    written = _locked_outputs(here)
+    tracked = [t for t in _git_tracked(here) if not any(t.is_relative_to(w) for w in written)]
     for name, at in outputs.items():
-        hit = next((t for t in tracked if t == at or t.is_relative_to(at)), None)
+        hit = next((t for t in tracked if t.is_relative_to(at)), None)
         if hit is not None:
             raise AefxError(
                 f"{origin}: paths.{name} ({shown[name]}) would replace "
-                f"{hit.relative_to(here)}, which Git tracks: give it a path of its own (outputs "
-                "are versioned by DVC, not Git)"
+                f"{hit.relative_to(here)}, which Git tracks and no run wrote (dvc.lock does not "
+                "list it): give the output a path of its own"
             )
+
+
+def _locked_outputs(root: Path) -> list[Path]:
+    """The outputs dvc.lock lists (what runs of params.yaml wrote), absolute."""
+    import yaml
+
+    try:
+        tree = yaml.safe_load((root / "dvc.lock").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return []
+    stages = tree.get("stages") if isinstance(tree, dict) else None
+    return [
+        root / out["path"]
+        for stage in (stages.values() if isinstance(stages, dict) else ())
+        if isinstance(stage, dict)
+        for out in stage.get("outs") or ()
+        if isinstance(out, dict) and isinstance(out.get("path"), str)
+    ]
 
 
 def _git_tracked(root: Path) -> list[Path]:

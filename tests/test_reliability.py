@@ -284,6 +284,26 @@ def test_a_project_run_writes_no_output_over_what_the_project_keeps(
     assert (tmp_path / "README.md").read_text() == "words"
 
 
+def test_outputs_committed_to_git_as_dvc_lock_lists_them_are_a_runs_own(tmp_path, monkeypatch):
+    """Metrics, plots and reports are uncached DVC outputs, committed to Git with dvc.lock: a
+    run writes them again. A tracked file at an output that dvc.lock does not list is not."""
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, {**TINY_PARAMS, "paths": {"comparison_table": "NOTES.md"}})
+    (tmp_path / "NOTES.md").write_text("mine")
+    (tmp_path / "metrics" / "learning_curves").mkdir(parents=True)
+    (tmp_path / "metrics" / "learning_curves" / "seed-1.csv").write_text("epoch\n")
+    sh("git", "init", "-q", cwd=tmp_path)
+    sh("git", "add", "NOTES.md", "metrics", cwd=tmp_path)
+    with pytest.raises(AefxError, match=r"would replace metrics/learning_curves/seed-1.csv, wh"):
+        plan_run(Path("params.yaml"))  # no dvc.lock yet: no run wrote it
+    lock = {"stages": {"train_autoencoder": {"outs": [{"path": "metrics/learning_curves"}]}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    with pytest.raises(AefxError, match=r"would replace NOTES.md, which Git tracks and no run"):
+        plan_run(Path("params.yaml"))
+    write_params(tmp_path, TINY_PARAMS)
+    assert plan_run(Path("params.yaml")).record_dvc
+
+
 def test_a_workspace_among_the_data_is_one_line(tmp_path, monkeypatch):
     """A workspace inside paths.raw_dir failed in pydantic's traceback (its outputs overlapped
     the raw data's folder); one inside an image folder read as the data would have put its
