@@ -160,22 +160,30 @@ def _require_artifacts_here(experiment: Any, uri: str, root: Path | None) -> Non
         )
 
 
+def git_output(root: Path, *args: str) -> str | None:
+    """What ``git ARGS`` prints in ``root``; None where Git is missing or refuses (no work
+    tree there). Names that are not UTF-8 come through as os.fsdecode gives them."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def git_tags(root: Path) -> dict[str, str]:
     """The commit the code came from, and whether the work tree had uncommitted changes."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
+    commit = (git_output(root, "rev-parse", "HEAD") or "").strip()
+    if not commit:
         return {"git.commit": "none"}
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    dirty = bool((git_output(root, "status", "--porcelain", "--untracked-files=no") or "").strip())
     return {
         "git.commit": commit,
         "git.dirty": str(dirty).lower(),

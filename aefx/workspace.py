@@ -127,17 +127,10 @@ def _locked_outputs(root: Path) -> list[Path]:
 
 def _git_tracked(root: Path) -> list[Path]:
     """The files Git tracks under ``root``, absolute; none outside a Git work tree."""
-    import subprocess
+    from aefx.tracking import git_output
 
-    try:
-        done = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=root, capture_output=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if done.returncode != 0:
-        return []
-    return [root / os.fsdecode(name) for name in done.stdout.split(b"\0") if name]
+    listed = git_output(root, "ls-files", "-z") or ""
+    return [root / name for name in listed.split("\0") if name]
 
 
 def check_workspace(params: Params) -> None:
