@@ -881,7 +881,9 @@ def _binary(values: pd.Series, column: str, source: Path) -> np.ndarray:
 def promote(
     uri: str, name: str, metric: str, alias: str, lowest: bool = False
 ) -> tuple[str, float]:
-    """Point ``alias`` at the registered version whose run has the best ``metric``."""
+    """Point ``alias`` at the registered version whose run has the best ``metric``. A version
+    whose run was deleted (in the MLflow UI, or for good by ``mlflow gc``), or that was
+    registered without a run, is passed over."""
     from aefx.tracking import all_pages, client
 
     mlflow_client = client(uri)
@@ -891,8 +893,9 @@ def promote(
     if not versions:
         raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
     # Versions registered from one run (a model registered again) read its metrics once.
-    runs = {v.run_id for v in versions}
-    metrics = {run: mlflow_client.get_run(run).data.metrics.get(metric) for run in runs}
+    metrics = {
+        run: _live_run_metric(mlflow_client, run, metric) for run in {v.run_id for v in versions}
+    }
     scored = [
         (metrics[v.run_id], int(v.version)) for v in versions if metrics[v.run_id] is not None
     ]
@@ -907,3 +910,20 @@ def promote(
     value, best = (min if lowest else max)(scored)
     mlflow_client.set_registered_model_alias(name, alias, str(best))
     return str(best), float(value)
+
+
+def _live_run_metric(mlflow_client: Any, run_id: str | None, metric: str) -> float | None:
+    """``metric`` of a run that is still there, else None: a run deleted in the UI is kept
+    (lifecycle ``deleted``) until ``mlflow gc`` removes it, after which MLflow says not found."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    if not run_id:
+        return None
+    try:
+        run = mlflow_client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        return None
+    return None if run.info.lifecycle_stage == "deleted" else run.data.metrics.get(metric)

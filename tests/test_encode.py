@@ -201,6 +201,47 @@ def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
     assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
 
 
+def test_promote_passes_over_versions_whose_run_is_deleted(tmp_path):
+    """A run deleted in the MLflow UI was still ranked, so its version could be made champion;
+    once `mlflow gc` had removed it for good, promote was MLflow's `Run with id=... not found`
+    traceback. A version registered by hand without a run is passed over too."""
+    import os
+    import subprocess
+
+    from mlflow.tracking import MlflowClient
+
+    from aefx.encode import promote
+    from aefx.errors import AefxError
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx")
+    client.create_registered_model("encoder")
+    runs = []
+    for score in (0.97, 0.96, 0.90):  # versions 1 and 2 are the best, and will be deleted
+        run = client.create_run(experiment).info.run_id
+        client.log_metric(run, "cv_accuracy.logreg.encoded", score)
+        client.create_model_version("encoder", str(tmp_path / "model"), run)
+        runs.append(run)
+    client.create_model_version("encoder", str(tmp_path / "model"))  # version 4, no run
+    client.delete_run(runs[0])  # in the UI: kept, marked deleted
+    client.delete_run(runs[1])
+    subprocess.run(
+        [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", uri, "--run-ids", runs[1]],
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(Exception, match="not found"):
+        client.get_run(runs[1])  # gone for good
+    assert promote(uri, "encoder", "cv_accuracy.logreg.encoded", "champion") == ("3", 0.90)
+    assert str(client.get_model_version_by_alias("encoder", "champion").version) == "3"
+
+    client.delete_run(runs[2])
+    with pytest.raises(AefxError, match="no version of 'encoder' has a run with metric"):
+        promote(uri, "encoder", "cv_accuracy.logreg.encoded", "best")
+
+
 def test_promote_weighs_every_version_not_only_the_first_page(tmp_path):
     """MLflow answers a version search a page at a time, 10,000 versions, newest first; promote
     read only the first page, so past 10,000 versions the best could be passed over silently.
