@@ -138,6 +138,13 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
             if "@" in source and "alias" in reason.lower():
                 # An alias exists only once someone set it; the default run sets none.
                 hint = "; `aefx promote` sets it, or leave out -m for the last run's encoder"
+            elif re.fullmatch(r"models:/[^/@]+", source) and "logged model" in reason.lower():
+                # MLflow 3 reads models:/X as a logged model's id (m-...), not a registered name.
+                name = source.removeprefix("models:/")
+                hint = (
+                    f"; a registered model needs a version or alias: models:/{name}/1 or "
+                    f"models:/{name}@champion"
+                )
             raise AefxError(f"{source}: cannot be fetched from {uri} ({reason}){hint}") from None
         return _model_files(Path(local))
     path = Path(source)

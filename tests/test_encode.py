@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import yaml
 
 from aefx.config import load_params
 from aefx.serving import EncoderModel
-from tests.conftest import run_command, train_autoencoders
+from tests.conftest import run_command, subprocess_env, train_autoencoders
 
 AEFX = (sys.executable, "-m", "aefx")
 
@@ -181,6 +182,30 @@ def test_a_local_model_that_is_no_encoder_is_one_line(tmp_path, name, content, m
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_a_registered_name_without_version_or_alias_says_what_is_missing(tmp_path):
+    """MLflow 3 reads `models:/NAME` as the id of a logged model, so a registered name alone was
+    `Logged model with ID 'aefx-encoder' not found`, which does not say what to add."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_registered_model("aefx-encoder")
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    done = subprocess.run(
+        [*AEFX, "encode", "-m", "models:/aefx-encoder", "-i", "new.csv", "-o", "c.csv"],
+        cwd=tmp_path, env={**subprocess_env(), "MLFLOW_TRACKING_URI": uri},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(
+        f"aefx: error: models:/aefx-encoder: cannot be fetched from {uri}"
+    )
+    assert done.stderr.endswith(
+        "; a registered model needs a version or alias: models:/aefx-encoder/1 or "
+        "models:/aefx-encoder@champion\n"
+    )
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
     """Versions were looked up by `name = '<name>'`, which a name such as team's-encoder ended
     early: MLflow's `Invalid clause(s) in filter string`, in a traceback."""
@@ -206,7 +231,6 @@ def test_promote_passes_over_versions_whose_run_is_deleted(tmp_path):
     once `mlflow gc` had removed it for good, promote was MLflow's `Run with id=... not found`
     traceback. A version registered by hand without a run is passed over too."""
     import os
-    import subprocess
 
     from mlflow.tracking import MlflowClient
 
