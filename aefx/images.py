@@ -3,6 +3,7 @@ arrays and folders of image files. Everything a user supplies is read without pi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,9 +488,8 @@ def folder_bytes(
     first = every[0][1]
     if sniff(first) is None:
         return 0  # load_folder names the file that is not an image
-    from PIL import Image
 
-    with Image.open(first) as picture:
+    with _opened(first) as picture:
         width, height = picture.size if size is None else size[::-1]
         grey = picture.mode in _GREY_MODES or picture.mode.startswith("I;16")
     return len(every) * height * width * (1 if grey else 3) * 4
@@ -583,19 +583,34 @@ def _sized(picture: Any, channels: int, origin: Path, size: tuple[int, int]) -> 
 
 def _open_image(file: Path) -> Any:
     """One image file, loaded (a PIL image), or one line saying why it cannot be."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise AefxError(f"{file}: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
     if sniff(file) is None:
         raise AefxError(f"{file}: not an image (its first bytes match no image format)")
+    with _opened(file) as img:
+        img.load()
+        # A camera stores a portrait photo sideways and says so in its EXIF orientation;
+        # viewers turn it upright, and so does this (else it is learnt sideways, or refused
+        # for a shape that does not match its upright neighbours).
+        return ImageOps.exif_transpose(img)
+
+
+@contextlib.contextmanager
+def _opened(file: Path) -> Iterator[Any]:
+    """``file`` opened by PIL, or one line saying why it cannot be: past PIL's guard against
+    decompression bombs (twice ``Image.MAX_IMAGE_PIXELS``, 179 million pixels by default) PIL
+    raises an error of its own, which is no OSError."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(file) as img:
-            img.load()
-            # A camera stores a portrait photo sideways and says so in its EXIF orientation;
-            # viewers turn it upright, and so does this (else it is learnt sideways, or refused
-            # for a shape that does not match its upright neighbours).
-            return ImageOps.exif_transpose(img)
+            yield img
+    except Image.DecompressionBombError as exc:
+        raise AefxError(
+            f"{file}: too many pixels to open ({exc}); shrink it or leave it out"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise AefxError(f"{file}: cannot be read as an image ({exc})") from None
 

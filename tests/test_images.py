@@ -533,8 +533,13 @@ def test_a_missing_image_source_is_named_as_not_found(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("problem", ["mixed shapes", "not an image", "wrong extension"])
-def test_bad_image_folders_are_refused_with_the_file_named(tmp_path, problem):
+@pytest.mark.parametrize(
+    "problem",
+    ["mixed shapes", "not an image", "wrong extension", "too many pixels", "too many pixels first"],
+)
+def test_bad_image_folders_are_refused_with_the_file_named(tmp_path, monkeypatch, problem):
+    """An image past PIL's guard against decompression bombs was PIL's own error, which is no
+    OSError, in a traceback; the guard is lowered here so that the image can be small."""
     from PIL import Image
 
     for cls in ("a", "b"):
@@ -548,10 +553,15 @@ def test_bad_image_folders_are_refused_with_the_file_named(tmp_path, problem):
     elif problem == "not an image":
         bad.write_text("this is text, not a PNG")
         needle = "not an image"
-    else:
+    elif problem == "wrong extension":
         bad = bad.with_suffix(".txt")
         bad.write_text("notes")
         needle = "not an image file type"
+    else:  # the first file is weighed against the memory budget before any is read
+        bad = tmp_path / "imgs" / "a" / "0.png" if problem.endswith("first") else bad
+        Image.new("L", (60, 40)).save(bad)
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses past 2000 pixels
+        needle = r"too many pixels to open \(Image size \(2400 pixels\) exceeds limit"
     with pytest.raises(AefxError, match=needle) as err:
         run_ingest(DataConfig(source="images", path=tmp_path / "imgs"), tmp_path / "out")
     assert str(bad) in str(err.value) and not (tmp_path / "out").exists()
