@@ -428,11 +428,13 @@ def check_classes_trained(
     if unseen:
         rows = int(test[label].isin(unseen).sum())
         shown = ", ".join(map(show_value, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
-        fix = (
-            "the file's own split: give its training part rows of them"
-            if own_split
-            else "set data.stratify: true, or give them more rows"
-        )
+        if own_split:
+            fix = "the file's own split: give its training part rows of them"
+        elif test[label][test[label].isin(unseen)].value_counts().min() == 1:
+            # Stratifying cannot help a class of one row, and refuses it.
+            fix = "give them more rows (a class of one row cannot be in both splits)"
+        else:
+            fix = "set data.stratify: true, or give them more rows"
         raise AefxError(
             f"{origin}: class(es) {shown} in {label!r} have all their rows ({rows}) in the test "
             f"split and none to train on; {fix}"

@@ -139,6 +139,13 @@ BAD_DATA = {
         "class(es) 2 in 'label' have all their rows (2) in the test split and none to train on; "
         "set data.stratify: true, or give them more rows",
     ),
+    # Stratifying refuses a class of one row, so it is not offered as the way on.
+    "one-row class only in test": (
+        GOOD.assign(label=[0, 1] * 19 + [0, 2]),
+        {"split_seed": 1},  # this seed's split puts the last row in test
+        "class(es) 2 in 'label' have all their rows (1) in the test split and none to train on; "
+        "give them more rows (a class of one row cannot be in both splits)",
+    ),
     "continuous label": (
         GOOD.assign(label=np.linspace(0.5, 2.0, 40)),
         {},
