@@ -64,6 +64,16 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
             f"sqlite:///{folder / 'mlflow.db'} (or set MLFLOW_ALLOW_FILE_STORE=true)"
         )
     _require_store_kind(uri)
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise AefxError(f"MLflow tracking URI {uri!r} names no host (e.g. http://127.0.0.1:5000)")
+    if uri == "databricks" or parts.scheme == "databricks":
+        host = _databricks_host(uri)
+        if host and (reason := why_unreachable(host)):
+            raise AefxError(
+                f"Databricks workspace {host} (MLflow tracking URI {uri!r}) is not reachable "
+                f"({reason}); check DATABRICKS_HOST or the profile's host"
+            )
+        return
     reason = why_unreachable(uri)
     if reason:
         raise AefxError(
@@ -72,6 +82,38 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
         )
     if parts.scheme in ("http", "https"):
         _require_mlflow_api(uri)
+
+
+def _databricks_host(uri: str) -> str | None:
+    """The URL of the Databricks workspace that ``uri`` (``databricks`` or
+    ``databricks://PROFILE``) stands for, found by the Databricks SDK's own rules (its
+    environment variables, then the profile in its config file); None inside a Databricks
+    runtime, whose notebook context holds the credentials. Without a workspace MLflow failed
+    in a traceback as the run started."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return None
+    from databricks.sdk.config import Config
+
+    # Only where the workspace is: the SDK's sign-in, and its fetch of the host's metadata
+    # (five minutes of retries for a host that does not answer), are left to MLflow once the
+    # host has answered. (A subclass would lose the SDK's settings, read off its own class.)
+    where = Config.__new__(Config)
+    where.init_auth = where._resolve_host_metadata = lambda: None
+    profile = urlsplit(uri).netloc or os.environ.get("DATABRICKS_CONFIG_PROFILE") or None
+    try:
+        Config.__init__(where, profile=profile)
+        host = where.host
+    except ValueError as exc:  # a profile named that the config file lacks, say
+        host, why = None, f" ({first_line(exc, 160)})"
+    else:
+        why = ""
+    if not host:
+        raise AefxError(
+            f"MLflow tracking URI {uri!r}: no Databricks workspace named for it{why}; set "
+            "DATABRICKS_HOST and DATABRICKS_TOKEN, or a profile with its host in "
+            "~/.databrickscfg"
+        )
+    return host
 
 
 # The stores MLflow tracks runs in, by URI scheme (a database's may name its driver, as in

@@ -155,3 +155,72 @@ def test_behind_a_proxy_only_the_api_question_is_asked_through_it(monkeypatch):
         require_tracking_store(uri)
     assert asked == [f"{uri}/api/2.0/mlflow/experiments/search"]  # a proxy is asked whole URLs
     require_tracking_store("sqlite:///nowhere/mlflow.db")  # a file store has no server to ask
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_databricks_uri_needs_a_workspace_that_answers(tmp_path, monkeypatch):
+    """`tracking.uri: databricks` without a workspace failed in MLflow's traceback once the run
+    had started; with a DATABRICKS_HOST that does not answer, the Databricks SDK spent five
+    minutes fetching its metadata. The host is found by the SDK's own rules: its environment
+    first, then the profile (DEFAULT, or the one the URI names) in its config file."""
+    from aefx.errors import AefxError
+    from aefx.servers import require_tracking_store
+
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    config = tmp_path / "databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+    with pytest.raises(AefxError) as raised:
+        require_tracking_store("databricks")
+    assert str(raised.value) == (
+        "MLflow tracking URI 'databricks': no Databricks workspace named for it; set "
+        "DATABRICKS_HOST and DATABRICKS_TOKEN, or a profile with its host in ~/.databrickscfg"
+    )
+
+    closed = [free_port() for _ in range(3)]  # nothing listens on these
+    config.write_text(
+        f"[DEFAULT]\nhost = https://127.0.0.1:{closed[0]}\ntoken = t\n"
+        f"[team]\ntoken = t\n[other]\nhost = 127.0.0.1:{closed[1]}\n"
+    )
+    for uri, host in [
+        ("databricks", f"https://127.0.0.1:{closed[0]}"),
+        ("databricks://other", f"https://127.0.0.1:{closed[1]}"),  # the SDK adds the scheme
+    ]:
+        with pytest.raises(AefxError) as raised:
+            require_tracking_store(uri)
+        assert str(raised.value) == (
+            f"Databricks workspace {host} (MLflow tracking URI {uri!r}) is not reachable "
+            "(Connection refused); check DATABRICKS_HOST or the profile's host"
+        )
+    # [DEFAULT] is a profile of its own to the SDK, not defaults for the others.
+    with pytest.raises(AefxError, match=r"'databricks://team': no Databricks workspace named "):
+        require_tracking_store("databricks://team")
+    with pytest.raises(AefxError, match=r"'databricks://gone': .* \(resolve: .* no gone profile"):
+        require_tracking_store("databricks://gone")
+
+    monkeypatch.setenv("DATABRICKS_HOST", f"https://127.0.0.1:{closed[2]}")
+    for uri in ("databricks", "databricks://other"):  # the environment comes first
+        with pytest.raises(AefxError, match=f"Databricks workspace https://127.0.0.1:{closed[2]} "):
+            require_tracking_store(uri)
+
+    with http_answering(404, "<html>not Databricks</html>") as (url, asked):
+        monkeypatch.setenv("DATABRICKS_HOST", url)
+        require_tracking_store("databricks")  # it answers: the rest is MLflow's to ask
+    assert asked == []  # a TCP connection only, not the SDK's metadata fetch
+    monkeypatch.delenv("DATABRICKS_HOST")
+    config.unlink()
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    require_tracking_store("databricks")  # a notebook's context holds the credentials
+
+
+def test_a_tracking_url_with_no_host_is_refused_as_such():
+    """`http://` was asked as a host named `api`: `did not answer (... host='api' ...)`."""
+    from aefx.errors import AefxError
+    from aefx.servers import require_tracking_store
+
+    with pytest.raises(AefxError) as raised:
+        require_tracking_store("http://")
+    assert str(raised.value) == (
+        "MLflow tracking URI 'http://' names no host (e.g. http://127.0.0.1:5000)"
+    )
