@@ -66,8 +66,8 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
     _require_store_kind(uri)
     if parts.scheme in ("http", "https") and not parts.hostname:
         raise AefxError(f"MLflow tracking URI {uri!r} names no host (e.g. http://127.0.0.1:5000)")
-    if uri == "databricks" or parts.scheme == "databricks":
-        host = _databricks_host(uri)
+    if is_databricks(uri):
+        host = databricks_host(uri)
         if host and (reason := why_unreachable(host)):
             raise AefxError(
                 f"Databricks workspace {host} (MLflow tracking URI {uri!r}) is not reachable "
@@ -84,7 +84,12 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
         _require_mlflow_api(uri)
 
 
-def _databricks_host(uri: str) -> str | None:
+def is_databricks(uri: str) -> bool:
+    """``uri`` is MLflow's for a Databricks workspace: ``databricks`` or ``databricks://...``."""
+    return uri == "databricks" or urlsplit(uri).scheme == "databricks"
+
+
+def databricks_host(uri: str) -> str | None:
     """The URL of the Databricks workspace that ``uri`` (``databricks`` or
     ``databricks://PROFILE``) stands for, found by the Databricks SDK's own rules (its
     environment variables, then the profile in its config file); None inside a Databricks

@@ -977,6 +977,24 @@ def test_aefx_ui_of_a_tracking_server_points_at_the_servers_own_ui(tmp_path, mon
     assert done.returncode == 2 and f"MLflow tracking server {uri} is not reachable" in done.stderr
 
 
+@pytest.mark.usefixtures("direct")
+def test_aefx_ui_of_a_databricks_workspace_points_at_the_workspace(tmp_path, monkeypatch):
+    """With `tracking.uri: databricks` `aefx ui` started a local MLflow UI reading the
+    workspace through MLflow's client; the workspace serves its own."""
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": "databricks"}})
+    for name in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_RUNTIME_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "none.cfg"))
+    with http_answering(404, "<html>the workspace</html>") as (url, _):
+        monkeypatch.setenv("DATABRICKS_HOST", url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", "t")
+        done = aefx("ui", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"MLflow UI: {url} (the workspace serves it: Experiments, in its sidebar)\n"
+    )
+
+
 def test_aefx_ui_serves_the_projects_store(tmp_path):
     """`aefx ui` as the README says: the MLflow server on 127.0.0.1 answers with this project's
     experiment; a taken port is one line and a non-zero exit (MLflow itself exits 0)."""

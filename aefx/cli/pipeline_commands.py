@@ -260,9 +260,9 @@ def ui(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Open the MLflow UI on this project's store (listens on 127.0.0.1 only); for a tracking
-    server, say where its own UI is."""
+    server or a Databricks workspace, say where its own UI is."""
     from aefx.config import load_params
-    from aefx.servers import require_tracking_store
+    from aefx.servers import databricks_host, is_databricks, require_tracking_store
     from aefx.tracking import tracking_uri
 
     uri = tracking_uri(load_params(params_file).tracking.uri)
@@ -270,6 +270,10 @@ def ui(
     if uri.startswith(("http://", "https://")):
         # A tracking server serves its own UI, and `mlflow ui` cannot take one as its store.
         typer.echo(f"MLflow UI: {uri} (the tracking server serves it; open it in a browser)")
+        return
+    if is_databricks(uri):
+        where = databricks_host(uri) or "this Databricks workspace"
+        typer.echo(f"MLflow UI: {where} (the workspace serves it: Experiments, in its sidebar)")
         return
     _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
