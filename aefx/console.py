@@ -9,17 +9,21 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from aefx.errors import AefxError
+from aefx.errors import DISK_FULL_WORDS, AefxError, disk_full
 
 
 class _UserErrorFilter(logging.Filter):
-    """Keep Prefect's console from printing tracebacks for mistakes the CLI reports itself.
+    """Keep Prefect's console from printing tracebacks for mistakes the CLI reports itself, and
+    for a full disk, which it reports in one line too.
 
     The records still reach Prefect's API handler, so the UI shows the full failure."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, AefxError) and "AefxError" not in record.getMessage()
+        if isinstance(exc, AefxError) or (exc is not None and disk_full(exc)):
+            return False
+        message = record.getMessage()
+        return not any(words in message for words in ("AefxError", *DISK_FULL_WORDS))
 
 
 # What every aefx process sets before Prefect, MLflow or TensorFlow is imported (prefect.yaml's

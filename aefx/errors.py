@@ -1,4 +1,5 @@
-"""The one exception type for mistakes a user can fix (bad params, bad data)."""
+"""The one exception type for mistakes a user can fix (bad params, bad data), and the other
+errors that the CLI says in one line (a full disk)."""
 
 
 class AefxError(Exception):
@@ -24,3 +25,31 @@ def first_line(problem: BaseException | str, width: int | None = None) -> str:
     head = line[: width - 3]
     words = head.rsplit(" ", 1)[0] if line[width - 3] != " " else head
     return f"{words if len(words) > width // 2 else head}..."
+
+
+# What Prefect's console is not to print a traceback for: the CLI says it in one line.
+DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """What ``exc``, or an error it was raised from or while handling, says of a full disk or
+    quota (Keras, pyarrow and MLflow each raise their own way; SQLite says "database or disk
+    is full"); None when it is not that. Outputs are written aside and renamed into place, so
+    the write that failed left nothing half-written."""
+    import errno
+    import sqlite3
+
+    seen: set[int] = set()
+    at: BaseException | None = exc
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        if isinstance(at, OSError) and at.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" ({at.filename})" if at.filename else ""
+            full = (
+                "no space left on the device" if at.errno == errno.ENOSPC else "over the disk quota"
+            )
+            return f"{full}{where}"
+        if isinstance(at, sqlite3.OperationalError) and "disk is full" in str(at):
+            return "no space left on the device of the SQLite store (database or disk is full)"
+        at = at.__cause__ or at.__context__
+    return None

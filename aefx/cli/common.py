@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aefx.errors import LARGEST_INT, AefxError
+from aefx.errors import LARGEST_INT, AefxError, disk_full
 
 app = typer.Typer(
     help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
@@ -112,7 +112,8 @@ def _err(message: str) -> None:
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an AefxError into one line on stderr and exit code 2, with no traceback."""
+    """Turn an AefxError into one line on stderr and exit code 2, with no traceback; and a full
+    disk, wherever in the libraries it was met, into one line and exit code 1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -121,6 +122,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except AefxError as exc:
             _err(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            full = disk_full(exc)
+            if full is None:
+                raise
+            _err(f"{full}; free some space and run again")
+            raise typer.Exit(1) from None
 
     return wrapper
 
