@@ -9,21 +9,21 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from aefx.errors import DISK_FULL_WORDS, AefxError, disk_full
+from aefx.errors import RESOURCE_WORDS, AefxError, resource_problem
 
 
 class _UserErrorFilter(logging.Filter):
     """Keep Prefect's console from printing tracebacks for mistakes the CLI reports itself, and
-    for a full disk, which it reports in one line too.
+    for a full disk or a locked store, which it reports in one line too.
 
     The records still reach Prefect's API handler, so the UI shows the full failure."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, AefxError) or (exc is not None and disk_full(exc)):
+        if isinstance(exc, AefxError) or (exc is not None and resource_problem(exc)):
             return False
         message = record.getMessage()
-        return not any(words in message for words in ("AefxError", *DISK_FULL_WORDS))
+        return not any(words in message for words in ("AefxError", *RESOURCE_WORDS))
 
 
 # What every aefx process sets before Prefect, MLflow or TensorFlow is imported (prefect.yaml's

@@ -28,14 +28,19 @@ def first_line(problem: BaseException | str, width: int | None = None) -> str:
 
 
 # What Prefect's console is not to print a traceback for: the CLI says it in one line.
-DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+RESOURCE_WORDS = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "database or disk is full",
+    "database is locked",
+)
 
 
-def disk_full(exc: BaseException) -> str | None:
+def resource_problem(exc: BaseException) -> str | None:
     """What ``exc``, or an error it was raised from or while handling, says of a full disk or
-    quota (Keras, pyarrow and MLflow each raise their own way; SQLite says "database or disk
-    is full"); None when it is not that. Outputs are written aside and renamed into place, so
-    the write that failed left nothing half-written."""
+    quota, or of a SQLite store that another process holds locked past SQLite's wait (Keras,
+    pyarrow and MLflow each raise their own way); None when it is none of those. Outputs are
+    written aside and renamed into place, so the write that failed left nothing half-written."""
     import errno
     import sqlite3
 
@@ -48,8 +53,16 @@ def disk_full(exc: BaseException) -> str | None:
             full = (
                 "no space left on the device" if at.errno == errno.ENOSPC else "over the disk quota"
             )
-            return f"{full}{where}"
+            return f"{full}{where}; free some space and run again"
         if isinstance(at, sqlite3.OperationalError) and "disk is full" in str(at):
-            return "no space left on the device of the SQLite store (database or disk is full)"
+            return (
+                "no space left on the device of the SQLite store (database or disk is full); "
+                "free some space and run again"
+            )
+        if isinstance(at, sqlite3.OperationalError) and "database is locked" in str(at):
+            return (
+                "the SQLite store is locked by another process (database is locked): one "
+                "holding a write open, such as a database browser; run again once it is done"
+            )
         at = at.__cause__ or at.__context__
     return None

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aefx.errors import LARGEST_INT, AefxError, disk_full
+from aefx.errors import LARGEST_INT, AefxError, resource_problem
 
 app = typer.Typer(
     help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
@@ -113,7 +113,8 @@ def _err(message: str) -> None:
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn an AefxError into one line on stderr and exit code 2, with no traceback; and a full
-    disk, wherever in the libraries it was met, into one line and exit code 1."""
+    disk or a locked store, wherever in the libraries it was met, into one line and exit code
+    1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -123,10 +124,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             _err(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
-            full = disk_full(exc)
-            if full is None:
+            problem = resource_problem(exc)
+            if problem is None:
                 raise
-            _err(f"{full}; free some space and run again")
+            _err(problem)
             raise typer.Exit(1) from None
 
     return wrapper

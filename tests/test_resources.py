@@ -1,5 +1,6 @@
-"""A full disk is one line, wherever it is met: Keras saving a model, pyarrow writing codes,
-SQLite under MLflow. It was each library's traceback."""
+"""A full disk, and a SQLite store another process holds locked, are one line wherever they are
+met: Keras saving a model, pyarrow writing codes, SQLite under MLflow. Each was a library's
+traceback."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import pandas as pd
 import pytest
 
 from aefx.config import load_params
-from aefx.errors import disk_full
+from aefx.errors import resource_problem
 from tests.conftest import run_command, train_autoencoders
 
 AEFX = (sys.executable, "-m", "aefx")
 FULL = "aefx: error: no space left on the device; free some space and run again\n"
+AGAIN = "; free some space and run again"
 
 
 @contextlib.contextmanager
@@ -43,7 +45,7 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_full_disk_is_found_however_a_library_wrapped_it():
+def test_a_full_disk_or_locked_store_is_found_however_a_library_wrapped_it():
     def raised(exc: BaseException, wrapper: BaseException | None = None) -> BaseException:
         try:
             try:
@@ -56,16 +58,21 @@ def test_a_full_disk_is_found_however_a_library_wrapped_it():
             return outer
 
     enospc = OSError(errno.ENOSPC, "No space left on device")
-    assert disk_full(enospc) == "no space left on the device"
-    assert disk_full(raised(enospc, RuntimeError("task failed"))) == "no space left on the device"
+    assert resource_problem(enospc) == f"no space left on the device{AGAIN}"
+    wrapped = raised(enospc, RuntimeError("task failed"))
+    assert resource_problem(wrapped) == f"no space left on the device{AGAIN}"
     named = OSError(errno.EDQUOT, "Disk quota exceeded", "models/encoder.keras")
-    assert disk_full(raised(named, ValueError())) == "over the disk quota (models/encoder.keras)"
-    sqlite = sqlite3.OperationalError("database or disk is full")
-    assert disk_full(raised(sqlite, RuntimeError("(sqlite3.OperationalError) ..."))) == (
-        "no space left on the device of the SQLite store (database or disk is full)"
+    assert resource_problem(raised(named, ValueError())) == (
+        f"over the disk quota (models/encoder.keras){AGAIN}"
     )
-    assert disk_full(OSError(errno.ENOENT, "No such file or directory")) is None
-    assert disk_full(raised(ValueError("bad"), RuntimeError())) is None
+    sqlite = sqlite3.OperationalError("database or disk is full")
+    assert resource_problem(raised(sqlite, RuntimeError("(sqlite3.OperationalError) ..."))) == (
+        f"no space left on the device of the SQLite store (database or disk is full){AGAIN}"
+    )
+    locked = raised(sqlite3.OperationalError("database is locked"), RuntimeError())
+    assert resource_problem(locked).startswith("the SQLite store is locked by another process")
+    assert resource_problem(OSError(errno.ENOENT, "No such file or directory")) is None
+    assert resource_problem(raised(ValueError("bad"), RuntimeError())) is None
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(project, tmp_path):
@@ -94,3 +101,25 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(project, tmp_pa
         assert errors == [FULL.strip()]
         assert "Traceback" not in done.stderr
         assert sorted(p.name for p in models.rglob("*")) == ["scaler.json"]
+
+
+def test_a_store_another_process_holds_locked_is_one_line(project):
+    """A write held open on the SQLite store (a database browser, say): MLflow waited SQLite's
+    five seconds and ended in SQLAlchemy's `database is locked` traceback."""
+    from mlflow.tracking import MlflowClient
+
+    store = project / "mlruns" / "mlflow.db"
+    store.parent.mkdir()
+    MlflowClient(f"sqlite:///{store}").create_experiment("aefx")
+    holder = sqlite3.connect(store, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        done = run_command(*AEFX, "compare-runs", cwd=project)
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    assert done.stderr == (
+        "aefx: error: the SQLite store is locked by another process (database is locked): one "
+        "holding a write open, such as a database browser; run again once it is done\n"
+    )
+    assert run_command(*AEFX, "compare-runs", cwd=project).returncode == 2  # no runs yet
