@@ -254,7 +254,61 @@ def require_prefect_api() -> str | None:
         )
     if url:
         _require_prefect_server(url)
+    else:
+        _require_prefect_database()
     return url or None
+
+
+def _require_prefect_database() -> None:
+    """The SQLite database that a temporary Prefect server starts on (``prefect.db`` under
+    PREFECT_HOME) is one that this Prefect can open: one that is no database, or that a newer
+    Prefect has migrated (a version unknown here), kept the server from starting, and the run
+    ended after 50 s in Prefect's "Timed out while attempting to connect" traceback. A
+    database that is not there yet, or one of another kind, is Prefect's to make or open."""
+    import sqlite3
+
+    import prefect
+    from prefect.settings import get_current_settings
+
+    secret = get_current_settings().server.database.connection_url
+    url = secret.get_secret_value() if secret else ""
+    if not url.startswith("sqlite") or ":///" not in url:
+        return
+    path = Path(url.split(":///", 1)[1].split("?", 1)[0]).expanduser()
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise AefxError(
+                f"Prefect's database {path} is not a SQLite database; move it aside (a "
+                "temporary server makes a new one), or set PREFECT_HOME to another folder"
+            )
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return  # no migration table yet: Prefect makes it
+    known = _prefect_migrations()
+    if row and known and row[0] not in known:
+        raise AefxError(
+            f"Prefect's database {path} was migrated by another Prefect version (migration "
+            f"{row[0]}, unknown to Prefect {prefect.__version__} here); set PREFECT_HOME to a "
+            "folder of this project's own, or move the file aside"
+        )
+
+
+def _prefect_migrations() -> set[str]:
+    """The SQLite migrations this Prefect knows (alembic revision ids, read off its migration
+    files); empty where they are not laid out as expected, so that nothing is refused."""
+    import prefect.server.database as database
+
+    folder = Path(database.__file__).parent / "_migrations" / "versions" / "sqlite"
+    found = set()
+    for script in folder.glob("*.py"):
+        match = re.search(r'^revision = "(\w+)"', script.read_text(), re.MULTILINE)
+        if match:
+            found.add(match[1])
+    return found
 
 
 def _require_prefect_server(url: str) -> None:

@@ -745,6 +745,44 @@ def test_serve_reads_the_prefect_api_from_the_active_profile_too(tmp_path, monke
     assert done.stderr.startswith("aefx: error: schedules need a Prefect server"), done.stderr
 
 
+def test_a_prefect_database_this_prefect_cannot_start_on_is_one_line(tmp_path, monkeypatch):
+    """The temporary server's database under PREFECT_HOME when it is no database, or when a
+    newer Prefect has migrated it (a home shared with another project's Prefect): the server
+    did not start and `aefx run` ended after 50 s in Prefect's "Timed out while attempting to
+    connect to ephemeral Prefect API server" traceback."""
+    import sqlite3
+
+    import prefect
+
+    for name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", raising=False)
+    write_params(tmp_path, TINY_PARAMS)
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    (home / "prefect.db").write_text("not a database")
+    done = aefx("run", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"aefx: error: Prefect's database {home / 'prefect.db'} is not a SQLite database; move "
+        "it aside (a temporary server makes a new one), or set PREFECT_HOME to another folder\n",
+    )
+    (home / "prefect.db").unlink()
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('ffffffffffff')")  # a later Prefect's
+        db.commit()
+    done = aefx("run", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"aefx: error: Prefect's database {home / 'prefect.db'} was migrated by another Prefect "
+        f"version (migration ffffffffffff, unknown to Prefect {prefect.__version__} here); set "
+        "PREFECT_HOME to a folder of this project's own, or move the file aside\n",
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+
+
 def test_unknown_stage(tmp_path):
     write_params(tmp_path)
     done = aefx("stage", "nope", cwd=tmp_path)
