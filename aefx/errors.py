@@ -1,5 +1,5 @@
 """The one exception type for mistakes a user can fix (bad params, bad data), and the other
-errors that the CLI says in one line (a full disk)."""
+errors that the CLI says in one line (a full disk, a locked SQLite store)."""
 
 
 class AefxError(Exception):

@@ -284,7 +284,9 @@ def _require_prefect_database() -> None:
                 "temporary server makes a new one), or set PREFECT_HOME to another folder"
             )
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        # Read only; as a URI, whose path is percent-encoded (a ? or # in a folder's name).
+        read_only = f"{path.absolute().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
             row = db.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.Error:
         return  # no migration table yet: Prefect makes it
