@@ -570,6 +570,8 @@ def train_stream(
         build_autoencoder,
         feature_encoder,
         recalibrate_batchnorm,
+        require_finite_losses,
+        stop_when_diverged,
         warn_if_nothing_to_recalibrate,
     )
     from aefx.io import atomic_dir, write_json
@@ -602,7 +604,11 @@ def train_stream(
         validation_batch_size=max(cfg.batch_size, 1024),
         shuffle=False,  # the pipeline shuffles row groups and rows within each chunk itself
         verbose=0,
-        callbacks=[timer, epoch_callback(log, "train-stream", cfg.epochs)],
+        callbacks=[
+            timer,
+            epoch_callback(log, "train-stream", cfg.epochs),
+            stop_when_diverged(),
+        ],
     )
     curve = pd.DataFrame(
         {
@@ -612,6 +618,7 @@ def train_stream(
             "seconds": timer.seconds,
         }
     )
+    require_finite_losses(curve, "train-stream", cfg.learning_rate)
     if cfg.recalibrate_bn:  # from the held-out rows: the training rows are not in memory
         recalibrate_batchnorm(model, plan.X_val, seed=seed)
     shipped = reconstructor(model)

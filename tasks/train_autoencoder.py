@@ -18,6 +18,8 @@ from aefx.autoencoders import (
     check_trainable,
     describe,
     recalibrate_batchnorm,
+    require_finite_losses,
+    stop_when_diverged,
     warn_if_nothing_to_recalibrate,
     weight_count,
 )
@@ -54,7 +56,10 @@ def training_callbacks(cfg: AutoencoderConfig, seed: int) -> list:
     import keras
 
     block = cfg.block()
-    callbacks = [epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs, block)]
+    callbacks = [
+        epoch_callback(log, f"autoencoder seed {seed}", cfg.epochs, block),
+        stop_when_diverged(),
+    ]
     if cfg.reduce_lr_patience:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
@@ -124,6 +129,7 @@ def fit_one(
     seconds = time.perf_counter() - start
     curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1) * block)
+    require_finite_losses(curve, f"autoencoder seed {seed}", cfg.learning_rate)
     return model, curve, seconds
 
 

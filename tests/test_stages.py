@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import stat
 import subprocess
 import sys
@@ -583,6 +584,29 @@ def test_an_autoencoder_over_the_budget_is_refused_before_the_rows_are_read(proj
             memory_budget_mb=0.001,
         )  # fmt: skip
     assert not p.autoencoders.exists()
+
+
+def test_a_diverged_autoencoder_is_one_line_and_leaves_no_model(project):
+    """Too high a learning rate: the loss went to NaN, every row was encoded as NaN, and the run
+    ended after all the training in scikit-learn's "Input X contains NaN" traceback."""
+    from tasks.train_autoencoder import train_autoencoder
+
+    params = load_params(
+        overrides=["seeds=[1]", "autoencoder.epochs=3", "autoencoder.learning_rate=1e12"]
+    )
+    run_until(params, "scale")
+    p = params.paths
+    with pytest.raises(AefxError) as raised:
+        train_autoencoder(
+            params.autoencoder, params.seeds, params.data.label, p.data_schema, p.train_scaled,
+            p.autoencoders, p.learning_curves, p.train_metrics, p.learning_curve_plot,
+        )  # fmt: skip
+    assert re.fullmatch(
+        r"autoencoder seed 1 diverged: its loss was (nan|inf|-inf) by epoch [123] at "
+        r"autoencoder\.learning_rate 1e\+12; lower the learning rate",
+        str(raised.value),
+    ), raised.value
+    assert not p.autoencoders.exists() and not p.train_metrics.exists()
 
 
 @pytest.mark.parametrize(

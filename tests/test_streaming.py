@@ -791,6 +791,22 @@ def test_train_stream_refuses_an_autoencoder_over_the_memory_budget_before_readi
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 
+def test_a_diverged_train_stream_is_one_line_and_leaves_no_model(project):
+    """Too high a learning rate: the loss went to NaN and train-stream shipped an encoder whose
+    codes were all NaN, and an anomaly threshold of NaN."""
+    _write(_table(500), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--set", "autoencoder.learning_rate=1e12", "--set", "autoencoder.epochs=3", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = [text for text in done.stderr.splitlines() if "aefx: error:" in text]
+    assert line.startswith("aefx: error: train-stream diverged: its loss was ")
+    assert line.endswith(" at autoencoder.learning_rate 1e+12; lower the learning rate")
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (project / "models" / "stream").exists()
+
+
 def test_train_stream_refuses_a_conv_autoencoder_in_one_line(project):
     """An image project's params (conv stack) given to train-stream, which trains on table
     rows: it was an AssertionError traceback and a FAILED MLflow run."""
