@@ -169,8 +169,7 @@ def _require_sqlite_file(database: Path, uri: str) -> None:
             f"(sqlite:///{database / 'mlflow.db'})"
         )
     try:
-        with database.open("rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
+        head = _sqlite_header(database)
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -180,6 +179,12 @@ def _require_sqlite_file(database: Path, uri: str) -> None:
             f"MLflow tracking URI {uri} names a file that is not an SQLite database; point "
             "tracking.uri or MLFLOW_TRACKING_URI at MLflow's store (or a path not yet there)"
         )
+
+
+def _sqlite_header(path: Path) -> bytes:
+    """The bytes of ``path`` where a SQLite database has :data:`SQLITE_HEADER`."""
+    with path.open("rb") as handle:
+        return handle.read(len(SQLITE_HEADER))
 
 
 def _require_mlflow_api(uri: str) -> None:
@@ -275,14 +280,15 @@ def _require_prefect_database() -> None:
     if not url.startswith("sqlite") or ":///" not in url:
         return
     path = Path(url.split(":///", 1)[1].split("?", 1)[0]).expanduser()
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as handle:
-        if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise AefxError(
-                f"Prefect's database {path} is not a SQLite database; move it aside (a "
-                "temporary server makes a new one), or set PREFECT_HOME to another folder"
-            )
+    try:
+        head = _sqlite_header(path) if path.is_file() else b""
+    except OSError:
+        return  # Prefect says why it cannot read it
+    if head and head != SQLITE_HEADER:
+        raise AefxError(
+            f"Prefect's database {path} is not a SQLite database; move it aside (a temporary "
+            "server makes a new one), or set PREFECT_HOME to another folder"
+        )
     try:
         # Read only; as a URI, whose path is percent-encoded (a ? or # in a folder's name).
         read_only = f"{path.absolute().as_uri()}?mode=ro"
