@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from aefx.errors import AefxError
+
 
 class CnnClassifier(ClassifierMixin, BaseEstimator):
     """Conv2D + MaxPooling blocks, a dense layer and a softmax, trained with Adam.
@@ -54,19 +56,29 @@ class CnnClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CnnClassifier:
+        from aefx.autoencoders import stop_when_diverged
         from aefx.models import configure_determinism
 
         configure_determinism(self.random_state)
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.model_ = self._network(len(self.classes_))
-        self.model_.fit(
+        history = self.model_.fit(
             np.asarray(X, dtype="float32"),
             codes,
             epochs=self.epochs,
             batch_size=self.batch_size,
             shuffle=True,
             verbose=0,
+            callbacks=[stop_when_diverged()],
         )
+        losses = history.history["loss"]
+        if not np.isfinite(losses).all():
+            # Its probabilities would be NaN, and scoring them scikit-learn's traceback.
+            epoch = int(np.argmin(np.isfinite(losses))) + 1
+            raise AefxError(
+                f"classifiers.cnn diverged: its loss was {losses[epoch - 1]} by epoch {epoch} at "
+                f"classifiers.cnn.learning_rate {self.learning_rate:g}; lower the learning rate"
+            )
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -367,6 +367,24 @@ def test_corruption_happens_only_in_training():
     np.testing.assert_array_equal(np.asarray(layer(X, training=False)), X)
 
 
+def test_a_diverged_cnn_classifier_is_one_line_not_nan_probabilities():
+    """Too high a learning rate: the CNN's probabilities were NaN, and scoring them ended the
+    comparison in scikit-learn's "Input contains NaN" traceback."""
+    from aefx.cnn import CnnClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((64, 64)).astype("float32"), np.arange(64) % 2
+    with pytest.raises(AefxError) as raised:
+        CnnClassifier(image_shape=(8, 8, 1), epochs=2, learning_rate=1e12).fit(X, y)
+    assert re.fullmatch(
+        r"classifiers\.cnn diverged: its loss was (nan|inf) by epoch [12] at "
+        r"classifiers\.cnn\.learning_rate 1e\+12; lower the learning rate",
+        str(raised.value),
+    ), raised.value
+    model = CnnClassifier(image_shape=(8, 8, 1), epochs=2).fit(X, y)  # the default rate
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
 def test_conv_needs_image_data_and_cnn_too():
     from aefx.config import load_params
     from aefx.errors import AefxError
