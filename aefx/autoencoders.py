@@ -371,21 +371,6 @@ def build_autoencoder(
     return autoencoder
 
 
-def stop_when_diverged() -> Any:
-    """A Keras callback that ends training once a batch's loss is no longer finite, quietly
-    (Keras' TerminateOnNaN prints a line on stdout); :func:`require_finite_losses` then says
-    so in one line."""
-    import keras
-
-    class StopWhenDiverged(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.model.stop_training = True
-
-    return StopWhenDiverged()
-
-
 def require_finite_losses(curve: Any, who: str, learning_rate: float) -> None:
     """The learning curve (epoch, loss, val_loss) stayed finite. A run that diverged (too high
     a learning rate) went on to encode every row as NaN, and ended, after every autoencoder

@@ -56,8 +56,7 @@ class CnnClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CnnClassifier:
-        from aefx.autoencoders import stop_when_diverged
-        from aefx.models import configure_determinism
+        from aefx.models import configure_determinism, stop_when_diverged
 
         configure_determinism(self.random_state)
         self.classes_, codes = np.unique(y, return_inverse=True)

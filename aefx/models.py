@@ -1,7 +1,9 @@
-"""Loading, saving and seeding Keras models (the builders live in aefx.autoencoders)."""
+"""Loading, saving and seeding Keras models, and stopping a training that diverges (the
+builders live in aefx.autoencoders)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -110,3 +112,18 @@ def shipped_metadata(
         if train_rows is None
         else {"low": train_rows.min(axis=0).tolist(), "high": train_rows.max(axis=0).tolist()},
     }
+
+
+def stop_when_diverged() -> Any:
+    """A Keras callback that ends training once a batch's loss is no longer finite, quietly
+    (Keras' TerminateOnNaN prints a line on stdout); :func:`require_finite_losses` then says
+    so in one line."""
+    import keras
+
+    class StopWhenDiverged(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
+    return StopWhenDiverged()

@@ -571,11 +571,15 @@ def train_stream(
         feature_encoder,
         recalibrate_batchnorm,
         require_finite_losses,
-        stop_when_diverged,
         warn_if_nothing_to_recalibrate,
     )
     from aefx.io import atomic_dir, write_json
-    from aefx.models import configure_determinism, save_model, shipped_metadata
+    from aefx.models import (
+        configure_determinism,
+        save_model,
+        shipped_metadata,
+        stop_when_diverged,
+    )
     from aefx.progress import epoch_callback
 
     check_encoder_folder(output, source)

@@ -19,14 +19,13 @@ from aefx.autoencoders import (
     describe,
     recalibrate_batchnorm,
     require_finite_losses,
-    stop_when_diverged,
     warn_if_nothing_to_recalibrate,
     weight_count,
 )
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
-from aefx.models import configure_determinism, save_model
+from aefx.models import configure_determinism, save_model, stop_when_diverged
 from aefx.progress import epoch_callback
 from aefx.scaling import one_hot_width
 
