@@ -371,23 +371,6 @@ def build_autoencoder(
     return autoencoder
 
 
-def require_finite_losses(curve: Any, who: str, learning_rate: float) -> None:
-    """The learning curve (epoch, loss, val_loss) stayed finite. A run that diverged (too high
-    a learning rate) went on to encode every row as NaN, and ended, after every autoencoder
-    had trained, in scikit-learn's "Input X contains NaN" traceback in the comparison."""
-    import numpy as np
-
-    losses = curve[["loss", "val_loss"]].to_numpy(dtype="float64")
-    bad = ~np.isfinite(losses).all(axis=1)
-    if bad.any():
-        at = int(np.argmax(bad))
-        value = next(v for v in losses[at] if not np.isfinite(v))
-        raise AefxError(
-            f"{who} diverged: its loss was {value} by epoch {int(curve['epoch'].iloc[at])} at "
-            f"autoencoder.learning_rate {learning_rate:g}; lower the learning rate"
-        )
-
-
 def _layers_of(parts: Sequence[Any], kind: type) -> list[Any]:
     """The layers of type ``kind`` in the sub-models ``parts``, in order."""
     return [layer for part in parts for layer in part.layers if isinstance(layer, kind)]

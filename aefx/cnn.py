@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from aefx.errors import AefxError
-
 
 class CnnClassifier(ClassifierMixin, BaseEstimator):
     """Conv2D + MaxPooling blocks, a dense layer and a softmax, trained with Adam.
@@ -56,7 +54,9 @@ class CnnClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CnnClassifier:
-        from aefx.models import configure_determinism, stop_when_diverged
+        import pandas as pd
+
+        from aefx.models import configure_determinism, require_finite_losses, stop_when_diverged
 
         configure_determinism(self.random_state)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -70,14 +70,12 @@ class CnnClassifier(ClassifierMixin, BaseEstimator):
             verbose=0,
             callbacks=[stop_when_diverged()],
         )
-        losses = history.history["loss"]
-        if not np.isfinite(losses).all():
-            # Its probabilities would be NaN, and scoring them scikit-learn's traceback.
-            epoch = int(np.argmin(np.isfinite(losses))) + 1
-            raise AefxError(
-                f"classifiers.cnn diverged: its loss was {losses[epoch - 1]} by epoch {epoch} at "
-                f"classifiers.cnn.learning_rate {self.learning_rate:g}; lower the learning rate"
-            )
+        curve = pd.DataFrame({"loss": history.history["loss"]})
+        curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
+        # Its probabilities would be NaN, and scoring them scikit-learn's traceback.
+        require_finite_losses(
+            curve, "classifiers.cnn", "classifiers.cnn.learning_rate", self.learning_rate
+        )
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -127,3 +127,21 @@ def stop_when_diverged() -> Any:
                 self.model.stop_training = True
 
     return StopWhenDiverged()
+
+
+def require_finite_losses(curve: Any, who: str, setting: str, learning_rate: float) -> None:
+    """The learning curve (a frame of ``epoch`` and its ``loss``/``val_loss`` columns) stayed
+    finite. A run that diverged (too high a learning rate) went on to encode every row as NaN,
+    or to give NaN probabilities, and ended after all the training in scikit-learn's "Input X
+    contains NaN" traceback. ``setting`` names the learning rate's parameter."""
+    import numpy as np
+
+    losses = curve[[c for c in ("loss", "val_loss") if c in curve]].to_numpy(dtype="float64")
+    bad = ~np.isfinite(losses).all(axis=1)
+    if bad.any():
+        at = int(np.argmax(bad))
+        value = next(v for v in losses[at] if not np.isfinite(v))
+        raise AefxError(
+            f"{who} diverged: its loss was {value} by epoch {int(curve['epoch'].iloc[at])} at "
+            f"{setting} {learning_rate:g}; lower the learning rate"
+        )

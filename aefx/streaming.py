@@ -570,12 +570,12 @@ def train_stream(
         build_autoencoder,
         feature_encoder,
         recalibrate_batchnorm,
-        require_finite_losses,
         warn_if_nothing_to_recalibrate,
     )
     from aefx.io import atomic_dir, write_json
     from aefx.models import (
         configure_determinism,
+        require_finite_losses,
         save_model,
         shipped_metadata,
         stop_when_diverged,
@@ -622,7 +622,7 @@ def train_stream(
             "seconds": timer.seconds,
         }
     )
-    require_finite_losses(curve, "train-stream", cfg.learning_rate)
+    require_finite_losses(curve, "train-stream", "autoencoder.learning_rate", cfg.learning_rate)
     if cfg.recalibrate_bn:  # from the held-out rows: the training rows are not in memory
         recalibrate_batchnorm(model, plan.X_val, seed=seed)
     shipped = reconstructor(model)

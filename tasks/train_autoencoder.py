@@ -18,14 +18,18 @@ from aefx.autoencoders import (
     check_trainable,
     describe,
     recalibrate_batchnorm,
-    require_finite_losses,
     warn_if_nothing_to_recalibrate,
     weight_count,
 )
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
-from aefx.models import configure_determinism, save_model, stop_when_diverged
+from aefx.models import (
+    configure_determinism,
+    require_finite_losses,
+    save_model,
+    stop_when_diverged,
+)
 from aefx.progress import epoch_callback
 from aefx.scaling import one_hot_width
 
@@ -128,7 +132,9 @@ def fit_one(
     seconds = time.perf_counter() - start
     curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1) * block)
-    require_finite_losses(curve, f"autoencoder seed {seed}", cfg.learning_rate)
+    require_finite_losses(
+        curve, f"autoencoder seed {seed}", "autoencoder.learning_rate", cfg.learning_rate
+    )
     return model, curve, seconds
 
 
