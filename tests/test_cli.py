@@ -1121,6 +1121,37 @@ def test_train_stream_refuses_a_number_numpy_cannot_take(tmp_path, option, value
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["encode", "-i", "rows.csv", "-o", "codes.csv", "--rows", "0"],
+            "Invalid value for '--rows': 0 is not in the range 1<=x<=9223372036854775807. "
+            "See aefx encode --help.",
+        ),
+        (["encode", "-i", "rows.csv"], "Missing option '--output' / '-o'. See aefx encode --help."),
+        (
+            ["run", "--seeds", "3"],
+            "No such option: --seeds (Possible options: --set). See aefx run --help.",
+        ),
+        (["ecnode"], "No such command 'ecnode'. Did you mean 'encode'? See aefx --help."),
+    ],
+)
+def test_a_command_line_mistake_is_one_line(tmp_path, args, line):
+    """Click's usage, a hint and a boxed message came on six lines for these, unlike every
+    other user error."""
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"aefx: error: {line}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_aefx_alone_still_prints_its_help(tmp_path):
+    done = aefx(cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr == ""
+    assert "Usage: aefx [OPTIONS] COMMAND [ARGS]..." in done.stdout and "encode" in done.stdout
+
+
 def test_version_is_the_installed_packages():
     """`aefx --version` says which aefx made a run: the version pyproject.toml reads from
     aefx.__version__ and MLflow's pkg.aefx tag records (aefx.provenance)."""

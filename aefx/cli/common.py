@@ -11,10 +11,45 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from aefx.errors import LARGEST_INT, AefxError, resource_problem
 
+
+@contextlib.contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    """A mistake on the command line (an unknown option, a value out of its range, a missing
+    one) as one line like every other user error, exit code 2, not click's usage and boxed
+    message; the line says where the options are listed."""
+    try:
+        yield
+    except typer.TyperException as exc:  # Typer's base of click's usage and file errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `aefx` alone: the help, as asked
+            raise
+        message = " ".join(exc.format_message().split())
+        context = getattr(exc, "ctx", None)
+        if context is not None:
+            stop = "" if message.endswith((".", "?")) else "."
+            message += f"{stop} See {context.command_path} --help."
+        _err(message)
+        raise typer.Exit(exc.exit_code) from None
+
+
+class _Commands(typer.core.TyperGroup):
+    """The app's group: its own options and every command's are parsed inside its
+    ``make_context`` and ``invoke``."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
+        with _usage_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with _usage_in_one_line():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Autoencoder feature extraction: train, encode, and compare classifiers honestly.",
     no_args_is_help=True,
     add_completion=False,
