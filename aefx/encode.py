@@ -885,6 +885,16 @@ def _binary(values: pd.Series, column: str, source: Path) -> np.ndarray:
     return numeric.to_numpy(dtype="int8")
 
 
+def chosen_on_test(metric: str) -> str | None:
+    """The warning for ranking versions by a test-split metric, or None for any other."""
+    if not metric.startswith("test_"):
+        return None
+    return (
+        f"{metric} ranks the versions on the test split: the one chosen is tuned to it, and "
+        "its test figures no longer estimate how it does on new data (a cv_ metric does not)"
+    )
+
+
 def promote(
     uri: str, name: str, metric: str, alias: str, lowest: bool = False
 ) -> tuple[str, float]:

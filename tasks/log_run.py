@@ -217,9 +217,11 @@ def _promote(params: Params, uri: str) -> None:
     t = params.tracking
     if not (t.registered_model and t.promote_alias):
         return
-    from aefx.encode import promote
+    from aefx.encode import chosen_on_test, promote
 
     metric = params.promote_metric
+    if warning := chosen_on_test(metric):
+        log.warning("log_run: %s", warning)
     version, value = promote(uri, t.registered_model, metric, t.promote_alias)
     log.info(
         "log_run: models:/%s@%s -> version %s (%s = %.4f)",

@@ -110,10 +110,14 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
         f"models:/aefx-encoder@champion -> version {by_run[second.run_id]} "
         f"(cv_accuracy.logreg.encoded = {cv_score:.4f})"
     )
+    assert not [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     # Ranking on the test split is still possible, but only when asked for by name.
     test_metric = "test_accuracy.logreg.encoded"
     done = run_command(*AEFX, "promote", "--metric", test_metric, "--alias", "by-test", cwd=project)
     assert done.returncode == 0, done.stderr
+    # ... and said at the time: the one chosen is tuned to the test split.
+    [warning] = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warning.startswith(f"warning: {test_metric} ranks the versions on the test split")
     best = max(versions, key=lambda v: client.get_run(v.run_id).data.metrics[test_metric])
     assert client.get_model_version_by_alias("aefx-encoder", "by-test").version == best.version
     done = run_command(

@@ -381,6 +381,7 @@ def promote(
 ) -> None:
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
     from aefx.config import alias_problem, load_params
+    from aefx.encode import chosen_on_test
     from aefx.encode import promote as set_alias
     from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
@@ -396,6 +397,8 @@ def promote(
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
     require_tracking_store(uri, existing=True)
+    if warning := chosen_on_test(metric):
+        typer.echo(f"warning: {warning}", err=True)
     version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
