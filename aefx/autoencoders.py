@@ -417,21 +417,52 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     return len(norms)
 
 
-def warn_if_nothing_to_recalibrate(
-    cfg: AutoencoderConfig, is_image: bool, log: logging.Logger
-) -> str | None:
-    """``recalibrate_bn`` on a stack without BatchNorm (only deep-bn has it) changes nothing:
-    say so once, rather than let the setting look as if it did something. Returns the stack
-    it warned about."""
+def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
+    """The settings changed from their defaults that the autoencoder ``cfg`` trains does not
+    read (``sparsity`` beside kind denoising, ``conv_filters`` for a table), each with what
+    would read it."""
     stack = cfg.architecture(is_image)
-    if not cfg.recalibrate_bn or stack == "deep-bn":
-        return None
-    log.warning(
-        "autoencoder.recalibrate_bn: the %s stack has no BatchNorm layers, so nothing is "
-        "recalibrated (only deep-bn has them)",
-        stack,
-    )
-    return stack
+    dense = ("the dense and deep-bn stacks", stack != "conv")
+    readers = {
+        "base": (
+            "the denoising, sparse and variational kinds",
+            cfg.kind in ("denoising", "sparse", "variational"),
+        ),
+        "hidden": dense,
+        "hidden_ratios": dense,
+        "bottleneck": dense,
+        "bottleneck_ratio": dense,
+        "conv_filters": ("the conv stack", stack == "conv"),
+        "corruption": ("kind denoising", cfg.kind == "denoising"),
+        "corruption_level": ("kind denoising", cfg.kind == "denoising"),
+        "sparsity": ("kind sparse", cfg.kind == "sparse"),
+        "kl_weight": ("kind variational", cfg.kind == "variational"),
+        "activation": ("the deep-bn stack", stack == "deep-bn"),
+        "leaky_slope": ("the deep-bn stack", stack == "deep-bn"),  # (another activation: refused)
+        "recalibrate_bn": ("the deep-bn stack, the only one with BatchNorm", stack == "deep-bn"),
+    }
+    defaults = type(cfg).model_fields
+    return {
+        name: reader
+        for name, (reader, read) in readers.items()
+        if not read and getattr(cfg, name) != defaults[name].default
+    }
+
+
+def warn_unused_settings(cfg: AutoencoderConfig, is_image: bool, log: logging.Logger) -> list[str]:
+    """Say once which settings change nothing for this autoencoder, rather than let them look
+    as if they did something (``--set autoencoder.sparsity=0.01`` trained the default
+    denoising autoencoder as before, silently). Returns their names."""
+    unused = unused_settings(cfg, is_image)
+    if unused:
+        stack = cfg.architecture(is_image)
+        trained = stack if cfg.kind == stack else f"{cfg.kind} ({stack} stack)"
+        log.warning(
+            "the %s autoencoder does not read %s, so changing it does nothing",
+            trained,
+            "; ".join(f"autoencoder.{name} (read by {who})" for name, who in unused.items()),
+        )
+    return list(unused)
 
 
 def feature_encoder(autoencoder: Any) -> Any:

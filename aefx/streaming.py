@@ -570,7 +570,7 @@ def train_stream(
         build_autoencoder,
         feature_encoder,
         recalibrate_batchnorm,
-        warn_if_nothing_to_recalibrate,
+        warn_unused_settings,
     )
     from aefx.io import atomic_dir, write_json
     from aefx.models import (
@@ -593,7 +593,7 @@ def train_stream(
         kind,
     )
     configure_determinism(seed)
-    warn_if_nothing_to_recalibrate(cfg, False, log)
+    warn_unused_settings(cfg, False, log)
     arch = stream_architecture(cfg, len(plan.features))
     steps = plan.batches(cfg.batch_size)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution

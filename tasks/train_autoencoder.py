@@ -18,7 +18,7 @@ from aefx.autoencoders import (
     check_trainable,
     describe,
     recalibrate_batchnorm,
-    warn_if_nothing_to_recalibrate,
+    warn_unused_settings,
     weight_count,
 )
 from aefx.config import AutoencoderConfig
@@ -214,7 +214,7 @@ def train_autoencoder(
         check_trainable(arch, memory_budget_mb)
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
-    warn_if_nothing_to_recalibrate(cfg, image_shape is not None, log)
+    warn_unused_settings(cfg, image_shape is not None, log)
     curves: dict[int, pd.DataFrame] = {}
     summary: dict[str, dict[str, float]] = {}
     n_params = 0

@@ -334,7 +334,7 @@ def test_recalibrate_bn_on_a_stack_without_batchnorm_says_so(caplog, settings, i
     """The warning comes exactly when the stack that would train has no BatchNorm layer."""
     import logging
 
-    from aefx.autoencoders import warn_if_nothing_to_recalibrate
+    from aefx.autoencoders import warn_unused_settings
 
     cfg = AutoencoderConfig(**settings, recalibrate_bn=True)
     X = tiny_images() if image_shape else tiny_table()
@@ -342,9 +342,9 @@ def test_recalibrate_bn_on_a_stack_without_batchnorm_says_so(caplog, settings, i
     norms = recalibrate_batchnorm(model, X)  # how many BatchNorm layers it set
     is_image, log = image_shape is not None, logging.getLogger("t")
     with caplog.at_level(logging.WARNING):
-        assert warn_if_nothing_to_recalibrate(cfg, is_image, log) == stack
+        assert warn_unused_settings(cfg, is_image, log) == (["recalibrate_bn"] if stack else [])
         off = cfg.model_copy(update={"recalibrate_bn": False})
-        assert warn_if_nothing_to_recalibrate(off, is_image, log) is None
+        assert warn_unused_settings(off, is_image, log) == []
     assert (norms == 0) == (stack is not None)
     assert len(caplog.records) == (stack is not None)
 
@@ -365,6 +365,46 @@ def test_corruption_happens_only_in_training():
     masked = np.asarray(layer(X, training=True))
     assert 0.2 < 1 - masked.mean() < 0.4 and set(np.unique(masked)) <= {0.0, 1.0}
     np.testing.assert_array_equal(np.asarray(layer(X, training=False)), X)
+
+
+@pytest.mark.parametrize(
+    ("settings", "is_image", "unused"),
+    [
+        ({}, False, []),  # the defaults, for a table and for images
+        ({}, True, []),
+        ({"sparsity": 0.01, "kl_weight": 0.5}, False, ["sparsity", "kl_weight"]),
+        (
+            {"kind": "sparse", "sparsity": 0.01, "corruption_level": 0.3},
+            False,
+            ["corruption_level"],
+        ),
+        ({"kind": "variational", "kl_weight": 0.5, "base": "dense"}, False, []),
+        (
+            {"kind": "deep-bn", "base": "dense", "corruption": "masking"},
+            False,
+            ["base", "corruption"],
+        ),
+        ({"conv_filters": [32, 4], "bottleneck_ratio": 0.5}, False, ["conv_filters"]),
+        ({"conv_filters": [32, 4], "bottleneck_ratio": 0.5}, True, ["bottleneck_ratio"]),
+        ({"kind": "dense", "activation": "elu"}, False, ["activation"]),
+        ({"kind": "dense", "leaky_slope": 0.1}, False, ["leaky_slope"]),
+        ({"activation": "gelu", "recalibrate_bn": True}, True, ["activation", "recalibrate_bn"]),
+    ],
+)
+def test_settings_the_autoencoder_does_not_read_are_named(caplog, settings, is_image, unused):
+    """`--set autoencoder.sparsity=0.01` trained the default (denoising) autoencoder as before,
+    silently: a setting changed from its default that this kind or stack does not read is said
+    once, in one warning."""
+    import logging
+
+    from aefx.autoencoders import warn_unused_settings
+
+    with caplog.at_level(logging.WARNING):
+        assert (
+            warn_unused_settings(AutoencoderConfig(**settings), is_image, logging.getLogger("t"))
+            == unused
+        )
+    assert len(caplog.records) == bool(unused)
 
 
 def test_a_diverged_cnn_classifier_is_one_line_not_nan_probabilities():
