@@ -421,31 +421,36 @@ def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
     """The settings changed from their defaults that the autoencoder ``cfg`` trains does not
     read (``sparsity`` beside kind denoising, ``conv_filters`` for a table), each with what
     would read it."""
+    from aefx.config import changed_settings
+
     stack = cfg.architecture(is_image)
-    dense = ("the dense and deep-bn stacks", stack != "conv")
+    dense = ("by the dense and deep-bn stacks", stack != "conv")
     readers = {
         "base": (
-            "the denoising, sparse and variational kinds",
+            "by the denoising, sparse and variational kinds",
             cfg.kind in ("denoising", "sparse", "variational"),
         ),
         "hidden": dense,
         "hidden_ratios": dense,
         "bottleneck": dense,
         "bottleneck_ratio": dense,
-        "conv_filters": ("the conv stack", stack == "conv"),
-        "corruption": ("kind denoising", cfg.kind == "denoising"),
-        "corruption_level": ("kind denoising", cfg.kind == "denoising"),
-        "sparsity": ("kind sparse", cfg.kind == "sparse"),
-        "kl_weight": ("kind variational", cfg.kind == "variational"),
-        "activation": ("the deep-bn stack", stack == "deep-bn"),
-        "leaky_slope": ("the deep-bn stack", stack == "deep-bn"),  # (another activation: refused)
-        "recalibrate_bn": ("the deep-bn stack, the only one with BatchNorm", stack == "deep-bn"),
+        "conv_filters": ("by the conv stack", stack == "conv"),
+        "corruption": ("by kind denoising", cfg.kind == "denoising"),
+        "corruption_level": ("by kind denoising", cfg.kind == "denoising"),
+        "sparsity": ("by kind sparse", cfg.kind == "sparse"),
+        "kl_weight": ("by kind variational", cfg.kind == "variational"),
+        "activation": ("by the deep-bn stack", stack == "deep-bn"),
+        "leaky_slope": (
+            "by the deep-bn stack",
+            stack == "deep-bn",
+        ),  # (another activation: refused)
+        "recalibrate_bn": ("by the deep-bn stack, the only one with BatchNorm", stack == "deep-bn"),
     }
-    defaults = type(cfg).model_fields
+    changed = changed_settings(cfg)
     return {
-        name: reader
+        f"autoencoder.{name}": reader
         for name, (reader, read) in readers.items()
-        if not read and getattr(cfg, name) != defaults[name].default
+        if not read and name in changed
     }
 
 
@@ -453,15 +458,13 @@ def warn_unused_settings(cfg: AutoencoderConfig, is_image: bool, log: logging.Lo
     """Say once which settings change nothing for this autoencoder, rather than let them look
     as if they did something (``--set autoencoder.sparsity=0.01`` trained the default
     denoising autoencoder as before, silently). Returns their names."""
+    from aefx.config import unread_warning
+
     unused = unused_settings(cfg, is_image)
     if unused:
         stack = cfg.architecture(is_image)
         trained = stack if cfg.kind == stack else f"{cfg.kind} ({stack} stack)"
-        log.warning(
-            "the %s autoencoder does not read %s, so changing it does nothing",
-            trained,
-            "; ".join(f"autoencoder.{name} (read by {who})" for name, who in unused.items()),
-        )
+        log.warning("%s", unread_warning(f"the {trained} autoencoder", unused))
     return list(unused)
 
 

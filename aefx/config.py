@@ -493,6 +493,43 @@ class EvaluationConfig(_Frozen):
     metric: Literal["accuracy", "f1_macro"] = "accuracy"
 
 
+def changed_settings(model: BaseModel) -> list[str]:
+    """The fields of ``model`` whose value is not their default (params.yaml spells out every
+    default, so being given is not being changed)."""
+    return [
+        name
+        for name, field in type(model).model_fields.items()
+        if getattr(model, name) != field.get_default(call_default_factory=True)
+    ]
+
+
+def unread_settings(cfg: ClassifiersConfig, evaluation: EvaluationConfig) -> dict[str, str]:
+    """The comparison's settings changed from their defaults that it does not read, each with
+    when it would: a classifier's settings outside ``classifiers.use``, the grids and their
+    folds without tuning, ``evaluation.folds`` in holdout mode."""
+    unread: dict[str, str] = {}
+    for name in ClassifierName.__args__:
+        if name not in cfg.use:
+            for field in changed_settings(getattr(cfg, name)):
+                unread[f"classifiers.{name}.{field}"] = f"with {name} in classifiers.use"
+    if not cfg.tune:
+        untuned = [
+            f"{name}.grid" for name in cfg.use if "grid" in changed_settings(getattr(cfg, name))
+        ]
+        for field in ["tune_folds"] * ("tune_folds" in changed_settings(cfg)) + untuned:
+            unread[f"classifiers.{field}"] = "with classifiers.tune: true"
+    if evaluation.mode != "cv" and "folds" in changed_settings(evaluation):
+        unread["evaluation.folds"] = "with evaluation.mode: cv"
+    return unread
+
+
+def unread_warning(subject: str, unread: dict[str, str]) -> str:
+    """One line naming the settings ``subject`` does not read and when each is read."""
+    named = "; ".join(f"{name} (read {when})" for name, when in unread.items())
+    them = "it" if len(unread) == 1 else "them"
+    return f"{subject} does not read {named}, so changing {them} does nothing"
+
+
 class TrackingConfig(_Frozen):
     # MLflow's rule (1 to 500 characters); an empty name ended the flow in an AttributeError
     # traceback as the run started.

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.classifiers import RAW_ONLY, check_training_split, make_classifier, score
-from aefx.config import ClassifiersConfig, EvaluationConfig
+from aefx.config import ClassifiersConfig, EvaluationConfig, unread_settings, unread_warning
 from aefx.io import atomic_path, encoded_file, read_json, write_json, write_text
 from aefx.report import (
     basis_metric,
@@ -380,6 +380,8 @@ def write_comparison(
     """Summaries and verdicts from the cells' scores. ``outputs`` maps comparison,
     comparison_rows, differences, scores, comparison_table, comparison_plot and confusion_plot
     to their paths."""
+    if unread := unread_settings(cfg, evaluation):
+        log.warning("compare_classifiers: %s", unread_warning("the comparison", unread))
     order = {cell: i for i, cell in enumerate(cells(cfg, seeds))}
     results = sorted(results, key=lambda r: order[r.cell])  # same files whatever ran first
     for seed in seeds:

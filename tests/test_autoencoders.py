@@ -342,7 +342,8 @@ def test_recalibrate_bn_on_a_stack_without_batchnorm_says_so(caplog, settings, i
     norms = recalibrate_batchnorm(model, X)  # how many BatchNorm layers it set
     is_image, log = image_shape is not None, logging.getLogger("t")
     with caplog.at_level(logging.WARNING):
-        assert warn_unused_settings(cfg, is_image, log) == (["recalibrate_bn"] if stack else [])
+        expected = ["autoencoder.recalibrate_bn"] if stack else []
+        assert warn_unused_settings(cfg, is_image, log) == expected
         off = cfg.model_copy(update={"recalibrate_bn": False})
         assert warn_unused_settings(off, is_image, log) == []
     assert (norms == 0) == (stack is not None)
@@ -399,11 +400,11 @@ def test_settings_the_autoencoder_does_not_read_are_named(caplog, settings, is_i
 
     from aefx.autoencoders import warn_unused_settings
 
+    cfg, log = AutoencoderConfig(**settings), logging.getLogger("t")
     with caplog.at_level(logging.WARNING):
-        assert (
-            warn_unused_settings(AutoencoderConfig(**settings), is_image, logging.getLogger("t"))
-            == unused
-        )
+        assert warn_unused_settings(cfg, is_image, log) == [
+            f"autoencoder.{name}" for name in unused
+        ]
     assert len(caplog.records) == bool(unused)
 
 

@@ -419,6 +419,35 @@ def test_the_promote_metric_follows_the_metric_runs_are_judged_by(tmp_path):
         load_params(path, ["evaluation.metric=f1_macro", "evaluation.mode=holdout"])
 
 
+@pytest.mark.parametrize(
+    ("overrides", "unread"),
+    [
+        ([], {}),  # the repo's params.yaml: every default spelled out, none unread
+        (
+            ["classifiers.use=[logreg]", "classifiers.svm_rbf.C=10", "classifiers.logreg.C=10"],
+            {"classifiers.svm_rbf.C": "with svm_rbf in classifiers.use"},
+        ),
+        (
+            ["classifiers.knn.grid={n_neighbors: [3]}", "classifiers.tune_folds=5"],
+            {
+                "classifiers.tune_folds": "with classifiers.tune: true",
+                "classifiers.knn.grid": "with classifiers.tune: true",
+            },
+        ),
+        (["classifiers.knn.grid={n_neighbors: [3]}", "classifiers.tune=true"], {}),
+        (["evaluation.folds=10"], {"evaluation.folds": "with evaluation.mode: cv"}),
+        (["evaluation.folds=10", "evaluation.mode=cv"], {}),
+    ],
+)
+def test_comparison_settings_that_change_nothing_are_named(overrides, unread):
+    """`--set classifiers.svm_rbf.C=10` with svm_rbf not in use, a grid without tuning, or
+    folds in holdout mode changed nothing, silently; the comparison warns of them."""
+    from aefx.config import unread_settings
+
+    params = load_params(REPO / "params.yaml", overrides)
+    assert unread_settings(params.classifiers, params.evaluation) == unread
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(AefxError, match=r"params file not found \(run aefx in the project"):
         load_params(tmp_path / "nope.yaml")
