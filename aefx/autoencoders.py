@@ -440,10 +440,8 @@ def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
         "sparsity": ("by kind sparse", cfg.kind == "sparse"),
         "kl_weight": ("by kind variational", cfg.kind == "variational"),
         "activation": ("by the deep-bn stack", stack == "deep-bn"),
-        "leaky_slope": (
-            "by the deep-bn stack",
-            stack == "deep-bn",
-        ),  # (another activation: refused)
+        # (with another activation than leaky_relu, a slope is refused by the config)
+        "leaky_slope": ("by the deep-bn stack", stack == "deep-bn"),
         "recalibrate_bn": ("by the deep-bn stack, the only one with BatchNorm", stack == "deep-bn"),
     }
     changed = changed_settings(cfg)

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Hashable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -508,16 +508,16 @@ def unread_settings(cfg: ClassifiersConfig, evaluation: EvaluationConfig) -> dic
     when it would: a classifier's settings outside ``classifiers.use``, the grids and their
     folds without tuning, ``evaluation.folds`` in holdout mode."""
     unread: dict[str, str] = {}
-    for name in ClassifierName.__args__:
+    for name in get_args(ClassifierName):
         if name not in cfg.use:
             for field in changed_settings(getattr(cfg, name)):
                 unread[f"classifiers.{name}.{field}"] = f"with {name} in classifiers.use"
     if not cfg.tune:
-        untuned = [
-            f"{name}.grid" for name in cfg.use if "grid" in changed_settings(getattr(cfg, name))
-        ]
-        for field in ["tune_folds"] * ("tune_folds" in changed_settings(cfg)) + untuned:
-            unread[f"classifiers.{field}"] = "with classifiers.tune: true"
+        if "tune_folds" in changed_settings(cfg):
+            unread["classifiers.tune_folds"] = "with classifiers.tune: true"
+        for name in cfg.use:
+            if "grid" in changed_settings(getattr(cfg, name)):
+                unread[f"classifiers.{name}.grid"] = "with classifiers.tune: true"
     if evaluation.mode != "cv" and "folds" in changed_settings(evaluation):
         unread["evaluation.folds"] = "with evaluation.mode: cv"
     return unread
