@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from aefx.config import DataConfig, SyntheticConfig
+from aefx.config import DataConfig, SyntheticConfig, changed_settings, unread_warning
 from aefx.errors import AefxError
 from aefx.images import (
     array_bytes,
@@ -336,6 +336,24 @@ def partition_features(cfg: DataConfig) -> list[str]:
     ]
 
 
+def unread_data_settings(cfg: DataConfig, own_split: bool) -> dict[str, str]:
+    """The data settings changed from their defaults that reading this source does not read,
+    each with when it would: ``data.synthetic`` for another source, and how to split for data
+    that comes split (``data.test_path``, train/ and test/ folders, mnist's two arrays)."""
+    unread = {}
+    if cfg.source != "synthetic":
+        for field in changed_settings(cfg.synthetic):
+            unread[f"data.synthetic.{field}"] = "with data.source synthetic"
+    if own_split:
+        changed = changed_settings(cfg)
+        # split_seed also draws the data.max_rows subset of each side.
+        splitting = ("test_size", "stratify", *(("split_seed",) if cfg.max_rows is None else ()))
+        for field in splitting:
+            if field in changed:
+                unread[f"data.{field}"] = "when the data comes without a split of its own"
+    return unread
+
+
 def load_splits(cfg: DataConfig) -> Splits:
     """The data set read, checked and split."""
     from sklearn.model_selection import train_test_split
@@ -392,6 +410,8 @@ def load_splits(cfg: DataConfig) -> Splits:
             ),
             *partition_features(cfg),
         )
+    if unread := unread_data_settings(cfg, own_split=presplit is not None):
+        warnings = (*warnings, unread_warning(f"ingest ({origin})", unread))
     if presplit is not None:
         # The file's own split is kept; max_rows shrinks both sides in proportion.
         train, test = presplit

@@ -1276,6 +1276,40 @@ def test_a_table_that_comes_split_keeps_its_own_test_rows(tmp_path):
         assert not (tmp_path / "bad").exists()
 
 
+def test_split_and_synthetic_settings_the_source_does_not_read_are_named(tmp_path, monkeypatch):
+    """`data.test_size: 0.2` beside a `data.test_path` (the file's split is kept), or a changed
+    `data.synthetic` beside another source, changed nothing, silently: one warning names them."""
+    from tasks.ingest import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    for name, n in (("train.csv", 40), ("test.csv", 10)):
+        pd.DataFrame(
+            {"a": rng.normal(size=n), "b": rng.normal(size=n), "label": [0, 1] * (n // 2)}
+        ).to_csv(name, index=False)
+
+    def unread(**settings):
+        warnings = load_splits(
+            DataConfig(source="file", path=Path("train.csv"), **settings)
+        ).warnings
+        return [w for w in warnings if "does not read" in w]
+
+    assert unread() == []
+    assert unread(test_path=Path("test.csv")) == []
+    assert unread(test_path=Path("test.csv"), test_size=0.2, stratify=True) == [
+        "ingest (train.csv) does not read data.test_size (read when the data comes without a "
+        "split of its own); data.stratify (read when the data comes without a split of its "
+        "own), so changing them does nothing"
+    ]
+    assert unread(test_size=0.2, stratify=True, split_seed=3) == []  # split here: all read
+    assert unread(synthetic={"n_samples": 300}) == [
+        "ingest (train.csv) does not read data.synthetic.n_samples (read with data.source "
+        "synthetic), so changing it does nothing"
+    ]
+    synthetic = load_splits(DataConfig(synthetic={"n_samples": 300})).warnings
+    assert not [w for w in synthetic if "does not read" in w]
+
+
 def test_test_rows_that_are_training_rows_are_counted_or_refused(tmp_path, monkeypatch):
     """data.test_path naming data.path (or a folder holding it) scored every classifier on the
     rows it trained on; a test file that repeats training rows said only that duplicated rows
