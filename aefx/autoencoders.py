@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
-from aefx.config import AutoencoderConfig
+from aefx.config import AutoencoderConfig, changed_settings, unread_warning
 from aefx.errors import AefxError
 
 ENCODER = "encoder"
@@ -421,8 +421,6 @@ def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
     """The settings changed from their defaults that the autoencoder ``cfg`` trains does not
     read (``sparsity`` beside kind denoising, ``conv_filters`` for a table), each with what
     would read it."""
-    from aefx.config import changed_settings
-
     stack = cfg.architecture(is_image)
     dense = ("by the dense and deep-bn stacks", stack != "conv")
     readers = {
@@ -456,8 +454,6 @@ def warn_unused_settings(cfg: AutoencoderConfig, is_image: bool, log: logging.Lo
     """Say once which settings change nothing for this autoencoder, rather than let them look
     as if they did something (``--set autoencoder.sparsity=0.01`` trained the default
     denoising autoencoder as before, silently). Returns their names."""
-    from aefx.config import unread_warning
-
     unused = unused_settings(cfg, is_image)
     if unused:
         stack = cfg.architecture(is_image)

@@ -274,8 +274,7 @@ class AutoencoderConfig(_Frozen):
         if self.kind == "variational" and self.base == "conv":
             raise ValueError("autoencoder: the variational kind has a dense base (dense, deep-bn)")
         # params.yaml spells out the default slope, so only another value is a contradiction.
-        default_slope = type(self).model_fields["leaky_slope"].default
-        if self.activation != "leaky_relu" and self.leaky_slope != default_slope:
+        if self.activation != "leaky_relu" and "leaky_slope" in changed_settings(self):
             raise ValueError("autoencoder.leaky_slope applies only to activation leaky_relu")
         return self
 
