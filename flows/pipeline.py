@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -19,6 +19,9 @@ from aefx.errors import AefxError, first_line
 from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
 from flows.server import temporary_prefect_server
+
+if TYPE_CHECKING:
+    from tasks.compare_classifiers import Cell
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +86,23 @@ def summarise_comparison(params: Params, results: list[Any]) -> Any:
     )
 
 
+def comparison_groups(params: Params) -> dict[tuple[int, str], list[Cell]]:
+    """The comparison's cells by seed and classifier: one mapped task each."""
+    from tasks.compare_classifiers import cells
+
+    groups: dict[tuple[int, str], list[Cell]] = {}
+    for cell in cells(params.classifiers, params.seeds):
+        groups.setdefault((cell.seed, cell.classifier), []).append(cell)
+    return groups
+
+
 def compare_classifiers(params: Params) -> Any:
     """Map the cells over the flow's task runner (threads, or Dask worker processes), one task
     per classifier and seed, then summarise. Keras cells stay in this process unless workers
     are processes of their own."""
     from aefx.threads import one_blas_thread
-    from tasks.compare_classifiers import Cell, cells
 
-    groups: dict[tuple[int, str], list[Cell]] = {}
-    for cell in cells(params.classifiers, params.seeds):
-        groups.setdefault((cell.seed, cell.classifier), []).append(cell)
+    groups = comparison_groups(params)
     on_processes = params.compute.dask_address or params.compute.dask_workers
     mapped: list[list[Cell]] = []
     inline: list[list[Cell]] = []
@@ -138,8 +148,11 @@ def worker_env(workers: int) -> dict[str, str]:
     return env
 
 
-def task_runner(compute: ComputeConfig) -> Any:
-    """Dask for a named or local cluster, else a thread pool capped at ``compute.threads``."""
+def task_runner(compute: ComputeConfig, tasks: int) -> Any:
+    """Dask for a named or local cluster, else a thread pool capped at ``compute.threads``.
+
+    A local cluster starts at most ``tasks`` workers, the most tasks the flow maps: one more
+    would start, import the flow's modules (190 MB each, measured) and wait for nothing."""
     if compute.dask_address or compute.dask_workers:
         from prefect_dask import DaskTaskRunner
 
@@ -151,13 +164,20 @@ def task_runner(compute: ComputeConfig) -> Any:
         # to the kernel all the time: measured here, Keras training in such a worker took twice
         # as long (35 s against 18 s, 18 s of it in the kernel). Leave glibc's default.
         dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+        workers = min(compute.dask_workers, max(1, tasks))
+        if workers < compute.dask_workers:
+            log.info(
+                "compute.dask_workers=%d: starting %d, one per task this run maps",
+                compute.dask_workers,
+                workers,
+            )
         return DaskTaskRunner(
             cluster_kwargs={
-                "n_workers": compute.dask_workers,
+                "n_workers": workers,
                 "threads_per_worker": 1,  # one model per process: TensorFlow seeds are global
                 "processes": True,
                 "dashboard_address": None,
-                "env": worker_env(compute.dask_workers),
+                "env": worker_env(workers),
             }
         )
     return ThreadPoolTaskRunner(max_workers=compute.threads)
@@ -336,7 +356,7 @@ def run_pipeline(
     params: Params, record_dvc: bool = True, entry_point: str = "aefx run"
 ) -> PipelineResult:
     """The pipeline flow on the task runner that ``params.compute`` asks for."""
-    runner = task_runner(params.compute)
+    runner = task_runner(params.compute, len(comparison_groups(params)))
     return pipeline.with_options(task_runner=runner)(params, record_dvc, entry_point)
 
 

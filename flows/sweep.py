@@ -206,4 +206,5 @@ def run_sweep(params: Params) -> SweepResult:
     """The sweep flow on the task runner that ``params.compute`` asks for (`aefx sweep` runs
     `check_sweep` first)."""
     warm_start(params)
-    return sweep.with_options(task_runner=task_runner(params.compute))(params)
+    runner = task_runner(params.compute, len(members(params)))
+    return sweep.with_options(task_runner=runner)(params)

@@ -28,7 +28,7 @@ def _until(params, last: str) -> None:
 def test_comparison_cells_on_dask_workers_score_as_threads_do(project, prefect_harness):
     from prefect import flow
 
-    from flows.pipeline import compare_classifiers, task_runner
+    from flows.pipeline import compare_classifiers, comparison_groups, task_runner
 
     params = load_params(overrides=["classifiers.use=[logreg, knn, random_forest]"])
     _until(params, "compare_classifiers")  # the DVC stage's way: a thread pool
@@ -42,8 +42,26 @@ def test_comparison_cells_on_dask_workers_score_as_threads_do(project, prefect_h
     def compare_only() -> None:
         compare_classifiers(dask)
 
-    compare_only.with_options(task_runner=task_runner(dask.compute))()
+    runner = task_runner(dask.compute, len(comparison_groups(dask)))
+    compare_only.with_options(task_runner=runner)()
     pd.testing.assert_frame_equal(pd.read_csv(params.paths.comparison_rows), on_threads)
+
+
+def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, prefect_harness):
+    """`--workers 5000` for six tasks starts six workers, each with its share of the cores;
+    a worker beyond the tasks would cost its memory and wait for nothing."""
+    from flows.pipeline import comparison_groups, task_runner
+
+    params = load_params(overrides=["seeds=[1, 2, 3]", "classifiers.use=[logreg, knn]"])
+    assert sorted(comparison_groups(params)) == [
+        (seed, name) for seed in (1, 2, 3) for name in ("knn", "logreg")
+    ]
+    for asked, started in ((5000, 6), (6, 6), (2, 2)):
+        compute = type(params.compute)(dask_workers=asked)
+        cluster = task_runner(compute, len(comparison_groups(params))).cluster_kwargs
+        assert cluster["n_workers"] == started
+        share = str(max(1, (os.cpu_count() or 1) // started))
+        assert cluster["env"]["OMP_NUM_THREADS"] == share
 
 
 def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, prefect_harness):
@@ -74,9 +92,8 @@ def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, pre
         def compare_only() -> None:
             compare_classifiers(remote)
 
-        state = compare_only.with_options(task_runner=task_runner(remote.compute))(
-            return_state=True
-        )
+        runner = task_runner(remote.compute, 2 * len(remote.seeds))
+        state = compare_only.with_options(task_runner=runner)(return_state=True)
         with Client(cluster) as dask_client:
             executed = dask_client.run(lambda dask_worker: dask_worker.state.executed_count)
 
