@@ -1135,6 +1135,8 @@ def test_train_stream_refuses_a_number_numpy_cannot_take(tmp_path, option, value
             "No such option: --seeds (Possible options: --set). See aefx run --help.",
         ),
         (["ecnode"], "No such command 'ecnode'. Did you mean 'encode'? See aefx --help."),
+        # Click raises this one without its context: the command is known all the same.
+        (["run", "-s"], "Option '-s' requires an argument. See aefx run --help."),
     ],
 )
 def test_a_command_line_mistake_is_one_line(tmp_path, args, line):

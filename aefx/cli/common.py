@@ -17,10 +17,11 @@ from aefx.errors import LARGEST_INT, AefxError, resource_problem
 
 
 @contextlib.contextmanager
-def _usage_in_one_line() -> Iterator[None]:
+def _usage_in_one_line(command_path: Callable[[], str]) -> Iterator[None]:
     """A mistake on the command line (an unknown option, a value out of its range, a missing
     one) as one line like every other user error, exit code 2, not click's usage and boxed
-    message; the line says where the options are listed."""
+    message; the line says where the options are listed: the error's command, or
+    ``command_path()`` for an error raised without one (an option missing its value)."""
     try:
         yield
     except typer.TyperException as exc:  # Typer's base of click's usage and file errors
@@ -28,10 +29,9 @@ def _usage_in_one_line() -> Iterator[None]:
             raise
         message = " ".join(exc.format_message().split())
         context = getattr(exc, "ctx", None)
-        if context is not None:
-            stop = "" if message.endswith((".", "?")) else "."
-            message += f"{stop} See {context.command_path} --help."
-        _err(message)
+        stop = "" if message.endswith((".", "?")) else "."
+        path = context.command_path if context is not None else command_path()
+        _err(f"{message}{stop} See {path} --help.")
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -39,12 +39,15 @@ class _Commands(typer.core.TyperGroup):
     """The app's group: its own options and every command's are parsed inside its
     ``make_context`` and ``invoke``."""
 
-    def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
-        with _usage_in_one_line():
-            return super().make_context(*args, **kwargs)
+    def make_context(self, info_name: str | None, *args: Any, **kwargs: Any) -> typer.Context:
+        with _usage_in_one_line(lambda: info_name or "aefx"):
+            return super().make_context(info_name, *args, **kwargs)
 
     def invoke(self, ctx: typer.Context) -> Any:
-        with _usage_in_one_line():
+        def command_path() -> str:  # set by the group's invoke before the command's parse
+            return " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+
+        with _usage_in_one_line(command_path):
             return super().invoke(ctx)
 
 
