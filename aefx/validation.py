@@ -266,6 +266,10 @@ def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: 
             f"data.test_size={test_size} leaves {n_rows - n_test} of the {n_rows} rows to train "
             "on; lower it"
         )
+    elif n_test < 2:  # one test row: every seed's accuracy 0 or 1, and no interval
+        problems.append(
+            f"data.test_size={test_size} leaves {n_test} of the {n_rows} rows to test on; raise it"
+        )
     labels = frame[label]
     fractional = labels[labels != labels.round()] if labels.dtype.kind == "f" else labels[:0]
     if len(fractional):  # scikit-learn's "continuous" target: no classifier takes it

@@ -174,6 +174,11 @@ BAD_DATA = {
         {"test_size": 0.99},
         "data.test_size=0.99 leaves 0 of the 40 rows to train on; lower it",
     ),
+    "too few test rows": (  # was accepted: one test row, so each seed scored 0 or 1
+        GOOD.assign(label=[0, 1] * 20),
+        {"test_size": 0.02},
+        "data.test_size=0.02 leaves 1 of the 40 rows to test on; raise it",
+    ),
 }
 
 
