@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -1349,6 +1351,25 @@ def test_without_a_model_the_projects_own_encoder_is_used(project):
         assert done.returncode == 0, done.stderr
     assert (project / "encode0.csv").read_bytes() == (project / "encode2.csv").read_bytes()
     assert len(pd.read_csv(project / "score0.csv")) == len(pd.read_csv(project / "new.csv"))
+
+    # Runs with --set leave their encoders in workspaces/: the line names the newest of them,
+    # which -m then takes (it said to run `aefx run`, which such a user had).
+    for name in ("0123456789ab", "ba9876543210"):
+        shutil.copytree(project / "models", project / "workspaces" / name / "models")
+    shutil.rmtree(project / "models")
+    older = project / "workspaces" / "ba9876543210" / "models" / "encoder.json"
+    os.utime(older, (older.stat().st_atime, older.stat().st_mtime - 3600))
+    newest = "workspaces/0123456789ab/models/encoder.json"
+    done = run_command(*AEFX, "encode", "-i", "new.csv", "-o", "c.csv", cwd=project)
+    assert done.returncode == 2 and not (project / "c.csv").exists()
+    assert done.stderr.strip() == (
+        "aefx: error: models/encoder.json: no encoder yet (`aefx run` with the params file's "
+        f"settings writes it; a run with others wrote {newest}); or name one with -m "
+        "(models:/NAME@ALIAS, a run id, a path)"
+    )
+    done = run_command(*AEFX, "encode", "-m", newest, "-i", "new.csv", "-o", "c.csv", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "c.csv").read_bytes() == (project / "encode0.csv").read_bytes()
 
 
 def test_a_spreadsheet_or_arrow_input_is_told_how_to_become_a_table():

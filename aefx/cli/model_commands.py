@@ -28,13 +28,26 @@ if TYPE_CHECKING:
 
 
 def _project_encoder(paths: PathsConfig) -> str:
-    """The encoder metadata the project's last `aefx run` wrote (``paths.encoder_meta``)."""
-    if not paths.encoder_meta.is_file():
-        raise AefxError(
-            f"{paths.encoder_meta}: no encoder yet (`aefx run` writes it); or name one with -m "
-            "(models:/NAME@ALIAS, a run id, a path)"
-        )
-    return str(paths.encoder_meta)
+    """The encoder metadata the project's last `aefx run` wrote (``paths.encoder_meta``).
+    Without one, the line names the newest a run with other settings left in its workspace:
+    a user who ran only with --set was told to run `aefx run`, which they had."""
+    if paths.encoder_meta.is_file():
+        return str(paths.encoder_meta)
+    from aefx.workspace import WORKSPACES
+
+    meta = paths.encoder_meta
+    elsewhere = [] if meta.is_absolute() else list(WORKSPACES.glob(f"*/{meta.as_posix()}"))
+    newest = max(elsewhere, key=lambda p: p.stat().st_mtime, default=None)
+    how = (
+        f"`aefx run` with the params file's settings writes it; a run with others wrote "
+        f"{newest.as_posix()}"
+        if newest
+        else "`aefx run` writes it"
+    )
+    raise AefxError(
+        f"{meta}: no encoder yet ({how}); or name one with -m (models:/NAME@ALIAS, a run id, "
+        "a path)"
+    )
 
 
 def _shipped_model(
