@@ -168,6 +168,14 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
         assert caught.value.message == (
             f"input: column {raw.columns[1]!r} row 3 is not a finite number ({shown})"
         )
+    when = raw.head(6).assign(**{raw.columns[2]: pd.Timestamp("2026-12-04")})  # a time
+    with pytest.raises(MlflowException) as caught:
+        model.predict(when)
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert caught.value.message == (
+        f"input: column {raw.columns[2]!r} is not numeric (its type is "
+        f"{when[raw.columns[2]].dtype}; store it as numbers)"
+    )
 
     # It loads and encodes the same in a Python where aefx is not installed: it carries aefx.
     raw.to_parquet(project / "raw.parquet")
