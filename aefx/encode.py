@@ -126,11 +126,17 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         from mlflow.exceptions import MlflowException
 
         from aefx.servers import require_tracking_store
-        from aefx.tracking import using_store
+        from aefx.tracking import is_local_store, using_store
 
         require_tracking_store(uri, existing=True)
         try:
             with using_store(uri):
+                if is_local_store(uri) and (gone := _recorded_folder_gone(source)):
+                    raise AefxError(
+                        f"{source}: its files were recorded in {gone}, which is not there; "
+                        "MLflow keeps absolute paths, so a project moved or renamed since loses "
+                        "them: move it back, or run the pipeline again here"
+                    )
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)
         except (MlflowException, OSError) as exc:
             reason = first_line(exc, 160)
@@ -162,6 +168,33 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         _read_meta(meta)  # aefx's
         return path, meta
     raise AefxError(f"{source}: not a model (use models:/NAME@ALIAS, a run id or a local path)")
+
+
+def _recorded_folder_gone(source: str) -> Path | None:
+    """The folder a local store recorded a ``runs:/`` or ``models:/`` reference's files in,
+    where that folder is not there (a moved project: downloading said `No such artifact: ''`,
+    or fetched nothing); None for a folder that is there, or a reference the store cannot
+    resolve (the download then says why)."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.tracking import MlflowClient
+
+    try:
+        if source.startswith("models:/"):
+            recorded = ModelsArtifactRepository.get_underlying_uri(source)
+        else:  # runs:/ID/...: the run's own folder (MLflow 3 keeps the model beside it)
+            run_id = source.removeprefix("runs:/").split("/", 1)[0]
+            recorded = MlflowClient().get_run(run_id).info.artifact_uri
+    except MlflowException:
+        return None
+    where = urlparse(recorded)
+    if where.scheme not in ("", "file"):
+        return None
+    folder = Path(url2pathname(where.path))
+    return None if folder.exists() else folder
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -118,13 +118,19 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
         require_active(found, mlflow_client.tracking_uri)
         _require_artifacts_here(found, mlflow_client.tracking_uri, root)
         return found.experiment_id
-    local = mlflow_client.tracking_uri.startswith(("sqlite:", "file:", "/"))
+    local = is_local_store(mlflow_client.tracking_uri)
     try:
         return mlflow_client.create_experiment(
             name, artifact_location=artifact_root(root) if local else None
         )
     except MlflowException:  # another process created it first
         return mlflow_client.get_experiment_by_name(name).experiment_id
+
+
+def is_local_store(uri: str) -> bool:
+    """A store on this machine (SQLite, a folder), whose artifacts MLflow records by their
+    absolute path; a tracking server decides where its own go."""
+    return uri.startswith(("sqlite:", "file:", "/"))
 
 
 def require_active(experiment: Any, uri: str) -> None:

@@ -128,6 +128,29 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
 
+    # The store's files moved away (a project moved or renamed: MLflow keeps absolute paths).
+    # Fetching said `No such artifact: ''`, or, for a run id, fetched nothing and said no
+    # encoder metadata was there, after an INFO line of MLflow's.
+    artifacts = project / "mlruns" / "artifacts"
+    artifacts.rename(project / "mlruns" / "moved")
+    for model, recorded in (
+        ("models:/aefx-encoder@champion", artifacts / "models"),
+        (first.run_id, artifacts / first.run_id),
+    ):
+        done = run_command(
+            *AEFX, "encode", "-m", model, "-i", "new.csv", "-o", "lost.parquet", cwd=project
+        )
+        assert done.returncode == 2 and done.stdout == ""
+        shown = model if model.startswith("models:/") else f"runs:/{model}/encoder"
+        assert done.stderr.startswith(f"aefx: error: {shown}: its files were recorded in ")
+        assert f" in {recorded}" in done.stderr and done.stderr.count("\n") == 1
+        assert done.stderr.endswith(
+            ", which is not there; MLflow keeps absolute paths, so a project moved or renamed "
+            "since loses them: move it back, or run the pipeline again here\n"
+        )
+        assert not (project / "lost.parquet").exists()
+    (project / "mlruns" / "moved").rename(artifacts)
+
     # Wrong columns and bad values: one line naming them, no output file.
     raw.drop(columns=[raw.columns[0]]).assign(extra=1.0).to_csv(project / "bad.csv", index=False)
     done = run_command(
