@@ -253,23 +253,33 @@ def header_hint(columns: Sequence[object]) -> str | None:
     )
 
 
-def table_problems(frame: pd.DataFrame, label: str, test_size: float, stratify: bool) -> list[str]:
+def table_problems(
+    frame: pd.DataFrame,
+    label: str,
+    test_size: float,
+    stratify: bool,
+    test_rows: int | None = None,
+    split_by: str = "the data's own split",
+) -> list[str]:
+    """What keeps ``frame`` from being split and compared on. ``test_rows``: how many of its
+    rows are the test side, for data that comes split (``split_by`` names how; ``test_size``
+    is not read then)."""
     problems = []
     n_rows = len(frame)
-    n_test = math.ceil(test_size * n_rows)
+    n_test = math.ceil(test_size * n_rows) if test_rows is None else test_rows
+    leaves, fewer, more = (
+        (f"data.test_size={test_size} leaves", "lower it", "raise it")
+        if test_rows is None
+        else (f"{split_by} leaves", "at least 2 are needed", "at least 2 are needed")
+    )
     if n_rows < MIN_ROWS:
         problems.append(
             f"{n_rows} rows are too few to split into train and test (need at least {MIN_ROWS})"
         )
     elif n_rows - n_test < 2:
-        problems.append(
-            f"data.test_size={test_size} leaves {n_rows - n_test} of the {n_rows} rows to train "
-            "on; lower it"
-        )
+        problems.append(f"{leaves} {n_rows - n_test} of the {n_rows} rows to train on; {fewer}")
     elif n_test < 2:  # one test row: every seed's accuracy 0 or 1, and no interval
-        problems.append(
-            f"data.test_size={test_size} leaves {n_test} of the {n_rows} rows to test on; raise it"
-        )
+        problems.append(f"{leaves} {n_test} of the {n_rows} rows to test on; {more}")
     labels = frame[label]
     fractional = labels[labels != labels.round()] if labels.dtype.kind == "f" else labels[:0]
     if len(fractional):  # scikit-learn's "continuous" target: no classifier takes it

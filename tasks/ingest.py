@@ -223,11 +223,14 @@ def read_text_folder(
 
 
 def check_splittable(
-    frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str, own_split: bool = False
+    frame: pd.DataFrame, label: str, cfg: DataConfig, origin: str, test_rows: int | None = None
 ) -> None:
-    """Enough rows and classes to split (again after ``max_rows`` took a subset); for data of
-    its ``own_split``, stratifying does not apply."""
-    problems = table_problems(frame, label, cfg.test_size, cfg.stratify and not own_split)
+    """Enough rows and classes to split (again after ``max_rows`` took a subset); for data
+    that comes split, ``test_rows`` of them are its test side, and neither ``data.test_size``
+    nor stratifying applies."""
+    stratify = cfg.stratify and test_rows is None
+    split_by = "data.test_path" if cfg.test_path else "the data's own split"
+    problems = table_problems(frame, label, cfg.test_size, stratify, test_rows, split_by)
     if problems:
         raise AefxError(f"{origin}: " + "; ".join(problems))
 
@@ -420,7 +423,7 @@ def load_splits(cfg: DataConfig) -> Splits:
             n_test = max(1, round(cfg.max_rows * len(test) / total))
             train = subsample(train, cfg.max_rows - n_test, cfg.split_seed)
             test = subsample(test, n_test, cfg.split_seed)
-        check_splittable(pd.concat([train, test]), cfg.label, cfg, origin, own_split=True)
+        check_splittable(pd.concat([train, test]), cfg.label, cfg, origin, test_rows=len(test))
         test_origin = origin if cfg.test_path is None else str(cfg.test_path)
         check_classes_trained(train, test, cfg.label, test_origin, own_split=True)
         return Splits(train, test, origin, shape, warnings)

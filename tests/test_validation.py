@@ -1275,6 +1275,22 @@ def test_a_table_that_comes_split_keeps_its_own_test_rows(tmp_path):
         assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
         assert not (tmp_path / "bad").exists()
 
+    # One test row was accepted (each seed scored 0 or 1, and the codes' plot divided by zero);
+    # data.test_size, which this split does not read, no longer judges the sizes either.
+    given.head(1).to_csv(bad, index=False)
+    for size in ({}, {"test_size": 0.99}):
+        with pytest.raises(AefxError) as caught:
+            run_ingest(DataConfig(**{**split, "test_path": bad, **size}), tmp_path / "bad")
+        assert str(caught.value) == (
+            f"{train_file}: data.test_path leaves 1 of the 41 rows to test on; at least 2 are "
+            "needed"
+        )
+        assert not (tmp_path / "bad").exists()
+    given.head(2).to_csv(bad, index=False)
+    two = DataConfig(**{**split, "test_path": bad, "test_size": 0.99})
+    result = run_ingest(two, tmp_path / "ok")
+    assert (result.n_train, result.n_test) == (40, 2)
+
 
 def test_split_and_synthetic_settings_the_source_does_not_read_are_named(tmp_path, monkeypatch):
     """`data.test_size: 0.2` beside a `data.test_path` (the file's split is kept), or a changed
