@@ -175,12 +175,11 @@ def _recorded_folder_gone(source: str) -> Path | None:
     where that folder is not there (a moved project: downloading said `No such artifact: ''`,
     or fetched nothing); None for a folder that is there, or a reference the store cannot
     resolve (the download then says why)."""
-    from urllib.parse import urlparse
-    from urllib.request import url2pathname
-
     from mlflow.exceptions import MlflowException
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.tracking import MlflowClient
+
+    from aefx.tracking import local_artifact_path
 
     try:
         if source.startswith("models:/"):
@@ -190,11 +189,8 @@ def _recorded_folder_gone(source: str) -> Path | None:
             recorded = MlflowClient().get_run(run_id).info.artifact_uri
     except MlflowException:
         return None
-    where = urlparse(recorded)
-    if where.scheme not in ("", "file"):
-        return None
-    folder = Path(url2pathname(where.path))
-    return None if folder.exists() else folder
+    folder = local_artifact_path(recorded)
+    return None if folder is None or folder.exists() else folder
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -127,6 +127,16 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
         return mlflow_client.get_experiment_by_name(name).experiment_id
 
 
+def local_artifact_path(location: str) -> Path | None:
+    """The folder an artifact location (``file:`` URI or plain path) names on this machine;
+    None for any other scheme (s3:, mlflow-artifacts:, ...)."""
+    from urllib.parse import unquote, urlsplit
+
+    if location.startswith("file:"):
+        return Path(unquote(urlsplit(location).path))
+    return None if urlsplit(location).scheme else Path(location)
+
+
 def is_local_store(uri: str) -> bool:
     """A store on this machine (SQLite, a folder), whose artifacts MLflow records by their
     absolute path; a tracking server decides where its own go."""
@@ -150,14 +160,11 @@ def _require_artifacts_here(experiment: Any, uri: str, root: Path | None) -> Non
     the store came with the project from another folder (copied, moved), and MLflow writes
     each new run's artifacts where the experiment says, absolute: into the other project's
     mlruns/, or into a folder it makes again at the old path."""
-    from urllib.parse import unquote, urlsplit
-
     if uri != _own_store_uri(root):
         return  # a store chosen in tracking.uri (shared, a server) keeps them where it keeps them
     store = project_root(root) / STORE_DIR
-    location = experiment.artifact_location
-    kept = Path(unquote(urlsplit(location).path) if location.startswith("file:") else location)
-    if kept.is_absolute() and not kept.is_relative_to(store):
+    kept = local_artifact_path(experiment.artifact_location)
+    if kept is not None and kept.is_absolute() and not kept.is_relative_to(store):
         raise AefxError(
             f"MLflow experiment {experiment.name!r} keeps its artifacts in {kept}, outside this "
             f"project's store {store}: the store came from another folder (copied or moved), "

@@ -259,7 +259,7 @@ def table_problems(
     test_size: float,
     stratify: bool,
     test_rows: int | None = None,
-    split_by: str = "the data's own split",
+    split_by: str = "",
 ) -> list[str]:
     """What keeps ``frame`` from being split and compared on. ``test_rows``: how many of its
     rows are the test side, for data that comes split (``split_by`` names how; ``test_size``
