@@ -312,6 +312,23 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
 FolderFiles = tuple[list[tuple[Any, Path]], list[tuple[Any, Path]]]
 
 
+# What file managers leave among photos, beside names starting with '.' (.DS_Store,
+# .thumbnails/): Windows' thumbnail caches and folder settings, and the __MACOSX/ folder of a
+# zip made on a Mac. None is an image, and none is a class; matched without regard to case.
+SYSTEM_NAMES = frozenset(
+    {"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx"}
+)
+
+
+def _skipped(path: Path, under: Path) -> bool:
+    """Whether ``path``, a file or folder below ``under``, is a file manager's and no image's:
+    it, or a folder between, is hidden (its name starts with '.') or in SYSTEM_NAMES."""
+    return any(
+        part.startswith(".") or part.lower() in SYSTEM_NAMES
+        for part in path.relative_to(under).parts
+    )
+
+
 # The sub-folders that split a folder of images into its own parts, each a folder of class
 # folders, as many image data sets come (train/cat/..., test/cat/...); a validation part joins
 # training, where aefx takes its own validation slice. Matched without regard to case.
@@ -323,7 +340,7 @@ VALIDATION_PARTS = ("val", "valid", "validation")
 def _split_parts(path: Path) -> tuple[list[Path], Path] | None:
     """The training parts (train, and a validation part if there is one) and the test part of
     a folder that holds both a train and a test folder; None for a folder of class folders."""
-    folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p for p in path.iterdir() if p.is_dir() and not _skipped(p, path))
     train = [p for p in folders if p.name.lower() in TRAIN_PARTS]
     test = [p for p in folders if p.name.lower() in TEST_PARTS]
     if not train or not test:
@@ -430,7 +447,7 @@ def _no_loose_images(path: Path, where: str) -> None:
     loose = sorted(
         f
         for f in path.iterdir()
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not _skipped(f, path)
     )
     if loose:
         raise AefxError(
@@ -449,16 +466,16 @@ def _first_and_more(names: list[str], verb: str = "", plural_verb: str = "") -> 
 def _class_files(path: Path, min_classes: int = 2) -> list[tuple[str, Path]]:
     """Each image file of a folder of class folders, with its class."""
     _no_loose_images(path, "the class folders")
-    classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in path.iterdir() if p.is_dir() and not _skipped(p, path))
     if len(classes) < min_classes:
         raise AefxError(f"{path}: expected one sub-folder per class (found {len(classes)})")
     # A class folder's images at any depth (cats/2019/a.png is a cat), as `aefx encode` reads
-    # a folder; names starting with '.' (.DS_Store, .thumbnails/) are no images.
+    # a folder; a file manager's files (_skipped) are no images.
     files = [
         (cls.name, f)
         for cls in classes
         for f in sorted(cls.rglob("*"))
-        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(cls).parts)
+        if f.is_file() and not _skipped(f, cls)
     ]
     if not files:
         raise AefxError(f"{path}: no image files in the class folders")
@@ -675,11 +692,7 @@ def _image_files(path: Path) -> list[Path]:
         raise AefxError(f"{path}: input not found")
     if path.is_file():
         return [path]
-    files = sorted(
-        f
-        for f in path.rglob("*")
-        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
-    )
+    files = sorted(f for f in path.rglob("*") if f.is_file() and not _skipped(f, path))
     if not files:
         raise AefxError(f"{path}: no image files in this folder")
     return files

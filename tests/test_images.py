@@ -150,10 +150,20 @@ def test_a_class_folders_images_are_read_at_any_depth(tmp_path):
         for i in range(3):
             Image.new("L", (4, 4), color=40 * i).save(tmp_path / "imgs" / place / f"{i}.png")
     (tmp_path / "imgs" / "dog" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    # What Windows leaves among photos, and the folder a zip made on a Mac unpacks beside them,
+    # were refused as "not an image file type" and as a class folder holding no image.
+    (tmp_path / "imgs" / "cat" / "2019" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (tmp_path / "imgs" / "dog" / "desktop.ini").write_text("[.ShellClassInfo]\n")
+    (tmp_path / "imgs" / "__MACOSX" / "dog").mkdir(parents=True)
+    (tmp_path / "imgs" / "__MACOSX" / "dog" / "._0.png").write_bytes(b"\x00\x05\x16\x07")
     cfg = DataConfig(source="images", path=tmp_path / "imgs")
     result, train, test, _ = run_ingest(cfg, tmp_path / "out")
-    assert result.n_train + result.n_test == 12
+    assert result.n_train + result.n_test == 12 and result.classes == ("cat", "dog")
     assert pd.concat([train, test])["label"].value_counts().to_dict() == {"cat": 9, "dog": 3}
+    # Any other file is still refused, not left out: it may be a picture of a type aefx lacks.
+    (tmp_path / "imgs" / "dog" / "notes.txt").write_text("taken in June")
+    with pytest.raises(AefxError, match=r"notes\.txt: not an image file type"):
+        run_ingest(cfg, tmp_path / "notes")
 
 
 def test_an_image_folder_split_in_train_and_test_folders_keeps_its_split(tmp_path):
@@ -721,7 +731,8 @@ def test_new_images_encode_score_and_rebuild_like_the_pixel_rows_ingest_wrote(pr
     assert list(got.columns) == [*model.code_columns, "label"]
     np.testing.assert_array_equal(got["label"], rows["label"])
     np.testing.assert_allclose(got[model.code_columns].to_numpy(), expected, atol=1e-5)
-    from_files = codes("new", rows=5)
+    (project / "new" / str(rows["label"].iloc[0]) / "Thumbs.db").write_bytes(b"\xd0\xcf\x11")
+    from_files = codes("new", rows=5)  # Windows' thumbnail cache is no image
     order = [int(name.split("/")[1][:2]) for name in from_files["file"]]
     assert sorted(order) == list(range(12)) and from_files["file"][0].count("/") == 1
     np.testing.assert_allclose(
