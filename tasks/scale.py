@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ScaleResult:
     n_features: int
-    constant_features: tuple[str, ...]
+    constant_features: tuple[str, ...]  # constant in training, not in test (tables only)
 
 
 def split_xy(
@@ -27,6 +27,15 @@ def split_xy(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The features and the label of a split (the ignored columns are neither)."""
     return frame.drop(columns=[label, *ignored]), frame[label]
+
+
+def _constant_in_training(X_train: pd.DataFrame, X_test: pd.DataFrame) -> tuple[str, ...]:
+    """The features of one value in the training split and others in the test split (those of
+    one value in both, ingest has named already as constant columns)."""
+    low, high = X_train.min(), X_train.max()
+    return tuple(
+        str(c) for c in X_train.columns if low[c] == high[c] and (X_test[c] != low[c]).any()
+    )
 
 
 def scale(
@@ -70,15 +79,15 @@ def scale(
     # Fit on train only: test rows must not leak into the min/max (or mean/std).
     scaler = make_scaler(kind).fit(X_train)
     features = list(X_train.columns)
-    constant = tuple(
-        c for c, lo, hi in zip(features, X_train.min(), X_train.max(), strict=True) if lo == hi
-    )
+    # scikit-learn maps a zero range to scale 1, so constant features stay finite. Pixels the
+    # same in every training image, as a border's are, are no news: images are not asked.
+    constant = () if schema["image_shape"] is not None else _constant_in_training(X_train, X_test)
     if constant:
-        # scikit-learn maps a zero range to scale 1, so these stay finite; say so all the same.
         log.warning(
-            "scale: %d constant feature(s) carry no information: %s",
+            "scale: %d feature(s) constant in the training split vary in the test split; the "
+            "models learn nothing from them: %s",
             len(constant),
-            ", ".join(constant[:5]),
+            ", ".join(constant[:5]) + (", ..." if len(constant) > 5 else ""),
         )
     for X, y, out in ((X_train, y_train, train_out), (X_test, y_test, test_out)):
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)

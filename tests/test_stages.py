@@ -489,6 +489,33 @@ def test_data_impute_fills_both_splits_from_the_training_rows_alone(project):
         Imputation.fit(raw_train.assign(a=np.nan), "median", ["colour"], "t")
 
 
+def test_scale_names_features_constant_in_training_alone(tmp_path):
+    """Scale warned of every feature constant in the training split: again each constant
+    column ingest had named already, and the border pixels of every image run (the digits:
+    px00, px24, ...). It names those that vary in the test split alone, which nothing else
+    names, and asks no images."""
+    from aefx.config import DataConfig, ScaleConfig
+    from tasks.scale import scale
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"a": rng.normal(size=20), "b": 1.0, "c": 0.0, "label": [0, 1] * 10})
+    test = pd.DataFrame({"a": rng.normal(size=6), "b": 1.0, "c": [0.0, 2.0] * 3})
+    test["label"] = [0, 1] * 3
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+
+    def constant_features(cfg: DataConfig) -> tuple[str, ...]:
+        out = tmp_path / cfg.source
+        paths = (out / "train.parquet", out / "test.parquet", out / "schema.json")
+        ingest(cfg, *paths)
+        scaled = (out / "train_s.parquet", out / "test_s.parquet", out / "scaler.json")
+        return scale(ScaleConfig(), "label", paths[2], *paths[:2], *scaled).constant_features
+
+    files = {"path": tmp_path / "train.csv", "test_path": tmp_path / "test.csv"}
+    assert constant_features(DataConfig(source="file", **files)) == ("c",)
+    assert constant_features(DataConfig(source="digits")) == ()  # px00 is 0 in every image
+
+
 def test_standard_scaler_round_trips(tmp_path):
     from aefx.scaling import make_scaler, scaler_from_dict, scaler_to_dict
 
