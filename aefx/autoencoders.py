@@ -417,10 +417,12 @@ def recalibrate_batchnorm(autoencoder: Any, X: Any, max_rows: int = 20_000, seed
     return len(norms)
 
 
-def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
-    """The settings changed from their defaults that the autoencoder ``cfg`` trains does not
-    read (``sparsity`` beside kind denoising, ``conv_filters`` for a table), each with what
-    would read it."""
+def unused_settings(
+    cfg: AutoencoderConfig, is_image: bool, changed_only: bool = True
+) -> dict[str, str]:
+    """The settings changed from their defaults (with ``changed_only``; else all of them) that
+    the autoencoder ``cfg`` trains does not read (``sparsity`` beside kind denoising,
+    ``conv_filters`` for a table), each with what would read it."""
     stack = cfg.architecture(is_image)
     dense = ("by the dense and deep-bn stacks", stack != "conv")
     readers = {
@@ -446,7 +448,7 @@ def unused_settings(cfg: AutoencoderConfig, is_image: bool) -> dict[str, str]:
     return {
         f"autoencoder.{name}": reader
         for name, (reader, read) in readers.items()
-        if not read and name in changed
+        if not read and (name in changed or not changed_only)
     }
 
 

@@ -502,22 +502,29 @@ def changed_settings(model: BaseModel) -> list[str]:
     ]
 
 
-def unread_settings(cfg: ClassifiersConfig, evaluation: EvaluationConfig) -> dict[str, str]:
-    """The comparison's settings changed from their defaults that it does not read, each with
-    when it would: a classifier's settings outside ``classifiers.use``, the grids and their
-    folds without tuning, ``evaluation.folds`` in holdout mode."""
+def unread_settings(
+    cfg: ClassifiersConfig, evaluation: EvaluationConfig, changed_only: bool = True
+) -> dict[str, str]:
+    """The comparison's settings changed from their defaults (with ``changed_only``; else all
+    of them) that it does not read, each with when it would: a classifier's settings outside
+    ``classifiers.use``, the grids and their folds without tuning, ``evaluation.folds`` in
+    holdout mode."""
+
+    def fields(model: BaseModel) -> list[str]:
+        return changed_settings(model) if changed_only else list(type(model).model_fields)
+
     unread: dict[str, str] = {}
     for name in get_args(ClassifierName):
         if name not in cfg.use:
-            for field in changed_settings(getattr(cfg, name)):
+            for field in fields(getattr(cfg, name)):
                 unread[f"classifiers.{name}.{field}"] = f"with {name} in classifiers.use"
     if not cfg.tune:
-        if "tune_folds" in changed_settings(cfg):
+        if "tune_folds" in fields(cfg):
             unread["classifiers.tune_folds"] = "with classifiers.tune: true"
         for name in cfg.use:
-            if "grid" in changed_settings(getattr(cfg, name)):
+            if "grid" in fields(getattr(cfg, name)):
                 unread[f"classifiers.{name}.grid"] = "with classifiers.tune: true"
-    if evaluation.mode != "cv" and "folds" in changed_settings(evaluation):
+    if evaluation.mode != "cv" and "folds" in fields(evaluation):
         unread["evaluation.folds"] = "with evaluation.mode: cv"
     return unread
 

@@ -48,7 +48,40 @@ def members(base: Params, root: Path | None = None) -> list[Member]:
     digests = [m.params.paths.workspace for m in out]
     if len(set(digests)) != len(digests):
         raise AefxError("sweep.grid: two members have the same params")
+    _no_run_twice(out)
     return out
+
+
+def _no_run_twice(out: list[Member]) -> None:
+    """Two members that differ only in settings neither reads would train and score alike, one
+    run twice (a grid of autoencoder.bottleneck for the conv stack, which takes its code width
+    from conv_filters): refused, naming what reads the setting, before anything runs."""
+    import json
+
+    from aefx.autoencoders import unused_settings
+    from aefx.config import unread_settings
+
+    seen: dict[str, Member] = {}
+    for member in out:
+        p = member.params
+        unread = {
+            **unused_settings(p.autoencoder, p.data.is_image, changed_only=False),
+            **unread_settings(p.classifiers, p.evaluation, changed_only=False),
+        }
+        skipped = {
+            key: when
+            for key in member.overrides
+            for name, when in unread.items()
+            if key == name or key.startswith(f"{name}.")
+        }
+        read = {k: v for k, v in member.overrides.items() if k not in skipped}
+        other = seen.setdefault(json.dumps(read, sort_keys=True, default=str), member)
+        if other is not member:
+            why = "; ".join(f"{key} (read {when})" for key, when in skipped.items())
+            raise AefxError(
+                f"sweep.grid: members {other.label} and {member.label} would be one run twice: "
+                f"neither reads {why}"
+            )
 
 
 def _copy(tree: dict[str, Any]) -> dict[str, Any]:

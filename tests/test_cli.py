@@ -297,6 +297,11 @@ def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text
         (["--set", "sweep.grid.autoencoder.epochs=[5, -1]"], "autoencoder.epochs"),
         (["--set", "sweep.grid.autoencoder.epochs=[5, 5]"], "two members have the same params"),
         (
+            ["--set", "sweep.grid.autoencoder.conv_filters=[[8], [16]]"],
+            "members autoencoder.conv_filters=[8] and autoencoder.conv_filters=[16] would be "
+            "one run twice: neither reads autoencoder.conv_filters (read by the conv stack)",
+        ),
+        (
             ["--set", "sweep.grid.classifiers.knn.n_neighbors=[5, 500]"],
             "k-NN fits on 80 training rows, fewer than classifiers.knn.n_neighbors=500",
         ),

@@ -209,6 +209,30 @@ def test_sweep_members_are_every_combination_in_workspaces_of_their_own(project)
         load_params(overrides=["sweep.grid.paths.encoder=[a.keras]"])
 
 
+def test_sweep_members_that_differ_only_in_what_neither_reads_are_refused(project):
+    """A grid of autoencoder.bottleneck for images trained the conv stack, which takes its code
+    width from conv_filters, once per value: the members came out alike, and each trained for
+    nothing. Two members that differ only in settings neither reads are refused, even where
+    one value is the default; members that read them are kept."""
+    images = ["data.source=digits", "sweep.grid.autoencoder.bottleneck_ratio=[1.5, 0.25]"]
+    kinds = "sweep.grid.autoencoder.kind=[dense, denoising]"
+    with pytest.raises(AefxError) as err:
+        members(load_params(overrides=[*images, kinds]))
+    assert str(err.value) == (
+        "sweep.grid: members autoencoder.bottleneck_ratio=1.5, autoencoder.kind=denoising and "
+        "autoencoder.bottleneck_ratio=0.25, autoencoder.kind=denoising would be one run twice: "
+        "neither reads autoencoder.bottleneck_ratio (read by the dense and deep-bn stacks)"
+    )
+    dense = "sweep.grid.autoencoder.kind=[dense, deep-bn]"
+    assert len(members(load_params(overrides=[*images, dense]))) == 4
+    # The comparison's settings alike: a classifier's outside classifiers.use.
+    use = ["classifiers.use=[logreg]", "sweep.grid.classifiers.knn.n_neighbors=[5, 7]"]
+    with pytest.raises(AefxError, match=r"neither reads classifiers\.knn\.n_neighbors \(read with"):
+        members(load_params(overrides=use))
+    use = [*use, "sweep.grid.classifiers.use=[[logreg, knn]]"]
+    assert len(members(load_params(overrides=use))) == 2
+
+
 def _towns(path, n_cities: int) -> None:
     """A table of 120 rows: two numbers, `city` of n_cities categories (lyon and paris most of
     the rows, the rest one row each) and `plan` with gaps."""
