@@ -56,7 +56,10 @@ encode_splits = _stage_task("encode_splits")
 def score_cells(seed: int, classifier: str, features: list[str], params: Params) -> list[Any]:
     """One classifier on each feature set for one seed; a mapped task, so it may run on a Dask
     worker. A task per cell cost a tenth more time: Prefect's bookkeeping of 120 small tasks."""
+    from aefx.console import quiet_environment
     from tasks.compare_classifiers import Cell, score_cell
+
+    quiet_environment(tensorflow=classifier == "cnn")  # as run_member does on a worker
 
     inputs = compare_inputs(params)
     return [

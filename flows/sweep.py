@@ -44,8 +44,13 @@ def run_member(member: Member, parent_run_id: str, uri: str, metric: str) -> Mem
     """Every stage of the pipeline for one member, in this task's process (a Dask worker or
     the flow's own), logged to its own MLflow run under the sweep's; ``metric`` is the score
     the result carries."""
+    from aefx.console import quiet_environment
     from aefx.workspace import workspace_lock
 
+    # A Dask worker did not come through the aefx command, which sets this up for its own
+    # process: without it each worker printed TensorFlow's start-up lines and its warnings.
+    # (The import sets the worker's stderr aside for a second or two, its own lines too.)
+    quiet_environment(tensorflow=True)
     params = member.params
     run_id = start_run(
         uri,

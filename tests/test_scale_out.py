@@ -47,6 +47,29 @@ def test_comparison_cells_on_dask_workers_score_as_threads_do(project, prefect_h
     pd.testing.assert_frame_equal(pd.read_csv(params.paths.comparison_rows), on_threads)
 
 
+def test_a_cnn_on_a_dask_worker_prints_none_of_tensorflows_lines(project, prefect_harness, capfd):
+    """The CNN classifier is the one comparison cell that needs TensorFlow; a worker, which the
+    aefx command does not start, printed TensorFlow's start-up lines as it imported it (on CPUs
+    where oneDNN is on by default)."""
+    from prefect import flow
+
+    from flows.pipeline import compare_classifiers, task_runner
+
+    images = ["data.source=digits", "data.max_rows=200", "autoencoder.kind=conv", "seeds=[1]"]
+    cnn = ["classifiers.use=[cnn]", "classifiers.cnn.epochs=1", "compute.dask_workers=1"]
+    params = load_params(overrides=[*images, "autoencoder.epochs=1", *cnn])
+    _until(params, "encode_splits")
+    capfd.readouterr()
+
+    @flow
+    def compare_only() -> None:
+        compare_classifiers(params)
+
+    compare_only.with_options(task_runner=task_runner(params.compute, 1))()
+    assert set(pd.read_csv(params.paths.comparison_rows)["classifier"]) == {"cnn"}
+    assert "oneDNN" not in "".join(capfd.readouterr())
+
+
 def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, prefect_harness):
     """`--workers 5000` for six tasks starts six workers, each with its share of the cores;
     a worker beyond the tasks would cost its memory and wait for nothing."""
@@ -110,7 +133,9 @@ def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, pre
     assert len(scored) == groups and all(r.state.is_completed() for r in scored)
 
 
-def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, prefect_harness):
+def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(
+    project, prefect_harness, capfd
+):
     from mlflow.tracking import MlflowClient
 
     from flows.sweep import run_sweep, sweep_table
@@ -151,6 +176,11 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(project, pre
         assert (workspace / "reports" / "comparison.md").is_file()
     # Logged from worker processes, not from this one.
     assert str(os.getpid()) not in pids and len(pids) >= 1
+    # The workers, which the aefx command does not start, are as quiet as its own process:
+    # they printed TensorFlow's start-up lines (on CPUs where oneDNN is on by default) and its
+    # warnings (tf.function retracing), each worker its own.
+    printed = "".join(capfd.readouterr())
+    assert "oneDNN" not in printed and "| tensorflow -" not in printed
 
     # As `aefx sweep` prints it on 80 columns: each member's label and run id whole, on one
     # line, and its outputs folder (relative to the project) on the next.
