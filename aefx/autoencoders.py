@@ -431,9 +431,16 @@ def unused_settings(
             cfg.kind in ("denoising", "sparse", "variational"),
         ),
         "hidden": dense,
-        "hidden_ratios": dense,
+        # A width given outright is used as it is: its ratio scales nothing.
+        "hidden_ratios": (
+            f"{dense[0]}, with autoencoder.hidden null",
+            dense[1] and cfg.hidden is None,
+        ),
         "bottleneck": dense,
-        "bottleneck_ratio": dense,
+        "bottleneck_ratio": (
+            f"{dense[0]}, with autoencoder.bottleneck null",
+            dense[1] and cfg.bottleneck is None,
+        ),
         "conv_filters": ("by the conv stack", stack == "conv"),
         "corruption": ("by kind denoising", cfg.kind == "denoising"),
         "corruption_level": ("by kind denoising", cfg.kind == "denoising"),

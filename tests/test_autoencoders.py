@@ -387,6 +387,10 @@ def test_corruption_happens_only_in_training():
         ),
         ({"conv_filters": [32, 4], "bottleneck_ratio": 0.5}, False, ["conv_filters"]),
         ({"conv_filters": [32, 4], "bottleneck_ratio": 0.5}, True, ["bottleneck_ratio"]),
+        # Widths given outright leave their ratios unread; the ratios alone are read.
+        ({"bottleneck": 8, "bottleneck_ratio": 0.5}, False, ["bottleneck_ratio"]),
+        ({"hidden": [20, 10], "hidden_ratios": [2.0, 1.0]}, False, ["hidden_ratios"]),
+        ({"bottleneck_ratio": 0.5, "hidden_ratios": [2.0, 1.0]}, False, []),
         ({"kind": "dense", "activation": "elu"}, False, ["activation"]),
         ({"kind": "dense", "leaky_slope": 0.1}, False, ["leaky_slope"]),
         ({"activation": "gelu", "recalibrate_bn": True}, True, ["activation", "recalibrate_bn"]),

@@ -251,10 +251,15 @@ def test_sweep_members_that_differ_only_in_what_neither_reads_are_refused(projec
     assert str(err.value) == (
         "sweep.grid: members autoencoder.bottleneck_ratio=1.5, autoencoder.kind=denoising and "
         "autoencoder.bottleneck_ratio=0.25, autoencoder.kind=denoising would be one run twice: "
-        "neither reads autoencoder.bottleneck_ratio (read by the dense and deep-bn stacks)"
+        "neither reads autoencoder.bottleneck_ratio (read by the dense and deep-bn stacks, with "
+        "autoencoder.bottleneck null)"
     )
     dense = "sweep.grid.autoencoder.kind=[dense, deep-bn]"
     assert len(members(load_params(overrides=[*images, dense]))) == 4
+    # A width given outright leaves its ratio unread, for any stack.
+    ratios = ["autoencoder.bottleneck=4", "sweep.grid.autoencoder.bottleneck_ratio=[0.5, 1.0]"]
+    with pytest.raises(AefxError, match=r"with autoencoder\.bottleneck null\)$"):
+        members(load_params(overrides=ratios))
     # The comparison's settings alike: a classifier's outside classifiers.use.
     use = ["classifiers.use=[logreg]", "sweep.grid.classifiers.knn.n_neighbors=[5, 7]"]
     with pytest.raises(AefxError, match=r"neither reads classifiers\.knn\.n_neighbors \(read with"):
