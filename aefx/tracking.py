@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,6 +328,7 @@ def log_dataset(
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.entities import DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
 
     with warnings.catch_warnings():
         # MLflow 3.17 registers its local-file source twice and warns that a path matches both;
@@ -342,4 +344,19 @@ def log_dataset(
             )
         entity = dataset._to_mlflow_entity()  # what mlflow.log_input sends, for a run by id
     tags = [InputTag(key="mlflow.data.context", value=context)]
-    client(uri).log_inputs(run_id, datasets=[DatasetInput(entity, tags)])
+    logged = [DatasetInput(entity, tags)]
+    try:
+        client(uri).log_inputs(run_id, datasets=logged)
+    except MlflowException as exc:
+        # Two runs logging one new dataset at once (sweep members on Dask workers share their
+        # splits): MLflow looks for it, finds none, and both add it; the second breaks the
+        # store's unique key and its whole insert is rolled back. Again, it finds the first's.
+        if not _DUPLICATE_KEY.search(str(exc)):
+            raise
+        client(uri).log_inputs(run_id, datasets=logged)
+
+
+# A unique key broken, as SQLite, PostgreSQL and MySQL (through SQLAlchemy) word it.
+_DUPLICATE_KEY = re.compile(
+    r"IntegrityError|UniqueViolation|UNIQUE constraint|[Dd]uplicate (key|entry)"
+)

@@ -385,6 +385,42 @@ def test_processes_creating_the_store_at_once_do_not_collide(tmp_path):
     assert len(set(run_ids)) == 4
 
 
+def test_two_runs_logging_one_new_dataset_at_once_both_record_it(tmp_path):
+    """Sweep members on Dask workers share their splits, and log them to MLflow at about the
+    same moment; one member failed on `UNIQUE constraint failed: datasets.experiment_id, ...`:
+    MLflow looked for the dataset, found none, and both added it. Here the other member adds it
+    in exactly that gap, from its own connection to the real store, as the insert is sent."""
+    import pandas as pd
+    from sqlalchemy import event
+
+    from aefx.tracking import client, log_dataset
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = client(uri)
+    experiment = store.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    first, second = (store.create_run(experiment).info.run_id for _ in range(2))
+    split = tmp_path / "train.parquet"
+    frame = pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]})
+    frame.to_parquet(split)
+    inserts = []
+
+    def the_other_member_first(conn, cursor, statement, *args) -> None:
+        if statement.startswith("INSERT INTO datasets") and not inserts:
+            inserts.append(statement)
+            log_dataset(uri, second, "synthetic-train", "train", split, "d1", frame, "label")
+
+    engine = store._tracking_client.store.engine
+    event.listen(engine, "before_cursor_execute", the_other_member_first)
+    try:
+        log_dataset(uri, first, "synthetic-train", "train", split, "d1", frame, "label")
+    finally:
+        event.remove(engine, "before_cursor_execute", the_other_member_first)
+    assert inserts  # the gap was met
+    for run_id in (first, second):
+        [logged] = store.get_run(run_id).inputs.dataset_inputs
+        assert (logged.dataset.name, logged.dataset.digest) == ("synthetic-train", "d1")
+
+
 def test_a_dead_run_is_closed_however_many_live_runs_are_newer(tmp_path):
     """MLflow answers a run search a page at a time; the stale-run check read one page, the
     1,000 newest RUNNING runs, so behind as many live ones a dead process's run stayed RUNNING.
