@@ -797,7 +797,7 @@ def test_a_diverged_train_stream_is_one_line_and_leaves_no_model(project):
     _write(_table(500), project / "rows.parquet")
     done = run_command(
         *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
-        "--set", "autoencoder.learning_rate=1e12", "--set", "autoencoder.epochs=3", cwd=project,
+        "--set", "autoencoder.learning_rate=1e12", "--epochs", "3", cwd=project,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     [line] = [text for text in done.stderr.splitlines() if "aefx: error:" in text]
@@ -836,12 +836,28 @@ def test_train_stream_refuses_a_conv_autoencoder_in_one_line(project):
             "aefx train-stream reads complete rows only: data.impute is for `aefx run` (or fill "
             "the file's missing values first)",
         ),
+        # Its own options set these; a --set of one trained by the options' defaults instead.
+        (
+            "autoencoder.epochs=2",
+            "--set 'autoencoder.epochs=2': aefx train-stream does not read autoencoder.epochs; "
+            "give --epochs 2",
+        ),
+        (
+            "autoencoder.batch_size=64",
+            "--set 'autoencoder.batch_size=64': aefx train-stream does not read "
+            "autoencoder.batch_size; give --batch-size 64",
+        ),
+        (
+            "autoencoder.validation_every=5",
+            "--set 'autoencoder.validation_every=5': aefx train-stream does not read "
+            "autoencoder.validation_every; it validates after every epoch",
+        ),
     ],
 )
 def test_train_stream_refuses_the_preprocessing_of_aefx_run_in_one_line(project, setting, message):
     """Its scaler is fit chunk by chunk on complete numbers; categories are one-hot, and gaps
     filled, by `aefx run`'s scale stage only, so params asking for either are refused before
-    any run starts."""
+    any run starts. So is a --set of what its own options set, which it overrode silently."""
     _write(_table(500), project / "rows.parquet")
     done = run_command(
         *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream", "--set", setting,

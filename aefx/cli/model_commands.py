@@ -303,12 +303,24 @@ def train_stream(
     """Train an autoencoder on a table larger than memory (Parquet, CSV or TSV; a file or a
     folder of them), streaming it per epoch.
 
-    The autoencoder section of the params file (and --set) says which model; the scaler is
-    fitted in one streaming pass. A CSV or TSV is first copied to Parquet beside the output
-    (one pass; removed afterwards). The run is recorded in MLflow like `aefx run`'s."""
-    from aefx.config import load_params
+    The autoencoder section of the params file (and --set) says which model, but for its
+    epochs and batch size (--epochs, --batch-size); the scaler is fitted in one streaming
+    pass. A CSV or TSV is first copied to Parquet beside the output (one pass; removed
+    afterwards). The run is recorded in MLflow like `aefx run`'s."""
+    from aefx.config import load_params, parse_override
 
     params = load_params(params_file, overrides or [])
+    # Its own options set these (the file's values are for in-memory training); a --set of
+    # one was overridden by them without a word: `-s autoencoder.epochs=2` trained 10 epochs.
+    instead = {"epochs": "give --epochs {}", "batch_size": "give --batch-size {}"}
+    instead["validation_every"] = "it validates after every epoch"
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        if keys[0] == "autoencoder" and len(keys) == 2 and keys[1] in instead:
+            raise AefxError(
+                f"--set {text!r}: aefx train-stream does not read autoencoder.{keys[1]}; "
+                + instead[keys[1]].format(value)
+            )
     cfg = params.autoencoder.model_copy(
         update={"epochs": epochs, "batch_size": batch_size, "validation_every": 1}
     )
