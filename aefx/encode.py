@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.errors import AefxError, first_line
+from aefx.errors import AefxError, first_few, first_line
 from aefx.io import TableFile
 
 log = logging.getLogger(__name__)
@@ -402,8 +402,7 @@ def check_columns(chunk: pd.DataFrame, features: list[str], keep: set[str], orig
     if extra:
         problems.append(f"extra column(s) {', '.join(extra[:10])}")
     if missing and (headless := header_hint(columns)):
-        named = ", ".join(features[:5]) + (", ..." if len(features) > 5 else "")
-        raise AefxError(f"{origin}: {headless} (the encoder reads {named})")
+        raise AefxError(f"{origin}: {headless} (the encoder reads {first_few(features)})")
     if problems:
         hint = "; --keep NAME carries a column such as an id through" if extra else ""
         # A name changed only in case or spaces (an export that capitalised or padded them).

@@ -27,6 +27,12 @@ def first_line(problem: BaseException | str, width: int | None = None) -> str:
     return f"{words if len(words) > width // 2 else head}..."
 
 
+def first_few(names: list[str], most: int = 5) -> str:
+    """The first ``most`` of ``names``, joined by commas, and ", ..." when there are more: how a
+    one-line message names what may be a long list."""
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
 # What Prefect's console is not to print a traceback for: the CLI says it in one line.
 RESOURCE_WORDS = (
     "No space left on device",

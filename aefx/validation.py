@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.errors import AefxError, first_line
+from aefx.errors import AefxError, first_few, first_line
 from aefx.io import (
     TableFile,
     is_text_table,
@@ -379,9 +379,9 @@ def table_warnings(
     features = frame.drop(columns=[label])
     constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
     if constant:
-        shown = ", ".join(constant[:5]) + (", ..." if len(constant) > 5 else "")
         warnings.append(
-            f"{origin}: {len(constant)} constant column(s) carry no information: {shown}"
+            f"{origin}: {len(constant)} constant column(s) carry no information: "
+            f"{first_few(constant)}"
         )
     for column in [c for c in features.columns if _looks_like_row_id(features[c])]:
         values = features[column]
@@ -440,7 +440,7 @@ def check_ignored(
     """Each column that ``data.ignore`` (or another ``option``) names is among ``columns``."""
     missing = [c for c in ignore if c not in columns]
     if missing:
-        shown = ", ".join(list(columns)[:8]) + (", ..." if len(columns) > 8 else "")
+        shown = first_few([str(c) for c in columns], most=8)
         raise AefxError(
             f"{origin}: {option} names column(s) {', '.join(map(repr, missing))} that it does "
             f"not have (columns: {shown})"

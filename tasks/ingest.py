@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aefx.config import DataConfig, SyntheticConfig, changed_settings, unread_warning
-from aefx.errors import AefxError
+from aefx.errors import AefxError, first_few
 from aefx.images import (
     array_bytes,
     check_image_path,
@@ -450,7 +450,7 @@ def check_classes_trained(
     unseen = sorted(set(test[label]) - set(train[label]), key=str)
     if unseen:
         rows = int(test[label].isin(unseen).sum())
-        shown = ", ".join(map(show_value, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+        shown = first_few([show_value(u) for u in unseen])
         if own_split:
             fix = "the file's own split: give its training part rows of them"
         elif test[label][test[label].isin(unseen)].value_counts().min() == 1:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from aefx.config import ScaleConfig
+from aefx.errors import first_few
 from aefx.io import read_json, write_json, write_parquet
 from aefx.scaling import Imputation, make_scaler, one_hot, scaler_to_dict
 
@@ -87,7 +88,7 @@ def scale(
             "scale: %d feature(s) constant in the training split vary in the test split; the "
             "models learn nothing from them: %s",
             len(constant),
-            ", ".join(constant[:5]) + (", ..." if len(constant) > 5 else ""),
+            first_few(list(constant)),
         )
     for X, y, out in ((X_train, y_train, train_out), (X_test, y_test, test_out)):
         scaled = pd.DataFrame(scaler.transform(X), columns=features, index=X.index)

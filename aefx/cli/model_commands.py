@@ -21,7 +21,7 @@ from aefx.cli.common import (
     user_errors,
 )
 from aefx.console import quiet_environment
-from aefx.errors import LARGEST_INT, AefxError
+from aefx.errors import LARGEST_INT, AefxError, first_few
 
 if TYPE_CHECKING:
     from aefx.config import PathsConfig
@@ -130,12 +130,11 @@ def fill_note(filled: dict[str, int], strategy: str, categorical: set[str]) -> s
         how = "most frequent category"
     else:
         how = f"{strategy}, for categories the most frequent"
-    shown = ", ".join(f"{c} ({n})" for c, n in list(filled.items())[:5])
-    more = ", ..." if len(filled) > 5 else ""
+    shown = first_few([f"{c} ({n})" for c, n in filled.items()])
     total = sum(filled.values())
     return (
         f"note: {total} missing value(s) filled as in training (the training rows' {how}), "
-        f"in {shown}{more}"
+        f"in {shown}"
     )
 
 
