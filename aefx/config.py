@@ -1017,6 +1017,13 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
         set_dotted(tree, keys, value, f"--set {text_override}")
     if overrides:
         origin += " with --set " + " ".join(overrides)
+    if isinstance(paths := tree.get("paths"), dict) and "workspace" in paths:
+        # Never read: `aefx run` sets it, so a run wrote where it always does, without a word.
+        raise AefxError(
+            f"{origin}: paths.workspace is not read from params (aefx run writes to the project "
+            "for params.yaml as it stands, to workspaces/<params digest>/ otherwise): give "
+            f"aefx run --workspace {paths['workspace']} instead"
+        )
     try:
         params = Params.model_validate(tree)
     except ValidationError as exc:

@@ -141,6 +141,15 @@ def test_override_is_typed_and_validated(tmp_path):
             ["paths.encoded=data/../../encoded"],
             "paths.encoded (../encoded) lies outside the project",
         ),
+        # Set by `aefx run` alone: the run wrote where it always does, without a word.
+        (
+            "{}\n",
+            ["paths.workspace=ws/mine"],
+            "paths.workspace is not read from params (aefx run writes to the project for "
+            "params.yaml as it stands, to workspaces/<params digest>/ otherwise): give aefx run "
+            "--workspace ws/mine instead\n",
+        ),
+        ("paths: {workspace: elsewhere}\n", [], "give aefx run --workspace elsewhere instead\n"),
         # An encoder not named .keras trained everything, then ended the run at logging.
         (
             "{}\n",
