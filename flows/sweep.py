@@ -198,8 +198,9 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
     ]
     if metrics:
         mlflow_client.log_batch(parent, metrics=metrics)
-    for row in rows:
-        log.info("sweep: %s -> %s (%s)", row["member"], row[metric], row["status"])
+    for r in results:
+        score = "-" if r.headline is None else f"{r.headline:.4f}"  # as the table shows it
+        log.info("sweep: %s -> %s (%s)", r.label, score, r.status)
 
 
 def check_sweep(params: Params) -> None:
