@@ -950,6 +950,11 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
                 f" (YAML reads a bare yes, no, on or off as {str(err['input']).lower()}: quote "
                 "a name such as 'no')"
             )
+        if err["type"] in ("tuple_type", "list_type"):
+            # Pydantic names the Python type ("a valid tuple"); a params file writes a list.
+            value = err.get("input")
+            scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+            msg = "Input should be a list, such as " + (f"[{value}]" if scalar else "[a, b]")
         named = not where or msg.startswith((f"{where}.", f"{where}:"))
         problems.append(msg if named else f"{where}: {msg}")
     return f"{origin}: " + "; ".join(problems)

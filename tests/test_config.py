@@ -141,6 +141,18 @@ def test_override_is_typed_and_validated(tmp_path):
             ["paths.encoded=data/../../encoded"],
             "paths.encoded (../encoded) lies outside the project",
         ),
+        # Pydantic's "Input should be a valid tuple" named a type the params file never writes.
+        ("seeds: 3\n", [], "seeds: Input should be a list, such as [3]\n"),
+        (
+            "{}\n",
+            ["classifiers.use=logreg, knn"],
+            "classifiers.use: Input should be a list, such as [logreg, knn]\n",
+        ),
+        (
+            "classifiers: {features: {raw: 1}}\n",
+            [],
+            "features: Input should be a list, such as [a, b]",
+        ),
         # Set by `aefx run` alone: the run wrote where it always does, without a word.
         (
             "{}\n",
