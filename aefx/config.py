@@ -921,18 +921,33 @@ def set_dotted(tree: dict[str, Any], keys: list[str], value: Any, origin: str) -
     node[keys[-1]] = value
 
 
+def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The params section (a model class) at the keys ``loc``, if that is one."""
+    section: Any = Params
+    for part in loc:
+        field = section.model_fields.get(str(part)) if isinstance(section, type) else None
+        section = field.annotation if field else None
+    return section if isinstance(section, type) and issubclass(section, BaseModel) else None
+
+
 def _unknown_key(loc: tuple[Any, ...]) -> str:
     """Says a key is unknown, naming the closest known key of its section when one is close."""
     import difflib
 
-    section: Any = Params
-    for part in loc[:-1]:
-        field = section.model_fields.get(str(part)) if isinstance(section, type) else None
-        section = field.annotation if field else None
-    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+    if (section := _section_at(loc[:-1])) is None:
         return "unknown key"
     close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
     return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+
+
+def _not_a_section(loc: tuple[Any, ...]) -> str:
+    """Says a value was given where params take a section of keys, naming the first few."""
+    from aefx.errors import first_few
+
+    if (section := _section_at(loc)) is None:  # sweep.grid: keys of the user's choosing
+        return "a section of keys, not a value"
+    keys = [name for name in section.model_fields if name != "workspace"]  # set by aefx run
+    return f"a section of keys, not a value: set its keys ({first_few(keys)})"
 
 
 def describe_errors(exc: ValidationError, origin: str) -> str:
@@ -943,6 +958,9 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
         msg = _unknown_key(err["loc"]) if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] in ("model_type", "dict_type"):
+            # Pydantic's "a valid dictionary or instance of AutoencoderConfig" names a class.
+            msg = _not_a_section(err["loc"])
         msg = msg.removeprefix("Value error, ")
         if err["type"] == "string_type" and isinstance(err.get("input"), bool):
             # YAML reads a bare yes, no, on, off, true or false as a boolean, not as a name.

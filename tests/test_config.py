@@ -153,6 +153,15 @@ def test_override_is_typed_and_validated(tmp_path):
             [],
             "features: Input should be a list, such as [a, b]",
         ),
+        # Pydantic's "a valid dictionary or instance of AutoencoderConfig" named a class.
+        (
+            "{}\n",
+            ["autoencoder=5"],
+            "autoencoder: a section of keys, not a value: set its keys (kind, base, hidden, "
+            "hidden_ratios, bottleneck, ...)\n",
+        ),
+        ("paths: [a]\n", [], "paths: a section of keys, not a value: set its keys (raw_dir, "),
+        ("{}\n", ["sweep.grid=5"], "sweep.grid: a section of keys, not a value\n"),
         # Set by `aefx run` alone: the run wrote where it always does, without a word.
         (
             "{}\n",
