@@ -957,25 +957,35 @@ def describe_errors(exc: ValidationError, origin: str) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        msg = _unknown_key(err["loc"]) if err["type"] == "extra_forbidden" else err["msg"]
-        if err["type"] in ("model_type", "dict_type"):
-            # Pydantic's "a valid dictionary or instance of AutoencoderConfig" names a class.
-            msg = _not_a_section(err["loc"])
-        msg = msg.removeprefix("Value error, ")
-        if err["type"] == "string_type" and isinstance(err.get("input"), bool):
-            # YAML reads a bare yes, no, on, off, true or false as a boolean, not as a name.
-            msg += (
-                f" (YAML reads a bare yes, no, on or off as {str(err['input']).lower()}: quote "
-                "a name such as 'no')"
-            )
-        if err["type"] in ("tuple_type", "list_type"):
-            # Pydantic names the Python type ("a valid tuple"); a params file writes a list.
-            value = err.get("input")
-            scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
-            msg = "Input should be a list, such as " + (f"[{value}]" if scalar else "[a, b]")
+        msg = _plain_message(err)
         named = not where or msg.startswith((f"{where}.", f"{where}:"))
         problems.append(msg if named else f"{where}: {msg}")
     return f"{origin}: " + "; ".join(problems)
+
+
+def _plain_message(err: Any) -> str:
+    """Pydantic's message for one problem, in the words of a params file: where pydantic names
+    a Python type or class (a valid tuple, an instance of AutoencoderConfig, a valid path for
+    <class 'pathlib.Path'>), what the file should hold instead."""
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(err["loc"])
+    if kind in ("model_type", "dict_type"):
+        return _not_a_section(err["loc"])
+    if kind in ("tuple_type", "list_type"):
+        scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+        return "Input should be a list, such as " + (f"[{value}]" if scalar else "[a, b]")
+    msg = "Input should be a path, written as text" if kind == "path_type" else err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    if kind in ("string_type", "path_type") and isinstance(value, bool):
+        # YAML reads a bare yes, no, on, off, true or false as a boolean, not as a name.
+        msg += (
+            f" (YAML reads a bare yes, no, on or off as {str(value).lower()}: quote a name "
+            "such as 'no')"
+        )
+    elif kind == "path_type" and isinstance(value, int | float):
+        msg += f" (quote a name YAML reads as a number, such as '{value}')"
+    return msg
 
 
 class _TwiceWritten(yaml.YAMLError):

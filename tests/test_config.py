@@ -162,6 +162,14 @@ def test_override_is_typed_and_validated(tmp_path):
         ),
         ("paths: [a]\n", [], "paths: a section of keys, not a value: set its keys (raw_dir, "),
         ("{}\n", ["sweep.grid=5"], "sweep.grid: a section of keys, not a value\n"),
+        # Pydantic's "Input is not a valid path for <class 'pathlib.Path'>" named a class.
+        ("paths: {train: [a]}\n", [], "paths.train: Input should be a path, written as text\n"),
+        (
+            "{}\n",
+            ["data.path=2024"],
+            "data.path: Input should be a path, written as text (quote a name YAML reads as "
+            "a number, such as '2024')\n",
+        ),
         # Set by `aefx run` alone: the run wrote where it always does, without a word.
         (
             "{}\n",
