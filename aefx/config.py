@@ -45,6 +45,20 @@ class _Frozen(BaseModel):
         return value
 
 
+def _one_message(field: str, message: str) -> Any:
+    """A validator of ``field`` whose every refusal reads ``message``: pydantic gives a union
+    one message per member, each led by its tag (``steps_per_execution.literal['auto']:
+    Input should be 'auto'``)."""
+
+    def check(cls: type, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(message) from None
+
+    return field_validator(field, mode="wrap")(check)
+
+
 class SyntheticConfig(_Frozen):
     """Arguments of ``make_classification``; the defaults are the reference task."""
 
@@ -99,6 +113,16 @@ class DataConfig(_Frozen):
     # not kept), and new images in `aefx encode`/`score`/`reconstruct` likewise. None: the
     # images must all be of one size.
     image_size: tuple[PositiveInt, PositiveInt] | None = None
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _a_pair(cls, value: Any) -> Any:
+        # Else one "Field required" per missing place (data.image_size.1), "Tuple should have
+        # at most 2 items", or for one number "a list, such as [8]", which is one too few.
+        if value is not None and (not isinstance(value, list | tuple) or len(value) != 2):
+            raise ValueError("Input should be [height, width], two whole numbers 1 or more")
+        return value
+
     synthetic: SyntheticConfig = SyntheticConfig()
     test_size: float = Field(0.33, gt=0, lt=1)
     split_seed: Seed = 1
@@ -265,7 +289,10 @@ class AutoencoderConfig(_Frozen):
     validation_every: int = Field(10, ge=1)
     # Training steps per compiled call: auto runs a whole block in one TensorFlow graph call
     # (the same arithmetic, far less Python per step); 1 = Keras' default.
-    steps_per_execution: int | Literal["auto"] = "auto"
+    steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
+    _steps_per_execution = _one_message(
+        "steps_per_execution", "Input should be 'auto' or a whole number 1 or more"
+    )
 
     @model_validator(mode="after")
     def _conv_filters(self) -> AutoencoderConfig:
@@ -316,8 +343,6 @@ class AutoencoderConfig(_Frozen):
             raise ValueError(
                 "autoencoder.hidden_ratios must be a non-empty list of positive ratios"
             )
-        if isinstance(self.steps_per_execution, int) and self.steps_per_execution < 1:
-            raise ValueError("autoencoder.steps_per_execution must be 'auto' or at least 1")
         if self.lr_schedule == "cosine" and self.reduce_lr_patience:
             raise ValueError(
                 "autoencoder: lr_schedule 'cosine' and reduce_lr_patience exclude each other"
@@ -398,15 +423,7 @@ class SvmConfig(_Classifier):
     grid: Grid = {"C": [0.3, 1.0, 3.0, 10.0]}
     C: float = Field(1.0, gt=0)
     gamma: Literal["scale", "auto"] | Annotated[float, Field(ge=0)] = "scale"
-
-    @field_validator("gamma", mode="wrap")
-    @classmethod
-    def _one_gamma_message(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        # One message rather than one per member of the union, each named by pydantic's tag.
-        try:
-            return handler(value)
-        except ValidationError:
-            raise ValueError("Input should be 'scale', 'auto' or a number 0 or more") from None
+    _gamma = _one_message("gamma", "Input should be 'scale', 'auto' or a number 0 or more")
 
 
 class ForestConfig(_Classifier):

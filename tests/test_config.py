@@ -170,6 +170,28 @@ def test_override_is_typed_and_validated(tmp_path):
             "data.path: Input should be a path, written as text (quote a name YAML reads as "
             "a number, such as '2024')\n",
         ),
+        # One message for a union or a pair, not one per member or place, each led by
+        # pydantic's tag (steps_per_execution.literal['auto']) or position (image_size.1).
+        (
+            "{}\n",
+            ["autoencoder.steps_per_execution=abc"],
+            "autoencoder.steps_per_execution: Input should be 'auto' or a whole number 1 or more\n",
+        ),
+        (
+            "autoencoder: {steps_per_execution: 0}\n",
+            [],
+            "autoencoder.steps_per_execution: Input should be 'auto' or a whole number 1 or more\n",
+        ),
+        (
+            "data: {source: digits, image_size: [8]}\n",
+            [],
+            "data.image_size: Input should be [height, width], two whole numbers 1 or more\n",
+        ),
+        (
+            "data: {source: digits, image_size: 8}\n",
+            [],
+            "data.image_size: Input should be [height,",
+        ),
         # Set by `aefx run` alone: the run wrote where it always does, without a word.
         (
             "{}\n",
