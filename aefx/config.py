@@ -990,7 +990,9 @@ def _plain_message(err: Any) -> str:
     if kind in ("model_type", "dict_type"):
         return _not_a_section(err["loc"])
     if kind in ("tuple_type", "list_type"):
-        scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+        scalar = (
+            isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
+        )
         return "Input should be a list, such as " + (f"[{value}]" if scalar else "[a, b]")
     msg = "Input should be a path, written as text" if kind == "path_type" else err["msg"]
     msg = msg.removeprefix("Value error, ")

@@ -153,6 +153,7 @@ def test_override_is_typed_and_validated(tmp_path):
             [],
             "features: Input should be a list, such as [a, b]",
         ),
+        ("data: {ignore: ''}\n", [], "data.ignore: Input should be a list, such as [a, b]\n"),
         # Pydantic's "a valid dictionary or instance of AutoencoderConfig" named a class.
         (
             "{}\n",
