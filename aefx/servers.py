@@ -251,6 +251,13 @@ def require_prefect_api() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
+    parts = urlsplit(url or "")
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        # Else "did not answer (UnsupportedProtocol)", as if a server were down.
+        raise AefxError(
+            f"PREFECT_API_URL {url!r} is not an http:// or https:// address with a host; "
+            "point it at `prefect server start`'s API, such as http://127.0.0.1:4200/api"
+        )
     reason = why_unreachable(url) if url else None
     if reason:
         raise AefxError(

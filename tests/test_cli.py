@@ -487,6 +487,24 @@ def test_a_prefect_api_that_does_not_answer_is_one_line_at_once(tmp_path, monkey
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:4200/api", "localhost:4200", "http:///api"])
+@pytest.mark.usefixtures("direct")
+def test_a_prefect_api_url_that_is_no_http_address_is_one_line_saying_so(
+    tmp_path, monkeypatch, url
+):
+    """A URL without its http:// (or its host) was `did not answer (UnsupportedProtocol)`, as
+    if a server there were down."""
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: PREFECT_API_URL '{url}' is not an http:// or https:// address with a "
+        "host; point it at `prefect server start`'s API, such as http://127.0.0.1:4200/api\n"
+    )
+    assert not (tmp_path / "mlruns").exists()
+
+
 @pytest.mark.parametrize(
     ("status", "body", "path", "message"),
     [
