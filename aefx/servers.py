@@ -50,6 +50,12 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
     that holds something other than a database. With ``existing`` (the commands that only read
     runs), a SQLite file must be there already: MLflow would create an empty store to find
     nothing in."""
+    if re.fullmatch(r"[\w.-]+:\d+(/\S*)?", uri):
+        # A server's host and port without http://: taken for a folder named so, or a scheme.
+        raise AefxError(
+            f"MLflow tracking URI {uri!r} names a host and port without a scheme: for an MLflow "
+            f"server, write http://{uri}"
+        )
     parts = urlsplit(uri)
     database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
     if database:

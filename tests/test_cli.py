@@ -549,6 +549,23 @@ def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path
     assert not (tmp_path / "mystore").exists()
 
 
+@pytest.mark.parametrize(
+    ("uri", "args"),
+    [("127.0.0.1:5000", ["run"]), ("mlflow.example.org:443/", ["compare-runs"])],
+)
+def test_a_server_address_without_its_scheme_is_one_line_naming_the_http_uri(tmp_path, uri, args):
+    """`127.0.0.1:5000` was taken for a folder of that name (`use sqlite:///.../127.0.0.1:5000/
+    mlflow.db`), `localhost:5000` for a store of the scheme `localhost://`."""
+    write_params(tmp_path, {**TINY_PARAMS, "tracking": {"uri": uri}})
+    done = aefx(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"aefx: error: MLflow tracking URI '{uri}' names a host and port without a scheme: for "
+        f"an MLflow server, write http://{uri}\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
 @pytest.mark.parametrize("args", [["run"], ["compare-runs"], ["promote"]])
 def test_a_sqlite_store_path_that_holds_no_database_is_one_line(tmp_path, args):
     """`tracking.uri: sqlite:///notes.txt` (a file of something else) and a folder there each
