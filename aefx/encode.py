@@ -131,12 +131,8 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
         require_tracking_store(uri, existing=True)
         try:
             with using_store(uri):
-                if is_local_store(uri) and (gone := _recorded_folder_gone(source)):
-                    raise AefxError(
-                        f"{source}: its files were recorded in {gone}, which is not there; "
-                        "MLflow keeps absolute paths, so a project moved or renamed since loses "
-                        "them: move it back, or run the pipeline again here"
-                    )
+                if is_local_store(uri) and (problem := _why_no_files(source)):
+                    raise AefxError(f"{source}: {problem}")
                 local = mlflow.artifacts.download_artifacts(artifact_uri=source)
         except (MlflowException, OSError) as exc:
             reason = first_line(exc, 160)
@@ -170,27 +166,62 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
     raise AefxError(f"{source}: not a model (use models:/NAME@ALIAS, a run id or a local path)")
 
 
-def _recorded_folder_gone(source: str) -> Path | None:
-    """The folder a local store recorded a ``runs:/`` or ``models:/`` reference's files in,
-    where that folder is not there (a moved project: downloading said `No such artifact: ''`,
-    or fetched nothing); None for a folder that is there, or a reference the store cannot
-    resolve (the download then says why)."""
+def _why_no_files(source: str) -> str | None:
+    """Why a ``runs:/`` or ``models:/`` reference to a local store has no encoder to fetch,
+    where aefx can tell: a run of the comparison (one classifier on one feature set, under
+    its pipeline run, which holds the encoder) or a sweep's parent run; a run that logged no
+    files (it ended before logging them); or the store's files moved away (a project moved:
+    downloading said `No such artifact: ''`, or fetched nothing). None otherwise, or for a
+    reference the store cannot resolve (the download then says why)."""
     from mlflow.exceptions import MlflowException
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.tracking import MlflowClient
 
     from aefx.tracking import local_artifact_path
 
+    client, run, store = MlflowClient(), None, None
     try:
         if source.startswith("models:/"):
             recorded = ModelsArtifactRepository.get_underlying_uri(source)
         else:  # runs:/ID/...: the run's own folder (MLflow 3 keeps the model beside it)
-            run_id = source.removeprefix("runs:/").split("/", 1)[0]
-            recorded = MlflowClient().get_run(run_id).info.artifact_uri
+            run = client.get_run(source.removeprefix("runs:/").split("/", 1)[0])
+            recorded = run.info.artifact_uri
+            store = local_artifact_path(
+                client.get_experiment(run.info.experiment_id).artifact_location
+            )
     except MlflowException:
         return None
+    if run is not None and (problem := _holds_no_encoder(run)):
+        return problem
     folder = local_artifact_path(recorded)
-    return None if folder is None or folder.exists() else folder
+    if folder is None or folder.exists():
+        return None
+    if run is not None and store is not None and store.is_dir():
+        # The store's files are here; this run's are not, because it logged none.
+        ended = "" if run.info.status == "FINISHED" else f" (it ended {run.info.status})"
+        return f"a run that logged no files{ended}, so it holds no encoder"
+    return (
+        f"its files were recorded in {folder}, which is not there; MLflow keeps absolute paths, "
+        "so a project moved or renamed since loses them: move it back, or run the pipeline "
+        "again here"
+    )
+
+
+def _holds_no_encoder(run: Any) -> str | None:
+    """Why an aefx run of a kind that logs no encoder holds none, naming the run that does."""
+    tags = run.data.tags
+    if tags.get("aefx.kind") == "comparison":
+        parent = tags.get("mlflow.parentRunId", "")
+        return (
+            f"the comparison run '{tags.get('mlflow.runName', '')}', which holds scores, not the "
+            f"encoder; its pipeline run does: -m {parent}"
+        )
+    if tags.get("aefx.kind") == "sweep":
+        return (
+            "a sweep's parent run, which holds no encoder; each member's run holds its own "
+            "(aefx sweep's table lists their ids)"
+        )
+    return None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -235,6 +235,56 @@ def test_a_registered_name_without_version_or_alias_says_what_is_missing(tmp_pat
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_a_run_that_holds_no_encoder_says_which_run_does(tmp_path):
+    """A comparison run's id (the runs the MLflow compare view lines up), a killed run's, or a
+    sweep's parent's was `its files were recorded in ..., which is not there; MLflow keeps
+    absolute paths, so a project moved ...` (they logged no files), or, for the sweep's parent,
+    `Failed to download artifacts from path 'encoder'`."""
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "mlruns"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx", (store / "artifacts").as_uri())
+
+    def run(tags: dict[str, str], status: str = "FINISHED", files: bool = False) -> str:
+        run_id = client.create_run(experiment, tags=tags).info.run_id
+        if files:
+            client.log_text(run_id, "{}", "sweep/members.json")
+        client.set_terminated(run_id, status)
+        return run_id
+
+    pipeline = run({"aefx.kind": "pipeline"}, files=True)
+    comparison = run(
+        {"aefx.kind": "comparison", "mlflow.parentRunId": pipeline, "mlflow.runName": "knn on pca"}
+    )
+    killed = run({"aefx.kind": "pipeline"}, status="KILLED")
+    sweep = run({"aefx.kind": "sweep"}, files=True)
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    for run_id, problem in (
+        (
+            comparison,
+            "the comparison run 'knn on pca', which holds scores, not the encoder; its pipeline "
+            f"run does: -m {pipeline}",
+        ),
+        (killed, "a run that logged no files (it ended KILLED), so it holds no encoder"),
+        (
+            sweep,
+            "a sweep's parent run, which holds no encoder; each member's run holds its own "
+            "(aefx sweep's table lists their ids)",
+        ),
+    ):
+        done = subprocess.run(
+            [*AEFX, "encode", "-m", run_id, "-i", "new.csv", "-o", "c.csv"],
+            cwd=tmp_path, env={**subprocess_env(), "MLFLOW_TRACKING_URI": uri},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr == f"aefx: error: runs:/{run_id}/encoder: {problem}\n"
+        assert not (tmp_path / "c.csv").exists()
+
+
 def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
     """Versions were looked up by `name = '<name>'`, which a name such as team's-encoder ended
     early: MLflow's `Invalid clause(s) in filter string`, in a traceback."""
