@@ -1035,12 +1035,23 @@ class _OnceLoader(yaml.SafeLoader):
 def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
     """Read params.yaml (or ``path``), apply dotted overrides and validate the result."""
     path = Path(path) if path is not None else DEFAULT_PARAMS
+    root = _project_above()
+    if root and path.resolve() == (root / DEFAULT_PARAMS).resolve():
+        # aefx takes the folder it runs in for the project: a run from its subfolder made a
+        # second MLflow store and workspaces there, and read the data paths from there.
+        raise AefxError(
+            f"{path}: the params file of the project {root}, but aefx runs in {Path.cwd()}, "
+            "a folder inside it, and takes the folder it runs in for the project (its data "
+            f"paths, outputs and MLflow store): run aefx from {root}"
+        )
     try:
         # Bytes: YAML reads UTF-8, and UTF-16 by its byte-order mark (PowerShell's `>` writes
         # it), whatever the locale's encoding.
         text = path.read_bytes()
     except FileNotFoundError:
         hint = "run aefx in the project folder, or give --params FILE"
+        if path == DEFAULT_PARAMS and root:
+            hint = f"the project is {root}, above this folder: run aefx there"
         raise AefxError(f"{path}: params file not found ({hint})") from None
     except OSError as exc:
         raise AefxError(f"{path}: cannot read params file ({exc.strerror})") from None
@@ -1084,6 +1095,21 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
         raise AefxError(f"{origin}: {problem}")
     _warn_of_built_in_defaults(path, params)
     return params
+
+
+def _project_above() -> Path | None:
+    """The aefx project (params.yaml beside dvc.yaml) that the folder aefx runs in lies inside,
+    where this folder has no params.yaml of its own; else None."""
+    if DEFAULT_PARAMS.exists():
+        return None
+    return next(
+        (
+            folder
+            for folder in Path.cwd().resolve().parents
+            if (folder / "dvc.yaml").is_file() and (folder / DEFAULT_PARAMS).is_file()
+        ),
+        None,
+    )
 
 
 def _warn_of_built_in_defaults(path: Path, params: Params) -> None:

@@ -550,6 +550,40 @@ def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path
 
 
 @pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (
+            ["run"],
+            "params.yaml: params file not found (the project is {root}, above this folder: run "
+            "aefx there)",
+        ),
+        (
+            ["run", "-p", "../../params.yaml"],
+            "../../params.yaml: the params file of the project {root}, but aefx runs in {here}, "
+            "a folder inside it, and takes the folder it runs in for the project (its data "
+            "paths, outputs and MLflow store): run aefx from {root}",
+        ),
+        (["compare-runs", "-p", "{root}/params.yaml"], "{root}/params.yaml: the params file of"),
+    ],
+)
+def test_aefx_in_a_folder_inside_the_project_is_told_to_run_from_the_project(
+    tmp_path, args, problem
+):
+    """`aefx run -p ../params.yaml` from the project's notebooks/ made a second MLflow store
+    and workspaces/ there, and read the data paths from there."""
+    root = tmp_path.resolve()
+    write_params(root)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    here = root / "notebooks" / "mine"
+    here.mkdir(parents=True)
+    done = aefx(*(a.format(root=root) for a in args), cwd=here)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"aefx: error: {problem.format(root=root, here=here)}")
+    assert done.stderr.count("\n") == 1
+    assert not list(here.iterdir()) and not (root / "mlruns").exists()
+
+
+@pytest.mark.parametrize(
     ("uri", "args"),
     [("127.0.0.1:5000", ["run"]), ("mlflow.example.org:443/", ["compare-runs"])],
 )
