@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from aefx.errors import LARGEST_INT, AefxError
+from aefx.errors import LARGEST_INT, AefxError, first_few
 
 DEFAULT_PARAMS = Path("params.yaml")
 log = logging.getLogger(__name__)
@@ -959,8 +959,6 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
 
 def _not_a_section(loc: tuple[Any, ...]) -> str:
     """Says a value was given where params take a section of keys, naming the first few."""
-    from aefx.errors import first_few
-
     if (section := _section_at(loc)) is None:  # sweep.grid: keys of the user's choosing
         return "a section of keys, not a value"
     keys = [name for name in section.model_fields if name != "workspace"]  # set by aefx run

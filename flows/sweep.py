@@ -38,6 +38,11 @@ class MemberResult:
     headline: float | None
     error: str | None = None
 
+    @property
+    def score(self) -> str:
+        """The headline as the table and the log show it."""
+        return "-" if self.headline is None else f"{self.headline:.4f}"
+
 
 @task(name="sweep_member", cache_policy=NO_CACHE, task_run_name="member {member.label}")
 def run_member(member: Member, parent_run_id: str, uri: str, metric: str) -> MemberResult:
@@ -155,8 +160,7 @@ def sweep_table(result: SweepResult) -> Any:
     table.add_column(score_name, justify="right")  # accuracy or f1_macro
     table.add_column("MLflow run / outputs", no_wrap=True, overflow="fold")
     for m in result.members:
-        score = "-" if m.headline is None else f"{m.headline:.4f}"
-        table.add_row(m.label, score, f"{m.run_id or '-'}\n{shown(m.workspace)}")
+        table.add_row(m.label, m.score, f"{m.run_id or '-'}\n{shown(m.workspace)}")
     return table
 
 
@@ -199,8 +203,7 @@ def _log_summary(uri: str, parent: str, results: list[MemberResult], metric: str
     if metrics:
         mlflow_client.log_batch(parent, metrics=metrics)
     for r in results:
-        score = "-" if r.headline is None else f"{r.headline:.4f}"  # as the table shows it
-        log.info("sweep: %s -> %s (%s)", r.label, score, r.status)
+        log.info("sweep: %s -> %s (%s)", r.label, r.score, r.status)
 
 
 def check_sweep(params: Params) -> None:
