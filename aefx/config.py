@@ -1033,7 +1033,7 @@ class _OnceLoader(yaml.SafeLoader):
 def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
     """Read params.yaml (or ``path``), apply dotted overrides and validate the result."""
     path = Path(path) if path is not None else DEFAULT_PARAMS
-    root = _project_above()
+    root = project_above()
     if root and path.resolve() == (root / DEFAULT_PARAMS).resolve():
         # aefx takes the folder it runs in for the project: a run from its subfolder made a
         # second MLflow store and workspaces there, and read the data paths from there.
@@ -1095,7 +1095,7 @@ def load_params(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     return params
 
 
-def _project_above() -> Path | None:
+def project_above() -> Path | None:
     """The aefx project (params.yaml beside dvc.yaml) that the folder aefx runs in lies inside,
     where this folder has no params.yaml of its own; else None."""
     if DEFAULT_PARAMS.exists():

@@ -564,6 +564,24 @@ def test_a_folder_as_the_mlflow_store_is_one_line_naming_the_sqlite_uri(tmp_path
             "paths, outputs and MLflow store): run aefx from {root}",
         ),
         (["compare-runs", "-p", "{root}/params.yaml"], "{root}/params.yaml: the params file of"),
+        # The project's encoder, or a run in its store: `models/encoder.json: no encoder yet
+        # (`aefx run` writes it)`, `no MLflow store at sqlite:///.../notebooks/mine/mlruns/...`.
+        (
+            ["encode", "-i", "{root}/new.csv", "-o", "codes.csv"],
+            "params.yaml: params file not found (the project is {root}, above",
+        ),
+        (
+            [
+                "score",
+                "-m",
+                "0123456789abcdef0123456789abcdef",
+                "-i",
+                "{root}/new.csv",
+                "-o",
+                "s.csv",
+            ],
+            "params.yaml: params file not found (the project is {root}, above",
+        ),
     ],
 )
 def test_aefx_in_a_folder_inside_the_project_is_told_to_run_from_the_project(
@@ -574,6 +592,7 @@ def test_aefx_in_a_folder_inside_the_project_is_told_to_run_from_the_project(
     root = tmp_path.resolve()
     write_params(root)
     (root / "dvc.yaml").write_text("stages: {}\n")
+    (root / "new.csv").write_text("f00,f01\n1,2\n")
     here = root / "notebooks" / "mine"
     here.mkdir(parents=True)
     done = aefx(*(a.format(root=root) for a in args), cwd=here)

@@ -60,16 +60,25 @@ def _shipped_model(
     """The encoder that ``model`` names (by default the project's own), with its scaler, and
     its (encoder, metadata) files, for the commands that stream new rows; the output (a file,
     or with ``image_folder`` also a folder of images) is checked before anything loads."""
-    from aefx.config import PathsConfig, load_params
-    from aefx.encode import check_image_folder, is_folder_output, output_format, resolve_model
+    from aefx.config import PathsConfig, load_params, project_above
+    from aefx.encode import (
+        RUN_ID,
+        check_image_folder,
+        is_folder_output,
+        output_format,
+        resolve_model,
+    )
     from aefx.tracking import tracking_uri
 
     if image_folder and is_folder_output(output):
         check_image_folder(input_path, output)
     else:
         output_format(input_path, output)
-    # Outside a project (no params file) the defaults stand: models/encoder.json, mlruns/.
-    params = load_params(params_file) if params_file.is_file() else None
+    # Outside a project (no params file) the defaults stand: models/encoder.json, mlruns/. In
+    # a folder inside one, the project's encoder and store are above: load_params says so.
+    from_store = model is None or model.startswith(("runs:/", "models:/")) or RUN_ID.match(model)
+    in_project = params_file.is_file() or (from_store and project_above() is not None)
+    params = load_params(params_file) if in_project else None
     model = model or _project_encoder(params.paths if params else PathsConfig())
     uri = tracking_uri(params.tracking.uri if params else None)
     quiet_environment()
