@@ -131,10 +131,23 @@ def print_summary(params: Any, result: Any) -> None:
     if result.dvc_recorded:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
     else:
-        console.print(
-            "Not recorded in dvc.lock (params differ from params.yaml, so the outputs went to a "
-            "workspace of their own; or no DVC repository, or no Git one, here)."
+        console.print(f"Not recorded in dvc.lock: {why_not_recorded(params.paths)}.", markup=False)
+
+
+def why_not_recorded(paths: Any) -> str:
+    """Why a finished run left dvc.lock as it was: its outputs went to a workspace, or there
+    is no DVC project, or no Git repository, here. (It listed all three, for the user to find
+    theirs.)"""
+    from pathlib import Path
+
+    if paths.workspace != Path("."):
+        return (
+            f"the outputs went to {paths.workspace}/, and dvc.lock records the project's own "
+            "(a run of params.yaml as it stands, without --workspace)"
         )
+    if not (Path("dvc.yaml").is_file() and Path(".dvc").is_dir()):
+        return "this folder is no DVC project: it lacks dvc.yaml or .dvc/ (`dvc init` makes .dvc/)"
+    return "DVC works inside a Git repository, and this folder is in none (`git init`)"
 
 
 def print_outputs(console: Any, p: Any) -> None:

@@ -251,6 +251,27 @@ def test_a_run_of_data_not_there_is_one_line_and_leaves_no_workspace_nor_run(
     assert not (tmp_path / "workspaces").exists() and not (tmp_path / "mlruns").exists()
 
 
+def test_a_run_not_recorded_in_dvc_lock_says_why(tmp_path, monkeypatch):
+    """The line after a run listed three reasons (params that differ, no DVC repository, no
+    Git one), for the user to find theirs."""
+    from aefx.config import PathsConfig
+    from aefx.console import why_not_recorded
+
+    monkeypatch.chdir(tmp_path)
+    assert why_not_recorded(PathsConfig(workspace=Path("workspaces/3c044b8ae256"))) == (
+        "the outputs went to workspaces/3c044b8ae256/, and dvc.lock records the project's own "
+        "(a run of params.yaml as it stands, without --workspace)"
+    )
+    assert why_not_recorded(PathsConfig()) == (
+        "this folder is no DVC project: it lacks dvc.yaml or .dvc/ (`dvc init` makes .dvc/)"
+    )
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / ".dvc").mkdir()
+    assert why_not_recorded(PathsConfig()) == (
+        "DVC works inside a Git repository, and this folder is in none (`git init`)"
+    )
+
+
 def test_a_run_into_a_folder_it_would_overwrite_is_refused_in_one_line(tmp_path):
     write_params(tmp_path, TINY_PARAMS)
     mine = tmp_path / "results" / "data" / "encoded" / "mine.parquet"
