@@ -140,12 +140,14 @@ def why_not_recorded(paths: Any) -> str:
     theirs.)"""
     from pathlib import Path
 
+    from aefx.pipeline import is_dvc_project
+
     if paths.workspace != Path("."):
         return (
             f"the outputs went to {paths.workspace}/, and dvc.lock records the project's own "
             "(a run of params.yaml as it stands, without --workspace)"
         )
-    if not (Path("dvc.yaml").is_file() and Path(".dvc").is_dir()):
+    if not is_dvc_project(Path(".")):
         return "this folder is no DVC project: it lacks dvc.yaml or .dvc/ (`dvc init` makes .dvc/)"
     return "DVC works inside a Git repository, and this folder is in none (`git init`)"
 

@@ -84,6 +84,11 @@ def _ingest(params: Params) -> Any:
     return ingest(params.data, p.train, p.test, p.data_schema)
 
 
+def is_dvc_project(root: Path) -> bool:
+    """Whether ``root`` is a DVC project whose dvc.lock a run may record: dvc.yaml and .dvc/."""
+    return (root / "dvc.yaml").is_file() and (root / ".dvc").is_dir()
+
+
 def untracked_source(params: Params) -> str | None:
     """Why DVC cannot see a data file change, if it cannot: dvc.yaml's ingest stage depends on
     ``paths.raw_dir``, and ``data.path`` (or ``data.test_path``, ``data.labels_path``) lies

@@ -16,7 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError, first_line
-from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, stage
+from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, is_dvc_project, stage
 from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
 from flows.server import temporary_prefect_server
 
@@ -204,7 +204,7 @@ def record_in_dvc(root: Path) -> bool:
     """Commit the outputs to dvc.lock, so `dvc status` sees the flow's run as up to date.
 
     Like `dvc repro`, also list the cached outputs in .gitignore so Git leaves them to DVC."""
-    if not (root / "dvc.yaml").is_file() or not (root / ".dvc").is_dir():
+    if not is_dvc_project(root):
         return False
     from dvc.repo import Repo
     from dvc.scm import SCMError
