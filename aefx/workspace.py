@@ -61,6 +61,8 @@ def plan_run(
     if params is None:
         params = load_params(params_file, overrides)
     project_params = not overrides and Path(params_file).resolve() == Path("params.yaml").resolve()
+    if workspace is not None:
+        workspace = _apart_from_project(params, workspace, project_params)
     if workspace is None:
         workspace = default_workspace(params, project_params)
     placed = in_workspace(params, workspace)
@@ -71,25 +73,61 @@ def plan_run(
     return RunPlan(placed, workspace, project_params and workspace is None)
 
 
+def _kept_folders() -> dict[str, str]:
+    """The project's folders that no run output may be in or hold, with what each keeps."""
+    from aefx.tracking import STORE_DIR
+
+    return {
+        ".git": "Git's repository",
+        ".dvc": "DVC's folder",
+        STORE_DIR: "the MLflow store",
+        str(WORKSPACES): "the other runs' outputs",
+    }
+
+
+def _apart_from_project(params: Params, workspace: Path, project_params: bool) -> Path | None:
+    """``--workspace`` as a run takes it: None for the project folder itself, which only a run
+    of params.yaml as it stands may write: its outputs are what dvc.lock records, and a run of
+    other params there would write over them and leave dvc.lock describing files gone. Nor may a
+    workspace lie inside one of the project's outputs, which its next run replaces whole, or
+    inside Git's, DVC's or the MLflow store's folder."""
+    place, here = Path(os.path.abspath(workspace)), Path(os.path.abspath("."))
+    if place == here:
+        if project_params:
+            return None
+        raise AefxError(
+            f"--workspace {workspace}: the project folder itself, where runs of params.yaml as "
+            "it stands write the outputs dvc.lock records, and a run of other params would "
+            "write over them: leave --workspace out (the run then writes to "
+            "workspaces/<params digest>/) or give a folder of its own"
+        )
+    for name, output in params.paths.outputs().items():
+        if place.is_relative_to(here / output):
+            raise AefxError(
+                f"--workspace {workspace}: inside paths.{name} ({output}), "
+                "an output of the project's own runs, which the next one replaces whole: put it "
+                "elsewhere (such as workspaces/NAME)"
+            )
+    for folder, what in _kept_folders().items():
+        if folder != str(WORKSPACES) and place.is_relative_to(here / folder):
+            raise AefxError(
+                f"--workspace {workspace}: inside {folder}/, {what}: put it elsewhere (such as "
+                "workspaces/NAME)"
+            )
+    return workspace
+
+
 def check_project_outputs(params: Params, origin: str, root: Path = Path(".")) -> None:
     """No output of a run in the project itself where the project keeps something else: a
     file Git tracks that no run wrote (the code, params.yaml, the README; metrics and reports
     that dvc.lock lists are committed to Git on purpose), or Git's, DVC's, the MLflow store's
     or the workspaces' folder. A run replaces its outputs whole: ``paths.encoded: tasks``
     deleted the pipeline's code, ``paths.learning_curves: mlruns`` every run's MLflow record."""
-    from aefx.tracking import STORE_DIR
-
     here = Path(os.path.abspath(root))
     shown = params.paths.outputs()
     outputs = params.paths.absolute_outputs()
-    kept = {
-        ".git": "Git's repository",
-        ".dvc": "DVC's folder",
-        STORE_DIR: "the MLflow store",
-        str(WORKSPACES): "the other runs' outputs",
-    }
     for name, at in outputs.items():
-        for folder, what in kept.items():
+        for folder, what in _kept_folders().items():
             if overlap(at, here / folder):
                 raise AefxError(
                     f"{origin}: paths.{name} ({shown[name]}) overlaps {folder}/, {what}, "

@@ -246,6 +246,63 @@ def test_a_run_refuses_a_folder_whose_outputs_it_would_replace(tmp_path, monkeyp
     assert plan_run(params_file, workspace=Path("theirs")).workspace == Path("theirs")
 
 
+def test_the_project_folder_as_a_workspace_is_for_params_yaml_as_it_stands(tmp_path, monkeypatch):
+    """`--workspace .` with `--set` wrote the run's outputs over the project's own and left
+    dvc.lock describing files that were gone. Now it is refused before anything is written;
+    params.yaml as it stands may name it, and is then the run the project records."""
+    write_params(tmp_path, TINY_PARAMS)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "encoder.keras").write_text("the project's encoder")
+    for workspace in (".", str(tmp_path), "models/.."):
+        done = run_command(*AEFX, "run", "--workspace", workspace, "-s", "seeds=[2]", cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        assert done.stderr == (
+            f"aefx: error: --workspace {workspace}: the project folder itself, where runs of "
+            "params.yaml as it stands write the outputs dvc.lock records, and a run of other "
+            "params would write over them: leave --workspace out (the run then writes to "
+            "workspaces/<params digest>/) or give a folder of its own\n"
+        )
+    assert (tmp_path / "models" / "encoder.keras").read_text() == "the project's encoder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "params.yaml"]
+
+    monkeypatch.chdir(tmp_path)
+    other = write_params(tmp_path / "models", TINY_PARAMS)
+    with pytest.raises(AefxError, match=r"^--workspace \.: the project folder itself"):
+        plan_run(other, workspace=Path("."))
+    plan = plan_run(Path("params.yaml"), workspace=Path("."))
+    assert (plan.workspace, plan.record_dvc) == (None, True)
+    assert plan.params.paths.encoder == Path("models/encoder.keras")
+
+
+@pytest.mark.parametrize(
+    ("workspace", "problem"),
+    [
+        ("models/autoencoders", "inside paths.autoencoders (models/autoencoders), an output of"),
+        ("data/encoded/mine", "inside paths.encoded (data/encoded), an output of the project's"),
+        (".git/mine", "inside .git/, Git's repository: put it elsewhere"),
+        (".dvc", "inside .dvc/, DVC's folder: put it elsewhere"),
+        ("mlruns/mine", "inside mlruns/, the MLflow store: put it elsewhere"),
+    ],
+)
+def test_a_workspace_lies_apart_from_the_projects_outputs_and_stores(
+    tmp_path, monkeypatch, workspace, problem
+):
+    """The project's next run replaces its output folders whole, so a workspace inside one was
+    lost with it (and DVC saw the output changed); one in .git/, .dvc/ or mlruns/ wrote among
+    what they keep. A folder that holds project outputs, without lying inside one, is fine."""
+    monkeypatch.chdir(tmp_path)
+    params_file = write_params(tmp_path, TINY_PARAMS)
+    with pytest.raises(AefxError) as caught:
+        plan_run(params_file, ["seeds=[2]"], workspace=Path(workspace))
+    assert str(caught.value).startswith(f"--workspace {workspace}: {problem}")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / workspace).exists()
+    for fine in ("workspaces/mine", "models", "data/mine"):
+        plan = plan_run(params_file, ["seeds=[2]"], workspace=Path(fine))
+        assert plan.params.paths.encoder == Path(fine) / "models" / "encoder.keras"
+
+
 @pytest.mark.parametrize(
     ("paths", "problem"),
     [

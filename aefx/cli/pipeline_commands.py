@@ -32,8 +32,9 @@ def run(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            help="Write outputs under this folder. Default: the project for params.yaml as it "
-            "stands, workspaces/<params digest>/ for any other params.",
+            help="Write outputs under this folder, one of their own (the project folder only "
+            "for params.yaml as it stands). Default: the project for params.yaml as it stands, "
+            "workspaces/<params digest>/ for any other params.",
             file_okay=False,
         ),
     ] = None,
