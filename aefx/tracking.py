@@ -144,6 +144,20 @@ def is_local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:", "/"))
 
 
+def require_usable_experiment(uri: str, name: str) -> None:
+    """Before a run starts: the store at ``uri``, where it is already there, can take a run in
+    experiment ``name``, checked as :func:`experiment_id` checks it (its tables are this
+    MLflow's; the experiment is not deleted, nor keeps its artifacts in another project). Left
+    to the run, the refusal came after Prefect had begun a flow run, among Prefect's lines, and
+    left that flow run failed. A store not there yet is made by the run, experiment and all."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return
+    found = client(uri).get_experiment_by_name(name)
+    if found is not None:
+        require_active(found, uri)
+        _require_artifacts_here(found, uri, None)
+
+
 def require_active(experiment: Any, uri: str) -> None:
     """An experiment deleted (in the MLflow UI, say) takes no new run, and its runs are not
     searched: the run ended in MLflow's traceback as it started, and `aefx compare-runs` found

@@ -17,7 +17,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError, first_line
 from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, is_dvc_project, stage
-from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
+from aefx.tracking import (
+    client,
+    end_run,
+    git_tags,
+    project_root,
+    require_usable_experiment,
+    start_run,
+    tracking_uri,
+)
 from flows.server import temporary_prefect_server
 
 if TYPE_CHECKING:
@@ -293,13 +301,14 @@ def pipeline(
 
 
 def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ()) -> None:
-    """Read and check the data, the autoencoder's size against the memory budget, and every
-    classifier's settings against its training split, before Prefect or MLflow starts: bad
-    data or a setting too large for it is then one line, with no failed flow run or MLflow run
-    behind it. With ``keep`` the flow's ingest takes the splits read here instead of reading
-    the data again. A sweep passes its members, whose settings may differ from those of
-    ``params`` (of the data settings, only those that do not change the rows or their split:
-    each different one is checked)."""
+    """Read and check the data, the autoencoder's size against the memory budget, every
+    classifier's settings against its training split, and that the MLflow store can take the
+    run, before Prefect or MLflow starts: bad data, a setting too large for it or a deleted
+    experiment is then one line, with no failed flow run or MLflow run behind it. With
+    ``keep`` the flow's ingest takes the splits read here instead of reading the data again. A
+    sweep passes its members, whose settings may differ from those of ``params`` (of the data
+    settings, only those that do not change the rows or their split: each different one is
+    checked)."""
     from aefx.autoencoders import Architecture, check_trainable
     from aefx.classifiers import check_every_classifier
     from aefx.scaling import fit_categories, one_hot_width
@@ -321,6 +330,7 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
         arch = Architecture.from_config(each.autoencoder, width, splits.shape)
         check_trainable(arch, each.data.memory_budget_mb)
         check_every_classifier(labels, each.classifiers, each.evaluation, splits.origin)
+    require_usable_experiment(tracking_uri(params.tracking.uri), params.tracking.experiment)
 
 
 def warm_start(params: Params) -> None:
@@ -329,7 +339,8 @@ def warm_start(params: Params) -> None:
 
     The flow would do both itself, one after the other: the server's process takes about 4 s
     to answer, creating the MLflow tables about 3 s. Here the server boots on one core while
-    MLflow opens on the other. The flow's client then finds the same server (Prefect keeps
+    MLflow opens on the other (a store already there was opened by :func:`preflight`, which
+    checks it can take the run). The flow's client then finds the same server (Prefect keeps
     one per process). Either failing here is left to the flow, which fails with its message."""
     import threading
 

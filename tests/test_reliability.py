@@ -573,6 +573,52 @@ def test_a_store_copied_from_another_project_keeps_no_new_artifacts_there(tmp_pa
     assert experiment_id(client(shared), "aefx") == "1"
 
 
+@pytest.mark.parametrize("problem", ["deleted", "copied", "schema"])
+def test_a_store_that_cannot_take_the_run_is_one_line_before_prefect_starts(
+    tmp_path, monkeypatch, problem
+):
+    """A deleted experiment, a store copied from another project or one of another MLflow's
+    schema was refused once Prefect had begun the flow run: the line came among Prefect's, with
+    a failed flow run behind it. It is found with the data checks, before Prefect starts; `aefx
+    serve` finds it before serving a schedule whose every run would fail on it."""
+    import shutil
+    import sqlite3
+
+    from aefx.tracking import STORE_DIR, client, experiment_id, tracking_uri
+
+    project, first = tmp_path / "project", tmp_path / "first"
+    project.mkdir()
+    write_params(project, TINY_PARAMS)
+    store = project / STORE_DIR / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    if problem == "copied":
+        (first / STORE_DIR).mkdir(parents=True)
+        monkeypatch.chdir(first)
+        experiment_id(client(tracking_uri()), "aefx")
+        shutil.copytree(first / STORE_DIR, project / STORE_DIR)
+        expected = "MLflow experiment 'aefx' keeps its artifacts in "
+    else:
+        monkeypatch.chdir(project)
+        mlflow_client = client(uri)
+        exp = experiment_id(mlflow_client, "aefx")
+        mlflow_client.delete_experiment(exp)
+        expected = f"MLflow experiment 'aefx' in {uri} is deleted: restore it"
+    if problem == "schema":
+        with contextlib.closing(sqlite3.connect(store)) as db:
+            db.execute("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'")
+            db.commit()
+        expected = f"{store}: its tables are MLflow schema a1b2c3d4e5f6, and MLflow "
+    for command in (("run",), ("serve", "--cron", "0 3 * * *")):
+        done = run_command(*AEFX, *command, cwd=project)
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        assert done.stderr.startswith(f"aefx: error: {expected}")
+        assert done.stderr.count("\n") == 1, done.stderr
+    assert sorted(p.name for p in project.iterdir()) == [STORE_DIR, "params.yaml"]
+    if problem != "schema":
+        assert client(uri).search_runs(["0", "1"]) == []
+
+
 def test_a_store_of_another_mlflow_schema_is_one_line(tmp_path):
     """A store whose tables another MLflow made (after an upgrade of aefx, say) ended the run
     in MLflow's traceback as it started; it is one line naming the store and the way on."""

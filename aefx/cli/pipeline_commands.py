@@ -157,9 +157,11 @@ def serve(
     # Refuse a broken params file, store or schedule now, not at 3 am.
     params = load_params(params_file, overrides or [])
     from aefx.servers import require_prefect_api, require_tracking_store
-    from aefx.tracking import tracking_uri
+    from aefx.tracking import require_usable_experiment, tracking_uri
 
-    require_tracking_store(tracking_uri(params.tracking.uri))
+    uri = tracking_uri(params.tracking.uri)
+    require_tracking_store(uri)
+    require_usable_experiment(uri, params.tracking.experiment)
     quiet_environment()  # before Prefect is imported
     schedule = _schedule(cron, interval, timezone)
     _check_deployment_name(name)
