@@ -969,37 +969,53 @@ def promote(
     if not versions:
         raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
     # Versions registered from one run (a model registered again) read its metrics once.
-    metrics = {
-        run: _live_run_metric(mlflow_client, run, metric) for run in {v.run_id for v in versions}
-    }
+    logged = {run: _live_run_metrics(mlflow_client, run) for run in {v.run_id for v in versions}}
     scored = [
-        (metrics[v.run_id], int(v.version)) for v in versions if metrics[v.run_id] is not None
+        (logged[v.run_id][metric], int(v.version)) for v in versions if metric in logged[v.run_id]
     ]
     if not scored:
-        hint = (
-            " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
-            "chooses on the test split)"
-            if metric.startswith("cv_")
-            else ""
+        raise AefxError(
+            f"no version of {name!r} has a run with metric {metric!r}"
+            f"{_metric_hint(metric, {m for found in logged.values() for m in found})}"
         )
-        raise AefxError(f"no version of {name!r} has a run with metric {metric!r}{hint}")
     value, best = (min if lowest else max)(scored)
     mlflow_client.set_registered_model_alias(name, alias, str(best))
     return str(best), float(value)
 
 
-def _live_run_metric(mlflow_client: Any, run_id: str | None, metric: str) -> float | None:
-    """``metric`` of a run that is still there, else None: a run deleted in the UI is kept
+def _metric_hint(metric: str, logged: set[str]) -> str:
+    """What to try when no version's run logged ``metric``: why a cv_ metric is missing, else
+    the nearest name the runs did log (a typo), else a few of them."""
+    import difflib
+
+    if metric.startswith("cv_"):
+        # Not the nearest name: that is the test_ one, which would choose on the test split.
+        return (
+            " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
+            "chooses on the test split)"
+        )
+    if close := difflib.get_close_matches(metric, sorted(logged), n=1):
+        return f" (did you mean {close[0]!r}?)"
+    # Scores first, and each seed's own figure left out while there are others to show.
+    shown = sorted(
+        [m for m in logged if ".seed" not in m] or logged,
+        key=lambda m: (not m.startswith(("cv_", "test_")), m),
+    )
+    return f" (their runs log {first_few(shown)})" if logged else ""
+
+
+def _live_run_metrics(mlflow_client: Any, run_id: str | None) -> dict[str, float]:
+    """The metrics of a run that is still there, else none: a run deleted in the UI is kept
     (lifecycle ``deleted``) until ``mlflow gc`` removes it, after which MLflow says not found."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     if not run_id:
-        return None
+        return {}
     try:
         run = mlflow_client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             raise
-        return None
-    return None if run.info.lifecycle_stage == "deleted" else run.data.metrics.get(metric)
+        return {}
+    return {} if run.info.lifecycle_stage == "deleted" else run.data.metrics

@@ -345,6 +345,44 @@ def test_promote_passes_over_versions_whose_run_is_deleted(tmp_path):
         promote(uri, "encoder", "cv_accuracy.logreg.encoded", "best")
 
 
+def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
+    """A mistyped --metric said only that no version's run had it: the names to choose from
+    were in the MLflow UI. A near name is offered; else a few of those the runs logged. For a
+    cv_ metric the reason holds (holdout runs log none), not the test_ name nearest to it."""
+    from mlflow.tracking import MlflowClient
+
+    from aefx.encode import promote
+    from aefx.errors import AefxError
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx")
+    client.create_registered_model("encoder")
+    run = client.create_run(experiment).info.run_id
+    for metric in (
+        "test_accuracy.logreg.encoded",
+        "test_accuracy.logreg.raw",
+        "ae_loss",
+        "ae_loss.seed1",
+    ):
+        client.log_metric(run, metric, 0.9)
+    client.create_model_version("encoder", str(tmp_path / "model"), run)
+    for metric, hint in [
+        ("test_acuracy.logreg.encoded", " (did you mean 'test_accuracy.logreg.encoded'?)"),
+        (
+            "score",
+            " (their runs log test_accuracy.logreg.encoded, test_accuracy.logreg.raw, ae_loss)",
+        ),
+        ("cv_accuracy.logreg.encoded", " (cv_ metrics are logged only by runs with evaluat"),
+    ]:
+        with pytest.raises(AefxError) as caught:
+            promote(uri, "encoder", metric, "champion")
+        assert str(caught.value).startswith(
+            f"no version of 'encoder' has a run with metric {metric!r}{hint}"
+        )
+    assert client.get_registered_model("encoder").aliases == {}
+
+
 def test_promote_weighs_every_version_not_only_the_first_page(tmp_path):
     """MLflow answers a version search a page at a time, 10,000 versions, newest first; promote
     read only the first page, so past 10,000 versions the best could be passed over silently.
