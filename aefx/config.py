@@ -465,6 +465,10 @@ class CnnConfig(_Classifier):
 
 ClassifierName = Literal["logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp", "cnn"]
 FeatureSet = Literal["raw", "pca", "encoded", "raw_encoded"]
+# The scores a run logs to MLflow per classifier and feature set (test_accuracy.logreg.encoded),
+# each also with _std, _ci_low and _ci_high; test_roc_auc where the classifier ranks.
+LOGGED_SCORES = ("test_accuracy", "test_f1_macro", "test_roc_auc", "cv_accuracy", "cv_f1_macro")
+LOGGED_SUFFIXES = ("", "_std", "_ci_low", "_ci_high")
 
 
 class ClassifiersConfig(_Frozen):
@@ -880,6 +884,9 @@ class Params(_Frozen):
                 "fashion_mnist or images)"
             )
         metric = self.promote_metric
+        if self.tracking.promote_alias and (problem := _unlogged_score(metric, self.classifiers)):
+            # Found by the run's last step, after all the training, and every scheduled run's.
+            raise ValueError(f"tracking.promote_metric {metric!r}: {problem}")
         if (
             self.tracking.promote_alias
             and metric.startswith("cv_")
@@ -892,6 +899,32 @@ class Params(_Frozen):
                 "on the test split)"
             )
         return self
+
+
+def _unlogged_score(metric: str, classifiers: ClassifiersConfig) -> str | None:
+    """Why a metric written as a score (``<score>.<classifier>.<features>``, its score test_ or
+    cv_) is one these params' runs never log, else None. Other names (ae_loss, ...) pass."""
+    import difflib
+
+    parts = metric.split(".")
+    if len(parts) != 3 or not parts[0].startswith(("test_", "cv_")):
+        return None
+    score, classifier, features = parts
+    scores = [name + suffix for name in LOGGED_SCORES for suffix in LOGGED_SUFFIXES]
+    for part, known, what in (
+        (score, scores, "a score runs log"),
+        (classifier, classifiers.use, "in classifiers.use"),
+        (features, classifiers.features, "in classifiers.features"),
+    ):
+        if part in known:
+            continue
+        close = difflib.get_close_matches(part, list(known), n=1)
+        if part in get_args(ClassifierName) + get_args(FeatureSet) or not close:
+            return f"{part!r} is not {what} ({', '.join(known)}), so no run logs it"
+        return f"{part!r} is not {what} (did you mean {close[0]!r}?), so no run logs it"
+    if classifier == "cnn" and features != "raw":
+        return "the cnn classifier is trained on the raw images only, so no run logs it"
+    return None
 
 
 def data_among_outputs(data: DataConfig, paths: PathsConfig) -> str | None:

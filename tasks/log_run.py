@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from aefx.config import Params, params_to_flat_dict
+from aefx.config import LOGGED_SCORES, LOGGED_SUFFIXES, Params, params_to_flat_dict
 from aefx.io import file_md5, read_json, seed_file, table_stem, write_json
 from aefx.tracking import (
     client,
@@ -100,10 +100,10 @@ def _metrics(params: Params) -> list:
             metrics.append(Metric(f"ae_{name.removesuffix('_mean')}", value, now, 0))
     for record in read_json(params.paths.comparison):
         key = f"{record['classifier']}.{record['features']}"
-        for metric in ("accuracy", "f1_macro", "roc_auc", "cv_accuracy", "cv_f1_macro"):
-            name = metric if metric.startswith("cv_") else f"test_{metric}"
-            for suffix in ("", "_std", "_ci_low", "_ci_high"):
-                value = record.get(f"{metric}{suffix}")
+        for name in LOGGED_SCORES:
+            field = name.removeprefix("test_")  # the record's key: accuracy, cv_accuracy
+            for suffix in LOGGED_SUFFIXES:
+                value = record.get(f"{field}{suffix}")
                 if value is not None:
                     metrics.append(Metric(f"{name}{suffix}.{key}", value, now, 0))
     for diff in read_json(params.paths.differences):

@@ -481,6 +481,37 @@ def test_the_promote_metric_follows_the_metric_runs_are_judged_by(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("metric", "problem"),
+    [
+        ("test_accuracy.logreg.encode", "'encode' is not in classifiers.features (did you mean "),
+        ("test_acuracy.logreg.encoded", "'test_acuracy' is not a score runs log (did you mean "),
+        ("cv_accuracy.logregg.encoded", "'logregg' is not in classifiers.use (did you mean 'log"),
+        ("test_accuracy.svm_rbf.raw", "'svm_rbf' is not in classifiers.use (logreg, knn, cnn), "),
+        ("test_accuracy.knn.pca", "'pca' is not in classifiers.features (raw, encoded), so no"),
+        ("test_accuracy.cnn.encoded", "the cnn classifier is trained on the raw images only, "),
+    ],
+)
+def test_a_promote_metric_no_run_logs_is_refused_before_the_run(tmp_path, metric, problem):
+    """A run with promote_alias set promotes by promote_metric as its last step: a name no run
+    logs (a typo, a classifier or feature set not in use) failed there, after all the training,
+    and so did every scheduled run. Names of other forms (ae_loss) are left as given."""
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        "tracking: {promote_alias: champion}\nevaluation: {mode: cv}\n"
+        "classifiers: {use: [logreg, knn, cnn], features: [raw, encoded]}\n"
+        "data: {source: digits}\n"
+    )
+    with pytest.raises(AefxError) as caught:
+        load_params(path, [f"tracking.promote_metric={metric}"])
+    assert f"tracking.promote_metric {metric!r}: {problem}" in str(caught.value)
+    assert str(caught.value).endswith(", so no run logs it")
+    for logged in ("cv_accuracy_ci_low.knn.raw", "test_roc_auc.logreg.encoded", "ae_loss"):
+        assert load_params(path, [f"tracking.promote_metric={logged}"]).promote_metric == logged
+    unpromoted = ["tracking.promote_alias=null", f"tracking.promote_metric={metric}"]
+    assert load_params(path, unpromoted).promote_metric == metric  # `aefx promote` alone reads it
+
+
+@pytest.mark.parametrize(
     ("overrides", "unread"),
     [
         ([], {}),  # the repo's params.yaml: every default spelled out, none unread
