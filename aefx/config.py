@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from aefx.errors import LARGEST_INT, AefxError, first_few
+from aefx.errors import LARGEST_INT, AefxError, did_you_mean, first_few
 
 DEFAULT_PARAMS = Path("params.yaml")
 log = logging.getLogger(__name__)
@@ -904,8 +904,6 @@ class Params(_Frozen):
 def _unlogged_score(metric: str, classifiers: ClassifiersConfig) -> str | None:
     """Why a metric written as a score (``<score>.<classifier>.<features>``, its score test_ or
     cv_) is one these params' runs never log, else None. Other names (ae_loss, ...) pass."""
-    import difflib
-
     parts = metric.split(".")
     if len(parts) != 3 or not parts[0].startswith(("test_", "cv_")):
         return None
@@ -918,10 +916,10 @@ def _unlogged_score(metric: str, classifiers: ClassifiersConfig) -> str | None:
     ):
         if part in known:
             continue
-        close = difflib.get_close_matches(part, list(known), n=1)
-        if part in get_args(ClassifierName) + get_args(FeatureSet) or not close:
-            return f"{part!r} is not {what} ({', '.join(known)}), so no run logs it"
-        return f"{part!r} is not {what} (did you mean {close[0]!r}?), so no run logs it"
+        hint = did_you_mean(part, known)
+        if part in get_args(ClassifierName) + get_args(FeatureSet) or hint is None:
+            hint = f"({', '.join(known)})"  # a real name, not in use: those in use, not a near one
+        return f"{part!r} is not {what} {hint}, so no run logs it"
     if classifier == "cnn" and features != "raw":
         return "the cnn classifier is trained on the raw images only, so no run logs it"
     return None
@@ -982,12 +980,10 @@ def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def _unknown_key(loc: tuple[Any, ...]) -> str:
     """Says a key is unknown, naming the closest known key of its section when one is close."""
-    import difflib
-
     if (section := _section_at(loc[:-1])) is None:
         return "unknown key"
-    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
-    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+    hint = did_you_mean(str(loc[-1]), section.model_fields)
+    return f"unknown key {hint}" if hint else "unknown key"
 
 
 def _not_a_section(loc: tuple[Any, ...]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.errors import AefxError, first_few, first_line
+from aefx.errors import AefxError, did_you_mean, first_few, first_line
 from aefx.io import TableFile
 
 log = logging.getLogger(__name__)
@@ -984,18 +984,18 @@ def promote(
 
 
 def _metric_hint(metric: str, logged: set[str]) -> str:
-    """What to try when no version's run logged ``metric``: why a cv_ metric is missing, else
-    the nearest name the runs did log (a typo), else a few of them."""
-    import difflib
-
+    """What to try when no version's run logged ``metric``: the nearest name the runs did log
+    (a typo), else a few of them; for a cv_ metric, only cv_ names (the nearest is often the
+    test_ one, which would choose on the test split), and why there are none."""
     if metric.startswith("cv_"):
-        # Not the nearest name: that is the test_ one, which would choose on the test split.
-        return (
-            " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
-            "chooses on the test split)"
-        )
-    if close := difflib.get_close_matches(metric, sorted(logged), n=1):
-        return f" (did you mean {close[0]!r}?)"
+        logged = {m for m in logged if m.startswith("cv_")}
+        if not logged:
+            return (
+                " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
+                "chooses on the test split)"
+            )
+    if hint := did_you_mean(metric, sorted(logged)):
+        return f" {hint}"
     # Scores first, and each seed's own figure left out while there are others to show.
     shown = sorted(
         [m for m in logged if ".seed" not in m] or logged,

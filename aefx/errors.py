@@ -1,6 +1,8 @@
 """The one exception type for mistakes a user can fix (bad params, bad data), and the other
 errors that the CLI says in one line (a full disk, a locked SQLite store)."""
 
+from collections.abc import Iterable
+
 
 class AefxError(Exception):
     """A user-facing problem: the CLI prints its message on one line and exits with code 2."""
@@ -25,6 +27,15 @@ def first_line(problem: BaseException | str, width: int | None = None) -> str:
     head = line[: width - 3]
     words = head.rsplit(" ", 1)[0] if line[width - 3] != " " else head
     return f"{words if len(words) > width // 2 else head}..."
+
+
+def did_you_mean(word: str, names: Iterable[str]) -> str | None:
+    """``(did you mean 'NAME'?)`` for the one of ``names`` nearest to a mistyped ``word``, or
+    None when none is near."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(names), n=1)
+    return f"(did you mean {close[0]!r}?)" if close else None
 
 
 def first_few(names: list[str], most: int = 5) -> str:

@@ -382,6 +382,17 @@ def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
         )
     assert client.get_registered_model("encoder").aliases == {}
 
+    cv_run = client.create_run(experiment).info.run_id  # evaluation.mode cv: cv_ names too
+    for metric in ("cv_accuracy.logreg.encoded", "test_accuracy.logreg.encoded"):
+        client.log_metric(cv_run, metric, 0.9)
+    client.create_model_version("encoder", str(tmp_path / "model"), cv_run)
+    with pytest.raises(AefxError) as caught:
+        promote(uri, "encoder", "cv_acuracy.logreg.encoded", "champion")
+    assert str(caught.value).endswith(" (did you mean 'cv_accuracy.logreg.encoded'?)")
+    with pytest.raises(AefxError) as caught:
+        promote(uri, "encoder", "cv_score", "champion")
+    assert str(caught.value).endswith(" (their runs log cv_accuracy.logreg.encoded)")
+
 
 def test_promote_weighs_every_version_not_only_the_first_page(tmp_path):
     """MLflow answers a version search a page at a time, 10,000 versions, newest first; promote
