@@ -918,7 +918,7 @@ def _unlogged_score(metric: str, classifiers: ClassifiersConfig) -> str | None:
             continue
         hint = did_you_mean(part, known)
         if part in get_args(ClassifierName) + get_args(FeatureSet) or hint is None:
-            hint = f"({', '.join(known)})"  # a real name, not in use: those in use, not a near one
+            hint = f"({first_few(list(known), most=7)})"  # a real name, not in use: those in use
         return f"{part!r} is not {what} {hint}, so no run logs it"
     if classifier == "cnn" and features != "raw":
         return "the cnn classifier is trained on the raw images only, so no run logs it"

@@ -116,8 +116,7 @@ def experiment_id(mlflow_client: Any, name: str, root: Path | None = None) -> st
 
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
-        require_active(found, mlflow_client.tracking_uri)
-        _require_artifacts_here(found, mlflow_client.tracking_uri, root)
+        _require_takes_runs(found, mlflow_client.tracking_uri, root)
         return found.experiment_id
     local = is_local_store(mlflow_client.tracking_uri)
     try:
@@ -154,8 +153,14 @@ def require_usable_experiment(uri: str, name: str) -> None:
         return
     found = client(uri).get_experiment_by_name(name)
     if found is not None:
-        require_active(found, uri)
-        _require_artifacts_here(found, uri, None)
+        _require_takes_runs(found, uri, None)
+
+
+def _require_takes_runs(experiment: Any, uri: str, root: Path | None) -> None:
+    """An existing experiment can take a new run: not deleted, and keeping its artifacts in
+    this project's store."""
+    require_active(experiment, uri)
+    _require_artifacts_here(experiment, uri, root)
 
 
 def require_active(experiment: Any, uri: str) -> None:

@@ -347,8 +347,9 @@ def test_promote_passes_over_versions_whose_run_is_deleted(tmp_path):
 
 def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
     """A mistyped --metric said only that no version's run had it: the names to choose from
-    were in the MLflow UI. A near name is offered; else a few of those the runs logged. For a
-    cv_ metric the reason holds (holdout runs log none), not the test_ name nearest to it."""
+    were in the MLflow UI. A near name is offered; else a few of those the runs logged. A cv_
+    metric is offered cv_ names only (the nearest is often the test_ one), and where the runs
+    log none (holdout runs), the reason."""
     from mlflow.tracking import MlflowClient
 
     from aefx.encode import promote
