@@ -220,9 +220,9 @@ def _promote(params: Params, uri: str) -> None:
     from aefx.encode import chosen_on_test, promote
 
     metric = params.promote_metric
+    version, value = promote(uri, t.registered_model, metric, t.promote_alias)
     if warning := chosen_on_test(metric):
         log.warning("log_run: %s", warning)
-    version, value = promote(uri, t.registered_model, metric, t.promote_alias)
     log.info(
         "log_run: models:/%s@%s -> version %s (%s = %.4f)",
         t.registered_model,

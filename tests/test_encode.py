@@ -16,7 +16,13 @@ import yaml
 
 from aefx.config import load_params
 from aefx.serving import EncoderModel
-from tests.conftest import run_command, subprocess_env, train_autoencoders
+from tests.conftest import (
+    TINY_PARAMS,
+    run_command,
+    subprocess_env,
+    train_autoencoders,
+    write_params,
+)
 
 AEFX = (sys.executable, "-m", "aefx")
 
@@ -393,6 +399,28 @@ def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
     with pytest.raises(AefxError) as caught:
         promote(uri, "encoder", "cv_score", "champion")
     assert str(caught.value).endswith(" (their runs log cv_accuracy.logreg.encoded)")
+
+
+def test_aefx_promote_of_a_test_metric_no_run_logged_is_one_line(tmp_path):
+    """The warning that a test_ metric chooses on the test split came before the error that no
+    run logged it: two lines, the first about a choice that was never made."""
+    from mlflow.tracking import MlflowClient
+
+    write_params(tmp_path, TINY_PARAMS)
+    store = tmp_path / "mlruns"
+    store.mkdir()
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("aefx")).info.run_id
+    client.log_metric(run, "test_accuracy.logreg.encoded", 0.9)
+    client.create_registered_model("aefx-encoder")
+    client.create_model_version("aefx-encoder", str(tmp_path / "model"), run)
+    done = run_command(*AEFX, "promote", "--metric", "test_accuracy.logreg.encode", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "aefx: error: no version of 'aefx-encoder' has a run with metric "
+        "'test_accuracy.logreg.encode' (did you mean 'test_accuracy.logreg.encoded'?)\n"
+    )
+    assert client.get_registered_model("aefx-encoder").aliases == {}
 
 
 def test_promote_weighs_every_version_not_only_the_first_page(tmp_path):

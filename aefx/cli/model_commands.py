@@ -430,9 +430,10 @@ def promote(
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
     require_tracking_store(uri, existing=True)
+    version, value = set_alias(uri, name, metric, alias, lowest)
+    # Once a version was chosen by it: a metric no run logged is one line, with no warning.
     if warning := chosen_on_test(metric):
         typer.echo(f"warning: {warning}", err=True)
-    version, value = set_alias(uri, name, metric, alias, lowest)
     typer.echo(f"models:/{name}@{alias} -> version {version} ({metric} = {value:.4f})")
 
 
