@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aefx.errors import AefxError, first_line
+from aefx.tracking import sqlite_file
 
 # The port each scheme's clients use when the URL names none (8786: Dask's scheduler).
 DEFAULT_PORTS = {"http": 80, "https": 443, "tcp": 8786, "tls": 8786}
@@ -57,10 +58,10 @@ def require_tracking_store(uri: str, existing: bool = False) -> None:
             f"server, write http://{uri}"
         )
     parts = urlsplit(uri)
-    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-    if database:
-        _require_sqlite_file(Path(database).expanduser(), uri)
-    if existing and database and not Path(database).expanduser().is_file():
+    database = sqlite_file(uri)
+    if database is not None:
+        _require_sqlite_file(database.expanduser(), uri)
+    if existing and database is not None and not database.expanduser().is_file():
         raise AefxError(f"no MLflow store at {uri} yet: run `aefx run` first")
     file_store = parts.scheme in ("", "file") and not uri.startswith("databricks")
     if file_store and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in ("true", "1"):

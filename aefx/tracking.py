@@ -49,6 +49,13 @@ def artifact_root(root: Path | None = None) -> str:
     return (project_root(root) / STORE_DIR / "artifacts").as_uri()
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file a ``sqlite:///`` tracking URI names, as written; None for any other
+    URI, or one that names no file."""
+    name = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else ""
+    return Path(name) if name else None
+
+
 def client(uri: str) -> Any:
     """A client bound to ``uri``; it leaves MLflow's process-wide tracking URI alone.
 
@@ -57,9 +64,9 @@ def client(uri: str) -> Any:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    if not uri.startswith("sqlite:///") or uri in _READY:
+    database = sqlite_file(uri)
+    if database is None or uri in _READY:
         return MlflowClient(tracking_uri=uri)
-    database = Path(uri.removeprefix("sqlite:///"))
     database.parent.mkdir(parents=True, exist_ok=True)
     with open(database.with_name(database.name + ".init-lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -149,7 +156,8 @@ def require_usable_experiment(uri: str, name: str) -> None:
     MLflow's; the experiment is not deleted, nor keeps its artifacts in another project). Left
     to the run, the refusal came after Prefect had begun a flow run, among Prefect's lines, and
     left that flow run failed. A store not there yet is made by the run, experiment and all."""
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    database = sqlite_file(uri)
+    if uri.startswith("sqlite:///") and (database is None or not database.is_file()):
         return
     found = client(uri).get_experiment_by_name(name)
     if found is not None:
