@@ -6,12 +6,21 @@ the run it serves was interrupted: the flow then retried for a minute or two to 
 crash to a server that was gone, and ended in a traceback instead of aefx's one line. Started
 here, the server runs in a session of its own: it outlives the signal, records the crash, and
 is stopped by Prefect's exit hook once aefx is done. On Linux it is also tied to aefx's main
-thread (``PR_SET_PDEATHSIG``), so an aefx killed outright (SIGKILL) leaves no server behind."""
+thread (``PR_SET_PDEATHSIG``), so an aefx killed outright (SIGKILL) leaves no server behind.
+
+Its port is the kernel's choice, held from the moment it is chosen: aefx binds a socket and
+hands it to the server (uvicorn's ``--fd``). Prefect's own choice, a random free port that its
+server binds seconds later, let two runs started at once take the same port: the second
+server failed, the second run talked to the first run's server, and lost it when that run
+ended (`Connection refused` and a traceback after all its training). Bound, not yet
+listening, the socket refuses connections until the server takes it, so Prefect's wait for
+its health check works as before."""
 
 from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -38,13 +47,42 @@ def temporary_prefect_server() -> str:
     return server.api_url
 
 
-def _own_session_popen(args: list[str], **options: Any) -> subprocess.Popen[Any]:
+def _own_session_popen(
+    args: list[str], listener: socket.socket | None = None, **options: Any
+) -> subprocess.Popen[Any]:
     """``subprocess.Popen`` for the server: a session of its own, and (started from the main
     thread, on Linux) an exit of its own when aefx ends. Tying it to another thread would stop
-    it when that thread ends, so elsewhere it only gets the session."""
+    it when that thread ends, so elsewhere it only gets the session. With ``listener``, the
+    server serves on that socket instead of binding the host and port it was given."""
+    if listener is not None:
+        args = [*_without_address(args), "--fd", str(listener.fileno())]
+        options["pass_fds"] = (listener.fileno(),)
     if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
         args = [sys.executable, "-c", _TIED_TO_PARENT, str(os.getpid()), *args]
     return subprocess.Popen(args, start_new_session=True, **options)
+
+
+def _without_address(args: list[str]) -> list[str]:
+    """uvicorn's command line without its ``--host`` and ``--port`` options."""
+    kept: list[str] = []
+    options = iter(args)
+    for arg in options:
+        if arg in ("--host", "--port"):
+            next(options, None)
+        else:
+            kept.append(arg)
+    return kept
+
+
+def _reserved_port() -> socket.socket | None:
+    """A socket bound to a free local port of the kernel's choice and not listening yet (so
+    connections to it are refused until the server listens); None where uvicorn cannot take a
+    socket (Windows), which leaves the choice to Prefect."""
+    if sys.platform == "win32":
+        return None
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    return listener
 
 
 @functools.cache
@@ -55,12 +93,36 @@ def _own_session_server_class() -> type:
     class OwnSessionServer(server_module.SubprocessASGIServer):
         """Prefect's server, its process started by :func:`_own_session_popen`. Prefect keeps
         one instance per port in a class-wide registry, so its own clients, asking the base
-        class for the default one, find this one."""
+        class for the default one, find this one. It serves on a port aefx holds until the
+        server has it (:func:`_reserved_port`)."""
+
+        listener: socket.socket | None = None
+
+        def start(self, timeout: int | None = None) -> None:
+            if self.running or self.port is not None:
+                super().start(timeout)
+                return
+            self.listener = _reserved_port()
+            if self.listener is not None:
+                self.port = self.listener.getsockname()[1]
+            try:
+                super().start(timeout)
+            finally:
+                if self.listener is not None:  # the server has its own copy
+                    self.listener.close()
+                    self.listener = None
+                if not self.running:  # failed: a second try holds a port of its own again
+                    self.port = None
 
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
             # Prefect builds the command line and environment; only how it starts differs.
+            # Should the server fail to start, Prefect picks another port: then it binds that.
+            held = self.listener
+            if held is not None and held.getsockname()[1] != self.port:
+                held = None
             started_with = server_module.subprocess
-            server_module.subprocess = types.SimpleNamespace(Popen=_own_session_popen)
+            popen = functools.partial(_own_session_popen, listener=held)
+            server_module.subprocess = types.SimpleNamespace(Popen=popen)
             try:
                 return super()._run_uvicorn_command()
             finally:

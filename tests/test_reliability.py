@@ -166,6 +166,66 @@ def test_three_runs_at_once_complete_in_separate_places(project):
     assert len(lines) == 2 and lines[1].startswith("2,")
 
 
+# A process that starts Prefect's temporary server as `aefx run` does, once told to on stdin,
+# prints its API URL, and keeps it until stdin says so again. Python's random numbers are
+# seeded alike in each: Prefect picks a random port from 8000-8999, so each would pick the same.
+SERVER_AT_ONCE = (
+    "import random, sys\n"
+    "from aefx.console import quiet_environment\n"
+    "quiet_environment()\n"
+    "from flows.server import temporary_prefect_server, _own_session_server_class\n"
+    "_own_session_server_class()\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "random.seed(0)\n"
+    "print(temporary_prefect_server(), flush=True)\n"
+    "sys.stdin.readline()\n"
+)
+
+
+def _health(api_url: str) -> int | None:
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url}/health", timeout=10).status_code
+    except httpx.TransportError:
+        return None
+
+
+def test_temporary_prefect_servers_started_at_once_each_serve_their_own_run():
+    """Three runs started together (the test above, in CI): Prefect picked each a random free
+    port for its server, which bound it seconds later, so two could take the same. The second
+    server failed, the second run talked to the first one's server all along, and lost it
+    when that run ended: `Connection refused` and a traceback, after all its training."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SERVER_AT_ONCE],
+            env=subprocess_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert [p.stdout.readline() for p in procs] == ["ready\n"] * 2
+        for proc in procs:  # now both start their servers at once
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        urls = [p.stdout.readline().strip() for p in procs]
+        assert urls[0] != urls[1]
+        assert [_health(url) for url in urls] == [200, 200]
+        procs[0].communicate("done\n", timeout=60)  # the first run ends, and its server
+        assert [_health(url) for url in urls] == [None, 200]
+        procs[1].communicate("done\n", timeout=60)
+        assert _health(urls[1]) is None  # it was the second run's own
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def test_a_stage_stopped_by_sigterm_leaves_no_temporary_output(tmp_path, monkeypatch):
     """What `dvc repro` runs: stopped by SIGTERM (a CI timeout, a scheduler), it exits 130 and
     leaves neither half-written outputs nor their hidden temporary folders behind."""
