@@ -11,11 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.config import ClassifiersConfig, EvaluationConfig
+from aefx.config import ClassifiersConfig, EvaluationConfig, Params
 from aefx.errors import AefxError
 
 # Classifiers that only make sense on the raw images, never on codes or PCA components.
 RAW_ONLY = ("cnn",)
+# Classifiers without class probabilities: :func:`score` gives their ROC AUC on two classes
+# only (from the decision function), never on more.
+NO_PROBABILITIES = ("svm_rbf",)
 # An RBF SVM's fit and predictions took 29 s on 40,000 training rows of 30 columns, four
 # times as long at twice the rows (benchmarks/classifier_rows.py, the machine of the README's
 # figures); from this many rows on, its cells take minutes each, longer than the rest.
@@ -131,16 +134,32 @@ def check_training_split(
         )
 
 
-def check_every_classifier(
-    y_train: np.ndarray, cfg: ClassifiersConfig, evaluation: EvaluationConfig, origin: str | Path
-) -> None:
-    """Every classifier's :func:`check_training_split` at once, before any autoencoder trains, so
-    that a setting too large for the data fails in seconds, not after the training it would have
-    wasted: `aefx run` asks before Prefect starts, the flow again after scale (a scheduled run
-    has no such check before it), `aefx stage train_autoencoder` (``dvc repro``) as it starts;
-    each cell still checks for itself."""
-    for classifier in cfg.use:
-        check_training_split(y_train, classifier, cfg, evaluation, origin)
+def check_every_classifier(y_train: np.ndarray, params: Params, origin: str | Path) -> None:
+    """Every classifier's :func:`check_training_split` at once, and that the run can log the
+    metric it promotes by, before any autoencoder trains, so that a setting the data does not
+    allow fails in seconds, not after the training it would have wasted: `aefx run` asks
+    before Prefect starts, the flow again after scale (a scheduled run has no such check before
+    it), `aefx stage train_autoencoder` (``dvc repro``) as it starts; each cell still checks
+    for itself."""
+    for classifier in params.classifiers.use:
+        check_training_split(y_train, classifier, params.classifiers, params.evaluation, origin)
+    if params.tracking.promote_alias:
+        check_promote_metric(y_train, params.promote_metric, origin)
+
+
+def check_promote_metric(y_train: np.ndarray, metric: str, origin: str | Path) -> None:
+    """A promote metric that runs never log on these labels, though its name is one they log
+    (names are checked as params are read): else found at the run's last step, with the
+    encoder trained and registered, and at every scheduled run's."""
+    score, _, rest = metric.partition(".")
+    classifier = rest.partition(".")[0]
+    classes = len(np.unique(y_train))
+    if score.startswith("test_roc_auc") and classifier in NO_PROBABILITIES and classes > 2:
+        raise AefxError(
+            f"tracking.promote_metric {metric!r}: {classifier} gives no class probabilities, "
+            f"so runs log its ROC AUC for two classes only, and {origin} has {classes} classes; "
+            "promote by its test_accuracy or test_f1_macro, or by another classifier's ROC AUC"
+        )
 
 
 def slow_classifiers(

@@ -366,7 +366,7 @@ def check_comparison(params: Params) -> str | None:
     from aefx.classifiers import check_every_classifier, read_labels, slow_classifiers
 
     labels = read_labels(params.paths.train_scaled, params.data.label)
-    check_every_classifier(labels, params.classifiers, params.evaluation, params.paths.train_scaled)
+    check_every_classifier(labels, params, params.paths.train_scaled)
     slow = slow_classifiers(len(labels), params.classifiers, params.evaluation, params.seeds)
     if slow:
         log.warning("%s", slow)

@@ -329,7 +329,7 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
         labels, width, splits = checked[each.data]
         arch = Architecture.from_config(each.autoencoder, width, splits.shape)
         check_trainable(arch, each.data.memory_budget_mb)
-        check_every_classifier(labels, each.classifiers, each.evaluation, splits.origin)
+        check_every_classifier(labels, each, splits.origin)
     require_usable_experiment(tracking_uri(params.tracking.uri), params.tracking.experiment)
 
 

@@ -391,6 +391,23 @@ def test_a_run_with_a_setting_too_large_for_the_data_is_one_line_before_prefect(
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
 
 
+def test_a_promote_metric_the_data_does_not_allow_is_one_line_before_prefect(tmp_path):
+    """The RBF SVM logs no ROC AUC on three classes: promoting by it failed at the run's last
+    step, with the encoder trained and registered (checked on 4becd4e)."""
+    write_params(tmp_path, TINY_PARAMS)
+    metric = "test_roc_auc.svm_rbf.encoded"
+    promote = ("-s", "tracking.promote_alias=champion", "-s", f"tracking.promote_metric={metric}")
+    done = aefx("run", "-s", "data.synthetic.n_classes=3", *promote, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"aefx: error: tracking.promote_metric {metric!r}: svm_rbf gives no class "
+        "probabilities, so runs log its ROC AUC for two classes only, and synthetic has 3 "
+        "classes; promote by its test_accuracy or test_f1_macro, or by another classifier's "
+        "ROC AUC"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "workspaces").exists()
+
+
 def test_an_autoencoder_over_the_memory_budget_is_refused_before_it_trains(tmp_path):
     """`aefx run` before Prefect or MLflow start, and `aefx stage train_autoencoder` (what `dvc
     repro` runs) before any seed trains: the tiny params' model needs about 60 KB."""

@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -1226,6 +1227,45 @@ def test_a_training_split_too_small_for_the_settings_is_named(
     else:
         with pytest.raises(AefxError, match=f"^train.parquet: {re.escape(refusal)}"):
             check_training_split(*args)
+
+
+def test_a_promote_metric_no_run_logs_on_these_labels_is_refused_before_training():
+    """tracking.promote_metric `test_roc_auc.svm_rbf.encoded` is a name runs log, but the RBF
+    SVM has no class probabilities, so it has no ROC AUC on three classes: the run's promote
+    step failed after all the training (every scheduled run's too). The classifiers' own scores
+    decide which are refused."""
+    from sklearn.datasets import make_classification
+
+    from aefx.classifiers import NO_PROBABILITIES, check_every_classifier, make_classifier, score
+    from aefx.config import ClassifierName, ClassifiersConfig, Params
+
+    for classes in (2, 3):
+        X, y = make_classification(90, 6, n_informative=4, n_classes=classes, random_state=0)
+        for name in get_args(ClassifierName):
+            if name == "cnn":
+                continue  # it is raw images' only (cannot fit on these rows); it has probabilities
+            model = make_classifier(name, ClassifiersConfig(), seed=1).fit(X, y)
+            metric = f"test_roc_auc.{name}.raw"
+            promoting = Params(tracking={"promote_alias": "champion", "promote_metric": metric})
+            logged = score(model, X, y)["roc_auc"] is not None
+            assert logged == (classes == 2 or name not in NO_PROBABILITIES), name
+            if logged:
+                check_every_classifier(y, promoting, "train.parquet")
+            else:
+                with pytest.raises(AefxError) as caught:
+                    check_every_classifier(y, promoting, "train.parquet")
+                assert str(caught.value) == (
+                    f"tracking.promote_metric {metric!r}: {name} gives no class probabilities, "
+                    "so runs log its ROC AUC for two classes only, and train.parquet has 3 "
+                    "classes; promote by its test_accuracy or test_f1_macro, or by another "
+                    "classifier's ROC AUC"
+                )
+                # Only a run that promotes needs it: `aefx promote` says so itself.
+                unpromoted = Params(tracking={"promote_metric": metric})
+                check_every_classifier(y, unpromoted, "train.parquet")
+    from aefx.cnn import CnnClassifier
+
+    assert hasattr(CnnClassifier, "predict_proba")
 
 
 def test_a_comparison_whose_rbf_svm_will_take_hours_is_warned_of_before_training(project):
