@@ -14,10 +14,13 @@ server binds seconds later, let two runs started at once take the same port: the
 server failed, the second run talked to the first run's server, and lost it when that run
 ended (`Connection refused` and a traceback after all its training). Bound, not yet
 listening, the socket refuses connections until the server takes it, so Prefect's wait for
-its health check works as before."""
+its health check works as before. Servers of several processes start one at a time
+(:func:`_one_start_at_a_time`)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import socket
@@ -25,6 +28,8 @@ import subprocess
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # Run in the child between fork and the server's exec: ask the kernel for SIGTERM when the
@@ -85,6 +90,27 @@ def _reserved_port() -> socket.socket | None:
     return listener
 
 
+@contextlib.contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Held while a temporary server starts, across processes. Each server brings Prefect's
+    database in PREFECT_HOME up to date as it starts, and servers started at once on a new one
+    (the first runs on a machine) collided: tracebacks in the runs' output (`UNIQUE constraint
+    failed: block_type.slug`) and servers that Prefect had to start again. Where the lock
+    cannot be made, the start goes ahead and says what is wrong itself."""
+    from prefect.settings import PREFECT_HOME
+
+    try:
+        home = Path(PREFECT_HOME.value())
+        home.mkdir(parents=True, exist_ok=True)
+        lock = open(home / ".aefx-server-start.lock", "a")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with lock:  # closing it releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @functools.cache
 def _own_session_server_class() -> type:
     # Imported here: Prefect's server module is heavy, and `aefx --help` must stay quick.
@@ -99,27 +125,34 @@ def _own_session_server_class() -> type:
         listener: socket.socket | None = None
 
         def start(self, timeout: int | None = None) -> None:
-            if self.running or self.port is not None:
-                super().start(timeout)
+            if self.running:
                 return
-            self.listener = _reserved_port()
-            if self.listener is not None:
-                self.port = self.listener.getsockname()[1]
             try:
-                super().start(timeout)
+                with _one_start_at_a_time():
+                    super().start(timeout)
             finally:
-                if self.listener is not None:  # the server has its own copy
-                    self.listener.close()
-                    self.listener = None
+                self._release_port()  # the server has its own copy
                 if not self.running:  # failed: a second try holds a port of its own again
                     self.port = None
 
+        def find_available_port(self) -> int:
+            # Also Prefect's choice when a server fails to start and it starts another.
+            self._release_port()
+            self.listener = _reserved_port()
+            if self.listener is None:
+                return super().find_available_port()
+            return self.listener.getsockname()[1]
+
+        def _release_port(self) -> None:
+            if self.listener is not None:
+                self.listener.close()
+                self.listener = None
+
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
             # Prefect builds the command line and environment; only how it starts differs.
-            # Should the server fail to start, Prefect picks another port: then it binds that.
             held = self.listener
             if held is not None and held.getsockname()[1] != self.port:
-                held = None
+                held = None  # a port chosen by another than find_available_port
             started_with = server_module.subprocess
             popen = functools.partial(_own_session_popen, listener=held)
             server_module.subprocess = types.SimpleNamespace(Popen=popen)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,35 @@ SERVER_AT_ONCE = (
 )
 
 
+@contextlib.contextmanager
+def servers_at_once(count: int, logs: Path, **env: str) -> Iterator[list[subprocess.Popen]]:
+    """``count`` processes of SERVER_AT_ONCE, told to start their servers at the same moment;
+    each one's stderr in ``logs``/server-N.log. Yields them, their API URLs read."""
+    procs = []
+    for number in range(count):
+        with open(logs / f"server-{number}.log", "w") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", SERVER_AT_ONCE],
+                    env={**subprocess_env(), **env},
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            )
+    try:
+        assert [p.stdout.readline() for p in procs] == ["ready\n"] * count
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def _health(api_url: str) -> int | None:
     import httpx
 
@@ -192,27 +222,12 @@ def _health(api_url: str) -> int | None:
         return None
 
 
-def test_temporary_prefect_servers_started_at_once_each_serve_their_own_run():
+def test_temporary_prefect_servers_started_at_once_each_serve_their_own_run(tmp_path):
     """Three runs started together (the test above, in CI): Prefect picked each a random free
     port for its server, which bound it seconds later, so two could take the same. The second
     server failed, the second run talked to the first one's server all along, and lost it
     when that run ended: `Connection refused` and a traceback, after all its training."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SERVER_AT_ONCE],
-            env=subprocess_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        assert [p.stdout.readline() for p in procs] == ["ready\n"] * 2
-        for proc in procs:  # now both start their servers at once
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+    with servers_at_once(2, tmp_path) as procs:
         urls = [p.stdout.readline().strip() for p in procs]
         assert urls[0] != urls[1]
         assert [_health(url) for url in urls] == [200, 200]
@@ -220,10 +235,22 @@ def test_temporary_prefect_servers_started_at_once_each_serve_their_own_run():
         assert [_health(url) for url in urls] == [None, 200]
         procs[1].communicate("done\n", timeout=60)
         assert _health(urls[1]) is None  # it was the second run's own
-    finally:
+
+
+def test_the_first_runs_on_a_machine_started_at_once_start_their_servers_cleanly(tmp_path):
+    """Each temporary server brings Prefect's database up to date as it starts: on a new
+    PREFECT_HOME, servers started at once collided over it, and the runs' output showed their
+    tracebacks (`UNIQUE constraint failed: block_type.slug`) while Prefect started them again."""
+    home = tmp_path / "prefect-home"  # as on a machine where Prefect never ran
+    with servers_at_once(4, tmp_path, PREFECT_HOME=str(home)) as procs:
+        urls = [p.stdout.readline().strip() for p in procs]
+        assert [_health(url) for url in urls] == [200] * 4
         for proc in procs:
-            proc.kill()
-            proc.wait()
+            proc.communicate("done\n", timeout=60)
+            assert proc.returncode == 0
+    for number in range(4):
+        output = (tmp_path / f"server-{number}.log").read_text()
+        assert "Traceback" not in output, output
 
 
 def test_a_stage_stopped_by_sigterm_leaves_no_temporary_output(tmp_path, monkeypatch):
