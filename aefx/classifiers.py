@@ -11,14 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.config import ClassifiersConfig, EvaluationConfig, Params
+from aefx.config import NO_PROBABILITIES, ClassifiersConfig, EvaluationConfig, Params
 from aefx.errors import AefxError
 
 # Classifiers that only make sense on the raw images, never on codes or PCA components.
 RAW_ONLY = ("cnn",)
-# Classifiers without class probabilities: :func:`score` gives their ROC AUC on two classes
-# only (from the decision function), never on more.
-NO_PROBABILITIES = ("svm_rbf",)
 # An RBF SVM's fit and predictions took 29 s on 40,000 training rows of 30 columns, four
 # times as long at twice the rows (benchmarks/classifier_rows.py, the machine of the README's
 # figures); from this many rows on, its cells take minutes each, longer than the rest.

@@ -468,6 +468,9 @@ FeatureSet = Literal["raw", "pca", "encoded", "raw_encoded"]
 # The scores a run logs to MLflow per classifier and feature set (test_accuracy.logreg.encoded),
 # each also with _std, _ci_low and _ci_high; test_roc_auc where the classifier ranks.
 LOGGED_SCORES = ("test_accuracy", "test_f1_macro", "test_roc_auc", "cv_accuracy", "cv_f1_macro")
+# Classifiers without class probabilities: their ROC AUC is logged on two classes only (from
+# the decision function), never on more.
+NO_PROBABILITIES = ("svm_rbf",)
 LOGGED_SUFFIXES = ("", "_std", "_ci_low", "_ci_high")
 
 

@@ -400,6 +400,17 @@ def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
         promote(uri, "encoder", "cv_score", "champion")
     assert str(caught.value).endswith(" (their runs log cv_accuracy.logreg.encoded)")
 
+    # Runs of three classes or more log no ROC AUC for the RBF SVM (no class probabilities):
+    # the nearest name they logged is another classifier's, and the reason is more use.
+    roc_run = client.create_run(experiment).info.run_id
+    client.log_metric(roc_run, "test_roc_auc.mlp.encoded", 0.9)
+    client.create_model_version("encoder", str(tmp_path / "model"), roc_run)
+    with pytest.raises(AefxError) as caught:
+        promote(uri, "encoder", "test_roc_auc.svm_rbf.encoded", "champion")
+    assert str(caught.value).endswith(
+        " (svm_rbf gives no class probabilities, so runs log its ROC AUC for two classes only)"
+    )
+
 
 def test_aefx_promote_of_a_test_metric_no_run_logged_is_one_line(tmp_path):
     """The warning that a test_ metric chooses on the test split came before the error that no
