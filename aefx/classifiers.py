@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.config import NO_PROBABILITIES, ClassifiersConfig, EvaluationConfig, Params
+from aefx.config import ClassifiersConfig, EvaluationConfig, Params, two_classes_only
 from aefx.errors import AefxError
 
 # Classifiers that only make sense on the raw images, never on codes or PCA components.
@@ -148,13 +148,10 @@ def check_promote_metric(y_train: np.ndarray, metric: str, origin: str | Path) -
     """A promote metric that runs never log on these labels, though its name is one they log
     (names are checked as params are read): else found at the run's last step, with the
     encoder trained and registered, and at every scheduled run's."""
-    score, _, rest = metric.partition(".")
-    classifier = rest.partition(".")[0]
     classes = len(np.unique(y_train))
-    if score.startswith("test_roc_auc") and classifier in NO_PROBABILITIES and classes > 2:
+    if classes > 2 and (reason := two_classes_only(metric)):
         raise AefxError(
-            f"tracking.promote_metric {metric!r}: {classifier} gives no class probabilities, "
-            f"so runs log its ROC AUC for two classes only, and {origin} has {classes} classes; "
+            f"tracking.promote_metric {metric!r}: {reason}, and {origin} has {classes} classes; "
             "promote by its test_accuracy or test_f1_macro, or by another classifier's ROC AUC"
         )
 

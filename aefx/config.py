@@ -468,10 +468,23 @@ FeatureSet = Literal["raw", "pca", "encoded", "raw_encoded"]
 # The scores a run logs to MLflow per classifier and feature set (test_accuracy.logreg.encoded),
 # each also with _std, _ci_low and _ci_high; test_roc_auc where the classifier ranks.
 LOGGED_SCORES = ("test_accuracy", "test_f1_macro", "test_roc_auc", "cv_accuracy", "cv_f1_macro")
+LOGGED_SUFFIXES = ("", "_std", "_ci_low", "_ci_high")
 # Classifiers without class probabilities: their ROC AUC is logged on two classes only (from
 # the decision function), never on more.
 NO_PROBABILITIES = ("svm_rbf",)
-LOGGED_SUFFIXES = ("", "_std", "_ci_low", "_ci_high")
+
+
+def two_classes_only(metric: str) -> str | None:
+    """Why runs log ``metric`` for two classes only, where it is the ROC AUC of a classifier
+    without class probabilities; else None."""
+    score, _, rest = metric.partition(".")
+    classifier = rest.partition(".")[0]
+    if score.startswith("test_roc_auc") and classifier in NO_PROBABILITIES:
+        return (
+            f"{classifier} gives no class probabilities, so runs log its ROC AUC for two "
+            "classes only"
+        )
+    return None
 
 
 class ClassifiersConfig(_Frozen):

@@ -994,16 +994,10 @@ def _metric_hint(metric: str, logged: set[str]) -> str:
                 " (cv_ metrics are logged only by runs with evaluation.mode cv; a test_ metric "
                 "chooses on the test split)"
             )
-    from aefx.config import NO_PROBABILITIES
+    from aefx.config import two_classes_only
 
-    score, _, rest = metric.partition(".")
-    classifier = rest.partition(".")[0]
-    if score.startswith("test_roc_auc") and classifier in NO_PROBABILITIES:
-        # The nearest name logged would be another classifier's ROC AUC.
-        return (
-            f" ({classifier} gives no class probabilities, so runs log its ROC AUC for two "
-            "classes only)"
-        )
+    if reason := two_classes_only(metric):
+        return f" ({reason})"  # the nearest name logged would be another classifier's ROC AUC
     if hint := did_you_mean(metric, sorted(logged)):
         return f" {hint}"
     # Scores first, and each seed's own figure left out while there are others to show.

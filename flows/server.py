@@ -152,7 +152,7 @@ def _own_session_server_class() -> type:
             # Prefect builds the command line and environment; only how it starts differs.
             held = self.listener
             if held is not None and held.getsockname()[1] != self.port:
-                held = None  # a port chosen by another than find_available_port
+                held = None  # a port given, not chosen by find_available_port
             started_with = server_module.subprocess
             popen = functools.partial(_own_session_popen, listener=held)
             server_module.subprocess = types.SimpleNamespace(Popen=popen)

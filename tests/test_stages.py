@@ -1236,8 +1236,8 @@ def test_a_promote_metric_no_run_logs_on_these_labels_is_refused_before_training
     decide which are refused."""
     from sklearn.datasets import make_classification
 
-    from aefx.classifiers import NO_PROBABILITIES, check_every_classifier, make_classifier, score
-    from aefx.config import ClassifierName, ClassifiersConfig, Params
+    from aefx.classifiers import check_every_classifier, make_classifier, score
+    from aefx.config import NO_PROBABILITIES, ClassifierName, ClassifiersConfig, Params
 
     for classes in (2, 3):
         X, y = make_classification(90, 6, n_informative=4, n_classes=classes, random_state=0)
