@@ -185,9 +185,11 @@ SERVER_AT_ONCE = (
 
 
 @contextlib.contextmanager
-def servers_at_once(count: int, logs: Path, **env: str) -> Iterator[list[subprocess.Popen]]:
+def servers_at_once(
+    count: int, logs: Path, **env: str
+) -> Iterator[tuple[list[subprocess.Popen], list[str]]]:
     """``count`` processes of SERVER_AT_ONCE, told to start their servers at the same moment;
-    each one's stderr in ``logs``/server-N.log. Yields them, their API URLs read."""
+    each one's stderr in ``logs``/server-N.log. Yields them and their servers' API URLs."""
     procs = []
     for number in range(count):
         with open(logs / f"server-{number}.log", "w") as log:
@@ -206,7 +208,7 @@ def servers_at_once(count: int, logs: Path, **env: str) -> Iterator[list[subproc
         for proc in procs:
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        yield procs
+        yield procs, [p.stdout.readline().strip() for p in procs]
     finally:
         for proc in procs:
             proc.kill()
@@ -227,8 +229,7 @@ def test_temporary_prefect_servers_started_at_once_each_serve_their_own_run(tmp_
     port for its server, which bound it seconds later, so two could take the same. The second
     server failed, the second run talked to the first one's server all along, and lost it
     when that run ended: `Connection refused` and a traceback, after all its training."""
-    with servers_at_once(2, tmp_path) as procs:
-        urls = [p.stdout.readline().strip() for p in procs]
+    with servers_at_once(2, tmp_path) as (procs, urls):
         assert urls[0] != urls[1]
         assert [_health(url) for url in urls] == [200, 200]
         procs[0].communicate("done\n", timeout=60)  # the first run ends, and its server
@@ -242,8 +243,7 @@ def test_the_first_runs_on_a_machine_started_at_once_start_their_servers_cleanly
     PREFECT_HOME, servers started at once collided over it, and the runs' output showed their
     tracebacks (`UNIQUE constraint failed: block_type.slug`) while Prefect started them again."""
     home = tmp_path / "prefect-home"  # as on a machine where Prefect never ran
-    with servers_at_once(4, tmp_path, PREFECT_HOME=str(home)) as procs:
-        urls = [p.stdout.readline().strip() for p in procs]
+    with servers_at_once(4, tmp_path, PREFECT_HOME=str(home)) as (procs, urls):
         assert [_health(url) for url in urls] == [200] * 4
         for proc in procs:
             proc.communicate("done\n", timeout=60)
