@@ -11,8 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.config import ClassifiersConfig, EvaluationConfig, Params, two_classes_only
-from aefx.errors import AefxError
+from aefx.config import (
+    ClassifiersConfig,
+    EvaluationConfig,
+    Params,
+    two_classes_only,
+    untested_classes,
+)
+from aefx.errors import AefxError, first_few
 
 # Classifiers that only make sense on the raw images, never on codes or PCA components.
 RAW_ONLY = ("cnn",)
@@ -131,20 +137,32 @@ def check_training_split(
         )
 
 
-def check_every_classifier(y_train: np.ndarray, params: Params, origin: str | Path) -> None:
+def check_every_classifier(
+    y_train: np.ndarray,
+    y_test: np.ndarray | None,
+    params: Params,
+    origin: str | Path,
+    test_origin: str | Path,
+) -> None:
     """Every classifier's :func:`check_training_split` at once, and that the run can log the
     metric it promotes by, before any autoencoder trains, so that a setting the data does not
     allow fails in seconds, not after the training it would have wasted: `aefx run` asks
     before Prefect starts, the flow again after scale (a scheduled run has no such check before
     it), `aefx stage train_autoencoder` (``dvc repro``) as it starts; each cell still checks
-    for itself."""
+    for itself. ``test_origin`` names the test split's labels ``y_test`` (None: not checked)."""
     for classifier in params.classifiers.use:
         check_training_split(y_train, classifier, params.classifiers, params.evaluation, origin)
     if params.tracking.promote_alias:
-        check_promote_metric(y_train, params.promote_metric, origin)
+        check_promote_metric(y_train, y_test, params.promote_metric, origin, test_origin)
 
 
-def check_promote_metric(y_train: np.ndarray, metric: str, origin: str | Path) -> None:
+def check_promote_metric(
+    y_train: np.ndarray,
+    y_test: np.ndarray | None,
+    metric: str,
+    origin: str | Path,
+    test_origin: str | Path,
+) -> None:
     """A promote metric that runs never log on these labels, though its name is one they log
     (names are checked as params are read): else found at the run's last step, with the
     encoder trained and registered, and at every scheduled run's."""
@@ -153,6 +171,14 @@ def check_promote_metric(y_train: np.ndarray, metric: str, origin: str | Path) -
         raise AefxError(
             f"tracking.promote_metric {metric!r}: {reason}, and {origin} has {classes} classes; "
             "promote by its test_accuracy or test_f1_macro, or by another classifier's ROC AUC"
+        )
+    if y_test is None or not metric.startswith("test_roc_auc"):
+        return
+    if untested := untested_classes(y_train, y_test):
+        raise AefxError(
+            f"tracking.promote_metric {metric!r}: {test_origin} has no rows of class(es) "
+            f"{first_few([repr(c) for c in untested])} that training has, so runs log no "
+            "test ROC AUC (it needs every class); promote by a test_accuracy or test_f1_macro"
         )
 
 

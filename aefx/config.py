@@ -487,6 +487,13 @@ def two_classes_only(metric: str) -> str | None:
     return None
 
 
+def untested_classes(y_train: Any, y_test: Any) -> list[Any]:
+    """The classes of the training labels ``y_train`` (an array) that the test labels have no
+    rows of, as Python values. Where there are any, runs log no test ROC AUC (it needs every
+    class; :func:`aefx.classifiers.score`), and test accuracy and F1 score the others alone."""
+    return sorted(set(y_train.tolist()) - set(y_test.tolist()), key=str)
+
+
 class ClassifiersConfig(_Frozen):
     use: tuple[ClassifierName, ...] = ("logreg", "svm_rbf", "random_forest", "gboost", "knn", "mlp")
     features: tuple[FeatureSet, ...] = ("raw", "pca", "encoded", "raw_encoded")

@@ -365,8 +365,11 @@ def check_comparison(params: Params) -> str | None:
     hours (:func:`aefx.classifiers.slow_classifiers`), while stopping costs nothing yet."""
     from aefx.classifiers import check_every_classifier, read_labels, slow_classifiers
 
-    labels = read_labels(params.paths.train_scaled, params.data.label)
-    check_every_classifier(labels, params, params.paths.train_scaled)
+    paths, label = params.paths, params.data.label
+    labels = read_labels(paths.train_scaled, label)
+    # Not the stage's input (its check alone reads it): written with the training split, by scale.
+    test_labels = read_labels(paths.test_scaled, label) if paths.test_scaled.exists() else None
+    check_every_classifier(labels, test_labels, params, paths.train_scaled, paths.test_scaled)
     slow = slow_classifiers(len(labels), params.classifiers, params.evaluation, params.seeds)
     if slow:
         log.warning("%s", slow)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FEATURE_ORDER = ("raw", "pca", "encoded", "raw_encoded")
 LABELS = {"raw_encoded": "raw+encoded"}
@@ -258,15 +261,19 @@ def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "ac
 
 
 def plot_confusion(
-    y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path, chosen_by: str
-) -> None:
+    y_true: Any, y_pred: Any, pair: tuple[str, str], path: Path, chosen_by: str, classes: Any
+) -> np.ndarray:
     """Confusion matrix of the best classifier x feature set (``best_pair``, by the basis
-    metric ``chosen_by``), test predictions of all seeds."""
+    metric ``chosen_by``), test predictions of all seeds: a row and a column for each of the
+    ``classes``, those the test split lacks and nothing predicted too. Returns the counts
+    drawn."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
-    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ax=ax, colorbar=False)
+    shown = ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=classes, ax=ax, colorbar=False
+    )
     ax.set_title(
         f"{pair[0]} on {LABELS.get(pair[1], pair[1])} features\n"
         f"best by {_basis_text(chosen_by)}\ntest predictions of every seed",
@@ -275,3 +282,4 @@ def plot_confusion(
     fig.tight_layout()
     save_png(fig, path)
     plt.close(fig)
+    return shown.confusion_matrix

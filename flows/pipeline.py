@@ -329,7 +329,9 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
         labels, width, splits = checked[each.data]
         arch = Architecture.from_config(each.autoencoder, width, splits.shape)
         check_trainable(arch, each.data.memory_budget_mb)
-        check_every_classifier(labels, each, splits.origin)
+        test_origin = each.data.test_path or f"the test split of {splits.origin}"
+        test_labels = splits.test[each.data.label].to_numpy()
+        check_every_classifier(labels, test_labels, each, splits.origin, test_origin)
     require_usable_experiment(tracking_uri(params.tracking.uri), params.tracking.experiment)
 
 

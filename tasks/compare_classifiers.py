@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aefx.classifiers import RAW_ONLY, check_training_split, make_classifier, score
+from aefx.classifiers import (
+    RAW_ONLY,
+    check_training_split,
+    make_classifier,
+    read_labels,
+    score,
+)
 from aefx.config import ClassifiersConfig, EvaluationConfig, unread_settings, unread_warning
 from aefx.io import atomic_path, encoded_file, read_json, write_json, write_text
 from aefx.report import (
@@ -153,7 +159,7 @@ def score_cell(
     (:func:`aefx.threads.subnormals_flushed`): the MLP fits up to 5x faster, and the scores
     measured stayed the same bit for bit."""
     image_shape = read_json(inputs.schema)["image_shape"]
-    _, y_train = _load(inputs.train_scaled, label)
+    y_train = read_labels(inputs.train_scaled, label)  # its classes, without the features
     _, y_test = _load(inputs.test_scaled, label)
     check_training_split(y_train, cell.classifier, cfg, evaluation, inputs.train_scaled)
     with one_thread_each():
@@ -396,6 +402,7 @@ def write_comparison(
         by_pair.setdefault((r.cell.classifier, r.cell.features), []).append(r.predictions)
     predictions = {pair: np.stack(seeded) for pair, seeded in by_pair.items()}
     _, y_test = _load(inputs.test_scaled, label)
+    y_train = read_labels(inputs.train_scaled, label)  # its classes, without the features
     records = summarise(frame, evaluation)
     diffs = differences(frame, evaluation, predictions, y_test)
     markdown = comparison_markdown(records, diffs, evaluation)
@@ -414,5 +421,6 @@ def write_comparison(
         key,
         outputs["confusion_plot"],
         chosen_by=basis_metric(records, evaluation.metric),
+        classes=np.unique(np.concatenate([y_train, y_test])),
     )
     return CompareResult(records, diffs, markdown)

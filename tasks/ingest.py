@@ -11,7 +11,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from aefx.config import DataConfig, SyntheticConfig, changed_settings, unread_warning
+from aefx.config import (
+    DataConfig,
+    SyntheticConfig,
+    changed_settings,
+    unread_warning,
+    untested_classes,
+)
 from aefx.errors import AefxError, first_few
 from aefx.images import (
     array_bytes,
@@ -426,6 +432,7 @@ def load_splits(cfg: DataConfig) -> Splits:
         check_splittable(pd.concat([train, test]), cfg.label, cfg, origin, test_rows=len(test))
         test_origin = origin if cfg.test_path is None else str(cfg.test_path)
         check_classes_trained(train, test, cfg.label, test_origin, own_split=True)
+        warnings = (*warnings, *untested_warning(train, test, cfg, test_origin, own_split=True))
         return Splits(train, test, origin, shape, warnings)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
@@ -437,6 +444,7 @@ def load_splits(cfg: DataConfig) -> Splits:
         stratify=frame[cfg.label] if cfg.stratify else None,
     )
     check_classes_trained(train, test, cfg.label, origin)
+    warnings = (*warnings, *untested_warning(train, test, cfg, origin))
     return Splits(train, test, origin, shape, warnings)
 
 
@@ -462,6 +470,28 @@ def check_classes_trained(
             f"{origin}: class(es) {shown} in {label!r} have all their rows ({rows}) in the test "
             f"split and none to train on; {fix}"
         )
+
+
+def untested_warning(
+    train: pd.DataFrame, test: pd.DataFrame, cfg: DataConfig, origin: str, own_split: bool = False
+) -> tuple[str, ...]:
+    """A warning, where the test split has no rows of some class that training has: the run
+    then logs no test ROC AUC, and its test accuracy and F1 leave that class out, which a
+    comparison read without this would not show."""
+    untested = untested_classes(train[cfg.label].to_numpy(), test[cfg.label].to_numpy())
+    if not untested:
+        return ()
+    if own_split:
+        fix = "give the test split rows of every class"
+    elif cfg.stratify:
+        fix = "give them more rows"
+    else:
+        fix = "data.stratify: true puts rows of every class in both splits"
+    return (
+        f"{origin}: the test split has no rows of class(es) "
+        f"{first_few([show_value(c) for c in untested])} in {cfg.label!r}, which training has: "
+        f"no test ROC AUC is logged, and test accuracy and F1 leave them out; {fix}",
+    )
 
 
 # Splits that check_data read for this process's next ingest of the same, unchanged source.

@@ -408,6 +408,30 @@ def test_a_promote_metric_the_data_does_not_allow_is_one_line_before_prefect(tmp
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "workspaces").exists()
 
 
+def test_a_promote_metric_the_test_file_cannot_give_is_one_line_before_prefect(tmp_path):
+    """A test file without rows of class 1 gives no ROC AUC: promoting by it trained,
+    registered the encoder, then failed at the run's last step (checked on e227f76)."""
+    rng = np.random.default_rng(4)
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    for name, labels in (("train.csv", [0, 1] * 30), ("test.csv", [0] * 10)):
+        rows = pd.DataFrame(rng.normal(size=(len(labels), 4)), columns=list("abcd"))
+        rows.assign(label=labels).to_csv(raw / name, index=False)
+    data = {"source": "file", "path": "data/raw/train.csv", "test_path": "data/raw/test.csv"}
+    write_params(tmp_path, {**TINY_PARAMS, "data": data})
+    metric = "test_roc_auc.logreg.encoded"
+    promote = ("-s", "tracking.promote_alias=champion", "-s", f"tracking.promote_metric={metric}")
+    done = aefx("run", *promote, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"aefx: error: tracking.promote_metric {metric!r}: data/raw/test.csv has no rows of "
+        "class(es) 1 that training has, so runs log no test ROC AUC (it needs every class); "
+        "promote by a test_accuracy or test_f1_macro"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "workspaces").exists()
+    assert not (tmp_path / "data" / "processed").exists()
+
+
 def test_an_autoencoder_over_the_memory_budget_is_refused_before_it_trains(tmp_path):
     """`aefx run` before Prefect or MLflow start, and `aefx stage train_autoencoder` (what `dvc
     repro` runs) before any seed trains: the tiny params' model needs about 60 KB."""

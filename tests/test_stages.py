@@ -1250,10 +1250,10 @@ def test_a_promote_metric_no_run_logs_on_these_labels_is_refused_before_training
             logged = score(model, X, y)["roc_auc"] is not None
             assert logged == (classes == 2 or name not in NO_PROBABILITIES), name
             if logged:
-                check_every_classifier(y, promoting, "train.parquet")
+                check_every_classifier(y, y, promoting, "train.parquet", "test.parquet")
             else:
                 with pytest.raises(AefxError) as caught:
-                    check_every_classifier(y, promoting, "train.parquet")
+                    check_every_classifier(y, y, promoting, "train.parquet", "test.parquet")
                 assert str(caught.value) == (
                     f"tracking.promote_metric {metric!r}: {name} gives no class probabilities, "
                     "so runs log its ROC AUC for two classes only, and train.parquet has 3 "
@@ -1262,10 +1262,54 @@ def test_a_promote_metric_no_run_logs_on_these_labels_is_refused_before_training
                 )
                 # Only a run that promotes needs it: `aefx promote` says so itself.
                 unpromoted = Params(tracking={"promote_metric": metric})
-                check_every_classifier(y, unpromoted, "train.parquet")
+                check_every_classifier(y, y, unpromoted, "train.parquet", "test.parquet")
     from aefx.cnn import CnnClassifier
 
     assert hasattr(CnnClassifier, "predict_proba")
+
+
+def test_a_promote_metric_the_test_split_cannot_give_is_refused_before_training(project):
+    """A test split without rows of a class that training has gives no ROC AUC: promoting by
+    test_roc_auc.logreg.encoded failed at the run's last step, with the encoder trained and
+    registered (checked by hand on e227f76). The classifier's own scores decide; the check of
+    `dvc repro` and of the flow after scale reads the scale stage's test split."""
+    from sklearn.datasets import make_classification
+
+    from aefx.classifiers import check_every_classifier, make_classifier, score
+    from aefx.config import ClassifiersConfig, Params
+    from aefx.pipeline import check_comparison
+
+    metric = "test_roc_auc.logreg.encoded"
+    promoting = Params(tracking={"promote_alias": "champion", "promote_metric": metric})
+    by_accuracy = Params(
+        tracking={"promote_alias": "champion", "promote_metric": "test_accuracy.logreg.encoded"}
+    )
+    refusal = (
+        f"tracking.promote_metric {metric!r}: test.parquet has no rows of class(es) 1 that "
+        "training has, so runs log no test ROC AUC (it needs every class); promote by a "
+        "test_accuracy or test_f1_macro"
+    )
+    for classes in (2, 3):
+        X, y = make_classification(90, 6, n_informative=4, n_classes=classes, random_state=0)
+        model = make_classifier("logreg", ClassifiersConfig(), seed=1).fit(X, y)
+        kept = y != 1
+        assert score(model, X, y)["roc_auc"] is not None
+        assert score(model, X[kept], y[kept])["roc_auc"] is None
+        check_every_classifier(y, y, promoting, "train.parquet", "test.parquet")
+        with pytest.raises(AefxError) as caught:
+            check_every_classifier(y, y[kept], promoting, "train.parquet", "test.parquet")
+        assert str(caught.value) == refusal
+        check_every_classifier(y, y[kept], by_accuracy, "train.parquet", "test.parquet")
+
+    paths = promoting.paths
+    paths.train_scaled.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"label": [0, 1, 2] * 20}).to_parquet(paths.train_scaled)
+    assert check_comparison(promoting) is None  # no test split: nothing to check it against
+    pd.DataFrame({"label": [0, 2] * 5}).to_parquet(paths.test_scaled)
+    with pytest.raises(AefxError) as caught:
+        check_comparison(promoting)
+    assert str(caught.value) == refusal.replace("test.parquet", str(paths.test_scaled))
+    assert check_comparison(by_accuracy) is None
 
 
 def test_a_comparison_whose_rbf_svm_will_take_hours_is_warned_of_before_training(project):

@@ -273,3 +273,30 @@ def test_the_chosen_metric_picks_the_winners_the_best_pair_and_the_verdicts_show
         shown = console.export_text()
         assert f"paired {metric}" in shown and mean in shown
         assert len([line for line in shown.splitlines() if "encoded - raw" in line]) == 1
+
+
+def test_the_confusion_matrix_has_every_class_of_the_data(tmp_path):
+    """A test split without rows of class 1, whose best pair predicts only class 0, drew a
+    one-by-one matrix that named neither the missing class nor that none was predicted (and
+    scikit-learn warned of it in the run's output)."""
+    from aefx.report import plot_confusion
+
+    drawn = plot_confusion(
+        np.zeros(6, dtype=int),
+        np.zeros(6, dtype=int),
+        ("logreg", "encoded"),
+        tmp_path / "confusion.png",
+        "accuracy",
+        classes=np.array([0, 1]),
+    )
+    assert drawn.tolist() == [[6, 0], [0, 0]]
+    assert (tmp_path / "confusion.png").stat().st_size > 0
+    three = plot_confusion(
+        np.array(["a", "b", "b"]),
+        np.array(["a", "a", "b"]),
+        ("knn", "raw"),
+        tmp_path / "three.png",
+        "accuracy",
+        classes=np.array(["a", "b", "c"]),
+    )
+    assert three.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]

@@ -1357,6 +1357,47 @@ def test_test_rows_that_are_training_rows_are_counted_or_refused(tmp_path, monke
         )
 
 
+def test_a_test_split_without_rows_of_a_class_is_warned_of(tmp_path, monkeypatch):
+    """A test file without rows of class 1, or a random split that put all of a rare class's
+    rows in training, ran without a word: no test ROC AUC was logged, and test accuracy and F1
+    left the class out. The split is warned of, with what would mend it."""
+    from tasks.ingest import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+
+    def table(labels):
+        n = len(labels)
+        return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "label": labels})
+
+    def untested(**settings):
+        warnings = load_splits(DataConfig(source="file", **settings)).warnings
+        return [w for w in warnings if "no rows of class" in w]
+
+    table([0, 1, 2] * 20).to_csv("train.csv", index=False)
+    own = {"path": Path("train.csv"), "test_path": Path("test.csv")}
+    table([0, 2] * 5).to_csv("test.csv", index=False)
+    assert untested(**own) == [
+        "test.csv: the test split has no rows of class(es) 1 in 'label', which training has: "
+        "no test ROC AUC is logged, and test accuracy and F1 leave them out; give the test "
+        "split rows of every class"
+    ]
+    table([0, 1, 2] * 5).to_csv("test.csv", index=False)
+    assert untested(**own) == []
+
+    # 58 rows of each of two classes and 2 of a rare one, which this split keeps out of test.
+    table([0, 1] * 29 + [2, 2]).to_csv("rare.csv", index=False)
+    split = {"path": Path("rare.csv"), "test_size": 0.2, "split_seed": 1}
+    splits = load_splits(DataConfig(source="file", **split))
+    assert set(splits.train["label"]) == {0, 1, 2} and set(splits.test["label"]) == {0, 1}
+    assert untested(**split) == [
+        "rare.csv: the test split has no rows of class(es) 2 in 'label', which training has: "
+        "no test ROC AUC is logged, and test accuracy and F1 leave them out; data.stratify: "
+        "true puts rows of every class in both splits"
+    ]
+    assert untested(**{**split, "stratify": True, "test_size": 0.5}) == []
+
+
 def test_a_test_file_column_with_no_values_is_filled_from_the_training_rows(tmp_path):
     """Under data.impute a test file's column may be all missing: the training rows give the
     value it is filled with. It was refused ("column 'b' has no values"), as a training column
