@@ -986,7 +986,8 @@ def promote(
 def _metric_hint(metric: str, logged: set[str]) -> str:
     """What to try when no version's run logged ``metric``: the nearest name the runs did log
     (a typo), else a few of them; for a cv_ metric, only cv_ names (the nearest is often the
-    test_ one, which would choose on the test split), and why there are none."""
+    test_ one, which would choose on the test split), and why there are none; for a ROC AUC
+    that no run logged, why."""
     if metric.startswith("cv_"):
         logged = {m for m in logged if m.startswith("cv_")}
         if not logged:
@@ -998,6 +999,9 @@ def _metric_hint(metric: str, logged: set[str]) -> str:
 
     if reason := two_classes_only(metric):
         return f" ({reason})"  # the nearest name logged would be another classifier's ROC AUC
+    if metric.startswith("test_roc_auc") and not any(m.startswith("test_roc_auc") for m in logged):
+        # Not a typo: the nearest name would be another score (test_accuracy...).
+        return " (their runs log no test ROC AUC: it needs test rows of every class)"
     if hint := did_you_mean(metric, sorted(logged)):
         return f" {hint}"
     # Scores first, and each seed's own figure left out while there are others to show.

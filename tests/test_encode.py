@@ -381,6 +381,12 @@ def test_promote_of_a_metric_no_run_logged_names_the_ones_they_did(tmp_path):
             " (their runs log test_accuracy.logreg.encoded, test_accuracy.logreg.raw, ae_loss)",
         ),
         ("cv_accuracy.logreg.encoded", " (cv_ metrics are logged only by runs with evaluat"),
+        # A test split without rows of some class gives no ROC AUC: offering
+        # test_accuracy.logreg.encoded as the name meant hid why.
+        (
+            "test_roc_auc.logreg.encoded",
+            " (their runs log no test ROC AUC: it needs test rows of every class)",
+        ),
     ]:
         with pytest.raises(AefxError) as caught:
             promote(uri, "encoder", metric, "champion")
