@@ -159,7 +159,7 @@ def score_cell(
     (:func:`aefx.threads.subnormals_flushed`): the MLP fits up to 5x faster, and the scores
     measured stayed the same bit for bit."""
     image_shape = read_json(inputs.schema)["image_shape"]
-    y_train = read_labels(inputs.train_scaled, label)  # its classes, without the features
+    _, y_train = _load(inputs.train_scaled, label)
     _, y_test = _load(inputs.test_scaled, label)
     check_training_split(y_train, cell.classifier, cfg, evaluation, inputs.train_scaled)
     with one_thread_each():
