@@ -431,8 +431,14 @@ def load_splits(cfg: DataConfig) -> Splits:
             test = subsample(test, n_test, cfg.split_seed)
         check_splittable(pd.concat([train, test]), cfg.label, cfg, origin, test_rows=len(test))
         test_origin = origin if cfg.test_path is None else str(cfg.test_path)
-        check_classes_trained(train, test, cfg.label, test_origin, own_split=True)
-        warnings = (*warnings, *untested_warning(train, test, cfg, test_origin, own_split=True))
+        drawn_from = presplit if len(train) + len(test) < sum(map(len, presplit)) else None
+        check_classes_trained(
+            train, test, cfg.label, test_origin, own_split=True, drawn_from=drawn_from
+        )
+        warnings = (
+            *warnings,
+            *untested_warning(train, test, cfg, test_origin, own_split=True, drawn_from=drawn_from),
+        )
         return Splits(train, test, origin, shape, warnings)
     if cfg.max_rows is not None:
         frame = subsample(frame, cfg.max_rows, cfg.split_seed)
@@ -449,17 +455,25 @@ def load_splits(cfg: DataConfig) -> Splits:
 
 
 def check_classes_trained(
-    train: pd.DataFrame, test: pd.DataFrame, label: str, origin: str, own_split: bool = False
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    label: str,
+    origin: str,
+    own_split: bool = False,
+    drawn_from: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> None:
     """Every class in the test split has training rows. A class that the split put wholly in
     test (a rare one, without stratifying) can never be predicted, and scoring it failed every
     classifier cell after the autoencoders had trained (ROC AUC is undefined for it). With
-    ``own_split`` the split is the file's (stratifying does not apply)."""
+    ``own_split`` the split is the file's (stratifying does not apply); ``drawn_from`` is that
+    split before data.max_rows drew its subset, if it did."""
     unseen = sorted(set(test[label]) - set(train[label]), key=str)
     if unseen:
         rows = int(test[label].isin(unseen).sum())
         shown = first_few([show_value(u) for u in unseen])
-        if own_split:
+        if drawn_from is not None and set(unseen) <= set(drawn_from[0][label]):
+            fix = _MAX_ROWS_DREW_NONE.format(part="their training rows")
+        elif own_split:
             fix = "the file's own split: give its training part rows of them"
         elif test[label][test[label].isin(unseen)].value_counts().min() == 1:
             # Stratifying cannot help a class of one row, and refuses it.
@@ -472,16 +486,28 @@ def check_classes_trained(
         )
 
 
+# A file's own split has rows of a class in each part, but data.max_rows drew none of one's.
+_MAX_ROWS_DREW_NONE = "data.max_rows drew none of {part}: a larger data.max_rows keeps more rows"
+
+
 def untested_warning(
-    train: pd.DataFrame, test: pd.DataFrame, cfg: DataConfig, origin: str, own_split: bool = False
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    cfg: DataConfig,
+    origin: str,
+    own_split: bool = False,
+    drawn_from: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[str, ...]:
     """A warning, where the test split has no rows of some class that training has: the run
     then logs no test ROC AUC, and its test accuracy and F1 leave that class out, which a
-    comparison read without this would not show."""
+    comparison read without this would not show. ``own_split`` and ``drawn_from`` as for
+    :func:`check_classes_trained`."""
     untested = untested_classes(train[cfg.label].to_numpy(), test[cfg.label].to_numpy())
     if not untested:
         return ()
-    if own_split:
+    if drawn_from is not None and set(untested) <= set(drawn_from[1][cfg.label]):
+        fix = _MAX_ROWS_DREW_NONE.format(part="the test rows of them")
+    elif own_split:
         fix = "give the test split rows of every class"
     elif cfg.stratify:
         fix = "give them more rows"

@@ -1398,6 +1398,41 @@ def test_a_test_split_without_rows_of_a_class_is_warned_of(tmp_path, monkeypatch
     assert untested(**{**split, "stratify": True, "test_size": 0.5}) == []
 
 
+def test_a_class_that_max_rows_left_out_of_a_files_own_split_names_max_rows(tmp_path, monkeypatch):
+    """data.max_rows draws its subset of each part of a file's own split at random, so a small
+    one (a quick try of mnist) can leave a class out of one part although the file has it
+    there. The warning and the error said to give that part rows of the class, which the file
+    already does; they now name data.max_rows."""
+    from tasks.ingest import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"a": np.arange(61.0), "label": [0, 1] * 30 + [2]}).to_csv(
+        "train.csv", index=False
+    )
+    pd.DataFrame({"a": np.arange(30.0), "label": [0, 1] * 14 + [2, 2]}).to_csv(
+        "test.csv", index=False
+    )
+    own = {"source": "file", "path": Path("train.csv"), "test_path": Path("test.csv")}
+    assert not [w for w in load_splits(DataConfig(**own)).warnings if "no rows of class" in w]
+
+    # This draw keeps the training part's one row of class 2 and neither of the test part's.
+    splits = load_splits(DataConfig(**own, max_rows=30, split_seed=3))
+    assert 2 in set(splits.train["label"]) and 2 not in set(splits.test["label"])
+    assert [w for w in splits.warnings if "no rows of class" in w] == [
+        "test.csv: the test split has no rows of class(es) 2 in 'label', which training has: "
+        "no test ROC AUC is logged, and test accuracy and F1 leave them out; data.max_rows "
+        "drew none of the test rows of them: a larger data.max_rows keeps more rows"
+    ]
+    # This one keeps both test rows of class 2 and not the one training row.
+    with pytest.raises(AefxError) as err:
+        load_splits(DataConfig(**own, max_rows=30, split_seed=4))
+    assert str(err.value) == (
+        "test.csv: class(es) 2 in 'label' have all their rows (2) in the test split and none to "
+        "train on; data.max_rows drew none of their training rows: a larger data.max_rows "
+        "keeps more rows"
+    )
+
+
 def test_a_test_file_column_with_no_values_is_filled_from_the_training_rows(tmp_path):
     """Under data.impute a test file's column may be all missing: the training rows give the
     value it is filled with. It was refused ("column 'b' has no values"), as a training column
