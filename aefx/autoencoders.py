@@ -153,6 +153,33 @@ def check_trainable(arch: Architecture, budget_mb: float) -> None:
     )
 
 
+# pyarrow reads a Parquet file's footer with at most 1,000,000 items in a list (its default
+# thrift_container_size_limit), and the schema is such a list: the root and one per column.
+PARQUET_ITEM_LIMIT = 1_000_000
+PARQUET_MAX_COLUMNS = PARQUET_ITEM_LIMIT - 1
+
+
+def check_code_width(arch: Architecture, carried: int) -> None:
+    """Refuse, in one line, codes too wide for the encoded splits: Parquet files of the code's
+    columns and ``carried`` more (the label, the ignored columns). Past pyarrow's limit the
+    files were written but could not be read back, and the comparison failed in a traceback
+    after every autoencoder had trained (a bottleneck of 1,000,000 typed for 1,000; a folder
+    of large photos without data.image_size, which the conv stack keeps at a quarter of their
+    sides)."""
+    columns = arch.code_size + carried
+    if columns <= PARQUET_MAX_COLUMNS:
+        return
+    if arch.stack == "conv":
+        hint = "set data.image_size smaller, or the last of autoencoder.conv_filters"
+    else:
+        hint = "set autoencoder.bottleneck smaller (or autoencoder.bottleneck_ratio)"
+    raise AefxError(
+        f"autoencoder: {describe(arch)} makes codes of {arch.code_size:,} columns, and the "
+        f"encoded splits ({columns:,} columns with the {carried} carried beside them) would be "
+        f"Parquet files too wide to read back ({PARQUET_MAX_COLUMNS:,} columns at most); {hint}"
+    )
+
+
 def _megabytes(size: int) -> str:
     mb = size / 2**20
     return f"{mb:,.0f}" if mb >= 1 else f"{mb:.2g}"

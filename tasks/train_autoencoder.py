@@ -15,6 +15,7 @@ import pandas as pd
 from aefx.autoencoders import (
     Architecture,
     build_autoencoder,
+    check_code_width,
     check_trainable,
     describe,
     recalibrate_batchnorm,
@@ -212,6 +213,7 @@ def train_autoencoder(
     arch = Architecture.from_config(cfg, n_features, image_shape)
     if memory_budget_mb is not None:
         check_trainable(arch, memory_budget_mb)
+    check_code_width(arch, carried=1 + len(schema.get("ignored", ())))  # the label, the ignored
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
     warn_unused_settings(cfg, image_shape is not None, log)

@@ -13,8 +13,11 @@ import pytest
 from aefx.autoencoders import (
     DECODER,
     ENCODER,
+    PARQUET_ITEM_LIMIT,
+    PARQUET_MAX_COLUMNS,
     Architecture,
     build_autoencoder,
+    check_code_width,
     check_trainable,
     feature_encoder,
     recalibrate_batchnorm,
@@ -115,6 +118,38 @@ def test_the_weights_are_counted_from_the_architecture_as_keras_counts_them(over
     n_features = int(np.prod(image_shape)) if image_shape else 10
     arch = Architecture.from_config(AutoencoderConfig(**overrides), n_features, image_shape)
     assert weight_count(arch) == build_autoencoder(arch, 1e-3, seed=1).count_params()
+
+
+def test_codes_too_wide_for_the_encoded_splits_parquet_files_are_refused(tmp_path):
+    """A bottleneck of 1,000,000 on 5 features trained for minutes; then the encoded splits
+    were written and could not be read back, and the comparison failed in a traceback."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    # pyarrow counts the schema's root and each column against its limit on a footer's lists.
+    pd.DataFrame({f"z{i}": [0.5] for i in range(3)}).to_parquet(tmp_path / "three.parquet")
+    assert pq.read_table(tmp_path / "three.parquet", thrift_container_size_limit=4).num_columns == 3
+    with pytest.raises(OSError, match="thrift"):
+        pq.read_table(tmp_path / "three.parquet", thrift_container_size_limit=3)
+    assert PARQUET_MAX_COLUMNS == PARQUET_ITEM_LIMIT - 1 == 999_999
+
+    dense = Architecture.from_config(AutoencoderConfig(bottleneck=999_998), 10, None)
+    check_code_width(dense, carried=1)  # codes and the label: 999,999 columns
+    with pytest.raises(AefxError) as caught:
+        check_code_width(dense, carried=2)  # and an ignored id
+    assert str(caught.value) == (
+        "autoencoder: deep-bn 10 -> 60 -> 30 -> code 999998 makes codes of 999,998 columns, and "
+        "the encoded splits (1,000,000 columns with the 2 carried beside them) would be Parquet "
+        "files too wide to read back (999,999 columns at most); set autoencoder.bottleneck "
+        "smaller (or autoencoder.bottleneck_ratio)"
+    )
+    # The conv stack's code keeps a quarter of each side: 8 x 500 x 500 for 2000 x 2000 images.
+    photos = Architecture.from_config(AutoencoderConfig(), 2000 * 2000, (2000, 2000, 1))
+    with pytest.raises(
+        AefxError, match=r"codes of 2,000,000 columns.*set data\.image_size smaller"
+    ):
+        check_code_width(photos, carried=1)
+    check_code_width(replace(photos, image_shape=(1000, 1000, 1)), carried=1)
 
 
 def test_an_autoencoder_over_the_memory_budget_is_refused_with_widths_that_fit():

@@ -459,6 +459,31 @@ def test_an_autoencoder_over_the_memory_budget_is_refused_before_it_trains(tmp_p
     assert not (tmp_path / "metrics" / "train.json").exists()
 
 
+def test_codes_too_wide_to_store_are_refused_before_anything_trains(tmp_path):
+    """A bottleneck of 999,999 codes and the label: Parquet files of 1,000,000 columns, which
+    could not be read back. It trained every seed, then the comparison failed in a traceback."""
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--set", "autoencoder.bottleneck=999999", cwd=tmp_path)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line == (
+        "aefx: error: autoencoder: deep-bn 12 -> 24 -> 12 -> code 999999 makes codes of 999,999 "
+        "columns, and the encoded splits (1,000,000 columns with the 1 carried beside them) "
+        "would be Parquet files too wide to read back (999,999 columns at most); set "
+        "autoencoder.bottleneck smaller (or autoencoder.bottleneck_ratio)"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+    assert not (tmp_path / "workspaces").exists()
+
+    wide = {**TINY_PARAMS["autoencoder"], "bottleneck": 999_999}
+    write_params(tmp_path, {**TINY_PARAMS, "autoencoder": wide})
+    for name in ("ingest", "scale"):
+        assert aefx("stage", name, cwd=tmp_path).returncode == 0
+    done = aefx("stage", "train_autoencoder", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == line
+    assert not (tmp_path / "models").joinpath("autoencoders").exists()
+
+
 def _has_open(pid: int, path: Path) -> bool:
     fds = Path(f"/proc/{pid}/fd")
     with contextlib.suppress(OSError):  # a descriptor may close while it is listed
