@@ -266,6 +266,10 @@ def _text_columns(cfg: DataConfig) -> set[str]:
 def load_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     """The configured table as a checked frame, and a name for messages."""
     if cfg.source == "synthetic":
+        # Judged as a Parquet file's table is: rows x columns x 8 bytes, before it is made.
+        made = cfg.synthetic.n_samples * (cfg.synthetic.n_features + 1) * 8
+        fewer = "fewer data.synthetic.n_samples or n_features, or raise the budget"
+        check_budget(Path("synthetic"), made, cfg.memory_budget_mb, fewer)
         frame = index_ignored(synthetic_frame(cfg.synthetic, cfg.label), cfg.ignore, "synthetic")
         check_categorical(frame, cfg.categorical, "synthetic", _reserved(cfg))
         return with_feature_types(frame, cfg.label, cfg.categorical), "synthetic"

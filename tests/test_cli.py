@@ -301,6 +301,13 @@ def test_a_workspace_that_cannot_be_made_is_one_line_before_anything_runs(tmp_pa
         ("autoencoder: {epochs: [\n", [], "not valid YAML"),
         ("{}\n", ["--set", "autoencoder.bottlneck=3"], "autoencoder.bottlneck: unknown key"),
         ("{}\n", ["--set", "nonsense"], "expected key=value"),
+        # Made in memory without a look at the budget: 1,000,000 features took 24 GB and more.
+        (
+            "data: {memory_budget_mb: 1}\n",
+            ["--set", "data.synthetic.n_features=1000"],
+            "synthetic: needs about 8 MB in memory, over data.memory_budget_mb=1 (fewer "
+            "data.synthetic.n_samples or n_features, or raise the budget)",
+        ),
     ],
 )
 def test_bad_params_or_overrides_fail_before_anything_runs(tmp_path, params_text, args, needle):
