@@ -115,7 +115,7 @@ def fit_one(
         arch,
         learning_rate(cfg, len(X_fit)),
         seed=seed,
-        steps_per_execution=steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution,
+        steps_per_execution=execution_steps(cfg.steps_per_execution, steps),
         weight_ema=cfg.weight_ema,
     )
     start = time.perf_counter()
@@ -137,6 +137,27 @@ def fit_one(
         curve, f"autoencoder seed {seed}", "autoencoder.learning_rate", cfg.learning_rate
     )
     return model, curve, seconds
+
+
+def execution_steps(requested: int | str, steps: int) -> int:
+    """Training steps per compiled TensorFlow call, for a block of ``steps``: all of them for
+    ``auto``, else the largest number up to ``requested`` that divides them. The rows repeat
+    without end (:func:`shuffled_batches`), so Keras runs every call to its full length: a
+    number that did not divide the block trained more steps than its epochs (7 per call, 21 of
+    a block of 18; 1,000,000, a million a block)."""
+    if requested == "auto":
+        return steps
+    assert isinstance(requested, int)
+    runs = max(d for d in range(1, min(requested, steps) + 1) if steps % d == 0)
+    if runs != requested:
+        log.info(
+            "train_autoencoder: autoencoder.steps_per_execution %d runs as %d, the largest "
+            "number up to it that divides a block's %d steps",
+            requested,
+            runs,
+            steps,
+        )
+    return runs
 
 
 def shuffled_batches(X: np.ndarray, batch_size: int, seed: int) -> object:

@@ -545,18 +545,25 @@ def test_training_lowers_the_loss_and_the_encoder_loads_safely(project):
     assert meta["seed"] == 7 and len(meta["features"]) == 12
 
 
-def test_a_block_per_compiled_call_changes_speed_not_results():
+def test_steps_per_compiled_call_change_speed_not_results():
+    """81 training rows at batch 16 are 6 steps an epoch, 18 a block of 3 epochs. The rows
+    repeat without end, so Keras ran every compiled call to its full length: 7 steps per call
+    trained 21 steps a block, and 1,000 trained 1,000. A number that does not divide the block
+    runs as its largest divisor below it (7 as 6; 1,000 as the whole block, as auto is)."""
     from aefx.config import AutoencoderConfig
     from tasks.train_autoencoder import fit_one
 
     X = np.random.default_rng(0).random((90, 10), dtype="float32")
     curves = []
-    for steps in ("auto", 1):
+    for steps in ("auto", 1, 7, 1000):
         cfg = AutoencoderConfig(
             epochs=6, batch_size=16, validation_every=3, steps_per_execution=steps
         )
-        curves.append(fit_one(X, cfg, seed=4)[1])
-    pd.testing.assert_frame_equal(curves[0], curves[1])
+        model, curve, _ = fit_one(X, cfg, seed=4)
+        assert int(model.optimizer.iterations) == 2 * 18, steps
+        curves.append(curve)
+    for curve in curves[1:]:
+        pd.testing.assert_frame_equal(curve, curves[0])
     assert list(curves[0]["epoch"]) == [3, 6]
 
 
