@@ -153,6 +153,18 @@ def check_trainable(arch: Architecture, budget_mb: float) -> None:
     )
 
 
+def raised_penalties(cfg: AutoencoderConfig, kind: str) -> list[str]:
+    """The loss penalties of this kind set above their defaults, each with its value
+    (``autoencoder.l2 (1e+23)``): a diverged run names them beside the learning rate."""
+    read = {"l2": True, "kl_weight": kind == "variational", "sparsity": kind == "sparse"}
+    fields = type(cfg).model_fields
+    return [
+        f"autoencoder.{name} ({getattr(cfg, name):g})"
+        for name, used in read.items()
+        if used and getattr(cfg, name) > fields[name].get_default()
+    ]
+
+
 # pyarrow reads a Parquet file's footer with at most 1,000,000 items in a list (its default
 # thrift_container_size_limit), and the schema is such a list: the root and one per column.
 PARQUET_ITEM_LIMIT = 1_000_000

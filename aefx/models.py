@@ -129,11 +129,14 @@ def stop_when_diverged() -> Any:
     return StopWhenDiverged()
 
 
-def require_finite_losses(curve: Any, who: str, setting: str, learning_rate: float) -> None:
+def require_finite_losses(
+    curve: Any, who: str, setting: str, learning_rate: float, penalties: Sequence[str] = ()
+) -> None:
     """The learning curve (a frame of ``epoch`` and its ``loss``/``val_loss`` columns) stayed
     finite. A run that diverged (too high a learning rate) went on to encode every row as NaN,
     or to give NaN probabilities, and ended after all the training in scikit-learn's "Input X
-    contains NaN" traceback. ``setting`` names the learning rate's parameter."""
+    contains NaN" traceback. ``setting`` names the learning rate's parameter; ``penalties``
+    names the loss's penalties raised above their defaults, as likely a cause."""
     import numpy as np
 
     losses = curve[[c for c in ("loss", "val_loss") if c in curve]].to_numpy(dtype="float64")
@@ -144,4 +147,5 @@ def require_finite_losses(curve: Any, who: str, setting: str, learning_rate: flo
         raise AefxError(
             f"{who} diverged: its loss was {value} by epoch {int(curve['epoch'].iloc[at])} at "
             f"{setting} {learning_rate:g}; lower the learning rate"
+            + (f", or the loss's penalty {' or '.join(penalties)}" if penalties else "")
         )

@@ -569,6 +569,7 @@ def train_stream(
     from aefx.autoencoders import (
         build_autoencoder,
         feature_encoder,
+        raised_penalties,
         recalibrate_batchnorm,
         warn_unused_settings,
     )
@@ -622,7 +623,13 @@ def train_stream(
             "seconds": timer.seconds,
         }
     )
-    require_finite_losses(curve, "train-stream", "autoencoder.learning_rate", cfg.learning_rate)
+    require_finite_losses(
+        curve,
+        "train-stream",
+        "autoencoder.learning_rate",
+        cfg.learning_rate,
+        raised_penalties(cfg, arch.kind),
+    )
     if cfg.recalibrate_bn:  # from the held-out rows: the training rows are not in memory
         recalibrate_batchnorm(model, plan.X_val, seed=seed)
     shipped = reconstructor(model)

@@ -18,6 +18,7 @@ from aefx.autoencoders import (
     check_code_width,
     check_trainable,
     describe,
+    raised_penalties,
     recalibrate_batchnorm,
     warn_unused_settings,
     weight_count,
@@ -134,7 +135,11 @@ def fit_one(
     curve = pd.DataFrame({k: history.history[k] for k in ("loss", "val_loss")})
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1) * block)
     require_finite_losses(
-        curve, f"autoencoder seed {seed}", "autoencoder.learning_rate", cfg.learning_rate
+        curve,
+        f"autoencoder seed {seed}",
+        "autoencoder.learning_rate",
+        cfg.learning_rate,
+        raised_penalties(cfg, arch.kind),
     )
     return model, curve, seconds
 

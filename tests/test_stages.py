@@ -644,6 +644,36 @@ def test_a_diverged_autoencoder_is_one_line_and_leaves_no_model(project):
     assert not p.autoencoders.exists() and not p.train_metrics.exists()
 
 
+def test_a_run_diverged_by_a_penalty_names_it_beside_the_learning_rate():
+    """autoencoder.l2: 1e23 (or a variational kl_weight of 1e23) made the loss NaN at the
+    default learning rate, and the line said only to lower the learning rate."""
+    from aefx.autoencoders import raised_penalties
+    from aefx.config import AutoencoderConfig
+    from tasks.train_autoencoder import fit_one
+
+    X = np.random.default_rng(0).random((90, 10), dtype="float32")
+    cfg = AutoencoderConfig(kind="deep-bn", epochs=2, batch_size=16, l2=1e23)
+    with pytest.raises(AefxError) as raised:
+        fit_one(X, cfg, seed=1)
+    assert re.fullmatch(
+        r"autoencoder seed 1 diverged: its loss was (nan|inf) by epoch [12] at "
+        r"autoencoder\.learning_rate 0\.002; lower the learning rate, or the loss's penalty "
+        r"autoencoder\.l2 \(1e\+23\)",
+        str(raised.value),
+    ), raised.value
+    # Each kind's own penalties, and only those raised: lowering one cannot diverge a run.
+    vae = AutoencoderConfig(kind="variational", kl_weight=1e23, sparsity=1.0, l2=1e-5)
+    assert raised_penalties(vae, "variational") == [
+        "autoencoder.l2 (1e-05)",
+        "autoencoder.kl_weight (1e+23)",
+    ]
+    assert raised_penalties(vae.model_copy(update={"kind": "sparse"}), "sparse") == [
+        "autoencoder.l2 (1e-05)",
+        "autoencoder.sparsity (1)",
+    ]
+    assert raised_penalties(AutoencoderConfig(kl_weight=0.5, sparsity=1e-6), "variational") == []
+
+
 @pytest.mark.parametrize(
     ("epochs", "every", "block"), [(50, 10, 10), (3, 10, 3), (25, 10, 5), (13, 10, 1), (8, 1, 1)]
 )
