@@ -34,6 +34,24 @@ def code_statistics(codes: np.ndarray) -> dict[str, float]:
     }
 
 
+def collapsed(codes: np.ndarray) -> bool:
+    """Every code unit takes one value (within :data:`INACTIVE`) over the rows: a sparse
+    autoencoder whose L1 penalty silenced every unit, or a code that collapsed to a point."""
+    return len(codes) > 1 and float(np.ptp(codes, axis=0).max()) <= INACTIVE
+
+
+def collapsed_warning(seeds: Sequence[int], codes: np.ndarray, kind: str) -> str:
+    """What to tell of ``seeds`` whose test codes are :func:`collapsed` (``codes``: the
+    first's)."""
+    value = "0" if float(np.abs(codes).max()) <= INACTIVE else "one value"
+    hint = ": lower autoencoder.sparsity, whose penalty silenced them" if kind == "sparse" else ""
+    return (
+        f"autoencoder seed(s) {', '.join(map(str, seeds))}: all {codes.shape[1]} code units are "
+        f"{value} for every test row, so the encoded features cannot tell the rows apart and "
+        f"classifiers on them score as a guess would{hint}"
+    )
+
+
 def reconstruction_errors(X: np.ndarray, recon: np.ndarray) -> dict[str, float]:
     errors = {"test_mse": float(np.mean((X - recon) ** 2))}
     if X.min() >= 0 and X.max() <= 1:
@@ -148,11 +166,14 @@ def plot_codes_2d(codes: np.ndarray, y: np.ndarray, title: str, path: Path) -> N
 
     plt = pyplot()
     n_comp = min(2, codes.shape[1], len(codes))
-    pcs = PCA(n_components=n_comp).fit(codes)
-    points = pcs.transform(codes)
-    if n_comp == 1:
+    if collapsed(codes):  # no variance to share out (PCA would divide by zero)
+        points, ratio = np.zeros((len(codes), 2)), [0.0, 0.0]
+    else:
+        pcs = PCA(n_components=n_comp).fit(codes)
+        points = pcs.transform(codes)
+        ratio = [*pcs.explained_variance_ratio_, 0.0]
+    if points.shape[1] == 1:
         points = np.column_stack([points[:, 0], np.zeros(len(points))])
-    ratio = [*pcs.explained_variance_ratio_, 0.0]
     fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
     classes = pd.unique(y)
     for i, cls in enumerate(sorted(classes, key=str)):
@@ -190,13 +211,20 @@ def inspect_autoencoder(
     y = test[label].to_numpy()
     per_seed: dict[str, dict[str, float]] = {}
     first: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    silent: list[int] = []  # seeds whose codes are all one value
+    silent_codes = np.empty((0, 0))  # the first such seed's
     for seed in seeds:
         model = load_model(seed_file(autoencoders_dir, seed, ".keras"))
         metrics, recon, codes = inspect_one(model, X)
         per_seed[f"seed_{seed}"] = metrics
+        if collapsed(codes):
+            silent_codes = codes if not silent else silent_codes
+            silent.append(seed)
         if first is None:
             first = (recon, codes, corrupted(model, X, seed))
     assert first is not None
+    if silent:
+        log.warning("inspect_autoencoder: %s", collapsed_warning(silent, silent_codes, kind))
     summary = {
         f"{name}_mean": float(np.mean([m[name] for m in per_seed.values()]))
         for name in per_seed[f"seed_{seeds[0]}"]

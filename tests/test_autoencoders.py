@@ -244,6 +244,35 @@ def test_sparse_codes_are_less_active_than_plain_ones():
     assert stats["sparse"]["inactive_code_fraction"] > stats["deep-bn"]["inactive_code_fraction"]
 
 
+def test_codes_a_penalty_silenced_are_warned_of_and_drawn_without_a_warning(tmp_path):
+    """autoencoder.sparsity: 1e23 trained a sparse autoencoder whose every code unit was 0 for
+    every row: the run went on without a word, the encoded column scored as a guess would, and
+    the codes' 2-D picture printed scikit-learn's `invalid value encountered in divide`."""
+    import warnings
+
+    from tasks.inspect_autoencoder import collapsed, collapsed_warning, plot_codes_2d
+
+    X = tiny_table()
+    y = np.arange(len(X)) % 2
+    codes = {}
+    for sparsity in (1e-4, 1e23):
+        cfg = AutoencoderConfig(kind="sparse", bottleneck=8, sparsity=sparsity)
+        codes[sparsity] = np.asarray(feature_encoder(fit(cfg, X, epochs=10)).predict(X, verbose=0))
+    assert not collapsed(codes[1e-4]) and collapsed(codes[1e23])
+    assert collapsed_warning([1, 3], codes[1e23], "sparse") == (
+        "autoencoder seed(s) 1, 3: all 8 code units are 0 for every test row, so the encoded "
+        "features cannot tell the rows apart and classifiers on them score as a guess would: "
+        "lower autoencoder.sparsity, whose penalty silenced them"
+    )
+    assert collapsed_warning([2], np.full((5, 3), 0.5), "deep-bn").startswith(
+        "autoencoder seed(s) 2: all 3 code units are one value for every test row,"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_codes_2d(codes[1e23], y, "silenced", tmp_path / "codes.png")
+    assert (tmp_path / "codes.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("kind", ["deep-bn", "denoising"])
 def test_the_leaky_slope_reaches_every_deep_bn_activation(kind):
     """`autoencoder.leaky_slope` sets each LeakyReLU of the encoder and decoder, and the codes
