@@ -228,6 +228,11 @@ class ScaleConfig(_Frozen):
 AutoencoderKind = Literal["dense", "deep-bn", "conv", "denoising", "sparse", "variational"]
 
 
+def largest_divisor(n: int, at_most: int) -> int:
+    """The largest whole number up to ``at_most`` that divides ``n``."""
+    return max(d for d in range(1, min(at_most, n) + 1) if n % d == 0)
+
+
 class AutoencoderConfig(_Frozen):
     """Which autoencoder, how big, how it is trained. ``None`` sizes follow the feature count.
 
@@ -288,7 +293,8 @@ class AutoencoderConfig(_Frozen):
     # arithmetic, dominates small tables). The learning curve has one row per block.
     validation_every: int = Field(10, ge=1)
     # Training steps per compiled call: auto runs a whole block in one TensorFlow graph call
-    # (the same arithmetic, far less Python per step); 1 = Keras' default.
+    # (the same arithmetic, far less Python per step); 1 = Keras' default. A number that does
+    # not divide a block's steps runs as its largest divisor below it (train_autoencoder).
     steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
     _steps_per_execution = _one_message(
         "steps_per_execution", "Input should be 'auto' or a whole number 1 or more"
@@ -357,9 +363,7 @@ class AutoencoderConfig(_Frozen):
     def block(self) -> int:
         """Epochs per validated block: validation_every, or the largest divisor of epochs
         below it (so every block is whole)."""
-        return max(
-            d for d in range(1, min(self.validation_every, self.epochs) + 1) if self.epochs % d == 0
-        )
+        return largest_divisor(self.epochs, self.validation_every)
 
     def hidden_for(self, n_features: int) -> tuple[int, ...]:
         if self.hidden is not None:

@@ -42,7 +42,7 @@ def collapsed(codes: np.ndarray) -> bool:
 
 def collapsed_warning(seeds: Sequence[int], codes: np.ndarray, kind: str) -> str:
     """What to tell of ``seeds`` whose test codes are :func:`collapsed` (``codes``: the
-    first's)."""
+    first's, or a row of them)."""
     value = "0" if float(np.abs(codes).max()) <= INACTIVE else "one value"
     hint = ": lower autoencoder.sparsity, whose penalty silenced them" if kind == "sparse" else ""
     return (
@@ -211,20 +211,19 @@ def inspect_autoencoder(
     y = test[label].to_numpy()
     per_seed: dict[str, dict[str, float]] = {}
     first: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
-    silent: list[int] = []  # seeds whose codes are all one value
-    silent_codes = np.empty((0, 0))  # the first such seed's
+    silent: dict[int, np.ndarray] = {}  # seeds whose codes are all one value: one row of each
     for seed in seeds:
         model = load_model(seed_file(autoencoders_dir, seed, ".keras"))
         metrics, recon, codes = inspect_one(model, X)
         per_seed[f"seed_{seed}"] = metrics
         if collapsed(codes):
-            silent_codes = codes if not silent else silent_codes
-            silent.append(seed)
+            silent[seed] = codes[:1]
         if first is None:
             first = (recon, codes, corrupted(model, X, seed))
     assert first is not None
     if silent:
-        log.warning("inspect_autoencoder: %s", collapsed_warning(silent, silent_codes, kind))
+        first_silent = next(iter(silent.values()))
+        log.warning("inspect_autoencoder: %s", collapsed_warning(list(silent), first_silent, kind))
     summary = {
         f"{name}_mean": float(np.mean([m[name] for m in per_seed.values()]))
         for name in per_seed[f"seed_{seeds[0]}"]

@@ -23,7 +23,7 @@ from aefx.autoencoders import (
     warn_unused_settings,
     weight_count,
 )
-from aefx.config import AutoencoderConfig
+from aefx.config import AutoencoderConfig, largest_divisor
 from aefx.errors import AefxError
 from aefx.io import atomic_dir, read_json, seed_file, write_json
 from aefx.models import (
@@ -153,7 +153,7 @@ def execution_steps(requested: int | str, steps: int) -> int:
     if requested == "auto":
         return steps
     assert isinstance(requested, int)
-    runs = max(d for d in range(1, min(requested, steps) + 1) if steps % d == 0)
+    runs = largest_divisor(steps, requested)
     if runs != requested:
         log.info(
             "train_autoencoder: autoencoder.steps_per_execution %d runs as %d, the largest "
