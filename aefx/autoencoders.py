@@ -16,6 +16,7 @@ from typing import Any
 
 from aefx.config import AutoencoderConfig, changed_settings, unread_warning
 from aefx.errors import AefxError
+from aefx.io import PARQUET_MAX_COLUMNS
 
 ENCODER = "encoder"
 DECODER = "decoder"
@@ -163,12 +164,6 @@ def raised_penalties(cfg: AutoencoderConfig, kind: str) -> list[str]:
         for name, used in read.items()
         if used and getattr(cfg, name) > fields[name].get_default()
     ]
-
-
-# pyarrow reads a Parquet file's footer with at most 1,000,000 items in a list (its default
-# thrift_container_size_limit), and the schema is such a list: the root and one per column.
-PARQUET_ITEM_LIMIT = 1_000_000
-PARQUET_MAX_COLUMNS = PARQUET_ITEM_LIMIT - 1
 
 
 def check_code_width(arch: Architecture, carried: int) -> None:

@@ -678,7 +678,7 @@ def stream_file(
     import pyarrow as pa
 
     from aefx.images import IMAGE_FILE_COLUMN, is_image_input
-    from aefx.io import atomic_dir, atomic_path, is_text_table, markers_missing
+    from aefx.io import atomic_dir, atomic_path, check_parquet_width, is_text_table, markers_missing
 
     asked = keep  # these must be there; the label, ignored columns and an image's file name may be
     keep = keep | ({label} if label else set()) | set(ignored)
@@ -723,6 +723,8 @@ def stream_file(
                 if chunks == 0:
                     outputs = [*result.columns, *(["image"] if image_folder else [])]
                     check_no_clash(carried, outputs, source)
+                    if table_out is not None and table_out.kind == "parquet":
+                        check_parquet_width(len(outputs) + len(carried), output)
                 for name in carried:
                     result[name] = chunk[name].to_numpy()
                 if table_out is None:

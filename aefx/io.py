@@ -127,6 +127,23 @@ TABLE_KINDS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parq
 TABLE_TYPES = ".csv, .tsv (plain or compressed: .csv.gz, .tsv.zst, ...) or .parquet"
 
 
+# pyarrow reads a Parquet file's footer with at most 1,000,000 items in a list (its default
+# thrift_container_size_limit), and the schema is such a list: the root and one per column.
+PARQUET_ITEM_LIMIT = 1_000_000
+PARQUET_MAX_COLUMNS = PARQUET_ITEM_LIMIT - 1
+
+
+def check_parquet_width(columns: int, path: Path) -> None:
+    """Refuse, before it is written, a Parquet file of more columns than pyarrow reads back:
+    past :data:`PARQUET_MAX_COLUMNS` the file was written whole and every later read failed in
+    a traceback (`Couldn't deserialize thrift`)."""
+    if columns > PARQUET_MAX_COLUMNS:
+        raise AefxError(
+            f"{path}: {columns:,} columns would make a Parquet file too wide to read back "
+            f"({PARQUET_MAX_COLUMNS:,} columns at most); name a .csv output instead"
+        )
+
+
 @dataclass(frozen=True)
 class TableFile:
     """What a table file's name says it holds: ``kind`` "csv" (delimited text, its

@@ -13,8 +13,6 @@ import pytest
 from aefx.autoencoders import (
     DECODER,
     ENCODER,
-    PARQUET_ITEM_LIMIT,
-    PARQUET_MAX_COLUMNS,
     Architecture,
     build_autoencoder,
     check_code_width,
@@ -25,6 +23,7 @@ from aefx.autoencoders import (
 )
 from aefx.config import AutoencoderConfig
 from aefx.errors import AefxError
+from aefx.io import PARQUET_ITEM_LIMIT, PARQUET_MAX_COLUMNS
 from aefx.models import configure_determinism, load_model, save_model
 
 IMAGE_SHAPE = (6, 5, 1)  # odd sizes on purpose: pooling rounds up, the decoder crops back

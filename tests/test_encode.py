@@ -486,6 +486,31 @@ def test_streamed_csv_reads_back_whole_with_a_header_quoted_only_where_needed(tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out.csv"), rows * 2, check_dtype=False)
 
 
+def test_codes_too_wide_for_a_parquet_output_are_refused_before_it_is_written(tmp_path):
+    """A model whose codes, with the columns carried beside them, pass pyarrow's footer limit
+    (a train-stream model of a bottleneck of a million, which no pipeline check had seen) was
+    encoded into a Parquet file that nothing could read back. It is refused in one line that
+    names the output, and the output is not made."""
+    from aefx.encode import stream_file
+    from aefx.errors import AefxError
+    from aefx.io import PARQUET_MAX_COLUMNS
+
+    pd.DataFrame({"f0": [0.5, 1.5], "id": ["a", "b"]}).to_csv(tmp_path / "rows.csv", index=False)
+    names = [f"code_{i}" for i in range(PARQUET_MAX_COLUMNS)]
+
+    def transform(chunk: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(np.zeros((len(chunk), len(names)), np.float32), columns=names)
+
+    out = tmp_path / "codes.parquet"
+    with pytest.raises(AefxError) as raised:
+        stream_file(tmp_path / "rows.csv", out, 10, ["f0"], {"id"}, transform)
+    assert str(raised.value) == (
+        f"{out}: 1,000,000 columns would make a Parquet file too wide to read back "
+        "(999,999 columns at most); name a .csv output instead"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
 @pytest.mark.parametrize(
     ("suffix", "codec", "magic"),
     [(".gz", "gzip", b"\x1f\x8b"), (".bz2", "bz2", b"BZh"), (".zst", "zstd", b"\x28\xb5\x2f\xfd")],
