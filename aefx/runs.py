@@ -64,13 +64,75 @@ def headline_label(name: str) -> str:
 def runs_table(runs: list[Any]) -> Any:
     """One column per run (newest first), one row per field, so it fits a terminal however
     many classifiers and differing params there are."""
-    from rich.table import Table
+    rows = _rows(runs)
+    return _table(rows, runs, f"Last {len(runs)} aefx run(s), newest first", _longest_key(rows))
+
+
+def runs_tables(runs: list[Any], width: int) -> list[Any]:
+    """:func:`runs_table` in pages of as many runs as fit ``width`` columns, each page with
+    every row: rich crops a table wider than its console, so the runs past the edge were
+    dropped without a word (an 80-column terminal showed three and a half of the default
+    five)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=width)
+    unbounded = console.options.update(max_width=2**31)  # measured as wide as it would be
+    rows = _rows(runs)
+    # Keys keep up to 30 characters on one line when runs share the width, and fold beyond
+    # (narrower still where a key and one run's cell, with the borders, would not fit).
+    key_width = max(8, min(_longest_key(rows), 30, width - CELL_WIDTH - 7))
+
+    def spare(a: int, b: int) -> int:
+        table = _table(rows, runs[a:b], "", key_width, start=a)
+        return width - Measurement.get(console, unbounded, table).maximum
+
+    pages: list[tuple[int, int]] = []
+    start = 0
+    while start < len(runs):
+        end = start + 1  # one run a page at least: its cells fold to the width
+        while end < len(runs) and spare(start, end + 1) >= 0:
+            end += 1
+        pages.append((start, end))
+        start = end
+    title = f"Last {len(runs)} aefx run(s), newest first"
+    # The width every page leaves over goes to the keys, up to the longest: pages alike.
+    left = min(spare(a, b) for a, b in pages)
+    keys = min(_longest_key(rows), key_width + max(0, left))
+    return [
+        _table(
+            rows,
+            runs[a:b],
+            title if len(pages) == 1 else f"{title}: {_span(a, b)} of {len(runs)}",
+            keys,
+            start=a,
+        )
+        for a, b in pages
+    ]
+
+
+def _span(a: int, b: int) -> str:
+    """Runs ``a`` to ``b`` (a slice's ends) counted from 1: "1-3", or "4" alone."""
+    return f"{a + 1}" if b == a + 1 else f"{a + 1}-{b}"
+
+
+def _longest_key(rows: list[tuple[str, list[str], str | None]]) -> int:
+    return max(len(row[0]) for row in rows)
+
+
+# The widest a run's cell grows before its text folds: a long value (a data path, a list)
+# takes more lines, not the width of the runs beside it.
+CELL_WIDTH = 12
+
+
+def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
+    """(label, one value per run, style): the fixed fields, the differing params, the
+    metrics."""
 
     def started(run: Any) -> str:
         ms = run.info.start_time
         return "" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M")
 
-    # (label, one value per run, style): the fixed fields, the differing params, the metrics.
     rows: list[tuple[str, list[str], str | None]] = [
         ("started", [started(r) for r in runs], None),
         ("status", [r.info.status for r in runs], None),
@@ -90,13 +152,26 @@ def runs_table(runs: list[Any]) -> Any:
         )
         for name in headline_metrics(runs)
     ]
-    table = Table(title=f"Last {len(runs)} aefx run(s), newest first")
-    # Keys keep up to 30 characters on one line; longer ones fold.
-    table.add_column("", overflow="fold", min_width=min(30, max(len(row[0]) for row in rows)))
-    for run in runs:
-        # Long values (a data path, a list) fold inside their cell rather than push the other
-        # runs off a narrow terminal.
-        table.add_column(run.info.run_id[:8], justify="right", overflow="fold", min_width=8)
+    return rows
+
+
+def _table(
+    rows: list[tuple[str, list[str], str | None]],
+    page: list[Any],
+    title: str,
+    key_width: int,
+    start: int = 0,
+) -> Any:
+    """The rows' table for the runs of ``page``, which start at run ``start`` of the rows', its
+    keys in a column ``key_width`` wide."""
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    table.add_column("", overflow="fold", width=key_width)
+    for run in page:
+        table.add_column(
+            run.info.run_id[:8], justify="right", overflow="fold", min_width=8, max_width=CELL_WIDTH
+        )
     for label, values, style in rows:
-        table.add_row(label, *values, style=style)
+        table.add_row(label, *values[start : start + len(page)], style=style)
     return table

@@ -1360,6 +1360,47 @@ def test_version_is_the_installed_packages():
     assert done.output == f"aefx {version('aefx')}\n"
 
 
+@pytest.mark.parametrize("columns", [80, 40])
+def test_compare_runs_shows_every_run_on_a_narrow_terminal(tmp_path, monkeypatch, columns):
+    """The default five runs on an 80-column terminal: rich cropped the one table at the
+    terminal's edge, so the fourth run was cut through and the fifth left out without a word.
+    The runs now come in pages that fit, each with every row, in order, newest first."""
+    from aefx.tracking import client
+
+    write_params(tmp_path, TINY_PARAMS)
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    store = client(uri)
+    experiment = store.create_experiment("aefx")
+    ids = []
+    for n in range(5):
+        run = store.create_run(experiment, tags={"aefx.kind": "pipeline"}, start_time=1000 + n)
+        store.log_param(run.info.run_id, "autoencoder.bottleneck", str(100 + n))
+        store.log_metric(run.info.run_id, "test_accuracy.logreg.encoded", 0.9 + n / 100)
+        store.set_terminated(run.info.run_id)
+        ids.insert(0, run.info.run_id[:8])
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    done = aefx("compare-runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    heads = [line for line in lines if line.startswith("┃")]
+    assert re.findall(r"[0-9a-f]{8}", " ".join(heads)) == ids
+    cells = re.compile(r"│\s*([^│]*?)\s*(?=│)")
+    values = [cells.findall(line)[1:] for line in lines if "autoencoder.bottle" in line]
+    accuracies = [cells.findall(line)[1:] for line in lines if "test accuracy: logreg" in line]
+    assert len(values) == len(accuracies) == len(heads) > 1
+    assert [v for page in values for v in page] == ["104", "103", "102", "101", "100"]
+    assert [a for page in accuracies for a in page] == [
+        "0.9400",
+        "0.9300",
+        "0.9200",
+        "0.9100",
+        "0.9000",
+    ]
+
+
 def test_compare_runs_reads_as_many_runs_as_asked_page_by_page(tmp_path, monkeypatch):
     """`-n` past the store's page limit (50,000) was MLflow's `Invalid value ... for parameter
     'max_results'` traceback; the runs are now read a page at a time, up to N."""

@@ -446,7 +446,7 @@ def compare_runs(
     """The last N pipeline runs side by side: params that differ, headline metrics."""
     from aefx.config import load_params
     from aefx.console import rich_console
-    from aefx.runs import recent_runs, runs_table
+    from aefx.runs import recent_runs, runs_tables
     from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
 
@@ -457,4 +457,6 @@ def compare_runs(
     runs = recent_runs(uri, params.tracking.experiment, last)
     if not runs:
         raise AefxError(f"no aefx runs in experiment {params.tracking.experiment!r} ({uri})")
-    rich_console().print(runs_table(runs))
+    console = rich_console()
+    for table in runs_tables(runs, console.width):
+        console.print(table)
