@@ -154,6 +154,25 @@ def check_trainable(arch: Architecture, budget_mb: float) -> None:
     )
 
 
+def check_batch_norm(arch: Architecture, batch_size: int, option: str) -> None:
+    """Refuse, in one line, batches of one row for the deep-bn stack (``option`` names the
+    setting): batch normalisation over one row sets every unit to its own mean, 0, so the
+    layers under it learn nothing, and what the model learned in training mode met, on the
+    moving statistics it encodes with, values training never saw. On the default table, 2
+    epochs: a test MSE of 1.8e9, against 0.036 on batches of 3, and the run finished without a
+    word."""
+    if arch.stack != "deep-bn" or batch_size > 1:
+        return
+    own = arch.kind == "deep-bn"
+    stack = "" if own else " (its deep-bn stack)"
+    other = "autoencoder.kind: dense" if own else "autoencoder.base: dense"
+    raise AefxError(
+        f"{option}=1: the {arch.kind} autoencoder's batch normalisation{stack} learns nothing "
+        "from batches of one row, whose every unit it sets to 0; set "
+        f"{option} to 2 or more, or {other} (no batch normalisation)"
+    )
+
+
 def raised_penalties(cfg: AutoencoderConfig, kind: str) -> list[str]:
     """The loss penalties of this kind set above their defaults, each with its value
     (``autoencoder.l2 (1e+23)``): a diverged run names them beside the learning rate."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from aefx.autoencoders import Architecture, check_trainable
+from aefx.autoencoders import Architecture, check_batch_norm, check_trainable
 from aefx.config import AutoencoderConfig, params_to_flat_dict
 from aefx.errors import AefxError
 
@@ -341,8 +341,9 @@ def stream_architecture(
     cfg: AutoencoderConfig, n_features: int, memory_budget_mb: float | None = None
 ) -> Architecture:
     """The autoencoder train-stream builds for ``n_features`` table columns: never a conv
-    stack, which needs images (its params file may be an image project's), and within
-    ``memory_budget_mb`` to train."""
+    stack, which needs images (its params file may be an image project's), within
+    ``memory_budget_mb`` to train, and with batches its batch normalisation learns from
+    (``cfg.batch_size`` is --batch-size)."""
     if cfg.architecture(is_image=False) == "conv":
         raise AefxError(
             "train-stream trains on table rows, and a conv autoencoder needs images: set "
@@ -351,6 +352,7 @@ def stream_architecture(
     arch = Architecture.from_config(cfg, n_features, None)
     if memory_budget_mb is not None:
         check_trainable(arch, memory_budget_mb)
+    check_batch_norm(arch, cfg.batch_size, "--batch-size")
     return arch
 
 

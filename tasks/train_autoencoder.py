@@ -15,6 +15,7 @@ import pandas as pd
 from aefx.autoencoders import (
     Architecture,
     build_autoencoder,
+    check_batch_norm,
     check_code_width,
     check_trainable,
     describe,
@@ -240,6 +241,7 @@ def train_autoencoder(
     if memory_budget_mb is not None:
         check_trainable(arch, memory_budget_mb)
     check_code_width(arch, carried=1 + len(schema.get("ignored", ())))  # the label, the ignored
+    check_batch_norm(arch, cfg.batch_size, "autoencoder.batch_size")
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
     warn_unused_settings(cfg, image_shape is not None, log)

@@ -15,6 +15,7 @@ from aefx.autoencoders import (
     ENCODER,
     Architecture,
     build_autoencoder,
+    check_batch_norm,
     check_code_width,
     check_trainable,
     feature_encoder,
@@ -149,6 +150,41 @@ def test_codes_too_wide_for_the_encoded_splits_parquet_files_are_refused(tmp_pat
     ):
         check_code_width(photos, carried=1)
     check_code_width(replace(photos, image_shape=(1000, 1000, 1)), carried=1)
+
+
+def test_batches_of_one_row_are_refused_for_batch_normalisation():
+    """On batches of one row the deep-bn stack's batch normalisation sets every unit to 0, and
+    what the model learns does not hold on the moving statistics it encodes with: the same
+    steps on batches of 2 or 3 reconstruct held-out rows many times better. A batch size of 1
+    is refused for every kind on that stack, and left to the stacks without it."""
+    X = tiny_table(160)
+    fit_rows, held_out = X[:128], X[128:]
+    errors = {}
+    for batch in (1, 2, 3):
+        configure_determinism(3)
+        arch = Architecture.from_config(AutoencoderConfig(), X.shape[1], None)
+        model = build_autoencoder(arch, 2e-3, seed=3)
+        steps = 256  # as many optimizer steps for each size
+        rows = np.resize(fit_rows, (steps * batch, X.shape[1]))
+        model.fit(rows, rows, epochs=1, batch_size=batch, shuffle=False, verbose=0)
+        errors[batch] = float(model.evaluate(held_out, held_out, verbose=0))
+    assert errors[1] > 100 * max(errors[2], errors[3]), errors
+
+    table = Architecture.from_config(AutoencoderConfig(kind="deep-bn"), 10, None)
+    with pytest.raises(AefxError) as caught:
+        check_batch_norm(table, 1, "autoencoder.batch_size")
+    assert str(caught.value) == (
+        "autoencoder.batch_size=1: the deep-bn autoencoder's batch normalisation learns nothing "
+        "from batches of one row, whose every unit it sets to 0; set autoencoder.batch_size to "
+        "2 or more, or autoencoder.kind: dense (no batch normalisation)"
+    )
+    check_batch_norm(table, 2, "autoencoder.batch_size")
+    denoising = Architecture.from_config(AutoencoderConfig(kind="denoising"), 10, None)
+    with pytest.raises(AefxError, match=r"^--batch-size=1: the denoising .*stack\).*\.base: dense"):
+        check_batch_norm(denoising, 1, "--batch-size")
+    for kind, image_shape in (("dense", None), ("conv", IMAGE_SHAPE)):
+        other = Architecture.from_config(AutoencoderConfig(kind=kind), 30, image_shape)
+        check_batch_norm(other, 1, "autoencoder.batch_size")
 
 
 def test_an_autoencoder_over_the_memory_budget_is_refused_with_widths_that_fit():

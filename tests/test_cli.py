@@ -491,6 +491,33 @@ def test_codes_too_wide_to_store_are_refused_before_anything_trains(tmp_path):
     assert not (tmp_path / "models").joinpath("autoencoders").exists()
 
 
+def test_batches_of_one_row_for_batch_normalisation_are_refused_before_anything_trains(tmp_path):
+    """`autoencoder.batch_size: 1` on the deep-bn stack trained every seed to codes that held
+    nothing (a test MSE of 1.8e9 on the default table) and the run finished without a word.
+    `aefx run` refuses it before Prefect starts, `aefx stage train_autoencoder` before
+    training."""
+    write_params(tmp_path, TINY_PARAMS)
+    done = aefx("run", "--set", "autoencoder.batch_size=1", cwd=tmp_path)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line == (
+        "aefx: error: autoencoder.batch_size=1: the denoising autoencoder's batch normalisation "
+        "(its deep-bn stack) learns nothing from batches of one row, whose every unit it sets "
+        "to 0; set autoencoder.batch_size to 2 or more, or autoencoder.base: dense (no batch "
+        "normalisation)"
+    )
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
+    assert not (tmp_path / "workspaces").exists()
+
+    single = {**TINY_PARAMS["autoencoder"], "batch_size": 1}
+    write_params(tmp_path, {**TINY_PARAMS, "autoencoder": single})
+    for name in ("ingest", "scale"):
+        assert aefx("stage", name, cwd=tmp_path).returncode == 0
+    done = aefx("stage", "train_autoencoder", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == line
+    assert not (tmp_path / "models").joinpath("autoencoders").exists()
+
+
 def _has_open(pid: int, path: Path) -> bool:
     fds = Path(f"/proc/{pid}/fd")
     with contextlib.suppress(OSError):  # a descriptor may close while it is listed

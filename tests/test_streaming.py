@@ -791,6 +791,27 @@ def test_train_stream_refuses_an_autoencoder_over_the_memory_budget_before_readi
     assert not (project / "models").exists() and not (project / "mlruns").exists()
 
 
+def test_train_stream_refuses_batches_of_one_row_for_batch_normalisation(project):
+    _write(_table(500), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--batch-size", "1", "--epochs", "1", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "aefx: error: --batch-size=1: the denoising autoencoder's batch normalisation (its "
+        "deep-bn stack) learns nothing from batches of one row"
+    )
+    assert not (project / "models").exists() and not (project / "mlruns").exists()
+
+    done = run_command(
+        *AEFX, "train-stream", "-i", "rows.parquet", "-o", "models/stream",
+        "--batch-size", "1", "--epochs", "1", "--set", "autoencoder.kind=dense", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (project / "models" / "stream").is_dir()
+
+
 def test_a_diverged_train_stream_is_one_line_and_leaves_no_model(project):
     """Too high a learning rate: the loss went to NaN and train-stream shipped an encoder whose
     codes were all NaN, and an anomaly threshold of NaN."""
