@@ -206,6 +206,19 @@ def check_code_width(arch: Architecture, carried: int) -> None:
     )
 
 
+def check_pipeline_model(
+    arch: Architecture, batch_size: int, memory_budget_mb: float | None, carried: int
+) -> None:
+    """What the pipeline checks of its autoencoder before one trains, in :func:`preflight
+    <flows.pipeline.preflight>` and again in the train_autoencoder stage (`dvc repro`): its
+    training within ``memory_budget_mb`` (when given), its codes and the ``carried`` columns
+    within the encoded splits' width, and its batches against batch normalisation."""
+    if memory_budget_mb is not None:
+        check_trainable(arch, memory_budget_mb)
+    check_code_width(arch, carried)
+    check_batch_norm(arch, batch_size, "autoencoder.batch_size")
+
+
 def _megabytes(size: int) -> str:
     mb = size / 2**20
     return f"{mb:,.0f}" if mb >= 1 else f"{mb:.2g}"

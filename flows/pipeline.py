@@ -309,12 +309,7 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
     sweep passes its members, whose settings may differ from those of ``params`` (of the data
     settings, only those that do not change the rows or their split: each different one is
     checked)."""
-    from aefx.autoencoders import (
-        Architecture,
-        check_batch_norm,
-        check_code_width,
-        check_trainable,
-    )
+    from aefx.autoencoders import Architecture, check_pipeline_model
     from aefx.classifiers import check_every_classifier
     from aefx.scaling import fit_categories, one_hot_width
     from tasks.ingest import check_data
@@ -333,9 +328,8 @@ def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ())
             checked[cfg] = (splits.train[cfg.label].to_numpy(), width, splits)
         labels, width, splits = checked[each.data]
         arch = Architecture.from_config(each.autoencoder, width, splits.shape)
-        check_trainable(arch, each.data.memory_budget_mb)
-        check_code_width(arch, carried=1 + len(each.data.ignore))  # the label, the ignored
-        check_batch_norm(arch, each.autoencoder.batch_size, "autoencoder.batch_size")
+        carried = 1 + len(each.data.ignore)  # the label, the ignored columns
+        check_pipeline_model(arch, each.autoencoder.batch_size, each.data.memory_budget_mb, carried)
         test_origin = each.data.test_path or f"the test split of {splits.origin}"
         test_labels = splits.test[each.data.label].to_numpy()
         check_every_classifier(labels, test_labels, each, splits.origin, test_origin)

@@ -15,9 +15,7 @@ import pandas as pd
 from aefx.autoencoders import (
     Architecture,
     build_autoencoder,
-    check_batch_norm,
-    check_code_width,
-    check_trainable,
+    check_pipeline_model,
     describe,
     raised_penalties,
     recalibrate_batchnorm,
@@ -238,10 +236,8 @@ def train_autoencoder(
     # As the scale stage makes them: a column of categories is one per category.
     n_features = one_hot_width(schema["features"], schema.get("categories", {}))
     arch = Architecture.from_config(cfg, n_features, image_shape)
-    if memory_budget_mb is not None:
-        check_trainable(arch, memory_budget_mb)
-    check_code_width(arch, carried=1 + len(schema.get("ignored", ())))  # the label, the ignored
-    check_batch_norm(arch, cfg.batch_size, "autoencoder.batch_size")
+    carried = 1 + len(schema.get("ignored", ()))  # the label, the ignored columns
+    check_pipeline_model(arch, cfg.batch_size, memory_budget_mb, carried)
     X = pd.read_parquet(train_scaled).drop(columns=[label]).to_numpy(dtype="float32")
     log.info("train_autoencoder: %s, %s weights", describe(arch), f"{weight_count(arch):,}")
     warn_unused_settings(cfg, image_shape is not None, log)
