@@ -466,51 +466,46 @@ def test_an_autoencoder_over_the_memory_budget_is_refused_before_it_trains(tmp_p
     assert not (tmp_path / "metrics" / "train.json").exists()
 
 
-def test_codes_too_wide_to_store_are_refused_before_anything_trains(tmp_path):
-    """A bottleneck of 999,999 codes and the label: Parquet files of 1,000,000 columns, which
-    could not be read back. It trained every seed, then the comparison failed in a traceback."""
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # Parquet files of 1,000,000 columns (999,999 codes and the label), which could not be
+        # read back: every seed trained, then the comparison failed in a traceback.
+        (
+            "bottleneck",
+            999_999,
+            "autoencoder: deep-bn 12 -> 24 -> 12 -> code 999999 makes codes of 999,999 "
+            "columns, and the encoded splits (1,000,000 columns with the 1 carried beside them) "
+            "would be Parquet files too wide to read back (999,999 columns at most); set "
+            "autoencoder.bottleneck smaller (or autoencoder.bottleneck_ratio)",
+        ),
+        # Batch normalisation over one row: every seed trained to codes that held nothing (a
+        # test MSE of 1.8e9 on the default table) and the run finished without a word.
+        (
+            "batch_size",
+            1,
+            "autoencoder.batch_size=1: the denoising autoencoder's batch normalisation (its "
+            "deep-bn stack) learns nothing from batches of one row, whose every unit it sets to "
+            "0; set autoencoder.batch_size to 2 or more, or autoencoder.base: dense (no batch "
+            "normalisation)",
+        ),
+    ],
+)
+def test_an_autoencoder_that_cannot_serve_is_refused_before_anything_trains(
+    tmp_path, key, value, message
+):
+    """`aefx run` refuses it before Prefect starts, `aefx stage train_autoencoder` (what `dvc
+    repro` runs) before training."""
     write_params(tmp_path, TINY_PARAMS)
-    done = aefx("run", "--set", "autoencoder.bottleneck=999999", cwd=tmp_path)
+    done = aefx("run", "--set", f"autoencoder.{key}={value}", cwd=tmp_path)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert line == (
-        "aefx: error: autoencoder: deep-bn 12 -> 24 -> 12 -> code 999999 makes codes of 999,999 "
-        "columns, and the encoded splits (1,000,000 columns with the 1 carried beside them) "
-        "would be Parquet files too wide to read back (999,999 columns at most); set "
-        "autoencoder.bottleneck smaller (or autoencoder.bottleneck_ratio)"
-    )
+    assert line == f"aefx: error: {message}"
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
     assert not (tmp_path / "workspaces").exists()
 
-    wide = {**TINY_PARAMS["autoencoder"], "bottleneck": 999_999}
-    write_params(tmp_path, {**TINY_PARAMS, "autoencoder": wide})
-    for name in ("ingest", "scale"):
-        assert aefx("stage", name, cwd=tmp_path).returncode == 0
-    done = aefx("stage", "train_autoencoder", cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr.strip() == line
-    assert not (tmp_path / "models").joinpath("autoencoders").exists()
-
-
-def test_batches_of_one_row_for_batch_normalisation_are_refused_before_anything_trains(tmp_path):
-    """`autoencoder.batch_size: 1` on the deep-bn stack trained every seed to codes that held
-    nothing (a test MSE of 1.8e9 on the default table) and the run finished without a word.
-    `aefx run` refuses it before Prefect starts, `aefx stage train_autoencoder` before
-    training."""
-    write_params(tmp_path, TINY_PARAMS)
-    done = aefx("run", "--set", "autoencoder.batch_size=1", cwd=tmp_path)
-    assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
-    assert line == (
-        "aefx: error: autoencoder.batch_size=1: the denoising autoencoder's batch normalisation "
-        "(its deep-bn stack) learns nothing from batches of one row, whose every unit it sets "
-        "to 0; set autoencoder.batch_size to 2 or more, or autoencoder.base: dense (no batch "
-        "normalisation)"
-    )
-    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "data" / "processed").exists()
-    assert not (tmp_path / "workspaces").exists()
-
-    single = {**TINY_PARAMS["autoencoder"], "batch_size": 1}
-    write_params(tmp_path, {**TINY_PARAMS, "autoencoder": single})
+    changed = {**TINY_PARAMS["autoencoder"], key: value}
+    write_params(tmp_path, {**TINY_PARAMS, "autoencoder": changed})
     for name in ("ingest", "scale"):
         assert aefx("stage", name, cwd=tmp_path).returncode == 0
     done = aefx("stage", "train_autoencoder", cwd=tmp_path)
