@@ -756,6 +756,59 @@ def test_a_signal_during_a_held_block_is_raised_once_the_block_ends():
     assert finished == [True, True]
 
 
+STOPPED_INSIDE_STRING_CODE = """
+import os, signal, sys
+import typer
+from aefx.cli.common import interruptible
+
+if sys.argv[1] == "SIGINT":  # as a terminal's foreground job has it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+elif sys.argv[1] == "ignored":  # as a shell's background job has it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+sent = signal.SIGTERM if sys.argv[1] == "SIGTERM" else signal.SIGINT
+try:
+    with interruptible("nothing is kept"):
+        # Code made from a string, as dataclasses and namedtuple make their methods, is
+        # running when the signal lands.
+        exec("os.kill(os.getpid(), sent)", {"os": os, "sent": sent})
+except typer.Exit as stop:
+    sys.exit(stop.exit_code)
+"""
+
+
+@pytest.mark.parametrize(("case", "code", "err"), [
+    ("SIGTERM", 130, "aefx: error: interrupted; nothing is kept\n"),
+    ("SIGINT", 130, "aefx: error: interrupted; nothing is kept\n"),
+    ("ignored", 0, ""),  # a background job's Ctrl-C is not for it
+])  # fmt: skip
+def test_a_stop_under_python_m_exits_130_wherever_it_lands(tmp_path, case, code, err):
+    """`python -m aefx` (as these tests run it) printed the stop's line and then died of SIGINT,
+    exit -2, not 130 (once in a fresh clone's tests): CPython marks a KeyboardInterrupt that
+    ends code made from a string as unhandled even when it is caught later, and `-m` exits by
+    that mark."""
+    (tmp_path / "stopped_module.py").write_text(STOPPED_INSIDE_STRING_CODE)
+    done = subprocess.run(
+        [sys.executable, "-m", "stopped_module", case],
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (code, err)
+
+
+def test_a_stop_gives_back_the_signal_handlers_it_found(capsys):
+    """A second SIGTERM while Python exits after the stop (a scheduler's or `timeout -k`'s)
+    raised the interrupt again in the exit handlers, a traceback after the one line."""
+    import typer
+
+    from aefx.cli.common import interruptible
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    with pytest.raises(typer.Exit), interruptible("nothing is kept"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the interrupt is raised here
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
+
+
 def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys):
     """SIGTERM in a Keras training step came out of TensorFlow's native code as `SystemError:
     Objects/listobject.c:338: bad argument to internal function`, a traceback and exit 1

@@ -181,9 +181,16 @@ def interruptible(outcome: str) -> Iterator[None]:
     that does not expect it: SIGTERM in a Keras training step came out as `SystemError:
     Objects/listobject.c:338: bad argument to internal function` (once, in a fresh clone's
     tests, after that test had passed in every run before). Any error that ends the block once
-    SIGTERM came, or that a KeyboardInterrupt led to, is that stop."""
+    a signal came, or that a KeyboardInterrupt led to, is that stop.
+
+    Ctrl-C is taken the same way, unless it is ignored (a shell's background job) or handled by
+    someone else. The handlers found are put back after the block, so a second signal while
+    Python exits ends it as the signal would."""
     _stops.clear()
+    found = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, _interrupt)
+    if found[signal.SIGINT] is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         yield
     except typer.Exit:  # said already, by an inner block
@@ -196,14 +203,26 @@ def interruptible(outcome: str) -> Iterator[None]:
     except KeyboardInterrupt:
         _err(f"interrupted; {outcome}")
         raise typer.Exit(130) from None
+    finally:
+        for signum, handler in found.items():
+            if handler is not None:  # None: set outside Python, so not ours to restore
+                signal.signal(signum, handler)
 
 
-_stops: list[int] = []  # the signals _interrupt has turned into KeyboardInterrupt
+_stops: list[int] = []  # the signals _interrupt has turned into a Stopped
+
+
+class Stopped(KeyboardInterrupt):
+    """A KeyboardInterrupt made by :func:`interruptible` from a signal. A subclass because CPython
+    marks a plain KeyboardInterrupt that ends code made from a string (``exec`` of a string:
+    dataclasses and namedtuple make their methods so) as unhandled even when it is caught later,
+    and ``python -m aefx`` then dies of SIGINT at exit, code -2 instead of 130; only the exact
+    class is marked."""
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     _stops.append(signum)
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise Stopped(f"signal {signum}")
 
 
 def _after_interrupt(exc: BaseException) -> bool:
