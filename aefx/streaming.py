@@ -97,6 +97,32 @@ def partition_warnings(path: Path, features: Sequence[str]) -> list[str]:
     ]
 
 
+def label_warnings(
+    path: Path, label: str, features: Sequence[str], ignore: Sequence[str] = ()
+) -> list[str]:
+    """A warning when ``path`` (a table train-stream reads) has no ``label`` column: it then
+    trains on every column, and a label named otherwise (target, class) is learnt as a feature
+    that the encoder asks for in every table it encodes. Its partition folders count."""
+    from aefx.encode import read_chunks
+    from aefx.io import is_text_table
+
+    if is_text_table(path):
+        columns = [str(c) for c in next(read_chunks(path, 1)).columns]
+    else:
+        import pyarrow.parquet as pq
+
+        first = parquet_sources(path)[:1]
+        columns = [*pq.read_schema(first[0]).names, *parquet_partitions(path, first)[0]]
+    if label in columns:
+        return []
+    outside = " outside data.ignore" if ignore else ""
+    return [
+        f"{path} has no column {label!r} (data.label), so all {len(features)} of its columns"
+        f"{outside} are trained as features; if one of them is the label, name it: "
+        "-s data.label=NAME"
+    ]
+
+
 @contextmanager
 def stream_source(
     path: Path, label: str | None, ignore: Sequence[str], rows: int, beside: Path
@@ -313,8 +339,6 @@ def parquet_features(
     columns = stored + [n for n in partitioned.names if n not in stored]
     check_ignored(columns, ignore, str(path))
     names = [c for c in columns if c != label and c not in ignore]
-    if label is not None and label not in columns:
-        log.info("train-stream: no %r column in %s; every column is a feature", label, path)
     for field in partitioned:
         if field.name in names and not pa.types.is_integer(field.type):
             raise AefxError(

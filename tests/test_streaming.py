@@ -317,6 +317,43 @@ def test_only_a_numeric_partition_column_left_a_feature_is_warned_of(tmp_path):
     assert partition_warnings(_write(frame, tmp_path / "one.parquet"), [*features, "year"]) == []
 
 
+def test_only_a_table_without_its_label_column_is_warned_of(tmp_path):
+    from aefx.streaming import label_warnings
+
+    frame = _table(60)
+    features = [f"f{i}" for i in range(6)]
+    assert label_warnings(_write(frame, tmp_path / "labelled.parquet"), "label", features) == []
+    by_label = _partitioned(frame, tmp_path / "by_label.parquet", ["label"])  # label=0/, label=1/
+    assert label_warnings(by_label, "label", features) == []
+    renamed = frame.rename(columns={"label": "target"})
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    for source in (_write(renamed, tmp_path / "renamed.parquet"), tmp_path / "renamed.csv"):
+        assert label_warnings(source, "label", [*features, "target"]) == [
+            f"{source} has no column 'label' (data.label), so all 7 of its columns are trained "
+            "as features; if one of them is the label, name it: -s data.label=NAME"
+        ]
+
+
+def test_train_stream_of_a_table_whose_label_has_another_name_says_it_trains_on_it(project):
+    """A label column named other than data.label (target, class) was learnt as a feature
+    without a word: the encoder then asked for it in every table it encoded."""
+    from aefx.io import read_json
+
+    source = _write(_table(300).rename(columns={"label": "target"}), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "1",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {source} has no column 'label' (data.label), so all 7 of its columns are "
+        "trained as features; if one of them is the label, name it: -s data.label=NAME"
+    ]
+    meta = read_json(project / "models" / "stream" / "encoder.json")
+    assert meta["features"] == [f"f{i}" for i in range(6)] + ["target"]
+
+
 def test_train_stream_records_a_folder_by_the_md5_of_its_files(project):
     from mlflow.tracking import MlflowClient
 

@@ -338,6 +338,7 @@ def train_stream(
     from aefx.servers import require_tracking_store
     from aefx.streaming import (
         check_encoder_folder,
+        label_warnings,
         parquet_features,
         partition_warnings,
         record_stream_run,
@@ -365,7 +366,10 @@ def train_stream(
         features = text_features(input_path, label, ignore)
     else:
         features, _ = parquet_features(input_path, label, ignore)
-    for warning in partition_warnings(input_path, features):
+    for warning in [
+        *label_warnings(input_path, label, features, ignore),
+        *partition_warnings(input_path, features),
+    ]:
         typer.echo(f"warning: {warning}", err=True)
     stream_architecture(cfg, len(features), params.data.memory_budget_mb)
     check_encoder_folder(output, input_path)
