@@ -173,6 +173,19 @@ def check_batch_norm(arch: Architecture, batch_size: int, option: str) -> None:
     )
 
 
+def lone_last_row(arch: Architecture, rows: int, batch_size: int) -> bool:
+    """Whether each pass over ``rows`` training rows should leave out its last batch: on the
+    deep-bn stack, when it would be a single row (``rows`` one more than a multiple of
+    ``batch_size``), which batch normalisation cannot learn from (:func:`check_batch_norm`),
+    once every pass. The rows are shuffled each pass, so the row left out changes. Measured with
+    train-stream on 670 rows (603 to train on), 30 epochs, seeds 1 to 3: validation loss
+    0.0171, 0.0126, 0.0102 on batches of 43 (one row left over), against 0.0102, 0.0053,
+    0.0049 on batches of 42 and 0.0076, 0.0086, 0.0050 on 44; left out, 0.0048, 0.0060,
+    0.0044. `aefx run` of the default in batches of 43, seeds 1 to 3: test MSE 0.0125, left
+    out 0.0055."""
+    return arch.stack == "deep-bn" and batch_size > 1 and rows % batch_size == 1
+
+
 def raised_penalties(cfg: AutoencoderConfig, kind: str) -> list[str]:
     """The loss penalties of this kind set above their defaults, each with its value
     (``autoencoder.l2 (1e+23)``): a diverged run names them beside the learning rate."""

@@ -470,9 +470,16 @@ class StreamPlan:
     scaler: dict[str, Any]
     X_val: np.ndarray  # the validation rows, scaled
 
-    def batches(self, batch_size: int) -> int:
-        """Batches in one epoch over the training rows (every row but the validation ones)."""
-        return math.ceil((self.rows - len(self.validation)) / batch_size)
+    @property
+    def training_rows(self) -> int:
+        """Every row but the validation ones."""
+        return self.rows - len(self.validation)
+
+    def batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """Batches in one epoch over the training rows; with ``drop_last``, whole ones only."""
+        if drop_last:
+            return self.training_rows // batch_size
+        return math.ceil(self.training_rows / batch_size)
 
 
 def survey(
@@ -515,12 +522,14 @@ def apply_scaler(payload: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return X.astype("float32")
 
 
-def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int) -> Any:
+def training_dataset(
+    path: Path, plan: StreamPlan, batch_size: int, chunk: int, seed: int, drop_last: bool = False
+) -> Any:
     """Scaled training rows as a tf.data pipeline. Each epoch reads the file (or the files of a
     folder) again, its row groups in a new random order, shuffles rows within each chunk, and
-    re-batches for Keras. Rows never mix across chunks (that would cost memory): a file sorted
-    by label or time should be shuffled first, or written in row groups no larger than a
-    chunk."""
+    re-batches for Keras (with ``drop_last``, leaving out the epoch's last, partial batch).
+    Rows never mix across chunks (that would cost memory): a file sorted by label or time
+    should be shuffled first, or written in row groups no larger than a chunk."""
     import tensorflow as tf
 
     from aefx.encode import open_parquet
@@ -553,13 +562,13 @@ def training_dataset(path: Path, plan: StreamPlan, batch_size: int, chunk: int, 
 
     width = len(plan.features)
     spec = tf.TensorSpec((None, width), tf.float32)
-    # rebatch joins chunks, so an epoch is plan.batches(batch_size) batches. Saying so lets Keras
+    # rebatch joins chunks, so an epoch is plan.batches(...) batches. Saying so lets Keras
     # end each epoch on the count rather than on the generator running dry (which it reports as
     # "input ran out of data; interrupting training"), and fails a file that changed.
     return (
         tf.data.Dataset.from_generator(chunks, output_signature=(spec, spec))
-        .rebatch(batch_size)
-        .apply(tf.data.experimental.assert_cardinality(plan.batches(batch_size)))
+        .rebatch(batch_size, drop_remainder=drop_last)
+        .apply(tf.data.experimental.assert_cardinality(plan.batches(batch_size, drop_last)))
         .prefetch(2)
     )
 
@@ -595,6 +604,7 @@ def train_stream(
     from aefx.autoencoders import (
         build_autoencoder,
         feature_encoder,
+        lone_last_row,
         raised_penalties,
         recalibrate_batchnorm,
         warn_unused_settings,
@@ -622,14 +632,15 @@ def train_stream(
     configure_determinism(seed)
     warn_unused_settings(cfg, False, log)
     arch = stream_architecture(cfg, len(plan.features))
-    steps = plan.batches(cfg.batch_size)
+    drop_last = lone_last_row(arch, plan.training_rows, cfg.batch_size)
+    steps = plan.batches(cfg.batch_size, drop_last)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
     model = build_autoencoder(
         arch, cfg.learning_rate, seed=seed, steps_per_execution=spe, weight_ema=cfg.weight_ema
     )
     timer = epoch_timer()
     history = model.fit(
-        training_dataset(source, plan, cfg.batch_size, chunk, seed),
+        training_dataset(source, plan, cfg.batch_size, chunk, seed, drop_last),
         epochs=cfg.epochs,
         validation_data=(plan.X_val, plan.X_val),
         validation_batch_size=max(cfg.batch_size, 1024),

@@ -17,6 +17,7 @@ from aefx.autoencoders import (
     build_autoencoder,
     check_pipeline_model,
     describe,
+    lone_last_row,
     raised_penalties,
     recalibrate_batchnorm,
     warn_unused_settings,
@@ -84,13 +85,13 @@ def training_callbacks(cfg: AutoencoderConfig, seed: int) -> list:
     return callbacks
 
 
-def learning_rate(cfg: AutoencoderConfig, n_rows: int) -> object:
+def learning_rate(cfg: AutoencoderConfig, steps_per_pass: int) -> object:
     """The optimiser's rate: a float, or a cosine decay over every step of the run."""
     if cfg.lr_schedule == "constant":
         return cfg.learning_rate
     import keras
 
-    steps = math.ceil(n_rows / cfg.batch_size) * cfg.epochs
+    steps = steps_per_pass * cfg.epochs
     return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, alpha=0.01)
 
 
@@ -110,17 +111,20 @@ def fit_one(
             f"leave [0, 1] ({X.min():.3g}..{X.max():.3g}); use scale.kind minmax or output linear"
         )
     block = cfg.block()
-    steps = math.ceil(len(X_fit) / cfg.batch_size) * block  # one Keras epoch = one block
+    batches, per_pass = shuffled_batches(
+        X_fit, cfg.batch_size, seed, drop_last=lone_last_row(arch, len(X_fit), cfg.batch_size)
+    )
+    steps = per_pass * block  # one Keras epoch = one block
     model = build_autoencoder(
         arch,
-        learning_rate(cfg, len(X_fit)),
+        learning_rate(cfg, per_pass),
         seed=seed,
         steps_per_execution=execution_steps(cfg.steps_per_execution, steps),
         weight_ema=cfg.weight_ema,
     )
     start = time.perf_counter()
     history = model.fit(
-        shuffled_batches(X_fit, cfg.batch_size, seed),
+        batches,
         steps_per_epoch=steps,
         epochs=cfg.epochs // block,
         validation_data=(X_val, X_val),
@@ -164,17 +168,22 @@ def execution_steps(requested: int | str, steps: int) -> int:
     return runs
 
 
-def shuffled_batches(X: np.ndarray, batch_size: int, seed: int) -> object:
-    """(x, x) batches, every pass over the rows in a new seeded order, repeated without end:
-    the training loop takes whole blocks of passes from it."""
+def shuffled_batches(
+    X: np.ndarray, batch_size: int, seed: int, drop_last: bool = False
+) -> tuple[object, int]:
+    """(x, x) batches, every pass over the rows in a new seeded order, repeated without end,
+    and the number of batches in a pass: the training loop takes whole blocks of passes from
+    it. With ``drop_last``, a pass leaves out its last, partial batch."""
     import tensorflow as tf
 
-    return (
+    dataset = (
         tf.data.Dataset.from_tensor_slices((X, X))
         .shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
+        .batch(batch_size, drop_remainder=drop_last)
         .repeat()
     )
+    per_pass = len(X) // batch_size if drop_last else math.ceil(len(X) / batch_size)
+    return dataset, per_pass
 
 
 def loss_label(arch: Architecture) -> str:

@@ -76,6 +76,22 @@ def test_validation_rows_are_held_out_of_training_and_of_the_scaler(tmp_path):
     np.testing.assert_array_equal(repeat, seen)
 
 
+def test_an_epoch_can_leave_out_its_last_partial_batch(tmp_path):
+    """What train-stream does for a last batch of one row on the deep-bn stack
+    (:func:`aefx.autoencoders.lone_last_row`): the epoch's whole batches only, a count Keras
+    is told, and another row left out each epoch."""
+    path = _write(_table(100), tmp_path / "rows.parquet")
+    plan = survey(path, "label", "minmax", 0.1, 10_000, 32, seed=3)
+    assert plan.training_rows == 90
+    dataset = training_dataset(path, plan, 89, 32, seed=3, drop_last=True)
+    epochs = [[x.numpy() for x, _ in dataset] for _ in range(6)]
+    assert [[len(b) for b in epoch] for epoch in epochs] == [[89]] * 6
+    assert plan.batches(89, drop_last=True) == 1 and plan.batches(89) == 2
+    kept = [{tuple(row) for row in epoch[0]} for epoch in epochs]
+    assert len({frozenset(k) for k in kept}) > 1
+    assert [len(b) for b, _ in training_dataset(path, plan, 89, 32, seed=3)] == [89, 1]
+
+
 def test_each_epoch_reads_the_row_groups_of_a_sorted_file_in_a_new_order(tmp_path):
     # Sorted by f0, in ten row groups of 400 rows: in file order every epoch would start with
     # the smallest values. Chunks of 200 rows: two per row group.
