@@ -186,6 +186,12 @@ def lone_last_row(arch: Architecture, rows: int, batch_size: int) -> bool:
     return arch.stack == "deep-bn" and batch_size > 1 and rows % batch_size == 1
 
 
+def batches_per_pass(rows: int, batch_size: int, drop_last: bool) -> int:
+    """Batches in a pass over ``rows``; with ``drop_last`` (:func:`lone_last_row`), whole ones
+    only."""
+    return rows // batch_size if drop_last else math.ceil(rows / batch_size)
+
+
 def raised_penalties(cfg: AutoencoderConfig, kind: str) -> list[str]:
     """The loss penalties of this kind set above their defaults, each with its value
     (``autoencoder.l2 (1e+23)``): a diverged run names them beside the learning rate."""

@@ -10,7 +10,6 @@ is bounded by the chunk size and the validation sample, not by the file.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from aefx.autoencoders import Architecture, check_batch_norm, check_trainable
+from aefx.autoencoders import Architecture, batches_per_pass, check_batch_norm, check_trainable
 from aefx.config import AutoencoderConfig, params_to_flat_dict
 from aefx.errors import AefxError
 
@@ -477,9 +476,7 @@ class StreamPlan:
 
     def batches(self, batch_size: int, drop_last: bool = False) -> int:
         """Batches in one epoch over the training rows; with ``drop_last``, whole ones only."""
-        if drop_last:
-            return self.training_rows // batch_size
-        return math.ceil(self.training_rows / batch_size)
+        return batches_per_pass(self.training_rows, batch_size, drop_last)
 
 
 def survey(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from aefx.autoencoders import (
     Architecture,
+    batches_per_pass,
     build_autoencoder,
     check_pipeline_model,
     describe,
@@ -182,8 +183,7 @@ def shuffled_batches(
         .batch(batch_size, drop_remainder=drop_last)
         .repeat()
     )
-    per_pass = len(X) // batch_size if drop_last else math.ceil(len(X) / batch_size)
-    return dataset, per_pass
+    return dataset, batches_per_pass(len(X), batch_size, drop_last)
 
 
 def loss_label(arch: Architecture) -> str:
