@@ -370,6 +370,23 @@ def test_train_stream_of_a_table_whose_label_has_another_name_says_it_trains_on_
     assert meta["features"] == [f"f{i}" for i in range(6)] + ["target"]
 
 
+def test_train_stream_prints_a_setting_that_changes_nothing_as_a_warning_line(project):
+    """Library warnings (here: a setting this autoencoder does not read) went to Python's
+    handler of last resort in a command that sets up no logging, and printed bare, unlike the
+    `warning:` lines beside them."""
+    source = _write(_table(300), project / "rows.parquet")
+    done = run_command(
+        *AEFX, "train-stream", "-i", str(source), "-o", "models/stream", "--epochs", "1",
+        "--set", "autoencoder.sparsity=0.01", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "sparsity" in line]
+    assert said == [
+        "warning: the denoising (deep-bn stack) autoencoder does not read autoencoder.sparsity "
+        "(read by kind sparse), so changing it does nothing"
+    ]
+
+
 def test_train_stream_records_a_folder_by_the_md5_of_its_files(project):
     from mlflow.tracking import MlflowClient
 

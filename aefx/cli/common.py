@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,6 +62,22 @@ app = typer.Typer(
 )
 
 
+class _LastResort(logging.Handler):
+    """Python's handler of last resort, as aefx's commands print: a record that no handler
+    takes (a command that sets up no logging, such as train-stream or encode) prints as
+    ``warning: <message>``, like the warnings the commands print themselves, not as the bare
+    message. Where logging is set up (a Prefect run, `aefx stage`) it is never used."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"{record.levelname.lower()}: {self.format(record)}\n")
+        except Exception:  # logging's rule: a handler never raises
+            self.handleError(record)
+
+
 def _print_version(asked: bool) -> None:
     if asked:
         from aefx import __version__
@@ -81,6 +99,7 @@ def _options(
     ] = False,
 ) -> None:
     """The options before any command."""
+    logging.lastResort = _LastResort()
 
 
 ParamsOption = Annotated[
