@@ -1264,17 +1264,8 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aefx"
     try:
-        answer = None
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    answer = json.load(response)
-                break
-            except OSError:
-                assert server.poll() is None, "aefx ui exited before answering"
-                time.sleep(0.5)
+        answer = _experiment_from_ui(server, port)
         assert answer is not None and answer["experiment"]["name"] == "aefx"
 
         done = aefx("ui", "--port", str(port), cwd=tmp_path)  # taken by the first
@@ -1284,6 +1275,69 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def _experiment_from_ui(server: subprocess.Popen, port: int) -> dict | None:
+    """The 'aefx' experiment as the UI's server answers for it, once it answers."""
+    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aefx"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)
+        except OSError:
+            assert server.poll() is None, "aefx ui exited before answering"
+            time.sleep(0.5)
+    return None
+
+
+def _process_group(pgid: int) -> list[str]:
+    """The command lines of the processes in process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:  # after the name: state, parent, group
+            found.append(command)
+    return found
+
+
+def test_aefx_ui_starts_no_job_runner_and_stops_at_ctrl_c_without_a_traceback(tmp_path):
+    """MLflow's job runner serves GenAI features aefx does not use: it made the UI 15
+    processes holding about 3.1 GB, and its shutdown printed a KeyboardInterrupt traceback at
+    Ctrl-C. Each of the server's workers printed a Starlette deprecation warning too."""
+    from mlflow.tracking import MlflowClient
+
+    write_params(tmp_path)
+    (tmp_path / "mlruns").mkdir()
+    MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}").create_experiment("aefx")
+    port = free_port()
+    with (tmp_path / "ui.err").open("w") as stderr:
+        server = subprocess.Popen(
+            [*AEFX, "ui", "--port", str(port)],
+            cwd=tmp_path,
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        assert _experiment_from_ui(server, port) is not None
+        started = _process_group(server.pid)
+        assert any("uvicorn" in command for command in started)  # the group is the server's
+        assert not [c for c in started if "_job_runner" in c or "huey" in c]
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        server.wait(timeout=60)
+    for _ in range(60):
+        if not _process_group(server.pid):
+            break
+        time.sleep(0.5)
+    assert _process_group(server.pid) == []
+    said = (tmp_path / "ui.err").read_text()
+    assert "Traceback" not in said and "DeprecationWarning" not in said
 
 
 @pytest.mark.parametrize("command", ["encode", "score", "reconstruct"])

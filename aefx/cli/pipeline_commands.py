@@ -20,7 +20,7 @@ from aefx.cli.common import (
     interruptible,
     user_errors,
 )
-from aefx.console import quiet_environment
+from aefx.console import UI_ENV, quiet_environment
 from aefx.errors import AefxError, first_line
 
 
@@ -281,6 +281,8 @@ def ui(
     _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
     quiet_environment()
+    for key, value in UI_ENV.items():
+        os.environ.setdefault(key, value)
     os.execvp(
         sys.executable,
         [
