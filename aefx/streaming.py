@@ -601,9 +601,9 @@ def train_stream(
     from aefx.autoencoders import (
         build_autoencoder,
         feature_encoder,
-        lone_last_row,
         raised_penalties,
         recalibrate_batchnorm,
+        small_last_batch,
         warn_unused_settings,
     )
     from aefx.io import atomic_dir, write_json
@@ -629,7 +629,7 @@ def train_stream(
     configure_determinism(seed)
     warn_unused_settings(cfg, False, log)
     arch = stream_architecture(cfg, len(plan.features))
-    drop_last = lone_last_row(arch, plan.training_rows, cfg.batch_size)
+    drop_last = small_last_batch(arch, plan.training_rows, cfg.batch_size)
     steps = plan.batches(cfg.batch_size, drop_last)
     spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
     model = build_autoencoder(

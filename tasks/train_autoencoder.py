@@ -18,9 +18,9 @@ from aefx.autoencoders import (
     build_autoencoder,
     check_pipeline_model,
     describe,
-    lone_last_row,
     raised_penalties,
     recalibrate_batchnorm,
+    small_last_batch,
     warn_unused_settings,
     weight_count,
 )
@@ -113,7 +113,7 @@ def fit_one(
         )
     block = cfg.block()
     batches, per_pass = shuffled_batches(
-        X_fit, cfg.batch_size, seed, drop_last=lone_last_row(arch, len(X_fit), cfg.batch_size)
+        X_fit, cfg.batch_size, seed, drop_last=small_last_batch(arch, len(X_fit), cfg.batch_size)
     )
     steps = per_pass * block  # one Keras epoch = one block
     model = build_autoencoder(

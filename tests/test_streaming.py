@@ -77,8 +77,8 @@ def test_validation_rows_are_held_out_of_training_and_of_the_scaler(tmp_path):
 
 
 def test_an_epoch_can_leave_out_its_last_partial_batch(tmp_path):
-    """What train-stream does for a last batch of one row on the deep-bn stack
-    (:func:`aefx.autoencoders.lone_last_row`): the epoch's whole batches only, a count Keras
+    """What train-stream does for a small last batch on the deep-bn stack
+    (:func:`aefx.autoencoders.small_last_batch`): the epoch's whole batches only, a count Keras
     is told, and another row left out each epoch."""
     path = _write(_table(100), tmp_path / "rows.parquet")
     plan = survey(path, "label", "minmax", 0.1, 10_000, 32, seed=3)
