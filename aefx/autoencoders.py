@@ -180,13 +180,13 @@ def small_last_batch(arch: Architecture, rows: int, batch_size: int) -> bool:
     statistics are too noisy to learn from. The rows are shuffled each pass, so the rows left
     out change.
 
-    Measured on the default's training rows cut to leave the last batch given, 50 epochs,
-    seeds 1 to 3, median test MSE kept against left out. A harm: one row of 43 0.0125 against
-    0.0055 (`aefx run`); 2 of 43 0.0343 / 0.0067, 2 of 64 0.0383 / 0.0052, 3 of 43 0.0169 /
-    0.0053, 3 of 16 0.0074 / 0.0045, 5 of 43 0.0115 / 0.0065, 8 of 43 0.0097 / 0.0057. None
-    from a quarter up: 4 of 16 0.0047 / 0.0050, 11 of 43 0.0062 / 0.0063, 16 of 64 0.0054 /
-    0.0060, and the default's 27 of 64 0.0054 / 0.0064. With no whole batch there is nothing
-    else to train on, so the rows are kept."""
+    Measured by `benchmarks/last_batch.py` (the default's training rows cut to leave the last
+    batch given, seeds 1 to 3, median test MSE kept against left out; one row of 43 by `aefx
+    run`, mean). A harm: one row of 43 0.0125 against 0.0055; 2 of 43 0.0343 / 0.0067, 2 of 64
+    0.0383 / 0.0052, 3 of 43 0.0169 / 0.0053, 3 of 16 0.0074 / 0.0045, 5 of 43 0.0115 /
+    0.0065, 8 of 43 0.0097 / 0.0057. None from a quarter up: 4 of 16 0.0047 / 0.0050, 11 of 43
+    0.0062 / 0.0063, 16 of 64 0.0054 / 0.0060, and the default's 27 of 64 0.0054 / 0.0064.
+    With no whole batch there is nothing else to train on, so the rows are kept."""
     left = rows % batch_size
     return (
         arch.stack == "deep-bn"
