@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 CASES = ["43:2", "64:2", "43:3", "16:3", "43:5", "43:8", "16:4", "43:11", "64:16", "64:27"]
 
 
-def test_mse(X, X_test, cfg, seed: int, drop_last: bool) -> float:
+def mse_on_test(X, X_test, cfg, seed: int, drop_last: bool) -> float:
     import numpy as np
 
     import tasks.train_autoencoder as stage
@@ -65,7 +65,7 @@ def main() -> None:
             if len(carve_validation(X_train[:n], cfg.validation_fraction, 1)[0]) % batch == left
         )
         mse = {
-            name: [test_mse(X_train[:rows], X_test, cfg, seed, drop) for seed in args.seeds]
+            name: [mse_on_test(X_train[:rows], X_test, cfg, seed, drop) for seed in args.seeds]
             for name, drop in (("kept", False), ("left out", True))
         }
         kept, dropped = (statistics.median(mse[name]) for name in ("kept", "left out"))
