@@ -43,8 +43,8 @@ QUIET_ENV = {
 UI_ENV = {
     # MLflow's job runner serves GenAI features aefx does not use (online scoring of traces,
     # trace archival): with it the UI was 15 processes (8 huey consumers) holding about 3.1 GB
-    # of resident memory, without it 7 and 1.3 GB; and at Ctrl-C it printed a KeyboardInterrupt
-    # traceback from its shutdown.
+    # of resident memory summed over them, without it 7 and 1.3 GB; and at Ctrl-C it printed a
+    # KeyboardInterrupt traceback from its shutdown.
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     # MLflow 3.17's server imports a Starlette module deprecated for MLflow's developers: two
     # lines from each of its four workers at every start.

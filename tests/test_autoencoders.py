@@ -197,7 +197,7 @@ def test_a_pass_leaves_out_a_last_batch_of_one_row_on_the_batch_normalisation_st
     deep_bn = Architecture.from_config(AutoencoderConfig(), 10, None)
     dense = Architecture.from_config(AutoencoderConfig(kind="dense"), 10, None)
     assert small_last_batch(deep_bn, 7, 3) and small_last_batch(deep_bn, 603, 43)
-    assert not small_last_batch(deep_bn, 8, 3)  # a last batch of 2 is kept
+    assert not small_last_batch(deep_bn, 8, 3)  # 2 of 3, a quarter and more: kept
     assert not small_last_batch(deep_bn, 6, 3) and not small_last_batch(dense, 7, 3)
 
     X = np.arange(14, dtype="float32").reshape(7, 2)
@@ -228,7 +228,7 @@ def test_a_pass_leaves_out_a_last_batch_of_fewer_rows_than_a_quarter_of_the_batc
     assert not small_last_batch(deep_bn, 570, 43)  # 11: a quarter of the batch and more
     assert not small_last_batch(deep_bn, 592, 64)  # 16, exactly a quarter
     assert not small_last_batch(deep_bn, 603, 64)  # 27: the default is trained as before
-    assert not small_last_batch(deep_bn, 10, 64)  # no whole batch: the rows there are
+    assert not small_last_batch(deep_bn, 10, 64)  # no whole batch: all ten are one batch
     assert not small_last_batch(dense, 603, 50)
 
     X = np.arange(70, dtype="float32").reshape(35, 2)  # batches of 16: two left over
