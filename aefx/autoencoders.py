@@ -121,6 +121,51 @@ def weight_count(arch: Architecture) -> int:
     return encoder + code + decoder + _dense_weights([arch.hidden[0], arch.n_features], False)
 
 
+# The most training arithmetic one compiled TensorFlow call is given when
+# autoencoder.steps_per_execution is auto. Python sees Ctrl-C and SIGTERM only between calls,
+# so a call bounds how long a stop waits: on a 2-core CPU, about a second for Dense stacks
+# (near 30 GFLOP/s) and three for the conv stack (near 10), benchmarks/steps_per_call.py.
+# The default's whole block of ten passes (about 20 GFLOP) stays one call; a block of 20,000
+# 28x28 images (about 770 GFLOP) was one call of 78 s, and `aefx run` took 74 s to stop after
+# a SIGTERM sent 8 s into it.
+CALL_FLOPS = 3e10
+# Training FLOPs per multiply-add of the forward pass: 2 FLOPs each, and the backward pass
+# costs about twice the forward one.
+TRAINING_FLOPS_PER_MULTIPLY_ADD = 6
+
+
+def multiply_adds_per_row(arch: Architecture) -> int:
+    """Multiply-adds of one row's forward pass through the autoencoder: each Dense kernel once,
+    each conv kernel at every position of its grid (3x3, padding same). Biases, batch
+    normalisation, pooling and the like are left out: they are a small part."""
+    if arch.stack == "conv":
+        assert arch.image_shape is not None
+        height, width, channels = arch.image_shape
+        total, cin = 0, channels
+        for filters in arch.conv_filters:  # each conv, then a pooling that halves, rounding up
+            total += height * width * 9 * cin * filters
+            height, width, cin = math.ceil(height / 2), math.ceil(width / 2), filters
+        for filters in reversed(arch.conv_filters):  # each conv, then an upsampling that doubles
+            total += height * width * 9 * cin * filters
+            height, width, cin = 2 * height, 2 * width, filters
+        return total + height * width * 9 * cin * channels  # the pixels, before the crop
+    heads = 2 if arch.kind == "variational" else 1
+    chains = (
+        [arch.n_features, *arch.hidden],
+        [arch.bottleneck, *reversed(arch.hidden), arch.n_features],
+    )
+    kernels = sum(a * b for chain in chains for a, b in pairwise(chain))
+    return kernels + heads * arch.hidden[-1] * arch.bottleneck
+
+
+def steps_per_call_cap(arch: Architecture, batch_size: int) -> int:
+    """The most training steps of ``batch_size`` rows one compiled call may take when
+    autoencoder.steps_per_execution is auto: as many as fit in :data:`CALL_FLOPS`, at least
+    one."""
+    per_step = TRAINING_FLOPS_PER_MULTIPLY_ADD * multiply_adds_per_row(arch) * batch_size
+    return max(1, int(CALL_FLOPS // per_step))
+
+
 def describe(arch: Architecture) -> str:
     """The layer widths in one line, e.g. ``deep-bn 100 -> 600 -> 300 -> code 150``."""
     if arch.stack == "conv":

@@ -293,8 +293,10 @@ class AutoencoderConfig(_Frozen):
     # arithmetic, dominates small tables). The learning curve has one row per block.
     validation_every: int = Field(10, ge=1)
     # Training steps per compiled call: auto runs a whole block in one TensorFlow graph call
-    # (the same arithmetic, far less Python per step); 1 = Keras' default. A number that does
-    # not divide a block's steps runs as its largest divisor below it (train_autoencoder).
+    # (the same arithmetic, far less Python per step), or a part of it where the block is more
+    # arithmetic than a stop signal should wait for (aefx.autoencoders.steps_per_call_cap);
+    # 1 = Keras' default. A number that does not divide a block's steps runs as its largest
+    # divisor below it (train_autoencoder).
     steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
     _steps_per_execution = _one_message(
         "steps_per_execution", "Input should be 'auto' or a whole number 1 or more"

@@ -577,6 +577,7 @@ class StreamResult:
     epochs: int
     seconds_per_epoch: list[float]
     val_loss: float
+    steps_per_call: int  # training steps per compiled TensorFlow call
 
 
 def train_stream(
@@ -604,6 +605,7 @@ def train_stream(
         raised_penalties,
         recalibrate_batchnorm,
         small_last_batch,
+        steps_per_call_cap,
         warn_unused_settings,
     )
     from aefx.io import atomic_dir, write_json
@@ -631,7 +633,13 @@ def train_stream(
     arch = stream_architecture(cfg, len(plan.features))
     drop_last = small_last_batch(arch, plan.training_rows, cfg.batch_size)
     steps = plan.batches(cfg.batch_size, drop_last)
-    spe = steps if cfg.steps_per_execution == "auto" else cfg.steps_per_execution
+    # An epoch's rows run out (the dataset is not repeated), so Keras ends a call there: the
+    # steps per call need not divide the epoch's.
+    spe = (
+        min(steps, steps_per_call_cap(arch, cfg.batch_size))
+        if cfg.steps_per_execution == "auto"
+        else cfg.steps_per_execution
+    )
     model = build_autoencoder(
         arch, cfg.learning_rate, seed=seed, steps_per_execution=spe, weight_ema=cfg.weight_ema
     )
@@ -697,6 +705,7 @@ def train_stream(
         len(curve),
         [float(s) for s in timer.seconds],
         float(curve["val_loss"].iloc[-1]),
+        spe,
     )
 
 

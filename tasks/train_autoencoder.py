@@ -21,6 +21,7 @@ from aefx.autoencoders import (
     raised_penalties,
     recalibrate_batchnorm,
     small_last_batch,
+    steps_per_call_cap,
     warn_unused_settings,
     weight_count,
 )
@@ -120,7 +121,9 @@ def fit_one(
         arch,
         learning_rate(cfg, per_pass),
         seed=seed,
-        steps_per_execution=execution_steps(cfg.steps_per_execution, steps),
+        steps_per_execution=execution_steps(
+            cfg.steps_per_execution, steps, steps_per_call_cap(arch, cfg.batch_size)
+        ),
         weight_ema=cfg.weight_ema,
     )
     start = time.perf_counter()
@@ -148,14 +151,16 @@ def fit_one(
     return model, curve, seconds
 
 
-def execution_steps(requested: int | str, steps: int) -> int:
-    """Training steps per compiled TensorFlow call, for a block of ``steps``: all of them for
-    ``auto``, else the largest number up to ``requested`` that divides them. The rows repeat
-    without end (:func:`shuffled_batches`), so Keras runs every call to its full length: a
-    number that did not divide the block trained more steps than its epochs (7 per call, 21 of
-    a block of 18; 1,000,000, a million a block)."""
+def execution_steps(requested: int | str, steps: int, cap: int) -> int:
+    """Training steps per compiled TensorFlow call, for a block of ``steps``: the largest
+    number up to ``requested`` that divides them, or for ``auto`` up to ``cap``
+    (:func:`~aefx.autoencoders.steps_per_call_cap`: the whole block, unless it is too much
+    arithmetic for a stop signal to wait out). The rows repeat without end
+    (:func:`shuffled_batches`), so Keras runs every call to its full length: a number that did
+    not divide the block trained more steps than its epochs (7 per call, 21 of a block of 18;
+    1,000,000, a million a block)."""
     if requested == "auto":
-        return steps
+        return largest_divisor(steps, cap)
     assert isinstance(requested, int)
     runs = largest_divisor(steps, requested)
     if runs != requested:

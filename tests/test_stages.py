@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -549,7 +550,8 @@ def test_steps_per_compiled_call_change_speed_not_results():
     """88 training rows at batch 16 are 6 steps an epoch, 18 a block of 3 epochs. The rows
     repeat without end, so Keras ran every compiled call to its full length: 7 steps per call
     trained 21 steps a block, and 1,000 trained 1,000. A number that does not divide the block
-    runs as its largest divisor below it (7 as 6; 1,000 as the whole block, as auto is).
+    runs as its largest divisor below it (7 as 6; 1,000 as the whole block, as auto is for
+    a block this small).
     (Not 81 or 82 rows: a last batch of one or two rows, fewer than a quarter of the batch, is
     left out on this stack, small_last_batch.)"""
     from aefx.config import AutoencoderConfig
@@ -567,6 +569,62 @@ def test_steps_per_compiled_call_change_speed_not_results():
     for curve in curves[1:]:
         pd.testing.assert_frame_equal(curve, curves[0])
     assert list(curves[0]["epoch"]) == [3, 6]
+
+
+def test_a_block_too_large_for_one_call_is_split_and_every_step_is_still_taken():
+    """Python sees Ctrl-C and SIGTERM only between compiled calls, so auto gives a call at most
+    CALL_FLOPS of arithmetic. 1,100 rows of 100 features: 990 training rows are 16 steps a pass
+    at batch 64 and 160 a block of ten passes, about 33 GFLOP on the default's widths; the
+    bound is 137 steps, so the block runs as two calls of 80 (the largest divisor up to 137),
+    and trains as one step per call does. On 20,000 28x28 images a block was one call of 78 s,
+    and `aefx run` took 74 s to stop after a SIGTERM sent 8 s into it."""
+    from aefx.autoencoders import Architecture, steps_per_call_cap
+    from aefx.config import AutoencoderConfig
+    from tasks.train_autoencoder import execution_steps, fit_one
+
+    X = np.random.default_rng(0).random((1100, 100), dtype="float32")
+    runs = {}
+    for steps in ("auto", 1):
+        cfg = AutoencoderConfig(epochs=10, steps_per_execution=steps)
+        model, curve, _ = fit_one(X, cfg, seed=1)
+        assert int(model.optimizer.iterations) == 160
+        runs[steps] = model.steps_per_execution, curve
+    assert runs["auto"][0] == 80
+    pd.testing.assert_frame_equal(runs["auto"][1], runs[1][1])
+    # The reference task's block, 9 steps a pass of its 543 training rows, stays one call.
+    default = Architecture.from_config(AutoencoderConfig(), 100, None)
+    assert steps_per_call_cap(default, 64) == 137
+    assert execution_steps("auto", 90, steps_per_call_cap(default, 64)) == 90
+
+
+@pytest.mark.parametrize(
+    ("settings", "features", "image_shape"),
+    [
+        ({}, 100, None),  # the default: denoising on the deep-bn stack
+        ({"kind": "variational"}, 37, None),  # a mean and a log-variance head
+        ({"kind": "dense", "hidden": (7, 5), "bottleneck": 3}, 11, None),
+        ({"kind": "conv"}, 784, (28, 28, 1)),
+        ({"kind": "conv", "conv_filters": (8, 4, 2)}, 15 * 13 * 3, (15, 13, 3)),  # odd sides
+    ],
+)
+def test_the_arithmetic_counted_per_row_is_the_built_models(settings, features, image_shape):
+    """multiply_adds_per_row, from the architecture alone, against the built autoencoder: each
+    Dense kernel once a row, each Conv2D kernel at every position of its output."""
+    import keras
+
+    from aefx.autoencoders import Architecture, build_autoencoder, multiply_adds_per_row
+    from aefx.config import AutoencoderConfig
+
+    arch = Architecture.from_config(AutoencoderConfig(**settings), features, image_shape)
+    model = build_autoencoder(arch, 1e-3)
+    counted = 0
+    for part in (model.get_layer("encoder"), model.get_layer("decoder")):
+        for layer in part.layers:
+            if isinstance(layer, keras.layers.Dense):
+                counted += math.prod(layer.kernel.shape)
+            elif isinstance(layer, keras.layers.Conv2D):
+                counted += math.prod(layer.kernel.shape) * math.prod(layer.output.shape[1:3])
+    assert multiply_adds_per_row(arch) == counted > 0
 
 
 def test_a_weight_average_changes_where_training_ends_not_the_training():

@@ -92,6 +92,37 @@ def test_an_epoch_can_leave_out_its_last_partial_batch(tmp_path):
     assert [len(b) for b, _ in training_dataset(path, plan, 89, 32, seed=3)] == [89, 1]
 
 
+def test_a_call_of_steps_that_do_not_divide_an_epoch_ends_with_the_epochs_rows(tmp_path):
+    """What train-stream's steps per call rest on: an epoch's rows run out, and Keras ends the
+    last call of the epoch there. 90 training rows are 12 batches of 8 (the last of 2), run as
+    calls of 5, 5 and 2: every batch of both epochs is one step, none more."""
+    from aefx.autoencoders import Architecture, build_autoencoder
+    from aefx.config import AutoencoderConfig
+
+    path = _write(_table(100), tmp_path / "rows.parquet")
+    plan = survey(path, "label", "minmax", 0.1, 10_000, 32, seed=3)
+    arch = Architecture.from_config(AutoencoderConfig(kind="dense"), 6, None)
+    model = build_autoencoder(arch, 1e-3, seed=3, steps_per_execution=5)
+    model.fit(training_dataset(path, plan, 8, 32, seed=3), epochs=2, shuffle=False, verbose=0)
+    assert plan.batches(8) == 12 and int(model.optimizer.iterations) == 2 * 12
+
+
+def test_train_stream_splits_an_epoch_too_large_for_one_call(tmp_path):
+    """With steps_per_execution auto, a call gets at most CALL_FLOPS of arithmetic, so a stop
+    signal is seen within seconds (:func:`aefx.autoencoders.steps_per_call_cap`): 150 features
+    at batch 32 allow 121 steps a call, and 4,700 training rows are 147 steps an epoch."""
+    from aefx.config import AutoencoderConfig
+    from aefx.streaming import train_stream
+
+    source = _write(_table(5000, columns=150), tmp_path / "rows.parquet", row_group=1000)
+    cfg = AutoencoderConfig(epochs=2, batch_size=32)
+    out = tmp_path / "encoder"
+    result = train_stream(source, out, cfg, "minmax", "label", 0.01, chunk=1000, validation_cap=300)
+    assert result.steps_per_call == 121
+    curve = pd.read_csv(out / "learning_curve.csv")
+    assert len(curve) == 2 and np.isfinite(curve[["loss", "val_loss"]]).all().all()
+
+
 def test_each_epoch_reads_the_row_groups_of_a_sorted_file_in_a_new_order(tmp_path):
     # Sorted by f0, in ten row groups of 400 rows: in file order every epoch would start with
     # the smallest values. Chunks of 200 rows: two per row group.
