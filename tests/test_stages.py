@@ -574,7 +574,7 @@ def test_steps_per_compiled_call_change_speed_not_results():
 def test_a_block_too_large_for_one_call_is_split_and_every_step_is_still_taken():
     """Python sees Ctrl-C and SIGTERM only between compiled calls, so auto gives a call at most
     CALL_FLOPS of arithmetic. 1,100 rows of 100 features: 990 training rows are 16 steps a pass
-    at batch 64 and 160 a block of ten passes, about 33 GFLOP on the default's widths; the
+    at batch 64 and 160 a block of ten passes, about 34 GFLOP on the default's widths; the
     bound is 137 steps, so the block runs as two calls of 80 (the largest divisor up to 137),
     and trains as one step per call does. On 20,000 28x28 images a block was one call of 78 s,
     and `aefx run` took 74 s to stop after a SIGTERM sent 8 s into it."""
