@@ -98,27 +98,49 @@ class Architecture:
 TRAINING_BYTES_PER_WEIGHT = 36
 
 
-def _dense_weights(widths: Sequence[int], batch_norm: bool) -> int:
-    """Kernels and biases of a chain of Dense layers through ``widths`` (and each layer's four
-    BatchNorm vectors with ``batch_norm``)."""
-    per_unit = 5 if batch_norm else 1
-    return sum(a * b + per_unit * b for a, b in pairwise(widths))
+@dataclass(frozen=True)
+class _Kernel:
+    """One kernel of the autoencoder: a Dense layer (``inputs`` x ``outputs``, used once a row)
+    or a 3x3 conv (``inputs`` = 9 x its input channels, used at ``positions`` places a row);
+    ``batch_norm``: a BatchNorm layer follows it."""
+
+    inputs: int
+    outputs: int
+    positions: int = 1
+    batch_norm: bool = False
+
+
+def _kernels(arch: Architecture) -> list[_Kernel]:
+    """Every kernel of the autoencoder, in order, from the architecture alone: what
+    :func:`weight_count` and :func:`multiply_adds_per_row` both sum."""
+    if arch.stack == "conv":
+        assert arch.image_shape is not None
+        height, width, channels = arch.image_shape
+        kernels, cin = [], channels
+        for filters in arch.conv_filters:  # each conv, then a pooling that halves, rounding up
+            kernels.append(_Kernel(9 * cin, filters, height * width))
+            height, width, cin = math.ceil(height / 2), math.ceil(width / 2), filters
+        for filters in reversed(arch.conv_filters):  # each conv, then an upsampling that doubles
+            kernels.append(_Kernel(9 * cin, filters, height * width))
+            height, width, cin = 2 * height, 2 * width, filters
+        return [*kernels, _Kernel(9 * cin, channels, height * width)]  # the pixels, before the crop
+    bn = arch.stack == "deep-bn"
+    heads = 2 if arch.kind == "variational" else 1  # a VAE's mean and log-variance
+    encoder = [_Kernel(a, b, batch_norm=bn) for a, b in pairwise([arch.n_features, *arch.hidden])]
+    code = [_Kernel(arch.hidden[-1], arch.bottleneck)] * heads
+    decoder = [
+        _Kernel(a, b, batch_norm=bn) for a, b in pairwise([arch.bottleneck, *reversed(arch.hidden)])
+    ]
+    return [*encoder, *code, *decoder, _Kernel(arch.hidden[0], arch.n_features)]
 
 
 def weight_count(arch: Architecture) -> int:
     """The autoencoder's weights as Keras' ``count_params`` counts them, from the architecture
-    alone, so a model too large to train is refused before it is built."""
-    if arch.stack == "conv":
-        assert arch.image_shape is not None
-        channels = arch.image_shape[2]
-        chain = [channels, *arch.conv_filters, *reversed(arch.conv_filters), channels]
-        return sum(a * 9 * b + b for a, b in pairwise(chain))
-    bn = arch.stack == "deep-bn"
-    code_heads = 2 if arch.kind == "variational" else 1  # a VAE's mean and log-variance
-    encoder = _dense_weights([arch.n_features, *arch.hidden], bn)
-    code = code_heads * _dense_weights([arch.hidden[-1], arch.bottleneck], False)
-    decoder = _dense_weights([arch.bottleneck, *reversed(arch.hidden)], bn)
-    return encoder + code + decoder + _dense_weights([arch.hidden[0], arch.n_features], False)
+    alone, so a model too large to train is refused before it is built: each kernel, its
+    biases, and a BatchNorm layer's four vectors."""
+    return sum(
+        k.inputs * k.outputs + (5 if k.batch_norm else 1) * k.outputs for k in _kernels(arch)
+    )
 
 
 # The most training arithmetic one compiled TensorFlow call is given when
@@ -138,24 +160,7 @@ def multiply_adds_per_row(arch: Architecture) -> int:
     """Multiply-adds of one row's forward pass through the autoencoder: each Dense kernel once,
     each conv kernel at every position of its grid (3x3, padding same). Biases, batch
     normalisation, pooling and the like are left out: they are a small part."""
-    if arch.stack == "conv":
-        assert arch.image_shape is not None
-        height, width, channels = arch.image_shape
-        total, cin = 0, channels
-        for filters in arch.conv_filters:  # each conv, then a pooling that halves, rounding up
-            total += height * width * 9 * cin * filters
-            height, width, cin = math.ceil(height / 2), math.ceil(width / 2), filters
-        for filters in reversed(arch.conv_filters):  # each conv, then an upsampling that doubles
-            total += height * width * 9 * cin * filters
-            height, width, cin = 2 * height, 2 * width, filters
-        return total + height * width * 9 * cin * channels  # the pixels, before the crop
-    heads = 2 if arch.kind == "variational" else 1
-    chains = (
-        [arch.n_features, *arch.hidden],
-        [arch.bottleneck, *reversed(arch.hidden), arch.n_features],
-    )
-    kernels = sum(a * b for chain in chains for a, b in pairwise(chain))
-    return kernels + heads * arch.hidden[-1] * arch.bottleneck
+    return sum(k.inputs * k.outputs * k.positions for k in _kernels(arch))
 
 
 def steps_per_call_cap(arch: Architecture, batch_size: int) -> int:
