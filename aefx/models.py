@@ -27,6 +27,20 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def without_autotune(dataset: Any) -> Any:
+    """``dataset`` with tf.data's autotuning off. aefx's input pipelines leave it nothing to
+    tune (no AUTOTUNE parallelism or buffer), but letting an iterator go sometimes waited for
+    its tuning thread, with the CPU idle, for up to about as long as the iterator had run:
+    measured here, half the trainings of 8 s on a table ended 5 s late (17 s late for 25 s on
+    images), and one epoch of ``aefx train-stream`` in four took 10 s instead of 5
+    (benchmarks/dataset_teardown.py)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file with safe_mode on (no Lambda layers, no arbitrary code)."""
     import keras

@@ -530,6 +530,7 @@ def training_dataset(
     import tensorflow as tf
 
     from aefx.encode import open_parquet
+    from aefx.models import without_autotune
 
     epoch = [0]
     files = parquet_sources(path)
@@ -562,7 +563,7 @@ def training_dataset(
     # rebatch joins chunks, so an epoch is plan.batches(...) batches. Saying so lets Keras
     # end each epoch on the count rather than on the generator running dry (which it reports as
     # "input ran out of data; interrupting training"), and fails a file that changed.
-    return (
+    return without_autotune(
         tf.data.Dataset.from_generator(chunks, output_signature=(spec, spec))
         .rebatch(batch_size, drop_remainder=drop_last)
         .apply(tf.data.experimental.assert_cardinality(plan.batches(batch_size, drop_last)))

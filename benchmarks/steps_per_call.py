@@ -9,9 +9,10 @@ is trained with the whole block as one call (aefx before `steps_per_call_cap`) a
 `steps_per_execution: auto`, which bounds a call's arithmetic, the two alternating in this
 process. Printed per case: the steps per call, each fit's seconds, and the medians of the fit
 seconds, of the seconds inside training calls and of the longest call, with the ratios auto /
-whole block. On this noisy 2-core machine some fits take seconds longer whichever way they run
-(4 s on the table, 17 s on the images), outside their training calls, which the time inside
-calls leaves out. Nothing here is asserted.
+whole block. Some fits here once took seconds longer whichever way they ran (4 s on the
+table, 17 s on the images), outside their training calls: tf.data's autotuning, off since
+(benchmarks/dataset_teardown.py). The time inside calls leaves such waits out. Nothing here
+is asserted.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from aefx.models import (
     require_finite_losses,
     save_model,
     stop_when_diverged,
+    without_autotune,
 )
 from aefx.progress import epoch_callback
 from aefx.scaling import one_hot_width
@@ -188,7 +189,7 @@ def shuffled_batches(
         .batch(batch_size, drop_remainder=drop_last)
         .repeat()
     )
-    return dataset, batches_per_pass(len(X), batch_size, drop_last)
+    return without_autotune(dataset), batches_per_pass(len(X), batch_size, drop_last)
 
 
 def loss_label(arch: Architecture) -> str:

@@ -92,6 +92,25 @@ def test_an_epoch_can_leave_out_its_last_partial_batch(tmp_path):
     assert [len(b) for b, _ in training_dataset(path, plan, 89, 32, seed=3)] == [89, 1]
 
 
+def test_the_training_pipelines_leave_tf_data_nothing_to_autotune(tmp_path):
+    """tf.data's autotuning had nothing to tune in aefx's pipelines, yet letting one of their
+    iterators go sometimes waited for its thread with the CPU idle: half the pipeline
+    trainings of 8 s ended 5 s late, and one epoch of train-stream in four took 10 s instead
+    of 5 (benchmarks/dataset_teardown.py). Unset, the option is on."""
+    from tasks.train_autoencoder import shuffled_batches
+
+    path = _write(_table(100), tmp_path / "rows.parquet")
+    plan = survey(path, "label", "minmax", 0.1, 10_000, 32, seed=3)
+    pipelines = {
+        "pipeline": shuffled_batches(np.zeros((10, 3), dtype="float32"), 4, seed=1)[0],
+        "train-stream": training_dataset(path, plan, 8, 32, seed=3),
+    }
+    assert {name: d.options().autotune.enabled for name, d in pipelines.items()} == {
+        "pipeline": False,
+        "train-stream": False,
+    }
+
+
 def test_a_call_of_steps_that_do_not_divide_an_epoch_ends_with_the_epochs_rows(tmp_path):
     """What train-stream's steps per call rest on: an epoch's rows run out, and Keras ends the
     last call of the epoch there. 90 training rows are 12 batches of 8 (the last of 2), run as
