@@ -31,8 +31,8 @@ def without_autotune(dataset: Any) -> Any:
     """``dataset`` with tf.data's autotuning off. aefx's input pipelines leave it nothing to
     tune (no AUTOTUNE parallelism or buffer), but letting an iterator go sometimes waited for
     its tuning thread, with the CPU idle, for up to about as long as the iterator had run:
-    measured here, half the trainings of 8 s on a table ended 5 s late (17 s late for 25 s on
-    images), and one epoch of ``aefx train-stream`` in four took 10 s instead of 5
+    measured here, 3 of 6 trainings of 8 s on a table ended 5 s late (3 of 8 of 25 s on images,
+    17 s late), and 4 of 18 epochs of ``aefx train-stream`` took 10 s instead of 5
     (benchmarks/dataset_teardown.py)."""
     import tensorflow as tf
 

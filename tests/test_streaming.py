@@ -94,9 +94,9 @@ def test_an_epoch_can_leave_out_its_last_partial_batch(tmp_path):
 
 def test_the_training_pipelines_leave_tf_data_nothing_to_autotune(tmp_path):
     """tf.data's autotuning had nothing to tune in aefx's pipelines, yet letting one of their
-    iterators go sometimes waited for its thread with the CPU idle: half the pipeline
-    trainings of 8 s ended 5 s late, and one epoch of train-stream in four took 10 s instead
-    of 5 (benchmarks/dataset_teardown.py). Unset, the option is on."""
+    iterators go sometimes waited for its thread with the CPU idle: 3 of 6 pipeline trainings
+    of 8 s ended 5 s late, and 4 of 18 epochs of train-stream took 10 s instead of 5
+    (benchmarks/dataset_teardown.py). Unset, the option is on."""
     from tasks.train_autoencoder import shuffled_batches
 
     path = _write(_table(100), tmp_path / "rows.parquet")
