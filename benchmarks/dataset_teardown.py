@@ -14,8 +14,8 @@ each with autotuning on (aefx before) and off (now), the two alternating in this
 
 Printed: every fit's seconds and every epoch's but the first (which also builds the graph),
 their medians and means, the ratio off / on, and how many took 2 s or more longer than the
-median with autotuning off (a wait). A wait is occasional, so the
-median barely moves and the mean shows what it costs. Nothing here is asserted.
+median with autotuning off (a wait). A wait is occasional, so the median barely moves and the
+mean shows what it costs. Nothing here is asserted.
 """
 
 from __future__ import annotations
