@@ -742,6 +742,7 @@ def record_stream_run(
     from aefx.io import table_digest, table_stem
     from aefx.tracking import (
         end_run,
+        ended_on_error,
         git_tags,
         log_dataset,
         project_root,
@@ -782,10 +783,7 @@ def record_stream_run(
         client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in flat.items()])
         client.log_artifacts(run_id, str(output), artifact_path="encoder")
 
-    try:
+    with ended_on_error(uri, run_id):
         yield record
-    except BaseException as exc:
-        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
-        raise
     end_run(uri, run_id, "FINISHED")
     log.info("train-stream: MLflow run %s in %s", run_id, uri)

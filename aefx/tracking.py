@@ -336,6 +336,21 @@ def end_run(uri: str, run_id: str, status: str) -> None:
     client(uri).set_terminated(run_id, status=status)
 
 
+@contextlib.contextmanager
+def ended_on_error(uri: str, run_id: str) -> Iterator[None]:
+    """Never leave the run RUNNING: an error in the block ends it FAILED, a stop (Ctrl-C, a
+    signal, or the error a signal became inside native code: :func:`aefx.stops.is_stop`)
+    KILLED. Ending it FINISHED is the block's own business."""
+    from aefx.stops import recording, run_status
+
+    try:
+        with recording():
+            yield
+    except BaseException as exc:
+        end_run(uri, run_id, run_status(exc))
+        raise
+
+
 def log_dataset(
     uri: str,
     run_id: str,

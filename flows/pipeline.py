@@ -19,7 +19,7 @@ from aefx.errors import AefxError, first_line
 from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, is_dvc_project, stage
 from aefx.tracking import (
     client,
-    end_run,
+    ended_on_error,
     git_tags,
     project_root,
     require_usable_experiment,
@@ -280,7 +280,7 @@ def pipeline(
         },
         params_to_flat_dict(params),
     )
-    try:
+    with ended_on_error(uri, run_id):
         ingest(params)
         scale(params)
         check_comparison(params)
@@ -291,11 +291,6 @@ def pipeline(
         compared = compare_classifiers(params)
         publish_comparison(compared)
         log_run(params, run_id=run_id, entry_point=entry_point)
-    except BaseException as exc:
-        # Never leave the MLflow run RUNNING. Ctrl-C and signals (Prefect turns SIGTERM into
-        # its TerminationSignal) are BaseExceptions but not Exceptions: those runs were KILLED.
-        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
-        raise
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)
 

@@ -14,8 +14,17 @@ from prefect.runtime import flow_run
 
 from aefx.config import Params, params_to_flat_dict
 from aefx.pipeline import STAGE_NAMES, stage
+from aefx.stops import is_stop
 from aefx.sweep import Member, members
-from aefx.tracking import client, end_run, git_tags, project_root, start_run, tracking_uri
+from aefx.tracking import (
+    client,
+    end_run,
+    ended_on_error,
+    git_tags,
+    project_root,
+    start_run,
+    tracking_uri,
+)
 from flows.pipeline import preflight, task_runner, warm_start
 
 log = logging.getLogger(__name__)
@@ -68,14 +77,10 @@ def run_member(member: Member, parent_run_id: str, uri: str, metric: str) -> Mem
         },
         params_to_flat_dict(params),
     )
-    try:
-        with workspace_lock(params.paths.workspace):
-            for name in STAGE_NAMES[:-1]:
-                stage(name).run(params)
-            stage("log_run").run(params, run_id=run_id, entry_point="aefx sweep")
-    except BaseException as exc:
-        end_run(uri, run_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
-        raise
+    with ended_on_error(uri, run_id), workspace_lock(params.paths.workspace):
+        for name in STAGE_NAMES[:-1]:
+            stage(name).run(params)
+        stage("log_run").run(params, run_id=run_id, entry_point="aefx sweep")
     headline = client(uri).get_run(run_id).data.metrics.get(metric)
     return MemberResult(member.label, run_id, str(params.paths.workspace), "FINISHED", headline)
 
@@ -113,20 +118,19 @@ def sweep(params: Params) -> SweepResult:
         },
     )
     on_processes = params.compute.dask_address or params.compute.dask_workers
-    try:
+    with ended_on_error(uri, parent):
         if on_processes:
             futures = run_member.map(
                 todo, parent_run_id=unmapped(parent), uri=unmapped(uri), metric=unmapped(metric)
             )
             futures.wait()
             states: list[State] = [f.state for f in futures]
-        else:
-            states = [run_member(m, parent, uri, metric, return_state=True) for m in todo]
-        results = [_outcome(m, s) for m, s in zip(todo, states, strict=True)]
-    except BaseException:
-        end_run(uri, parent, "KILLED")
-        raise
-    _log_summary(uri, parent, results, metric)
+            results = [_outcome(m, s) for m, s in zip(todo, states, strict=True)]
+        else:  # a stopped member stops the sweep before the next one starts
+            results = [
+                _outcome(m, run_member(m, parent, uri, metric, return_state=True)) for m in todo
+            ]
+        _log_summary(uri, parent, results, metric)
     failed = [r for r in results if r.status != "FINISHED"]
     end_run(uri, parent, "FAILED" if failed else "FINISHED")
     if failed:
@@ -165,12 +169,17 @@ def sweep_table(result: SweepResult) -> Any:
 
 
 def _outcome(member: Member, state: Any) -> MemberResult:
+    """A member's result from its task's final state; a member that was stopped (a signal,
+    perhaps turned into another error by native code) raises the stop again, to stop the
+    sweep."""
     if state.is_completed():
         return state.result()
     try:
         state.result()
         reason = state.message or state.name
     except BaseException as exc:
+        if is_stop(exc):
+            raise
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return MemberResult(
         member.label, "", str(member.params.paths.workspace), "FAILED", None, reason

@@ -809,6 +809,17 @@ def test_a_stop_gives_back_the_signal_handlers_it_found(capsys):
     assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
 
 
+def _stopped_in_native_code() -> None:
+    """SIGTERM lands in Python code that native code called; the native code swallows the
+    interrupt, whatever its class, and fails with an error of its own."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the interrupt is raised here
+    except BaseException:
+        pass
+    raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+
 def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys):
     """SIGTERM in a Keras training step came out of TensorFlow's native code as `SystemError:
     Objects/listobject.c:338: bad argument to internal function`, a traceback and exit 1
@@ -818,18 +829,10 @@ def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys
 
     from aefx.cli.common import interruptible
 
-    def native_step() -> None:
-        try:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)  # the interrupt is raised here
-        except KeyboardInterrupt:
-            pass  # as native code returns NULL without looking
-        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
-
     before = signal.getsignal(signal.SIGTERM)
     try:
         with pytest.raises(typer.Exit) as stopped, interruptible("nothing is kept"):
-            native_step()
+            _stopped_in_native_code()
         assert stopped.value.exit_code == 130
         assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
         # An error with no stop behind it is the error; one led to by Ctrl-C is the stop.
@@ -843,3 +846,74 @@ def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys
         assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def _start(command: str, project: Path, step, monkeypatch) -> None:
+    """`aefx run`'s flow, a two-member sweep, or train-stream's MLflow run, with ``step`` staged
+    where the first stage (for train-stream, the training) would run."""
+    import pandas as pd
+
+    from aefx.config import load_params
+
+    if command == "run":
+        import flows.pipeline
+
+        monkeypatch.setattr(flows.pipeline, "ingest", lambda params: step())
+        flows.pipeline.pipeline(load_params(), record_dvc=False)
+    elif command == "sweep":
+        import flows.sweep
+
+        class Staged:
+            def run(self, params, **kwargs) -> None:
+                step()
+
+        monkeypatch.setattr(flows.sweep, "stage", lambda name: Staged())
+        flows.sweep.run_sweep(load_params(overrides=["sweep.grid.autoencoder.bottleneck=[2, 3]"]))
+    else:
+        from aefx.streaming import record_stream_run
+
+        params = load_params()
+        source = project / "rows.parquet"
+        pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]}).to_parquet(source)
+        with record_stream_run(params, params.autoencoder, source, project / "models" / "s"):
+            step()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "train-stream"])
+def test_a_run_stopped_by_a_signal_that_native_code_turned_into_an_error_ends_killed(
+    project, prefect_harness, monkeypatch, capsys, command
+):
+    """train-stream said "interrupted; the MLflow run is marked KILLED" and exited 130, but its
+    run was ended FAILED (once in a fresh clone's tests): the code that ends runs took any
+    Exception for a failure, where the CLI took it for the stop. In a Prefect flow the signal
+    is Prefect's TerminationSignal, which native code may swallow as well. A stopped sweep
+    member stops the sweep. Without a signal the same error ends the runs FAILED, also after a
+    stop earlier in this process."""
+    import typer
+    from mlflow.tracking import MlflowClient
+
+    from aefx.cli.common import interruptible
+
+    def statuses() -> list[str]:
+        client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+        return sorted(r.info.status for r in runs)
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(typer.Exit) as stopped, interruptible("it is KILLED"):
+            _start(command, project, _stopped_in_native_code, monkeypatch)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert stopped.value.exit_code == 130
+    assert capsys.readouterr().err.endswith("aefx: error: interrupted; it is KILLED\n")
+    # A sweep's parent and its first member; the second member never started.
+    assert statuses() == ["KILLED"] * (2 if command == "sweep" else 1)
+
+    def bug() -> None:
+        raise SystemError("a bug")
+
+    with pytest.raises((SystemError, AefxError)):
+        _start(command, project, bug, monkeypatch)
+    failed = ["FAILED"] * (3 if command == "sweep" else 1)
+    assert statuses() == sorted(failed + ["KILLED"] * (2 if command == "sweep" else 1))

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
+from aefx import stops
 from aefx.errors import LARGEST_INT, AefxError, resource_problem
 
 
@@ -194,28 +195,24 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def interruptible(outcome: str) -> Iterator[None]:
     """Ctrl-C, or SIGTERM (a scheduler, a timeout, `kill`), stops the block as one line saying
     ``outcome`` and exit code 130. Being an exception, it lets the block clean up on its way out
-    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not.
-
-    The interrupt is raised wherever Python code runs, which may be a callback of native code
-    that does not expect it: SIGTERM in a Keras training step came out as `SystemError:
-    Objects/listobject.c:338: bad argument to internal function` (once, in a fresh clone's
-    tests, after that test had passed in every run before). Any error that ends the block once
-    a signal came, or that a KeyboardInterrupt led to, is that stop.
+    (temporary outputs removed, MLflow runs ended KILLED); SIGTERM's default would not. Which
+    errors are the stop is :func:`aefx.stops.is_stop`'s rule, the same by which the block's
+    MLflow runs are ended.
 
     Ctrl-C is taken the same way, unless it is ignored (a shell's background job) or handled by
     someone else. The handlers found are put back after the block, so a second signal while
     Python exits ends it as the signal would."""
-    _stops.clear()
+    stops.forget()
     found = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, stops.interrupt)
     if found[signal.SIGINT] is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGINT, stops.interrupt)
     try:
         yield
     except typer.Exit:  # said already, by an inner block
         raise
     except Exception as exc:
-        if not _stops and not _after_interrupt(exc):
+        if not stops.is_stop(exc):
             raise
         _err(f"interrupted; {outcome}")
         raise typer.Exit(130) from None
@@ -223,34 +220,7 @@ def interruptible(outcome: str) -> Iterator[None]:
         _err(f"interrupted; {outcome}")
         raise typer.Exit(130) from None
     finally:
+        stops.forget()
         for signum, handler in found.items():
             if handler is not None:  # None: set outside Python, so not ours to restore
                 signal.signal(signum, handler)
-
-
-_stops: list[int] = []  # the signals _interrupt has turned into a Stopped
-
-
-class Stopped(KeyboardInterrupt):
-    """A KeyboardInterrupt made by :func:`interruptible` from a signal. A subclass because CPython
-    marks a plain KeyboardInterrupt that ends code made from a string (``exec`` of a string:
-    dataclasses and namedtuple make their methods so) as unhandled even when it is caught later,
-    and ``python -m aefx`` then dies of SIGINT at exit, code -2 instead of 130; only the exact
-    class is marked."""
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    _stops.append(signum)
-    raise Stopped(f"signal {signum}")
-
-
-def _after_interrupt(exc: BaseException) -> bool:
-    """Whether a KeyboardInterrupt is among the errors that led to ``exc``."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
