@@ -816,7 +816,7 @@ def _stopped_in_native_code() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(1)  # the interrupt is raised here
     except BaseException:
-        pass
+        pass  # as native code returns NULL without looking at what was raised
     raise SystemError("Objects/listobject.c:338: bad argument to internal function")
 
 
