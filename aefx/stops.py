@@ -1,5 +1,5 @@
 """Stops by signal: the handler that turns SIGTERM and Ctrl-C into an exception, the record of the
-signals it has taken, and the one rule for whether an error that ended a block was such a stop.
+signals taken, and the one rule for whether an error that ended a block was such a stop.
 
 The CLI's ``interruptible`` installs the handler and says the stop in one line; the code that
 ends MLflow runs (the pipeline, a sweep's members, train-stream) records the signals that come
@@ -14,7 +14,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-_taken: list[int] = []  # the signals `interrupt` has turned into a Stopped, in this block
+# The signals taken in this block: by `interrupt`, or by a handler that `recording` wraps.
+_taken: list[int] = []
 
 
 class Stopped(KeyboardInterrupt):
