@@ -17,6 +17,7 @@ from aefx.console import QUIET_ENV
 from aefx.io import file_md5
 from tests.conftest import (
     REPO,
+    TINY_PARAMS,
     background,
     copy_project,
     free_port,
@@ -40,6 +41,15 @@ def _flow_runs(api: str, state: str) -> list[dict]:
         return []
 
 
+def _task_runs(api: str, name: str) -> list[dict]:
+    """The running task runs whose name holds ``name``."""
+    body = {"task_runs": {"name": {"like_": name}, "state": {"type": {"any_": ["RUNNING"]}}}}
+    try:
+        return httpx.post(f"{api}/task_runs/filter", json=body, timeout=10).json()
+    except httpx.HTTPError:
+        return []
+
+
 def _runs(project: Path) -> list:
     from mlflow.tracking import MlflowClient
 
@@ -51,6 +61,22 @@ def _runs(project: Path) -> list:
     if exp is None:
         return []
     return client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'pipeline'")
+
+
+def _server(tmp_path: Path) -> tuple[str, dict[str, str], list[str]]:
+    """A Prefect server's API address, the environment for it and its clients (a home of its
+    own, schedules and runners polling each second), and the command that starts it."""
+    port = free_port()
+    env = subprocess_env()
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_UI_ENABLED="false",
+    )
+    server = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    return f"http://127.0.0.1:{port}/api", env, server
 
 
 def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path):
@@ -68,18 +94,8 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
     data = project / "data" / "raw" / "table.csv"
     table.to_csv(data, index=False)
 
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = subprocess_env()
-    env.pop("PREFECT_API_URL", None)
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",
-        PREFECT_RUNNER_POLL_FREQUENCY="1",
-        PREFECT_UI_ENABLED="false",
-    )
+    api, env, server = _server(tmp_path)
     server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    server = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with background(server, project, env, server_log):
         wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", server_log)
         env["PREFECT_API_URL"] = api
@@ -153,3 +169,40 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
         body = {"logs": {"flow_run_id": {"any_": [pipeline_run["id"]]}}, "limit": 200}
         logs = httpx.post(f"{api}/logs/filter", json=body, timeout=10).json()
         assert {"tasks.ingest", "tasks.train_autoencoder"} <= {log["name"] for log in logs}
+
+
+def test_a_served_run_cancelled_in_prefect_ends_its_mlflow_run_killed(tmp_path):
+    """Cancel on a scheduled run in the Prefect UI (`prefect flow-run cancel` makes the same
+    call) stops it in training: the flow run ends Cancelled and its MLflow run KILLED, neither
+    left running."""
+    project = copy_project(tmp_path / "project")
+    slow = {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5}
+    write_params(project, {**TINY_PARAMS, "autoencoder": slow})  # trains until cancelled
+    api, env, server = _server(tmp_path)
+    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
+    with background(server, project, env, server_log):
+        wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", serve_log)
+        env["PREFECT_API_URL"] = api
+        serve = ["aefx", "serve", "--interval", "86400", "--name", "test"]
+        with background(serve, project, env, serve_log):
+            started = ["prefect", "deployment", "run", "aefx-scheduled/test"]
+            wait_for(
+                lambda: subprocess.run(started, cwd=project, env=env, capture_output=True)
+                .returncode == 0,
+                120, "the served deployment", serve_log,
+            )  # fmt: skip
+            [run] = wait_for(
+                lambda: [r for r in _runs(project) if r.info.status == "RUNNING"],
+                300, "a running MLflow run", serve_log,
+            )  # fmt: skip
+            wait_for(lambda: _task_runs(api, "train_autoencoder"), 300, "training", serve_log)
+            [flow_run] = _flow_runs(api, "RUNNING")
+            cancel = ["prefect", "flow-run", "cancel", flow_run["id"]]
+            done = subprocess.run(cancel, cwd=project, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
+            wait_for(lambda: _flow_runs(api, "CANCELLED"), 120, "a cancelled run", serve_log)
+            ended = wait_for(
+                lambda: [r for r in _runs(project) if r.info.status != "RUNNING"],
+                60, "the MLflow run's end", serve_log,
+            )  # fmt: skip
+            assert [(r.info.run_id, r.info.status) for r in ended] == [(run.info.run_id, "KILLED")]
