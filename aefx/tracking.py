@@ -340,15 +340,35 @@ def end_run(uri: str, run_id: str, status: str) -> None:
 def ended_on_error(uri: str, run_id: str) -> Iterator[None]:
     """Never leave the run RUNNING: an error in the block ends it FAILED, a stop (Ctrl-C, a
     signal, or the error a signal became inside native code: :func:`aefx.stops.is_stop`)
-    KILLED. Ending it FINISHED is the block's own business."""
+    KILLED. Ending it FINISHED is the block's own business.
+
+    A stop also ends KILLED the run's child runs still RUNNING: a sweep's members on Dask
+    workers, which go down with the cluster without ending their own runs (they were left
+    RUNNING under "the sweep's MLflow runs are marked KILLED")."""
     from aefx.stops import recording, run_status
 
     try:
         with recording():
             yield
     except BaseException as exc:
-        end_run(uri, run_id, run_status(exc))
+        status = run_status(exc)
+        end_run(uri, run_id, status)
+        if status == "KILLED":
+            _end_running_children(uri, run_id, status)
         raise
+
+
+def _end_running_children(uri: str, run_id: str, status: str) -> None:
+    mlflow_client = client(uri)
+    exp_id = mlflow_client.get_run(run_id).info.experiment_id
+    running = all_pages(
+        mlflow_client.search_runs,
+        [exp_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'",
+        page_size=1000,
+    )
+    for child in running:
+        mlflow_client.set_terminated(child.info.run_id, status=status)
 
 
 def log_dataset(

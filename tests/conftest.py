@@ -149,6 +149,21 @@ def signal_when(
     return stderr
 
 
+def running_runs(store: Path) -> int:
+    """How many RUNNING runs the SQLite MLflow store holds. Read-only with sqlite3: an MLflow
+    client would race the process creating the store's tables."""
+    import sqlite3
+
+    if not store.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            query = "SELECT count(*) FROM runs WHERE status = 'RUNNING'"
+            return db.execute(query).fetchone()[0]
+    except sqlite3.Error:  # no runs table yet, or locked by the writer: look again
+        return 0
+
+
 def sh(*args: str, cwd: Path) -> str:
     done = run_command(*args, cwd=cwd)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -14,6 +15,14 @@ from aefx.config import load_params
 from aefx.errors import AefxError
 from aefx.pipeline import STAGES
 from aefx.sweep import members
+from tests.conftest import (
+    TINY_PARAMS,
+    copy_project,
+    running_runs,
+    signal_when,
+    start_command,
+    write_params,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -194,6 +203,37 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(
         (row,) = [i for i, line in enumerate(lines) if member.label in line]
         assert member.run_id in lines[row]
         assert f"workspaces/{member.workspace.rsplit('/', 1)[-1]}" in lines[row + 1]
+
+
+def test_a_sweep_on_dask_workers_stopped_by_sigterm_ends_every_run_killed(tmp_path):
+    """The workers go down with the cluster without ending their members' runs: those were
+    left RUNNING under "the sweep's MLflow runs are marked KILLED"."""
+    from mlflow.tracking import MlflowClient
+
+    project = copy_project(tmp_path / "project")
+    slow = {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5}
+    changes = {
+        **TINY_PARAMS,
+        "seeds": [1],
+        "autoencoder": slow,  # trains until stopped
+        "compute": {"dask_workers": 2},
+        "sweep": {"grid": {"autoencoder.bottleneck": [2, 3]}},
+    }
+    write_params(project, changes)
+    store = project / "mlruns" / "mlflow.db"
+    proc = start_command(sys.executable, "-m", "aefx", "sweep", cwd=project)
+    stderr = signal_when(proc, lambda: running_runs(store) == 3, settle=5)  # both training
+    assert proc.returncode == 130, stderr
+    assert (
+        "aefx: error: interrupted; the sweep's MLflow runs are marked KILLED" in stderr.splitlines()
+    )
+    client = MlflowClient(f"sqlite:///{store}")
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    assert sorted((r.data.tags["aefx.kind"], r.info.status) for r in runs) == [
+        ("pipeline", "KILLED"),
+        ("pipeline", "KILLED"),
+        ("sweep", "KILLED"),
+    ]
 
 
 def test_a_sweep_in_holdout_mode_shows_test_scores_for_the_report_only():

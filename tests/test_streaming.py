@@ -537,7 +537,7 @@ def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(p
     """For a CSV, the Parquet copy beside the output is removed as well."""
     from mlflow.tracking import MlflowClient
 
-    from tests.conftest import signal_when, start_command
+    from tests.conftest import running_runs, signal_when, start_command
 
     source = project / name
     if name.endswith(".csv"):
@@ -552,7 +552,7 @@ def test_train_stream_stopped_by_sigterm_ends_killed_and_keeps_the_old_encoder(p
         "--batch-size", "16", cwd=project,
     )  # fmt: skip
     store = project / "mlruns" / "mlflow.db"
-    stderr = signal_when(proc, lambda: _running(store), settle=3)  # 3 s into training
+    stderr = signal_when(proc, lambda: running_runs(store) > 0, settle=3)  # 3 s into training
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == (
         "aefx: error: interrupted; the MLflow run is marked KILLED and the output folder is "
@@ -761,22 +761,6 @@ def test_train_stream_of_a_spreadsheet_is_told_how_to_get_a_table(project):
         "from its program as CSV (UTF-8); use .csv, .tsv"
     )
     assert not (project / "out").exists()
-
-
-def _running(store: Path) -> bool:
-    """Whether the store holds a RUNNING run. Read-only with sqlite3: an MLflow client would
-    race the process creating the store's tables."""
-    import contextlib
-    import sqlite3
-
-    if not store.exists():
-        return False
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
-            query = "SELECT count(*) FROM runs WHERE status = 'RUNNING'"
-            return db.execute(query).fetchone()[0] > 0
-    except sqlite3.Error:  # no runs table yet, or locked by the writer: look again
-        return False
 
 
 @pytest.mark.filterwarnings("error:Your input ran out of data")  # epochs end on their count
