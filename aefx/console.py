@@ -34,6 +34,10 @@ QUIET_ENV = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow's INFO lines came among Prefect's in another format: "Creating initial MLflow
+    # database tables..." and "Updating database tables" for a new store, "Validating input
+    # example against model signature" as the encoder is logged. Its warnings still show.
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "aefx,tasks,flows",
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",

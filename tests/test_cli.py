@@ -1142,6 +1142,29 @@ def test_tensorflow_is_imported_without_its_start_up_lines_and_stderr_comes_back
     assert done.stderr == "stderr is back"
 
 
+def test_mlflow_says_only_its_warnings_once_the_environment_is_quiet(tmp_path):
+    """MLflow's INFO lines came among Prefect's, in a format of their own: "Creating initial
+    MLflow database tables..." for each new store, and one as each encoder was logged."""
+    from aefx.console import QUIET_ENV
+
+    probe = (
+        "import logging\n"
+        "from aefx.console import quiet_environment\n"
+        "quiet_environment()\n"
+        "import mlflow\n"
+        "mlflow.MlflowClient('sqlite:///new.db').search_experiments()\n"
+        "logging.getLogger('mlflow.probe').warning('a warning')\n"
+    )
+    env = {k: v for k, v in subprocess_env().items() if k not in QUIET_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.split(" ", 2)[-1] for line in done.stderr.splitlines()] == [
+        "WARNING mlflow.probe: a warning"
+    ]
+
+
 LONG_TRAINING = {**TINY_PARAMS, "autoencoder": {"epochs": 5000, "batch_size": 8}}
 
 
