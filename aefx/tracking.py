@@ -308,10 +308,15 @@ def close_stale_runs(mlflow_client: Any, exp_id: str) -> list[str]:
 
 
 def start_run(
-    uri: str, experiment: str, tags: dict[str, str], params: dict[str, str] | None = None
+    uri: str,
+    experiment: str,
+    tags: dict[str, str],
+    params: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> str:
     """Open a run (RUNNING) without making it the thread's active run; return its id. Runs
-    left RUNNING by dead processes of this host are closed as KILLED first.
+    left RUNNING by dead processes of this host are closed as KILLED first. Without ``name``,
+    MLflow makes one up.
 
     ``params`` are logged at once, so a run that fails later still shows what it was asked to
     do (the MLflow UI, `aefx compare-runs`)."""
@@ -324,7 +329,7 @@ def start_run(
             "MLflow run %s was left RUNNING by a process that is gone: marked KILLED", run_id
         )
     run_id = mlflow_client.create_run(
-        exp_id, tags={**provenance_tags(), **tags, **process_tags()}
+        exp_id, tags={**provenance_tags(), **tags, **process_tags()}, run_name=name
     ).info.run_id
     flat = list((params or {}).items())
     for i in range(0, len(flat), 100):  # MLflow takes at most 100 params per batch

@@ -265,8 +265,10 @@ def pipeline(
     params: Params, record_dvc: bool = True, entry_point: str = "aefx run"
 ) -> PipelineResult:
     """ingest -> scale -> train_autoencoder -> inspect_autoencoder -> extract_encoder ->
-    encode_splits -> compare_classifiers -> log_run, as one MLflow run."""
+    encode_splits -> compare_classifiers -> log_run, as one MLflow run, named as the flow run
+    is, so the MLflow and Prefect UIs list it under one name."""
     uri = tracking_uri(params.tracking.uri)
+    name = str(flow_run.get_name())
     run_id = start_run(
         uri,
         params.tracking.experiment,
@@ -276,9 +278,10 @@ def pipeline(
             "aefx.entry_point": entry_point,
             "aefx.kind": "pipeline",
             "prefect.flow_run_id": str(flow_run.get_id()),
-            "prefect.flow_run_name": str(flow_run.get_name()),
+            "prefect.flow_run_name": name,
         },
         params_to_flat_dict(params),
+        name=name,
     )
     with ended_on_error(uri, run_id):
         ingest(params)

@@ -76,6 +76,7 @@ def run_member(member: Member, parent_run_id: str, uri: str, metric: str) -> Mem
             "aefx.sweep.member": member.label,
         },
         params_to_flat_dict(params),
+        name=member.label,  # under its parent, which bears the flow run's name
     )
     with ended_on_error(uri, run_id), workspace_lock(params.paths.workspace):
         for name in STAGE_NAMES[:-1]:
@@ -115,7 +116,9 @@ def sweep(params: Params) -> SweepResult:
             "aefx.kind": "sweep",
             "aefx.sweep.grid": str(params.sweep.grid),
             "prefect.flow_run_id": str(flow_run.get_id()),
+            "prefect.flow_run_name": str(flow_run.get_name()),
         },
+        name=str(flow_run.get_name()),
     )
     on_processes = params.compute.dask_address or params.compute.dask_workers
     with ended_on_error(uri, parent):

@@ -99,6 +99,13 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert sorted(m.step for m in seed_scores) == [1, 2]
     assert "diff_accuracy.logreg.encoded_vs_raw" in run.data.metrics
 
+    # Named as its Prefect flow run, so the MLflow and Prefect UIs list it under one name.
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as prefect_client:
+        flow_run = prefect_client.read_flow_run(run.data.tags["prefect.flow_run_id"])
+    assert run.info.run_name == flow_run.name == run.data.tags["prefect.flow_run_name"]
+
     # The same table is a Prefect artifact on the flow run.
     assert _artifact_keys(run.data.tags["prefect.flow_run_id"]) >= {
         "aefx-comparison",

@@ -165,6 +165,8 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(
     mlflow_client = MlflowClient(result.tracking_uri)
     parent = mlflow_client.get_run(result.run_id)
     assert parent.info.status == "FINISHED" and parent.data.tags["aefx.kind"] == "sweep"
+    # The parent is named as the sweep's flow run, each member by its settings.
+    assert parent.info.run_name == parent.data.tags["prefect.flow_run_name"]
     assert [m.label for m in result.members] == [
         "autoencoder.bottleneck=3",
         "autoencoder.bottleneck=5",
@@ -174,6 +176,7 @@ def test_a_sweep_on_two_dask_workers_logs_each_member_from_a_worker(
         run = mlflow_client.get_run(member.run_id)
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == result.run_id
+        assert run.info.run_name == member.label
         assert run.data.params["autoencoder.bottleneck"] == str(width)
         assert member.headline is not None
         assert run.data.metrics[result.metric] == member.headline
