@@ -352,6 +352,29 @@ def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
     assert row == ["dvc experiment", "c-quarter", ""]  # newest first
 
 
+def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
+    """A column's heading is the run id's start; its name, which a flow's run shares with its
+    Prefect flow run, is what the two UIs list."""
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = MlflowClient(uri)
+    for name in ("brave-lynx", "calm-otter"):
+        run = store.create_run(
+            experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"}, run_name=name
+        )
+        store.set_terminated(run.info.run_id)
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(runs_table(recent_runs(uri, "aefx", 5)))
+    lines = console.export_text().splitlines()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+    assert [row for row in rows if row[:1] == ["name"]] == [["name", "calm-otter", "brave-lynx"]]
+
+
 def test_compare_runs_shows_macro_f1_first_once_a_run_was_judged_by_it(tmp_path):
     """Every run logs test_f1_macro.*; it is a headline only when a run's evaluation.metric
     was f1_macro, and then it comes before accuracy."""
