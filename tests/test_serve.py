@@ -4,8 +4,10 @@ work pool whose worker runs it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,7 @@ from tests.conftest import (
     copy_project,
     free_port,
     healthy,
+    running_runs,
     subprocess_env,
     wait_for,
     write_params,
@@ -63,9 +66,11 @@ def _runs(project: Path) -> list:
     return client.search_runs([exp.experiment_id], "tags.`aefx.kind` = 'pipeline'")
 
 
-def _server(tmp_path: Path) -> tuple[str, dict[str, str], list[str]]:
-    """A Prefect server's API address, the environment for it and its clients (a home of its
-    own, schedules and runners polling each second), and the command that starts it."""
+@contextlib.contextmanager
+def _prefect_server(tmp_path: Path, project: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A Prefect server on a free port for the block, answering; its API address, and the
+    environment for its clients (a home of its own, schedules and runners polling each
+    second). Its log is server.log in ``tmp_path``."""
     port = free_port()
     env = subprocess_env()
     env.pop("PREFECT_API_URL", None)
@@ -75,8 +80,11 @@ def _server(tmp_path: Path) -> tuple[str, dict[str, str], list[str]]:
         PREFECT_RUNNER_POLL_FREQUENCY="1",
         PREFECT_UI_ENABLED="false",
     )
+    api, log = f"http://127.0.0.1:{port}/api", tmp_path / "server.log"
     server = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    return f"http://127.0.0.1:{port}/api", env, server
+    with background(server, project, env, log):
+        wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", log)
+        yield api, {**env, "PREFECT_API_URL": api}
 
 
 def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path):
@@ -94,11 +102,8 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
     data = project / "data" / "raw" / "table.csv"
     table.to_csv(data, index=False)
 
-    api, env, server = _server(tmp_path)
-    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    with background(server, project, env, server_log):
-        wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", server_log)
-        env["PREFECT_API_URL"] = api
+    serve_log = tmp_path / "serve.log"
+    with _prefect_server(tmp_path, project) as (api, env):
         serve = ["aefx", "serve", "--interval", "5", "--name", "test"]
         with background(serve, project, env, serve_log):
             completed = wait_for(
@@ -178,11 +183,8 @@ def test_a_served_run_cancelled_in_prefect_ends_its_mlflow_run_killed(tmp_path):
     project = copy_project(tmp_path / "project")
     slow = {"epochs": 5000, "batch_size": 8, "bottleneck_ratio": 0.5}
     write_params(project, {**TINY_PARAMS, "autoencoder": slow})  # trains until cancelled
-    api, env, server = _server(tmp_path)
-    server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    with background(server, project, env, server_log):
-        wait_for(lambda: healthy(f"{api}/health"), 180, "the Prefect server", serve_log)
-        env["PREFECT_API_URL"] = api
+    serve_log = tmp_path / "serve.log"
+    with _prefect_server(tmp_path, project) as (api, env):
         serve = ["aefx", "serve", "--interval", "86400", "--name", "test"]
         with background(serve, project, env, serve_log):
             started = ["prefect", "deployment", "run", "aefx-scheduled/test"]
@@ -191,11 +193,12 @@ def test_a_served_run_cancelled_in_prefect_ends_its_mlflow_run_killed(tmp_path):
                 .returncode == 0,
                 120, "the served deployment", serve_log,
             )  # fmt: skip
-            [run] = wait_for(
-                lambda: [r for r in _runs(project) if r.info.status == "RUNNING"],
-                300, "a running MLflow run", serve_log,
-            )  # fmt: skip
+            # Read-only until the run is open: an MLflow client would race the served run
+            # creating the store's tables.
+            store = project / "mlruns" / "mlflow.db"
+            wait_for(lambda: running_runs(store), 300, "a running MLflow run", serve_log)
             wait_for(lambda: _task_runs(api, "train_autoencoder"), 300, "training", serve_log)
+            [run] = _runs(project)
             [flow_run] = _flow_runs(api, "RUNNING")
             cancel = ["prefect", "flow-run", "cancel", flow_run["id"]]
             done = subprocess.run(cancel, cwd=project, env=env, capture_output=True, text=True)
