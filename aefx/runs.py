@@ -135,7 +135,7 @@ def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
 
     rows: list[tuple[str, list[str], str | None]] = [
         ("started", [started(r) for r in runs], None),
-        ("name", [r.info.run_name or "" for r in runs], None),  # the flow run's, in Prefect's UI
+        ("name", [r.info.run_name or "" for r in runs], None),  # a flow's run: its flow run's
         ("status", [r.info.status for r in runs], None),
         ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
     ]

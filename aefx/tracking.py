@@ -359,11 +359,11 @@ def ended_on_error(uri: str, run_id: str) -> Iterator[None]:
         status = run_status(exc)
         end_run(uri, run_id, status)
         if status == "KILLED":
-            _end_running_children(uri, run_id, status)
+            _kill_running_children(uri, run_id)
         raise
 
 
-def _end_running_children(uri: str, run_id: str, status: str) -> None:
+def _kill_running_children(uri: str, run_id: str) -> None:
     mlflow_client = client(uri)
     exp_id = mlflow_client.get_run(run_id).info.experiment_id
     running = all_pages(
@@ -373,7 +373,7 @@ def _end_running_children(uri: str, run_id: str, status: str) -> None:
         page_size=1000,
     )
     for child in running:
-        mlflow_client.set_terminated(child.info.run_id, status=status)
+        mlflow_client.set_terminated(child.info.run_id, status="KILLED")
 
 
 def log_dataset(

@@ -107,6 +107,7 @@ def sweep(params: Params) -> SweepResult:
     uri = tracking_uri(params.tracking.uri)
     todo = members(params)
     metric = headline_metric(params)
+    name = str(flow_run.get_name())
     parent = start_run(
         uri,
         params.tracking.experiment,
@@ -116,9 +117,9 @@ def sweep(params: Params) -> SweepResult:
             "aefx.kind": "sweep",
             "aefx.sweep.grid": str(params.sweep.grid),
             "prefect.flow_run_id": str(flow_run.get_id()),
-            "prefect.flow_run_name": str(flow_run.get_name()),
+            "prefect.flow_run_name": name,
         },
-        name=str(flow_run.get_name()),
+        name=name,
     )
     on_processes = params.compute.dask_address or params.compute.dask_workers
     with ended_on_error(uri, parent):
