@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -125,6 +126,19 @@ def _longest_key(rows: list[tuple[str, list[str], str | None]]) -> int:
 CELL_WIDTH = 12
 
 
+def _broken_at_hyphens(name: str) -> str:
+    """A run name (a flow's run bears its flow run's, "fervent-oxpecker") on lines of at most
+    CELL_WIDTH characters, broken after its hyphens: rich breaks only at spaces, and folded it
+    mid-word ("fervent-oxpe", "cker")."""
+    lines: list[str] = []
+    for part in re.split(r"(?<=-)", name):
+        if lines and len(lines[-1]) + len(part) <= CELL_WIDTH:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
 def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
     """(label, one value per run, style): the fixed fields, the differing params, the
     metrics."""
@@ -135,7 +149,7 @@ def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
 
     rows: list[tuple[str, list[str], str | None]] = [
         ("started", [started(r) for r in runs], None),
-        ("name", [r.info.run_name or "" for r in runs], None),  # a flow's run: its flow run's
+        ("name", [_broken_at_hyphens(r.info.run_name or "") for r in runs], None),
         ("status", [r.info.status for r in runs], None),
         ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
     ]

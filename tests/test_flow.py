@@ -363,7 +363,7 @@ def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = MlflowClient(uri)
-    for name in ("brave-lynx", "calm-otter"):
+    for name in ("brave-lynx", "fervent-oxpecker"):
         run = store.create_run(
             experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"}, run_name=name
         )
@@ -372,7 +372,9 @@ def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
     console.print(runs_table(recent_runs(uri, "aefx", 5)))
     lines = console.export_text().splitlines()
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
-    assert [row for row in rows if row[:1] == ["name"]] == [["name", "calm-otter", "brave-lynx"]]
+    [at] = [i for i, row in enumerate(rows) if row[:1] == ["name"]]
+    # Newest first; a name too long for its cell breaks after a hyphen, not mid-word.
+    assert rows[at : at + 2] == [["name", "fervent-", "brave-lynx"], ["", "oxpecker", ""]]
 
 
 def test_compare_runs_shows_macro_f1_first_once_a_run_was_judged_by_it(tmp_path):
