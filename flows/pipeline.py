@@ -368,11 +368,17 @@ def warm_start(params: Params) -> None:
 
 
 def run_pipeline(
-    params: Params, record_dvc: bool = True, entry_point: str = "aefx run"
+    params: Params,
+    record_dvc: bool = True,
+    entry_point: str = "aefx run",
+    name: str | None = None,
 ) -> PipelineResult:
-    """The pipeline flow on the task runner that ``params.compute`` asks for."""
+    """The pipeline flow on the task runner that ``params.compute`` asks for; its flow run, and
+    so its MLflow run, named ``name`` if given (else Prefect makes one up)."""
     runner = task_runner(params.compute, len(comparison_groups(params)))
-    return pipeline.with_options(task_runner=runner)(params, record_dvc, entry_point)
+    # As a callable, not a string: Prefect would fill a string's {braces} from the parameters.
+    flow = pipeline.with_options(task_runner=runner, flow_run_name=name and (lambda: name))
+    return flow(params, record_dvc, entry_point)
 
 
 def source_tags(params: Params) -> dict[str, str]:
@@ -400,8 +406,9 @@ def source_tags(params: Params) -> dict[str, str]:
 def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = None) -> str:
     """What a deployment runs (`aefx serve`, prefect.yaml): read the params file when the run
     starts, so each run picks up the current file and data, then run the pipeline as `aefx run`
-    would (same workspace rules, same lock). Bad data fails this flow run and its MLflow run.
-    Returns the MLflow run id."""
+    would (same workspace rules, same lock), as a subflow of this flow's name: the Prefect UI
+    lists a deployment's runs by it, so the MLflow run bears it too. Bad data fails this flow
+    run and its MLflow run. Returns the MLflow run id."""
     from aefx.console import quiet_environment
     from aefx.workspace import plan_run, workspace_lock
 
@@ -412,6 +419,8 @@ def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = No
     # Which deployment: `aefx serve --name` or prefect.yaml's, run by a worker.
     entry_point = f"deployment {deployment.name}" if deployment.name else "aefx-scheduled"
     with workspace_lock(plan.workspace):
-        result = run_pipeline(plan.params, plan.record_dvc, entry_point=entry_point)
+        result = run_pipeline(
+            plan.params, plan.record_dvc, entry_point, name=str(flow_run.get_name())
+        )
     log.info("MLflow run %s (%s)", result.run_id, result.tracking_uri)
     return result.run_id

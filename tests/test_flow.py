@@ -201,6 +201,30 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     pd.testing.assert_frame_equal(pd.read_parquet(project / "codes.parquet"), codes)
 
 
+def test_a_scheduled_run_bears_its_deployment_runs_name_in_both_uis(project, prefect_harness):
+    """A deployment runs aefx-scheduled, which runs the pipeline as a subflow. The Prefect UI
+    lists the deployment's run by its own name, so the subflow and the MLflow run bear it too."""
+    from unittest import mock
+
+    from mlflow.tracking import MlflowClient
+    from prefect.client.orchestration import get_client
+
+    from flows.pipeline import scheduled
+
+    # A name of the user's (`prefect deployment run --flow-run-name`), braces and all.
+    named = scheduled.with_options(flow_run_name=lambda: "nightly {entry_point}")
+    with mock.patch.dict("os.environ"):  # scheduled quiets TensorFlow and MLflow for good
+        state = named(overrides=["seeds=[1]", "classifiers.use=[logreg]"], return_state=True)
+    run = MlflowClient(tracking_uri()).get_run(state.result())
+    with get_client(sync_client=True) as client:
+        outer = client.read_flow_run(state.state_details.flow_run_id)
+        inner = client.read_flow_run(run.data.tags["prefect.flow_run_id"])
+    assert inner.id != outer.id and inner.parent_task_run_id is not None
+    assert run.info.run_name == run.data.tags["prefect.flow_run_name"] == outer.name
+    assert inner.name == outer.name == "nightly {entry_point}"
+    assert run.data.tags["aefx.entry_point"] == "aefx-scheduled"
+
+
 def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
     from mlflow.tracking import MlflowClient
 

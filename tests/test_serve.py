@@ -169,6 +169,7 @@ def test_served_schedule_runs_the_pipeline_and_fails_loudly_on_bad_data(tmp_path
         runs = [r for r in _runs(project) if r.info.status == "FINISHED"]
         assert len(runs) == finished + 1
         assert runs[0].data.tags["aefx.entry_point"] == "deployment aefx-nightly"
+        assert runs[0].info.run_name == flow_run["name"]  # as the deployment lists the run
         body = {"flow_runs": {"parent_flow_run_id": {"any_": [flow_run["id"]]}}}
         [pipeline_run] = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
         body = {"logs": {"flow_run_id": {"any_": [pipeline_run["id"]]}}, "limit": 200}
