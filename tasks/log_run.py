@@ -249,7 +249,10 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
     digests = split_digests(params)
     tags = run_tags(params, entry_point, digests)
     if run_id is None:
-        run_id = start_run(uri, params.tracking.experiment, tags, params_to_flat_dict(params))
+        # A `dvc exp run`'s run bears the experiment's name, as `dvc exp show` lists it.
+        name = tags.get("dvc.exp_name")
+        flat = params_to_flat_dict(params)
+        run_id = start_run(uri, params.tracking.experiment, tags, flat, name=name)
     else:
         mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     p = params.paths

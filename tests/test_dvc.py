@@ -62,8 +62,10 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     dvc(*exp, "--set-param", "classifiers.logreg.C=0.25", cwd=repo)
     assert len(mlflow_runs(repo)) == 3
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
-    tags = mlflow_runs(repo)[0].data.tags
+    run = mlflow_runs(repo)[0]
+    tags = run.data.tags
     assert tags["aefx.entry_point"] == "dvc exp run" and tags["dvc.exp_name"] == "c-quarter"
+    assert run.info.run_name == "c-quarter"
     head = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
     assert tags["dvc.exp_baseline_rev"] == head
 
