@@ -204,8 +204,6 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
 def test_a_scheduled_run_bears_its_deployment_runs_name_in_both_uis(project, prefect_harness):
     """A deployment runs aefx-scheduled, which runs the pipeline as a subflow. The Prefect UI
     lists the deployment's run by its own name, so the subflow and the MLflow run bear it too."""
-    from unittest import mock
-
     from mlflow.tracking import MlflowClient
     from prefect.client.orchestration import get_client
 
@@ -213,8 +211,7 @@ def test_a_scheduled_run_bears_its_deployment_runs_name_in_both_uis(project, pre
 
     # A name of the user's (`prefect deployment run --flow-run-name`), braces and all.
     named = scheduled.with_options(flow_run_name=lambda: "nightly {entry_point}")
-    with mock.patch.dict("os.environ"):  # scheduled quiets TensorFlow and MLflow for good
-        state = named(overrides=["seeds=[1]", "classifiers.use=[logreg]"], return_state=True)
+    state = named(overrides=["seeds=[1]", "classifiers.use=[logreg]"], return_state=True)
     run = MlflowClient(tracking_uri()).get_run(state.result())
     with get_client(sync_client=True) as client:
         outer = client.read_flow_run(state.state_details.flow_run_id)
