@@ -206,6 +206,7 @@ class PipelineResult:
     records: list[dict[str, Any]]
     differences: list[dict[str, Any]]
     dvc_recorded: bool
+    report: str  # reports/comparison.md's Markdown
 
 
 def record_in_dvc(root: Path) -> bool:
@@ -295,7 +296,9 @@ def pipeline(
         publish_comparison(compared)
         log_run(params, run_id=run_id, entry_point=entry_point)
     recorded = record_dvc and record_in_dvc(project_root())
-    return PipelineResult(run_id, uri, compared.records, compared.differences, recorded)
+    return PipelineResult(
+        run_id, uri, compared.records, compared.differences, recorded, compared.markdown
+    )
 
 
 def preflight(params: Params, keep: bool = True, members: Sequence[Params] = ()) -> None:
@@ -407,8 +410,11 @@ def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = No
     """What a deployment runs (`aefx serve`, prefect.yaml): read the params file when the run
     starts, so each run picks up the current file and data, then run the pipeline as `aefx run`
     would (same workspace rules, same lock), as a subflow of this flow's name: the Prefect UI
-    lists a deployment's runs by it, so the MLflow run bears it too. Bad data fails this flow
-    run and its MLflow run. Returns the MLflow run id."""
+    lists a deployment's runs by it, so the MLflow run bears it too, and this flow run shows the
+    comparison report as the sub-flow does. Bad data fails this flow run and its MLflow run.
+    Returns the MLflow run id."""
+    from prefect.artifacts import create_markdown_artifact
+
     from aefx.console import quiet_environment
     from aefx.workspace import plan_run, workspace_lock
 
@@ -423,4 +429,9 @@ def scheduled(params_file: str = "params.yaml", overrides: list[str] | None = No
             plan.params, plan.record_dvc, entry_point, name=str(flow_run.get_name())
         )
     log.info("MLflow run %s (%s)", result.run_id, result.tracking_uri)
+    # The deployment's run is the one a user opens; the sub-flow's keyed artifacts are a click
+    # further. Without a key it joins no artifact's history, so the report is not listed twice.
+    create_markdown_artifact(
+        markdown=result.report, description=f"Comparison of MLflow run {result.run_id}"
+    )
     return result.run_id

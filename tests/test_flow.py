@@ -201,9 +201,10 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     pd.testing.assert_frame_equal(pd.read_parquet(project / "codes.parquet"), codes)
 
 
-def test_a_scheduled_run_bears_its_deployment_runs_name_in_both_uis(project, prefect_harness):
+def test_a_scheduled_run_bears_its_deployment_runs_name_and_report(project, prefect_harness):
     """A deployment runs aefx-scheduled, which runs the pipeline as a subflow. The Prefect UI
-    lists the deployment's run by its own name, so the subflow and the MLflow run bear it too."""
+    lists the deployment's run by its own name, so the subflow and the MLflow run bear it too;
+    and the deployment's run, the one a user opens, shows the comparison report."""
     from mlflow.tracking import MlflowClient
     from prefect.client.orchestration import get_client
 
@@ -220,6 +221,16 @@ def test_a_scheduled_run_bears_its_deployment_runs_name_in_both_uis(project, pre
     assert run.info.run_name == run.data.tags["prefect.flow_run_name"] == outer.name
     assert inner.name == outer.name == "nightly {entry_point}"
     assert run.data.tags["aefx.entry_point"] == "aefx-scheduled"
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[outer.id]))
+        )
+    report = project / run.data.tags["aefx.outputs"] / "reports" / "comparison.md"
+    assert [(a.type, a.key, a.data) for a in found] == [("markdown", None, report.read_text())]
+    assert "logreg" in report.read_text()
 
 
 def test_a_failing_flow_ends_its_mlflow_run_failed(project, prefect_harness):
