@@ -100,7 +100,35 @@ def _table_rows(records, metric) -> tuple[list[str], list[tuple[str, list[tuple[
             text = cell_text(cells[(clf, f)], metric) if (clf, f) in cells else "n/a"
             cells_out.append((text, f in best[clf]))
         rows.append((clf, cells_out))
-    return [LABELS.get(f, f) for f in features], rows
+    widths = _widths(records)
+    return [_label(f, widths.get(f)) for f in features], rows
+
+
+def _label(features: str, width: int | None) -> str:
+    """A feature set's column heading: ``pca (100)``."""
+    name = LABELS.get(features, features)
+    return name if width is None else f"{name} ({width})"
+
+
+def _widths(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Each feature set's number of columns, where all its records agree on one."""
+    seen: dict[str, set[int]] = {}
+    for r in records:
+        if r.get("width") is not None:
+            seen.setdefault(r["features"], set()).add(r["width"])
+    return {f: next(iter(w)) for f, w in seen.items() if len(w) == 1}
+
+
+def pca_note(records: list[dict[str, Any]]) -> str | None:
+    """Where PCA kept every dimension of the raw features (a code at least as wide as the
+    input, as the default's 150 for 100 features), say that it is no reduction."""
+    widths = _widths(records)
+    if "pca" not in widths or widths["pca"] != widths.get("raw"):
+        return None
+    return (
+        f"PCA keeps all {widths['pca']} dimensions of raw, as the code is at least as wide: "
+        "it is raw rotated and centred, not a reduction"
+    )
 
 
 def comparison_markdown(
@@ -121,6 +149,8 @@ def comparison_markdown(
             shown = [f"**{t}**" if win else t for t, win in cells]
             lines.append(f"| {clf} | " + " | ".join(shown) + " |")
         lines.append("")
+        if note := pca_note(records):
+            lines += [f"{note}.", ""]
     lines += [
         "## Paired differences",
         "",
@@ -154,7 +184,8 @@ def comparison_table(
 
     metric = basis_metric(records, metric)
     header, rows = _table_rows(records, metric)
-    table = Table(title=_caption(records, metric, confidence) + "; ★ best per row")
+    title = _caption(records, metric, confidence) + "; ★ best per row"
+    table = Table(title=title, caption=pca_note(records))
     table.add_column("classifier")
     for f in header:
         table.add_column(f, justify="right")

@@ -172,10 +172,8 @@ def score_cell(
             (F_train, y_train, F_test, y_test),
             image_shape,
         )
-    rows = [
-        {"seed": cell.seed, "classifier": cell.classifier, "features": cell.features, **r}
-        for r in scored
-    ]
+    row = {"seed": cell.seed, "classifier": cell.classifier, "features": cell.features}
+    rows = [{**row, "width": int(F_train.shape[1]), **r} for r in scored]
     return CellResult(cell, rows, predicted)
 
 
@@ -260,7 +258,9 @@ def summarise(rows: pd.DataFrame, evaluation: EvaluationConfig) -> list[dict[str
     """Per classifier x feature set: test metrics over seeds (and CV metrics in cv mode)."""
     records = []
     for (clf, feats), group in rows.groupby(["classifier", "features"], sort=False):
-        record: dict[str, Any] = {"classifier": clf, "features": feats}
+        # Its width (columns): the tables say when a PCA as wide as raw is raw rotated.
+        width = int(group["width"].iloc[0])
+        record: dict[str, Any] = {"classifier": clf, "features": feats, "width": width}
         test = group[group["split"] == "test"]
         for metric in METRICS:
             record.update(_interval_fields(metric, test[metric], evaluation.confidence))

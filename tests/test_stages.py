@@ -752,6 +752,32 @@ def test_validation_rows_come_from_train_only():
     assert sorted(np.concatenate([fit, val])[:, 0].tolist()) == X[:, 0].tolist()
 
 
+def test_a_code_as_wide_as_the_input_leaves_pca_no_reduction_and_the_report_says_so(project):
+    """PCA has the code's width, at most the input's: under a code of 18 for 12 features it keeps
+    all 12 dimensions, raw rotated and centred, on which logistic regression and k-NN (blind to
+    rotation) score as on raw. The tables say so, lest PCA be read as a reduction that lost."""
+    import io
+
+    from rich.console import Console
+
+    from aefx.report import comparison_table
+
+    overrides = ["autoencoder.bottleneck=18", "seeds=[1]", "classifiers.use=[logreg, knn]"]
+    params = load_params(overrides=overrides)
+    run_until(params, "compare_classifiers")
+    records = pd.read_json(params.paths.comparison)
+    widths = dict(zip(records.features, records.width, strict=False))
+    assert widths == {"raw": 12, "pca": 12, "encoded": 18, "raw_encoded": 30}
+    accuracy = records.set_index(["classifier", "features"])["accuracy"]
+    for clf in ("logreg", "knn"):
+        assert accuracy[clf, "pca"] == pytest.approx(accuracy[clf, "raw"])
+    note = "PCA keeps all 12 dimensions of raw, as the code is at least as wide"
+    assert note in params.paths.comparison_table.read_text()
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(comparison_table(records.to_dict("records")))
+    assert note in console.export_text()
+
+
 def test_encode_and_compare_produce_every_record(project):
     params = load_params()
     run_until(params, "compare_classifiers")
@@ -779,6 +805,12 @@ def test_encode_and_compare_produce_every_record(project):
         if line.startswith(tuple(f"| {c} |" for c in classifiers))
     ]
     assert len(rows) == 6 and all("**" in row for row in rows)  # a winner marked per row
+    # Each column says its feature set's width; a PCA narrower than raw is a reduction.
+    widths = dict(zip(records.features, records.width, strict=False))
+    assert widths == {"raw": 12, "pca": 6, "encoded": 6, "raw_encoded": 18}
+    report = p.comparison_table.read_text()
+    assert "| classifier | raw (12) | pca (6) | encoded (6) | raw+encoded (18) |" in report
+    assert "not a reduction" not in report
     diffs = pd.read_json(p.differences)
     assert set(diffs["contrast"]) == {"encoded - raw", "encoded - pca", "raw_encoded - raw"}
     assert set(diffs["verdict"]) <= {"better", "worse", "no clear difference"}
@@ -1102,7 +1134,9 @@ def test_macro_f1_as_the_metric_ranks_tunes_and_reports_by_it(project):
     assert report.split("\n")[2].startswith("**f1_macro on the test split: mean")
     first_table = report.split("**accuracy on the test split")[0]
     header = next(line for line in first_table.splitlines() if line.startswith("| classifier"))
-    features = [f.strip().replace("raw+encoded", "raw_encoded") for f in header.split("|")[2:-1]]
+    # Headings are feature sets with their widths: "raw+encoded (18)".
+    headings = [f.strip().split(" (")[0] for f in header.split("|")[2:-1]]
+    features = [f.replace("raw+encoded", "raw_encoded") for f in headings]
     for clf in ("logreg", "knn"):
         row = next(line for line in first_table.splitlines() if line.startswith(f"| {clf} |"))
         marked = {f for f, cell in zip(features, row.split("|")[2:-1], strict=True) if "**" in cell}
