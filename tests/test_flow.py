@@ -33,15 +33,19 @@ def _task_names_in_order(flow_run_id: str) -> list[str]:
     return [r.name.rsplit("-", 1)[0] for r in runs]
 
 
-def _artifact_keys(flow_run_id: str) -> set[str]:
+def _artifacts(flow_run_id: str) -> list:
+    """The Prefect artifacts of one flow run (not of its sub-flows)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
+        return client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    return {a.key for a in found}
+
+
+def _artifact_keys(flow_run_id: str) -> set[str]:
+    return {a.key for a in _artifacts(flow_run_id)}
 
 
 def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harness, monkeypatch):
@@ -222,12 +226,7 @@ def test_a_scheduled_run_bears_its_deployment_runs_name_and_report(project, pref
     assert inner.name == outer.name == "nightly {entry_point}"
     assert run.data.tags["aefx.entry_point"] == "aefx-scheduled"
 
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[outer.id]))
-        )
+    found = _artifacts(str(outer.id))
     report = project / run.data.tags["aefx.outputs"] / "reports" / "comparison.md"
     assert [(a.type, a.key, a.data) for a in found] == [("markdown", None, report.read_text())]
     assert "logreg" in report.read_text()
