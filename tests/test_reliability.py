@@ -570,6 +570,7 @@ def test_a_dead_run_is_closed_however_many_live_runs_are_newer(tmp_path):
     1,000 newest RUNNING runs, so behind as many live ones a dead process's run stayed RUNNING.
     The store is MLflow's own; the 1,000 live runs are copied in by SQL for speed."""
     import sqlite3
+    from uuid import uuid4
 
     from aefx.tracking import client, close_stale_runs, experiment_id, process_tags
 
@@ -586,7 +587,9 @@ def test_a_dead_run_is_closed_however_many_live_runs_are_newer(tmp_path):
         uuid, start = columns.index("run_uuid"), columns.index("start_time")
         for n in range(3, 1002):
             copy = list(row)
-            copy[uuid], copy[start] = f"{later[:-4]}{n:04d}", n
+            # Fresh ids: later's own, its last four digits replaced by n, was later itself
+            # whenever those digits were a number from 3 to 1001 (about one run in 65).
+            copy[uuid], copy[start] = uuid4().hex, n
             db.execute(f"INSERT INTO runs VALUES ({','.join('?' * len(columns))})", copy)
             db.executemany(
                 "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
