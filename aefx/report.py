@@ -149,8 +149,8 @@ def comparison_markdown(
             shown = [f"**{t}**" if win else t for t, win in cells]
             lines.append(f"| {clf} | " + " | ".join(shown) + " |")
         lines.append("")
-        if note := pca_note(records):
-            lines += [f"{note}.", ""]
+    if note := pca_note(records):  # once, under the tables (one per metric), not under each
+        lines += [f"{note}.", ""]
     lines += [
         "## Paired differences",
         "",

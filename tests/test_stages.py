@@ -755,7 +755,8 @@ def test_validation_rows_come_from_train_only():
 def test_a_code_as_wide_as_the_input_leaves_pca_no_reduction_and_the_report_says_so(project):
     """PCA has the code's width, at most the input's: under a code of 18 for 12 features it keeps
     all 12 dimensions, raw rotated and centred, on which logistic regression and k-NN (blind to
-    rotation) score as on raw. The tables say so, lest PCA be read as a reduction that lost."""
+    rotation) score as on raw. The tables say so, lest PCA be read as a reduction that lost
+    nothing."""
     import io
 
     from rich.console import Console
