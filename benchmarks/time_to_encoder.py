@@ -80,7 +80,7 @@ def main() -> None:
         )
     print(
         f"\ndefault: {cfg.kind}, {cfg.epochs} epochs, batch {cfg.batch_size}, learning rate "
-        f"{cfg.learning_rate}, validation every {cfg.block()} epochs, hidden ratios "
+        f"{cfg.learning_rate}, validation every {cfg.validation_every} epochs, hidden ratios "
         f"{list(cfg.hidden_ratios)}, code ratio {cfg.bottleneck_ratio}; {os.cpu_count()} CPUs"
     )
     print(f"recipe fit   {spread(recipe)}")

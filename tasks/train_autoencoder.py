@@ -113,10 +113,19 @@ def fit_one(
             "autoencoder.output is sigmoid (binary cross-entropy) but the scaled training rows "
             f"leave [0, 1] ({X.min():.3g}..{X.max():.3g}); use scale.kind minmax or output linear"
         )
-    block = cfg.block()
     batches, per_pass = shuffled_batches(
         X_fit, cfg.batch_size, seed, drop_last=small_last_batch(arch, len(X_fit), cfg.batch_size)
     )
+    asked, cfg = cfg.epochs, cfg.for_steps(per_pass)
+    if asked != cfg.epochs:
+        log.info(
+            "autoencoder seed %d: epochs %s trains %d passes of %d steps",
+            seed,
+            asked,
+            cfg.epochs,
+            per_pass,
+        )
+    block = cfg.block()
     steps = per_pass * block  # one Keras epoch = one block
     model = build_autoencoder(
         arch,

@@ -27,6 +27,16 @@ def test_repo_params_match_the_reference_task():
     assert AutoencoderConfig.reference().bottleneck_for(100) == 50  # the published: n / 2
     assert AutoencoderConfig.reference().hidden_for(100) == (200, 100)  # and 2n, n
     assert len(params.seeds) >= 3
+    # epochs auto trains the reference the 50 passes chosen: its 670 training rows, less the
+    # validation slice, make 10 steps a pass at batch 64.
+    import numpy as np
+
+    from tasks.train_autoencoder import carve_validation, shuffled_batches
+
+    cfg = params.autoencoder
+    X_fit, _ = carve_validation(np.zeros((670, 100), "float32"), cfg.validation_fraction, 1)
+    _, per_pass = shuffled_batches(X_fit, cfg.batch_size, 1)
+    assert (cfg.epochs, per_pass, cfg.for_steps(per_pass).epochs) == ("auto", 10, 50)
     # params.yaml spells out every built-in default, so a file that leaves a key out gets the
     # value params.yaml shows for it: one set of defaults, not two.
     assert params == Params()
@@ -547,7 +557,7 @@ def test_missing_params_file(tmp_path):
 
 def test_flat_params_use_dotted_keys():
     flat = params_to_flat_dict(Params())
-    assert flat["autoencoder.epochs"] == "50"
+    assert flat["autoencoder.epochs"] == "auto"
     assert flat["autoencoder.bottleneck"] == "null"
     assert flat["paths.encoder"] == "models/encoder.keras"
 

@@ -743,6 +743,40 @@ def test_blocks_are_whole_divisors_of_the_epochs(epochs, every, block):
     assert AutoencoderConfig(epochs=epochs, validation_every=every).block() == block
 
 
+@pytest.mark.parametrize(
+    ("epochs", "every", "steps_per_pass", "trained"),
+    [
+        ("auto", 10, 10, 50),  # the reference: 603 rows at batch 64
+        ("auto", 10, 100, 50),  # more steps never means fewer than 50 passes
+        ("auto", 10, 2, 250),
+        ("auto", 10, 3, 170),  # 167 passes make 500 steps: whole blocks of 10 are 170
+        ("auto", 1, 3, 167),
+        (7, 10, 1, 7),  # a number is trained as given
+    ],
+)
+def test_auto_epochs_train_small_tables_as_many_steps_as_the_reference(
+    epochs, every, steps_per_pass, trained
+):
+    from aefx.config import AutoencoderConfig
+
+    cfg = AutoencoderConfig(epochs=epochs, validation_every=every).for_steps(steps_per_pass)
+    assert cfg.epochs == trained and trained % cfg.block() == 0
+    with pytest.raises(ValueError, match="auto"):
+        AutoencoderConfig(epochs="auto").block()
+
+
+def test_a_small_table_trains_enough_passes_under_auto_epochs(project):
+    """50 passes of a small table are few steps: 72 training rows at batch 24 make 3 a pass,
+    150 in 50 passes. With epochs auto they train 170 passes (510 steps) in blocks of 10."""
+    params = load_params(
+        overrides=["autoencoder.epochs=auto", "autoencoder.batch_size=24", "seeds=[7]"]
+    )
+    run_until(params, "train_autoencoder")
+    curve = pd.read_csv(params.paths.learning_curves / "seed-7.csv")
+    assert list(curve["epoch"]) == list(range(10, 171, 10))
+    assert read_json(params.paths.train_metrics)["per_seed"]["seed_7"]["epochs"] == 170
+
+
 def test_validation_rows_come_from_train_only():
     from tasks.train_autoencoder import carve_validation
 
