@@ -238,14 +238,18 @@ def save_png(fig: Any, path: Path) -> None:
         fig.savefig(tmp, format="png")
 
 
-def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "accuracy") -> None:
-    """Grouped bars of the basis metric: one group per classifier, one bar per feature set, CI
-    error bars."""
+def plot_comparison(
+    records: list[dict[str, Any]], path: Path, metric: str = "accuracy"
+) -> list[str]:
+    """Grouped bars of the basis metric: one group per classifier, one bar per feature set
+    (named with its width, as the tables head their columns), CI error bars. Returns the
+    legend's entries as drawn."""
     import numpy as np
 
     plt = pyplot()
     metric = basis_metric(records, metric)
     classifiers, features, cells = _grid(records)
+    widths = _widths(records)
     width = 0.8 / len(features)
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(classifiers) + 2), 4.8), dpi=110)
     x = np.arange(len(classifiers))
@@ -268,7 +272,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "ac
             width,
             yerr=errs,
             capsize=3,
-            label=LABELS.get(f, f),
+            label=_label(f, widths.get(f)),
             color=f"C{i}",
         )
     ax.set_xticks(x, classifiers)
@@ -278,7 +282,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "ac
     shown = {"accuracy": "Accuracy", "f1_macro": "Macro F1"}.get(metric.removeprefix("cv_"), metric)
     ax.set_title(f"{shown} by classifier and feature set")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(
+    legend = ax.legend(
         title="features",
         fontsize=8,
         ncol=len(features),
@@ -289,6 +293,7 @@ def plot_comparison(records: list[dict[str, Any]], path: Path, metric: str = "ac
     fig.tight_layout()
     save_png(fig, path)
     plt.close(fig)
+    return [text.get_text() for text in legend.get_texts()]
 
 
 def plot_confusion(

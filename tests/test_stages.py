@@ -795,7 +795,7 @@ def test_a_code_as_wide_as_the_input_leaves_pca_no_reduction_and_the_report_says
 
     from rich.console import Console
 
-    from aefx.report import comparison_table
+    from aefx.report import comparison_table, plot_comparison
 
     overrides = ["autoencoder.bottleneck=18", "seeds=[1]", "classifiers.use=[logreg, knn]"]
     params = load_params(overrides=overrides)
@@ -811,6 +811,9 @@ def test_a_code_as_wide_as_the_input_leaves_pca_no_reduction_and_the_report_says
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(comparison_table(records.to_dict("records")))
     assert note in console.export_text()
+    # The plot's legend names the feature sets as the tables' headings do.
+    drawn = plot_comparison(read_json(params.paths.comparison), project / "comparison.png")
+    assert drawn == ["raw (12)", "pca (12)", "encoded (18)", "raw+encoded (30)"]
 
 
 def test_encode_and_compare_produce_every_record(project):
