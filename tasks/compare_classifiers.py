@@ -390,12 +390,14 @@ def write_comparison(
         log.warning("compare_classifiers: %s", unread_warning("the comparison", unread))
     order = {cell: i for i, cell in enumerate(cells(cfg, seeds))}
     results = sorted(results, key=lambda r: order[r.cell])  # same files whatever ran first
-    for seed in seeds:
-        for name in cfg.use:
-            fitted = [
-                r.cell.features for r in results if (r.cell.seed, r.cell.classifier) == (seed, name)
-            ]
-            log.info("compare_classifiers: seed %d %s fitted on %s", seed, name, ", ".join(fitted))
+    for name in cfg.use:  # one line a classifier: every seed fits the same feature sets
+        mine = [r.cell for r in results if r.cell.classifier == name]
+        log.info(
+            "compare_classifiers: %s fitted on %s over %d seed(s)",
+            name,
+            ", ".join(dict.fromkeys(c.features for c in mine)),
+            len({c.seed for c in mine}),
+        )
     frame = pd.DataFrame([row for r in results for row in r.rows])
     by_pair: dict[tuple[str, str], list[np.ndarray]] = {}
     for r in results:  # in seed order
