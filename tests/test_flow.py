@@ -66,6 +66,7 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     run = runs[0]
     assert run.info.run_id == result.run_id and run.info.status == "FINISHED"
     assert run.data.params["autoencoder.epochs"] == "3"
+    assert run.data.metrics["ae_epochs"] == 3  # the passes trained, what auto would resolve
     assert run.data.tags["aefx.entry_point"] == "aefx run"
     assert len(run.data.tags["data.version"]) == 32
     # The splits are the run's datasets, each digest the MD5 that dvc.lock records for it.

@@ -767,14 +767,21 @@ def test_auto_epochs_train_small_tables_as_many_steps_as_the_reference(
 
 def test_a_small_table_trains_enough_passes_under_auto_epochs(project):
     """50 passes of a small table are few steps: 72 training rows at batch 24 make 3 a pass,
-    150 in 50 passes. With epochs auto they train 170 passes (510 steps) in blocks of 10."""
-    params = load_params(
-        overrides=["autoencoder.epochs=auto", "autoencoder.batch_size=24", "seeds=[7]"]
-    )
-    run_until(params, "train_autoencoder")
+    150 in 50 passes. With epochs auto they train 170 passes (510 steps) in blocks of 10, and
+    the MLflow run says so beside its param `auto`."""
+    from aefx.tracking import client, tracking_uri
+
+    overrides = ["autoencoder.epochs=auto", "autoencoder.batch_size=24", "seeds=[7]"]
+    params = load_params(overrides=[*overrides, "classifiers.use=[logreg]"])
+    run_until(params, "log_run")
     curve = pd.read_csv(params.paths.learning_curves / "seed-7.csv")
     assert list(curve["epoch"]) == list(range(10, 171, 10))
     assert read_json(params.paths.train_metrics)["per_seed"]["seed_7"]["epochs"] == 170
+    mlflow_client = client(tracking_uri(params.tracking.uri))
+    exp_id = mlflow_client.get_experiment_by_name(params.tracking.experiment).experiment_id
+    [run] = mlflow_client.search_runs([exp_id], filter_string="tags.`aefx.kind` = 'pipeline'")
+    assert run.data.params["autoencoder.epochs"] == "auto"
+    assert run.data.metrics["ae_epochs"] == 170
 
 
 def test_validation_rows_come_from_train_only():
