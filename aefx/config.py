@@ -271,8 +271,7 @@ class AutoencoderConfig(_Frozen):
     corruption_level: float = Field(0.1, gt=0, lt=1)  # noise std, or the fraction zeroed
     sparsity: float = Field(1e-4, gt=0)  # sparse: L1 activity penalty on the (ReLU) code
     kl_weight: float = Field(1.0, gt=0)  # variational: weight of the KL term
-    # Passes over the training rows, or auto: 50, or for tables too small for 500 steps in
-    # 50 passes as many whole blocks of passes as make 500 (AUTO_EPOCHS, AUTO_STEPS).
+    # Passes over the training rows, or auto (:meth:`for_steps`, AUTO_EPOCHS, AUTO_STEPS).
     epochs: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(2e-3, gt=0)

@@ -86,15 +86,14 @@ def _metrics(params: Params) -> list:
     best_seed = read_json(params.paths.encoder_meta)["seed"]
     for seed in params.seeds:
         curve = pd.read_csv(seed_file(params.paths.learning_curves, seed, ".csv"))
+        if seed == best_seed:  # the passes it trained: `epochs: auto` makes them the data's
+            metrics.append(Metric("ae_epochs", int(curve["epoch"].iloc[-1]), now, 0))
         for row in curve.itertuples(index=False):
             for name in ("loss", "val_loss"):
                 value = float(getattr(row, name))
                 metrics.append(Metric(f"ae_{name}.seed{seed}", value, now, int(row.epoch)))
                 if seed == best_seed:
                     metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
-    # The passes the shipped seed trained: `epochs: auto` makes them a number of the data.
-    trained = read_json(params.paths.train_metrics)["per_seed"][f"seed_{best_seed}"]["epochs"]
-    metrics.append(Metric("ae_epochs", trained, now, 0))
     # Test-split reconstruction and code statistics: ae_test_mse, ae_mean_code_activation, ...
     anomaly = read_json(params.paths.encoder_meta)["anomaly"]
     metrics.append(Metric("anomaly_threshold", anomaly["threshold"], now, 0))
