@@ -141,7 +141,7 @@ def _broken_at_hyphens(name: str) -> str:
 
 def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
     """(label, one value per run, style): the fixed fields, the differing params, the
-    metrics."""
+    passes trained where they differ, the metrics."""
 
     def started(run: Any) -> str:
         ms = run.info.start_time
@@ -156,9 +156,15 @@ def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
     experiments = [r.data.tags.get("dvc.exp_name", "") for r in runs]
     if any(experiments):  # the name `dvc exp show` lists the experiment under
         rows.append(("dvc experiment", experiments, None))
-    rows += [
-        (key, [r.data.params.get(key, "") for r in runs], "cyan") for key in differing_params(runs)
-    ]
+    differing = differing_params(runs)
+    rows += [(key, [r.data.params.get(key, "") for r in runs], "cyan") for key in differing]
+    # Under epochs `auto` the param does not say how many passes ran (the table's size does):
+    # the passes trained, the metric ae_epochs, show once they or the param differ.
+    passes = [r.data.metrics.get("ae_epochs") for r in runs]
+    if any(p is not None for p in passes) and (
+        len(set(passes)) > 1 or "autoencoder.epochs" in differing
+    ):
+        rows.append(("epochs trained", ["" if p is None else f"{p:.0f}" for p in passes], None))
     rows += [
         (
             headline_label(name),

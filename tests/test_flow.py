@@ -356,6 +356,49 @@ def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_pa
     assert "0.9415" in cv_row and "0.9394" not in cv_row
 
 
+def test_compare_runs_shows_the_passes_trained_where_they_differ(tmp_path):
+    """Under epochs `auto` the param reads "auto" whatever ran; the table shows each run's
+    ae_epochs, the passes it trained, once they or the param differ (an older run, which
+    logged none, leaves its cell empty), and leaves the row out when every run trained alike."""
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from aefx.runs import recent_runs, runs_table
+    from aefx.tracking import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = MlflowClient(uri)
+
+    def table() -> list[list[str]]:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(runs_table(recent_runs(uri, "aefx", 3)))
+        lines = console.export_text().splitlines()
+        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+    def logged(epochs: str, passes: int | None, path: str, start: int) -> None:
+        run = store.create_run(
+            experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"}, start_time=start
+        )
+        store.log_param(run.info.run_id, "autoencoder.epochs", epochs)
+        store.log_param(run.info.run_id, "data.path", path)
+        if passes is not None:
+            store.log_metric(run.info.run_id, "ae_epochs", passes)
+        store.set_terminated(run.info.run_id)
+
+    logged("50", None, "reference", 1000)  # before ae_epochs was logged
+    logged("auto", 50, "reference", 2000)
+    logged("auto", 50, "reference", 3000)
+    assert [row for row in table() if row[:1] == ["epochs trained"]] == [
+        ["epochs trained", "50", "50", ""]  # newest first; the param differs
+    ]
+    logged("auto", 50, "reference", 4000)  # the last three alike: nothing differs
+    assert not [row for row in table() if row[:1] == ["epochs trained"]]
+    logged("auto", 250, "wine.csv", 5000)  # the param alike, the passes not
+    assert [row for row in table() if row[:1] == ["epochs trained"]] == [
+        ["epochs trained", "250", "50", "50"]
+    ]
+
+
 def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
     """A run made by `dvc exp run` carries the experiment's name; the table shows it (to find
     the run's row in `dvc exp show`) once a listed run has one, and not otherwise."""
