@@ -119,11 +119,12 @@ def fit_one(
     asked, cfg = cfg.epochs, cfg.for_steps(per_pass)
     if asked != cfg.epochs:
         log.info(
-            "autoencoder seed %d: epochs %s trains %d passes of %d steps",
+            "autoencoder seed %d: epochs %s trains %d passes of %d step%s",
             seed,
             asked,
             cfg.epochs,
             per_pass,
+            "" if per_pass == 1 else "s",
         )
     block = cfg.block()
     steps = per_pass * block  # one Keras epoch = one block
