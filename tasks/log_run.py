@@ -83,7 +83,8 @@ def _metrics(params: Params) -> list:
 
     now = int(pd.Timestamp.now().timestamp() * 1000)
     metrics = []
-    best_seed = read_json(params.paths.encoder_meta)["seed"]
+    shipped = read_json(params.paths.encoder_meta)  # the shipped seed and its threshold
+    best_seed = shipped["seed"]
     for seed in params.seeds:
         curve = pd.read_csv(seed_file(params.paths.learning_curves, seed, ".csv"))
         if seed == best_seed:  # the passes it trained: `epochs: auto` makes them the data's
@@ -95,8 +96,7 @@ def _metrics(params: Params) -> list:
                 if seed == best_seed:
                     metrics.append(Metric(f"ae_{name}", value, now, int(row.epoch)))
     # Test-split reconstruction and code statistics: ae_test_mse, ae_mean_code_activation, ...
-    anomaly = read_json(params.paths.encoder_meta)["anomaly"]
-    metrics.append(Metric("anomaly_threshold", anomaly["threshold"], now, 0))
+    metrics.append(Metric("anomaly_threshold", shipped["anomaly"]["threshold"], now, 0))
     for name, value in read_json(params.paths.autoencoder_metrics).items():
         if name.endswith("_mean"):
             metrics.append(Metric(f"ae_{name.removesuffix('_mean')}", value, now, 0))

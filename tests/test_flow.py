@@ -67,6 +67,9 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert run.info.run_id == result.run_id and run.info.status == "FINISHED"
     assert run.data.params["autoencoder.epochs"] == "3"
     assert run.data.metrics["ae_epochs"] == 3  # the passes trained, what auto would resolve
+    # The shipped model's anomaly threshold, which `aefx score` flags rows by.
+    shipped = read_json(params.paths.encoder_meta)
+    assert run.data.metrics["anomaly_threshold"] == pytest.approx(shipped["anomaly"]["threshold"])
     assert run.data.tags["aefx.entry_point"] == "aefx run"
     assert len(run.data.tags["data.version"]) == 32
     # The splits are the run's datasets, each digest the MD5 that dvc.lock records for it.
