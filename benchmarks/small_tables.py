@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--tables", nargs="+", default=["wine", "breast_cancer"])
     args = parser.parse_args()
+    from aefx.console import quiet_environment
+
+    quiet_environment(tensorflow=True)  # as `aefx run` is: no start-up or retracing lines
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
