@@ -119,8 +119,11 @@ def _meta_payload(path: Path) -> dict[str, Any] | None:
 def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
     """(encoder.keras, encoder.json) for a local path, a run id, ``runs:/...`` or
     ``models:/NAME@ALIAS`` / ``models:/NAME/VERSION`` (downloaded from the MLflow store)."""
-    if RUN_ID.match(source):
-        source = f"runs:/{source}/encoder"
+    run = re.fullmatch(r"runs:/([0-9a-f]{32})/?", source)
+    if RUN_ID.match(source) or run:
+        # A run's id, or its URI alone (MLflow refused `runs:/ID` as "Not a proper runs:/
+        # URI"): the encoder its pipeline logged.
+        source = f"runs:/{run.group(1) if run else source}/encoder"
     if source.startswith(("runs:/", "models:/")):
         import mlflow
         from mlflow.exceptions import MlflowException

@@ -102,6 +102,16 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     )
     assert done.returncode == 0, done.stderr
     assert pd.read_parquet(project / "by_run.parquet").shape == codes.shape
+    # The run's URI alone is its encoder too: MLflow refused `runs:/ID` as "Not a proper
+    # runs:/ URI".
+    done = run_command(
+        *AEFX, "encode", "-m", f"runs:/{first.run_id}", "-i", "new.csv", "-o", "by_uri.parquet",
+        cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(project / "by_uri.parquet"), pd.read_parquet(project / "by_run.parquet")
+    )
     client = MlflowClient(first.tracking_uri)
     versions = client.search_model_versions("name = 'aefx-encoder'")
     assert {v.run_id for v in versions} == {first.run_id, second.run_id}

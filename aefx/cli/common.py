@@ -128,7 +128,7 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id, or a local encoder "
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, a run id (or runs:/ID), or a local encoder "
         "(.json, .keras or folder). Default: the encoder of the project's last run "
         "(paths.encoder_meta).",
         show_default=False,
