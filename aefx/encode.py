@@ -143,6 +143,11 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
             if "@" in source and "alias" in reason.lower():
                 # An alias exists only once someone set it; the default run sets none.
                 hint = "; `aefx promote` sets it, or leave out -m for the last run's encoder"
+            elif (at := re.fullmatch(r"runs:/([0-9a-f]{32})/.+", source)) and (
+                "Failed to download artifacts from path" in reason
+            ):
+                # A path the run does not hold (runs:/ID/model): name the one it may.
+                hint = f"; a pipeline run's encoder is runs:/{at.group(1)}/encoder"
             elif re.fullmatch(r"models:/[^/@]+", source) and "logged model" in reason.lower():
                 # MLflow 3 reads models:/X as a logged model's id (m-...), not a registered name.
                 name = source.removeprefix("models:/")

@@ -112,6 +112,14 @@ def test_encode_streams_new_rows_through_any_model_reference(project, prefect_ha
     pd.testing.assert_frame_equal(
         pd.read_parquet(project / "by_uri.parquet"), pd.read_parquet(project / "by_run.parquet")
     )
+    # A path the run does not hold names the one it does.
+    done = run_command(
+        *AEFX, "encode", "-m", f"runs:/{first.run_id}/model", "-i", "new.csv",
+        "-o", "by_path.parquet", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert done.stderr.endswith(f"; a pipeline run's encoder is runs:/{first.run_id}/encoder\n")
+    assert not (project / "by_path.parquet").exists()
     client = MlflowClient(first.tracking_uri)
     versions = client.search_model_versions("name = 'aefx-encoder'")
     assert {v.run_id for v in versions} == {first.run_id, second.run_id}
