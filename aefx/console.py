@@ -142,6 +142,12 @@ def print_summary(params: Any, result: Any) -> None:
         f"'{escape(params.tracking.experiment)}' ({escape(result.tracking_uri)})",
         soft_wrap=True,
     )
+    if result.model_version:
+        console.print(
+            f"Encoder registered as [bold]{escape(result.model_version)}[/] "
+            "(for aefx encode, score and reconstruct -m)",
+            soft_wrap=True,
+        )
     console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
     print_outputs(console, params.paths)
     if result.dvc_recorded:

@@ -207,6 +207,7 @@ class PipelineResult:
     differences: list[dict[str, Any]]
     dvc_recorded: bool
     report: str  # reports/comparison.md's Markdown
+    model_version: str | None = None  # models:/NAME/VERSION the run registered, if any
 
 
 def record_in_dvc(root: Path) -> bool:
@@ -294,10 +295,16 @@ def pipeline(
         encode_splits(params)
         compared = compare_classifiers(params)
         publish_comparison(compared)
-        log_run(params, run_id=run_id, entry_point=entry_point)
+        logged = log_run(params, run_id=run_id, entry_point=entry_point)
     recorded = record_dvc and record_in_dvc(project_root())
     return PipelineResult(
-        run_id, uri, compared.records, compared.differences, recorded, compared.markdown
+        run_id,
+        uri,
+        compared.records,
+        compared.differences,
+        recorded,
+        compared.markdown,
+        logged.model_version,
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ class RunRecord:
     run_id: str
     experiment_id: str
     tracking_uri: str
+    model_version: str | None = None  # models:/NAME/VERSION, None when not registered
 
 
 def split_digests(params: Params) -> dict[str, str]:
@@ -163,8 +166,9 @@ def _log_datasets(
         log_dataset(uri, run_id, name, split, path, digests[split], frame, params.data.label)
 
 
-def _log_encoder(params: Params, train: pd.DataFrame) -> None:
-    """The shipped encoder and its scaler as one pyfunc model: raw rows in, codes out."""
+def _log_encoder(params: Params, train: pd.DataFrame) -> str | None:
+    """The shipped encoder and its scaler as one pyfunc model: raw rows in, codes out. Returns
+    the version registered under ``tracking.registered_model`` (models:/NAME/VERSION), if any."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -178,7 +182,7 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
 
         loaded = serving.EncoderModel.from_files(str(p.encoder), str(p.encoder_meta))
         sample = train[loaded.features].head(20)  # the model's inputs: no label, no ids
-        mlflow.pyfunc.log_model(
+        logged = mlflow.pyfunc.log_model(
             name="encoder",
             # A model from code: loading runs our file instead of unpickling an object.
             python_model=str(Path(serving.__file__).with_name("encoder_model.py")),
@@ -194,8 +198,28 @@ def _log_encoder(params: Params, train: pd.DataFrame) -> None:
             # aefx is not installed (aefx is on no package index for pip to fetch it from).
             code_paths=[str(Path(aefx.__file__).parent)],
             metadata={"code_size": meta["code_size"], "seed": meta["seed"]},
-            registered_model_name=params.tracking.registered_model,
         )
+    name = params.tracking.registered_model
+    if name is None:
+        return None
+    with _mlflow_stream_off():
+        # Registering prints its own lines ("Successfully registered model", "Created version
+        # '4' of model"), unformatted among the stages' logs; log_run says it once instead.
+        version = mlflow.register_model(logged.model_uri, name)
+    return f"models:/{name}/{version.version}"
+
+
+@contextlib.contextmanager
+def _mlflow_stream_off() -> Iterator[None]:
+    """MLflow's own printed lines (its ``eprint`` and its loggers' stream) held back."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    was = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = was
 
 
 def _signature(inferred: Any) -> Any:
@@ -280,10 +304,18 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
             mlflow_client.log_artifact(run_id, str(path), folder)
         train = pd.read_parquet(p.train)
         _log_datasets(params, uri, run_id, train, digests)
-        _log_encoder(params, train)
+        version = _log_encoder(params, train)
         _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)
-    record = RunRecord(run_id, exp_id, uri)
-    write_json(p.run_record, {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri})
-    log.info("log_run: MLflow run %s in experiment %r", run_id, params.tracking.experiment)
+    record = RunRecord(run_id, exp_id, uri, version)
+    write_json(
+        p.run_record,
+        {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri, "model_version": version},
+    )
+    log.info(
+        "log_run: MLflow run %s in experiment %r%s",
+        run_id,
+        params.tracking.experiment,
+        f", encoder registered as {version}" if version else "",
+    )
     return record

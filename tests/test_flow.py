@@ -67,6 +67,11 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     assert run.info.run_id == result.run_id and run.info.status == "FINISHED"
     assert run.data.params["autoencoder.epochs"] == "3"
     assert run.data.metrics["ae_epochs"] == 3  # the passes trained, what auto would resolve
+    # Its encoder is registered as a version of its own, which the run's record names.
+    [version] = client.search_model_versions(f"run_id = '{result.run_id}'")
+    assert version.name == "aefx-encoder"
+    assert result.model_version == f"models:/aefx-encoder/{version.version}"
+    assert read_json(params.paths.run_record)["model_version"] == result.model_version
     # The shipped model's anomaly threshold, which `aefx score` flags rows by.
     shipped = read_json(params.paths.encoder_meta)
     assert run.data.metrics["anomaly_threshold"] == pytest.approx(shipped["anomaly"]["threshold"])

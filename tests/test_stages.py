@@ -374,6 +374,7 @@ def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
             "data.ignore=[key,customer]",
             "seeds=[1]",
             "classifiers.use=[logreg]",
+            "tracking.registered_model=null",  # and the model logged, not registered
         ]
     )
     run_until(params, "log_run")
@@ -409,12 +410,14 @@ def test_ignored_columns_reach_the_encoded_splits_beside_their_rows(project):
     # The MLflow model asks for the features alone, and takes rows with their ids as well.
     import mlflow
 
-    from aefx.tracking import using_store
+    from aefx.tracking import client, using_store
 
     record = read_json(p.run_record)
     with using_store(record["tracking_uri"]):
         model = mlflow.pyfunc.load_model(f"runs:/{record['run_id']}/encoder")
     assert model.metadata.signature.inputs.input_names() == ["a", "b"]
+    assert record["model_version"] is None
+    assert client(record["tracking_uri"]).search_registered_models() == []
     assert model.predict(test.drop(columns="label")).shape == (len(test), encoder.output_shape[-1])
 
 
