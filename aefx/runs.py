@@ -154,7 +154,9 @@ def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
         ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
     ]
     experiments = [r.data.tags.get("dvc.exp_name", "") for r in runs]
-    if any(experiments):  # the name `dvc exp show` lists the experiment under
+    # The name `dvc exp show` lists the experiment under, where a run's own name is another
+    # (a `dvc exp run`'s run is named after its experiment, so the row would repeat it).
+    if any(e and e != r.info.run_name for e, r in zip(experiments, runs, strict=True)):
         rows.append(("dvc experiment", experiments, None))
     differing = differing_params(runs)
     rows += [(key, [r.data.params.get(key, "") for r in runs], "cyan") for key in differing]

@@ -409,7 +409,8 @@ def test_compare_runs_shows_the_passes_trained_where_they_differ(tmp_path):
 
 def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
     """A run made by `dvc exp run` carries the experiment's name; the table shows it (to find
-    the run's row in `dvc exp show`) once a listed run has one, and not otherwise."""
+    the run's row in `dvc exp show`) once a listed run has one, and not otherwise, nor where
+    the run is named after it (as `dvc exp run`'s runs now are: the row repeated the name)."""
     from mlflow.tracking import MlflowClient
     from rich.console import Console
 
@@ -433,6 +434,10 @@ def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
     store.set_tag(run.info.run_id, "dvc.exp_name", "c-quarter")
     [row] = [row for row in table() if row[:1] == ["dvc experiment"]]
     assert row == ["dvc experiment", "c-quarter", ""]  # newest first
+    # A run named after its experiment, as `dvc exp run`'s runs are: the name row says it.
+    store.update_run(run.info.run_id, name="c-quarter")
+    assert not [row for row in table() if row[:1] == ["dvc experiment"]]
+    assert [row[1] for row in table() if row[:1] == ["name"]] == ["c-quarter"]
 
 
 def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
