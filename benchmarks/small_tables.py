@@ -7,9 +7,10 @@ as `aefx run` splits a table (a third for test, seed 1) and min-max scaled on it
 rows. `photos`, not run unless named, is a small image folder: 60 crops of 64x64 pixels from
 the two photos scikit-learn ships (30 of each, the photo is the class), split the same way,
 pixels mapped to [0, 1] as ingest maps them; params.yaml's `auto` settings make its
-autoencoder the conv stack with a sigmoid output, as `aefx run` would. params.yaml's
-autoencoder is trained on the training rows once with 50 passes and once with `epochs: auto`
-per seed, interleaved in this process. Printed per table and setting: the
+autoencoder the conv stack with a sigmoid output, as `aefx run` would.
+
+params.yaml's autoencoder is trained on the training rows once with 50 passes and once with
+`epochs: auto` per seed, interleaved in this process. Printed per table and setting: the
 passes trained, the fit seconds (median, min, max), the validation loss on the slice carved
 from the training rows, and 5-fold cross-validated accuracy of logistic regression on the
 training rows' codes; then auto's paired gain over 50 passes with its 95% interval and the
