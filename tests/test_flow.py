@@ -364,24 +364,32 @@ def test_compare_runs_shows_train_cv_scores_of_cv_runs_before_test_scores(tmp_pa
     assert "0.9415" in cv_row and "0.9394" not in cv_row
 
 
+def _runs_table_cells(uri: str, limit: int = 5) -> list[list[str]]:
+    """`aefx compare-runs`' table of the last ``limit`` runs as printed 120 columns wide, one
+    list of stripped cells per line (the key first)."""
+    from rich.console import Console
+
+    from aefx.runs import recent_runs, runs_table
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(runs_table(recent_runs(uri, "aefx", limit)))
+    lines = console.export_text().splitlines()
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+
 def test_compare_runs_shows_the_passes_trained_where_they_differ(tmp_path):
     """Under epochs `auto` the param reads "auto" whatever ran; the table shows each run's
     ae_epochs, the passes it trained, once they or the param differ (an older run, which
     logged none, leaves its cell empty), and leaves the row out when every run trained alike."""
     from mlflow.tracking import MlflowClient
-    from rich.console import Console
 
-    from aefx.runs import recent_runs, runs_table
     from aefx.tracking import experiment_id
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = MlflowClient(uri)
 
     def table() -> list[list[str]]:
-        console = Console(width=120, record=True, file=io.StringIO())
-        console.print(runs_table(recent_runs(uri, "aefx", 3)))
-        lines = console.export_text().splitlines()
-        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+        return _runs_table_cells(uri, 3)
 
     def logged(epochs: str, passes: int | None, path: str, start: int) -> None:
         run = store.create_run(
@@ -412,19 +420,14 @@ def test_compare_runs_names_the_dvc_experiment_of_a_run(tmp_path):
     the run's row in `dvc exp show`) once a listed run has one, and not otherwise, nor where
     the run is named after it (as `dvc exp run`'s runs now are: the row repeated the name)."""
     from mlflow.tracking import MlflowClient
-    from rich.console import Console
 
-    from aefx.runs import recent_runs, runs_table
     from aefx.tracking import experiment_id
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = MlflowClient(uri)
 
     def table() -> list[list[str]]:
-        console = Console(width=120, record=True, file=io.StringIO())
-        console.print(runs_table(recent_runs(uri, "aefx", 5)))
-        lines = console.export_text().splitlines()
-        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+        return _runs_table_cells(uri)
 
     for tags in ({"aefx.entry_point": "dvc repro"}, {"aefx.entry_point": "dvc exp run"}):
         run = store.create_run(experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline", **tags})
@@ -444,9 +447,7 @@ def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
     """A column's heading is the run id's start; its name, which a flow's run shares with its
     Prefect flow run, is what the two UIs list."""
     from mlflow.tracking import MlflowClient
-    from rich.console import Console
 
-    from aefx.runs import recent_runs, runs_table
     from aefx.tracking import experiment_id
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -456,10 +457,7 @@ def test_compare_runs_names_each_run_as_the_mlflow_and_prefect_uis_do(tmp_path):
             experiment_id(store, "aefx"), tags={"aefx.kind": "pipeline"}, run_name=name
         )
         store.set_terminated(run.info.run_id)
-    console = Console(width=120, record=True, file=io.StringIO())
-    console.print(runs_table(recent_runs(uri, "aefx", 5)))
-    lines = console.export_text().splitlines()
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+    rows = _runs_table_cells(uri)
     [at] = [i for i, row in enumerate(rows) if row[:1] == ["name"]]
     # Newest first; a name too long for its cell breaks after a hyphen, not mid-word.
     assert rows[at : at + 2] == [["name", "fervent-", "brave-lynx"], ["", "oxpecker", ""]]
