@@ -20,6 +20,7 @@ from aefx.io import TableFile
 
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RUN_URI = re.compile(r"^runs:/([0-9a-f]{32})(?:/(.*))?$")  # the run's id; the path in it
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,8 @@ def _meta_payload(path: Path) -> dict[str, Any] | None:
 def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
     """(encoder.keras, encoder.json) for a local path, a run id, ``runs:/...`` or
     ``models:/NAME@ALIAS`` / ``models:/NAME/VERSION`` (downloaded from the MLflow store)."""
-    run = re.fullmatch(r"runs:/([0-9a-f]{32})/?", source)
-    if RUN_ID.match(source) or run:
+    run = RUN_URI.match(source)
+    if RUN_ID.match(source) or (run and not run.group(2)):
         # A run's id, or its URI alone (MLflow refused `runs:/ID` as "Not a proper runs:/
         # URI"): the encoder its pipeline logged.
         source = f"runs:/{run.group(1) if run else source}/encoder"
@@ -143,7 +144,7 @@ def resolve_model(source: str, uri: str) -> tuple[Path, Path]:
             if "@" in source and "alias" in reason.lower():
                 # An alias exists only once someone set it; the default run sets none.
                 hint = "; `aefx promote` sets it, or leave out -m for the last run's encoder"
-            elif (at := re.fullmatch(r"runs:/([0-9a-f]{32})/.+", source)) and (
+            elif (at := RUN_URI.match(source)) and (
                 "Failed to download artifacts from path" in reason
             ):
                 # A path the run does not hold (runs:/ID/model): name the one it may.

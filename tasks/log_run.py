@@ -8,7 +8,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -308,10 +308,7 @@ def log_run(params: Params, run_id: str | None = None, entry_point: str = "dvc r
         _promote(params, uri)
         _log_child_runs(params, mlflow_client, exp_id, run_id)
     record = RunRecord(run_id, exp_id, uri, version)
-    write_json(
-        p.run_record,
-        {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri, "model_version": version},
-    )
+    write_json(p.run_record, asdict(record))
     log.info(
         "log_run: MLflow run %s in experiment %r%s",
         run_id,
