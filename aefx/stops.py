@@ -4,18 +4,35 @@ signals taken, and the one rule for whether an error that ended a block was such
 The CLI's ``interruptible`` installs the handler and says the stop in one line; the code that
 ends MLflow runs (the pipeline, a sweep's members, train-stream) records the signals that come
 while it runs (:func:`recording`) and asks :func:`run_status` how to end them, so both say the
-same thing about the same error."""
+same thing about the same error.
+
+A stop whose exception Python drops (a handler that raised inside a garbage-collection or
+weakref callback: "Exception ignored in ...") is sent again while a :func:`recording` block
+runs, so it lands in the block's own code and stops it."""
 
 from __future__ import annotations
 
+import _thread
 import contextlib
+import queue
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 # The signals taken in this block: by `interrupt`, or by a handler that `recording` wraps.
 _taken: list[int] = []
+# The exception the latest signal's handler raised, and its signal: what `recording`'s hook
+# knows a dropped stop by. Cleared with the record, so it keeps no frames alive after a block.
+_raised: list[tuple[BaseException, int]] = []
+# How many `recording` blocks are open on the main thread; a dropped stop is sent again only
+# while one is, never into the code that ends a block's runs after it.
+_open = [0]
+# Signals to send again, and the thread that sends them (started by the first block). A thread,
+# because a handler run from the hook itself would raise inside the hook, dropped once more.
+_resend: queue.SimpleQueue[int] = queue.SimpleQueue()
+_resender: list[threading.Thread] = []
 
 
 class Stopped(KeyboardInterrupt):
@@ -29,13 +46,16 @@ class Stopped(KeyboardInterrupt):
 def interrupt(signum: int, frame: Any) -> None:
     """A signal handler: record the signal and raise :class:`Stopped` where Python code runs."""
     _taken.append(signum)
-    raise Stopped(f"signal {signum}")
+    stop = Stopped(f"signal {signum}")
+    _raised[:] = [(stop, signum)]
+    raise stop
 
 
 def forget() -> None:
     """Start a block with no signal taken, so one taken by an earlier block in this process (an
     earlier command run in-process, as the tests do) does not make this block's errors stops."""
     _taken.clear()
+    _raised.clear()
 
 
 @contextlib.contextmanager
@@ -45,28 +65,78 @@ def recording() -> Iterator[None]:
     swallow that as it may a KeyboardInterrupt. Each handler set in Python is wrapped to record
     the signal first, and put back after the block; the record is kept for the code that ends
     the block's runs and says the stop. Outside the main thread signals are not Python's to
-    handle, and nothing is wrapped."""
+    handle, and nothing is wrapped.
+
+    A handler may raise where Python drops what it raised: in a callback of the garbage
+    collector (a cancelled Prefect run went on training until its runner's SIGKILL, its MLflow
+    run left RUNNING, when SQLAlchemy's ``_collection_gced`` took the TerminationSignal). While
+    the block runs, such a stop is sent again, from a helper thread, and so raised in the block's
+    own code a few milliseconds later."""
     forget()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     found: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            handler = signal.getsignal(signum)
-            if callable(handler) and handler is not interrupt:
-                signal.signal(signum, _recorded(handler))
-                found[signum] = handler
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if callable(handler) and handler is not interrupt:
+            signal.signal(signum, _recorded(handler))
+            found[signum] = handler
+    if not _resender:
+        _resender.append(threading.Thread(target=_send_again, name="aefx-stops", daemon=True))
+        _resender[0].start()
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _resent_if_a_stop(unraisable)
+    _open[0] += 1
     try:
         yield
     finally:
+        _open[0] -= 1
+        sys.unraisablehook = unraisable
         for signum, handler in found.items():
             signal.signal(signum, handler)
+        _raised.clear()
 
 
 def _recorded(handler: Any) -> Any:
     def record_then_handle(signum: int, frame: Any) -> Any:
         _taken.append(signum)
-        return handler(signum, frame)
+        try:
+            return handler(signum, frame)
+        except BaseException as exc:
+            _raised[:] = [(exc, signum)]
+            raise
 
     return record_then_handle
+
+
+def _resent_if_a_stop(previous: Any) -> Any:
+    """An unraisable-exception hook that sends a dropped stop's signal again, quietly (the stop
+    is said where it lands), and hands anything else to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        signum = _dropped_signal(unraisable.exc_value)
+        if signum is None:
+            previous(unraisable)
+        else:
+            _resend.put(signum)
+
+    return hook
+
+
+def _dropped_signal(exc: BaseException | None) -> int | None:
+    """The signal whose handler raised ``exc``, or an error that led to ``exc``; else None."""
+    if not _raised:
+        return None
+    stop, signum = _raised[0]
+    return signum if any(cause is stop for cause in _chain(exc)) else None
+
+
+def _send_again() -> None:
+    while True:
+        signum = _resend.get()
+        if _open[0]:
+            _thread.interrupt_main(signum)  # as if it came again: the handler in place runs
 
 
 def is_stop(exc: BaseException) -> bool:
@@ -86,11 +156,13 @@ def run_status(exc: BaseException) -> str:
 
 def _after_interrupt(exc: BaseException) -> bool:
     """Whether a KeyboardInterrupt is among the errors that led to ``exc``."""
+    return any(isinstance(cause, KeyboardInterrupt) for cause in _chain(exc))
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the errors that led to it, each once."""
     seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
+    while exc is not None and id(exc) not in seen:
+        yield exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -851,6 +852,10 @@ def test_a_stop_that_native_code_turns_into_another_error_is_still_a_stop(capsys
         signal.signal(signal.SIGTERM, before)
 
 
+# How `_stopped_with_one_line` ends for a stop.
+STOPPED = (130, "aefx: error: interrupted; it is KILLED")
+
+
 def _start(command: str, project: Path, step, monkeypatch) -> None:
     """`aefx run`'s flow, a two-member sweep, or train-stream's MLflow run, with ``step`` staged
     where the first stage (for train-stream, the training) would run."""
@@ -892,26 +897,12 @@ def test_a_run_stopped_by_a_signal_that_native_code_turned_into_an_error_ends_ki
     is Prefect's TerminationSignal, which native code may swallow as well. A stopped sweep
     member stops the sweep. Without a signal the same error ends the runs FAILED, also after a
     stop earlier in this process."""
-    import typer
-    from mlflow.tracking import MlflowClient
-
-    from aefx.cli.common import interruptible
-
-    def statuses() -> list[str]:
-        client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-        runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
-        return sorted(r.info.status for r in runs)
-
-    before = signal.getsignal(signal.SIGTERM)
-    try:
-        with pytest.raises(typer.Exit) as stopped, interruptible("it is KILLED"):
-            _start(command, project, _stopped_in_native_code, monkeypatch)
-    finally:
-        signal.signal(signal.SIGTERM, before)
-    assert stopped.value.exit_code == 130
-    assert capsys.readouterr().err.endswith("aefx: error: interrupted; it is KILLED\n")
+    assert (
+        _stopped_with_one_line(command, project, _stopped_in_native_code, monkeypatch, capsys)
+        == STOPPED
+    )
     # A sweep's parent and its first member; the second member never started.
-    assert statuses() == ["KILLED"] * (2 if command == "sweep" else 1)
+    assert _statuses(project) == ["KILLED"] * (2 if command == "sweep" else 1)
 
     def bug() -> None:
         raise SystemError("a bug")
@@ -919,4 +910,66 @@ def test_a_run_stopped_by_a_signal_that_native_code_turned_into_an_error_ends_ki
     with pytest.raises((SystemError, AefxError)):
         _start(command, project, bug, monkeypatch)
     failed = ["FAILED"] * (3 if command == "sweep" else 1)
-    assert statuses() == sorted(failed + ["KILLED"] * (2 if command == "sweep" else 1))
+    assert _statuses(project) == sorted(failed + ["KILLED"] * (2 if command == "sweep" else 1))
+
+
+def _dropped_by_python() -> None:
+    """SIGTERM lands in a callback of the garbage collector, where Python drops what the
+    handler raised ("Exception ignored in ..."), and the work goes on."""
+
+    class Collected:
+        pass
+
+    def on_collected(ref: weakref.ref) -> None:
+        signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside the callback
+
+    thing = Collected()
+    _kept = weakref.ref(thing, on_collected)  # a weakref's callback runs while the ref lives
+    del thing
+    for _ in range(300):  # three seconds of work, which the stop must end
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "train-stream"])
+def test_a_stop_that_python_drops_in_a_collector_callback_still_ends_the_run_killed(
+    project, prefect_harness, monkeypatch, capsys, command
+):
+    """A served run cancelled in Prefect trained on until its runner's SIGKILL, its MLflow run
+    left RUNNING (once in a fresh clone's test_serve): Prefect's SIGTERM handler raised inside
+    SQLAlchemy's `_collection_gced`, a garbage-collection callback, where Python drops the
+    exception. Staged with a weakref callback: the work after it must not finish, and the runs
+    end KILLED with the stop's one line."""
+    finished = []
+
+    def step() -> None:
+        _dropped_by_python()
+        finished.append(True)
+
+    assert _stopped_with_one_line(command, project, step, monkeypatch, capsys) == STOPPED
+    assert finished == []
+    assert _statuses(project) == ["KILLED"] * (2 if command == "sweep" else 1)
+
+
+def _stopped_with_one_line(command: str, project: Path, step, monkeypatch, capsys) -> tuple:
+    """``command`` with ``step`` staged, in the CLI's block for stops: its exit code and the last
+    line it wrote on stderr."""
+    import typer
+
+    from aefx.cli.common import interruptible
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(typer.Exit) as stopped, interruptible("it is KILLED"):
+            _start(command, project, step, monkeypatch)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    return stopped.value.exit_code, capsys.readouterr().err.splitlines()[-1]
+
+
+def _statuses(project: Path) -> list[str]:
+    """The statuses of the project's MLflow runs, sorted."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("aefx").experiment_id])
+    return sorted(r.info.status for r in runs)
