@@ -7,8 +7,8 @@ while it runs (:func:`recording`) and asks :func:`run_status` how to end them, s
 same thing about the same error.
 
 A stop whose exception Python drops (a handler that raised inside a garbage-collection or
-weakref callback: "Exception ignored in ...") is sent again while a :func:`recording` block
-runs, so it lands in the block's own code and stops it."""
+weakref callback: "Exception ignored in ...") is sent again while a :func:`recording` block or
+the CLI's ``interruptible`` runs, so it lands in the block's own code and stops it."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def recording() -> Iterator[None]:
     collector (a cancelled Prefect run went on training until its runner's SIGKILL, its MLflow
     run left RUNNING, when SQLAlchemy's ``_collection_gced`` took the TerminationSignal). While
     the block runs, such a stop is sent again, from a helper thread, and so raised in the block's
-    own code a few milliseconds later."""
+    own code a few milliseconds later (:func:`dropped_stops_resent`)."""
     forget()
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -82,6 +82,24 @@ def recording() -> Iterator[None]:
         if callable(handler) and handler is not interrupt:
             signal.signal(signum, _recorded(handler))
             found[signum] = handler
+    try:
+        with dropped_stops_resent():
+            yield
+    finally:
+        for signum, handler in found.items():
+            signal.signal(signum, handler)
+        _raised.clear()
+
+
+@contextlib.contextmanager
+def dropped_stops_resent() -> Iterator[None]:
+    """While the block runs, a stop whose exception Python drops (its handler, :func:`interrupt`
+    or one that :func:`recording` wraps, raised inside a garbage-collection or weakref callback)
+    is sent again from a helper thread, so the handler runs again in the block's own code. The
+    code after the block (what ends its runs, what says the stop) is never interrupted so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     if not _resender:
         _resender.append(threading.Thread(target=_send_again, name="aefx-stops", daemon=True))
         _resender[0].start()
@@ -93,9 +111,6 @@ def recording() -> Iterator[None]:
     finally:
         _open[0] -= 1
         sys.unraisablehook = unraisable
-        for signum, handler in found.items():
-            signal.signal(signum, handler)
-        _raised.clear()
 
 
 def _recorded(handler: Any) -> Any:

@@ -930,6 +930,25 @@ def _dropped_by_python() -> None:
         time.sleep(0.01)
 
 
+def test_a_stop_that_python_drops_in_a_collector_callback_still_stops_a_command(capsys):
+    """Not only a run's: any command's block for stops (`aefx encode`'s, a run's data check)
+    is stopped by a stop that Python dropped, and says it in one line."""
+    import typer
+
+    from aefx.cli.common import interruptible
+
+    finished = []
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(typer.Exit) as stopped, interruptible("nothing is kept"):
+            _dropped_by_python()
+            finished.append(True)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert (stopped.value.exit_code, finished) == (130, [])
+    assert capsys.readouterr().err == "aefx: error: interrupted; nothing is kept\n"
+
+
 @pytest.mark.parametrize("command", ["run", "sweep", "train-stream"])
 def test_a_stop_that_python_drops_in_a_collector_callback_still_ends_the_run_killed(
     project, prefect_harness, monkeypatch, capsys, command

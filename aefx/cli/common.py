@@ -201,14 +201,16 @@ def interruptible(outcome: str) -> Iterator[None]:
 
     Ctrl-C is taken the same way, unless it is ignored (a shell's background job) or handled by
     someone else. The handlers found are put back after the block, so a second signal while
-    Python exits ends it as the signal would."""
+    Python exits ends it as the signal would. A stop that Python drops inside a garbage-collection
+    callback is sent again (:func:`aefx.stops.dropped_stops_resent`)."""
     stops.forget()
     found = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, stops.interrupt)
     if found[signal.SIGINT] is signal.default_int_handler:
         signal.signal(signal.SIGINT, stops.interrupt)
     try:
-        yield
+        with stops.dropped_stops_resent():
+            yield
     except typer.Exit:  # said already, by an inner block
         raise
     except Exception as exc:
