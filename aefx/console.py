@@ -143,17 +143,18 @@ def print_summary(params: Any, result: Any) -> None:
         soft_wrap=True,
     )
     if result.model_version:
-        console.print(
-            f"Encoder registered as [bold]{escape(result.model_version)}[/] "
-            "(for aefx encode, score and reconstruct -m)",
-            soft_wrap=True,
-        )
+        console.print(registered_as(f"[bold]{escape(result.model_version)}[/]"), soft_wrap=True)
     console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
     print_outputs(console, params.paths)
     if result.dvc_recorded:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
     else:
         console.print(f"Not recorded in dvc.lock: {why_not_recorded(params.paths)}.", markup=False)
+
+
+def registered_as(version: str) -> str:
+    """The closing line that names the encoder's registered version, ``models:/NAME/N``."""
+    return f"Encoder registered as {version} (for aefx encode, score and reconstruct -m)"
 
 
 def why_not_recorded(paths: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -43,10 +44,14 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["classifiers"]["logreg"]["C"] = 0.5
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    assert ran_stages(dvc("repro", cwd=repo)) == {"compare_classifiers", "log_run"}
+    repro = dvc("repro", cwd=repo)
+    assert ran_stages(repro) == {"compare_classifiers", "log_run"}
     assert (file_md5(model), model.stat().st_mtime_ns) == before
     runs = mlflow_runs(repo)
     assert len(runs) == 2 and runs[0].data.tags["aefx.entry_point"] == "dvc repro"
+    # The stage names the version it registered, the run's own, as `aefx run` does.
+    [named] = re.findall(r"Encoder registered as (models:/\S+/\d+)", repro)
+    assert registered_run(repo, named) == runs[0].info.run_id
     assert runs[0].data.params["classifiers.logreg.C"] == "0.5"
 
     # DVC compares the two experiments: metrics and plots against the last commit.
@@ -74,6 +79,15 @@ def test_flow_run_is_versioned_and_repro_reruns_only_what_changed(repo: Path):
         module.write("\n# a rule changed\n")
     status = json.loads(dvc("status", "--json", cwd=repo).strip().splitlines()[-1])
     assert {"changed deps": {"aefx/validation.py": "modified"}} in status["ingest"]
+
+
+def registered_run(repo: Path, uri: str) -> str:
+    """The id of the run that the registered version ``models:/NAME/N`` came from."""
+    from mlflow.tracking import MlflowClient
+
+    name, version = uri.removeprefix("models:/").rsplit("/", 1)
+    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    return client.get_model_version(name, version).run_id
 
 
 def test_repro_from_scratch_and_push_pull_through_a_local_remote(repo: Path, tmp_path: Path):

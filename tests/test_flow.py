@@ -144,6 +144,7 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     shown = log_file.getvalue()
     cells = re.findall(r"\d\.\d{4} ± \d\.\d{4}", shown)
     assert len(cells) == len(params.classifiers.use) * len(params.classifiers.features)
+    assert re.findall(r"Encoder registered as (\S+)", shown) == [result.model_version]
     assert any(
         line.startswith("Data: ") and line.endswith(str(params.paths.encoded))
         for line in shown.splitlines()

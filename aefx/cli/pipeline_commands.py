@@ -253,7 +253,11 @@ def run_stage(
     ):
         result = stage(name).run(params)
     if name == "log_run":
+        from aefx.console import registered_as
+
         typer.echo(f"MLflow run {result.run_id}; open it with: aefx ui")
+        if result.model_version:
+            typer.echo(registered_as(result.model_version))
 
 
 @app.command()
