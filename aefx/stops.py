@@ -100,8 +100,8 @@ def dropped_stops_resent() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if not _resender:
-        _resender.append(threading.Thread(target=_send_again, name="aefx-stops", daemon=True))
+    if not (_resender and _resender[0].is_alive()):  # a forked child has none running
+        _resender[:] = [threading.Thread(target=_send_again, name="aefx-stops", daemon=True)]
         _resender[0].start()
     unraisable = sys.unraisablehook
     sys.unraisablehook = _resent_if_a_stop(unraisable)
