@@ -23,11 +23,12 @@ from typing import Any
 
 # The signals taken in this block: by `interrupt`, or by a handler that `recording` wraps.
 _taken: list[int] = []
-# The exception the latest signal's handler raised, and its signal: what `recording`'s hook
-# knows a dropped stop by. Cleared with the record, so it keeps no frames alive after a block.
+# The exception the latest signal's handler raised, and its signal: what the hook of
+# `dropped_stops_resent` knows a dropped stop by. Cleared when that block ends, so it keeps no
+# frames alive after it.
 _raised: list[tuple[BaseException, int]] = []
-# How many `recording` blocks are open on the main thread; a dropped stop is sent again only
-# while one is, never into the code that ends a block's runs after it.
+# How many `dropped_stops_resent` blocks are open on the main thread; a dropped stop is sent
+# again only while one is, never into the code that ends a block's runs or says the stop.
 _open = [0]
 # Signals to send again, and the thread that sends them (started by the first block). A thread,
 # because a handler run from the hook itself would raise inside the hook, dropped once more.
@@ -88,7 +89,6 @@ def recording() -> Iterator[None]:
     finally:
         for signum, handler in found.items():
             signal.signal(signum, handler)
-        _raised.clear()
 
 
 @contextlib.contextmanager
@@ -111,6 +111,7 @@ def dropped_stops_resent() -> Iterator[None]:
     finally:
         _open[0] -= 1
         sys.unraisablehook = unraisable
+        _raised.clear()
 
 
 def _recorded(handler: Any) -> Any:
