@@ -507,6 +507,9 @@ def validate_table(
             hint = f"; column {near[0]!r} differs from it only in case or spaces"
         elif found := separator_hint(list(frame.columns), origin) or header_hint(frame.columns):
             hint = f"; {found}"
+        elif frame.shape[1] > 1:  # a table's label is often its last column
+            last = str(frame.columns[-1])
+            hint = f"; if the last column, {last!r}, is the label, set data.label to it"
         else:
             hint = ""
         raise AefxError(f"{origin}: label column {label!r} not found (columns: {shown}){hint}")

@@ -120,6 +120,26 @@ def test_a_label_header_off_by_case_or_a_space_is_pointed_at(tmp_path, header):
     assert not (tmp_path / "a").exists()
 
 
+def test_a_label_under_another_name_is_pointed_at_by_the_last_column(tmp_path):
+    """scikit-learn's breast cancer table as a CSV: 30 features, then `target`. The columns
+    listed stop after eight, so the one line left the label out of sight and said nothing of
+    how to name it."""
+    path = tmp_path / "cancer.csv"
+    frame = pd.DataFrame({f"mean_{i}": [0.5, 1.5] * 10 for i in range(30)})
+    frame["target"] = [0, 1] * 10
+    frame.to_csv(path, index=False)
+    with pytest.raises(AefxError) as caught:
+        ingest(DataConfig(source="file", path=path), *(tmp_path / n for n in ("a", "b", "c")))
+    assert str(caught.value).endswith(
+        ", ...); if the last column, 'target', is the label, set data.label to it"
+    )
+    assert not (tmp_path / "a").exists()
+    # Named so, it is the label: the splits are written.
+    named = DataConfig(source="file", path=path, label="target")
+    ingest(named, *(tmp_path / n for n in ("a", "b", "c")))
+    assert list(pd.read_parquet(tmp_path / "a").columns)[-1] == "target"
+
+
 def test_one_class_holding_most_rows_warns_that_accuracy_mostly_counts_it():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=100), "label": ["no"] * 85 + ["yes"] * 15})
