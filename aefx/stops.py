@@ -72,7 +72,7 @@ def recording() -> Iterator[None]:
     collector (a cancelled Prefect run went on training until its runner's SIGKILL, its MLflow
     run left RUNNING, when SQLAlchemy's ``_collection_gced`` took the TerminationSignal). While
     the block runs, such a stop is sent again, from a helper thread, and so raised in the block's
-    own code a few milliseconds later (:func:`dropped_stops_resent`)."""
+    own code once the collector's callbacks are done (:func:`dropped_stops_resent`)."""
     forget()
     if threading.current_thread() is not threading.main_thread():
         yield
