@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from aefx.errors import RESOURCE_WORDS, AefxError, resource_problem
@@ -110,6 +111,8 @@ def hide_user_error_tracebacks() -> Iterator[None]:
             handler.removeFilter(filt)
 
 
+OWN_AEFX = Path(".venv") / "bin" / "aefx"  # where `make` installs aefx in its checkout
+
 # Columns for output that goes to a log or a pipe rather than a terminal. Rich assumes 80
 # there and wraps every "mean ± half-width" cell of the comparison over two lines; its tables
 # take only the width they need, so a wide limit costs nothing.
@@ -128,7 +131,8 @@ def rich_console() -> Any:
     return Console(width=LOG_WIDTH)
 
 
-def print_summary(params: Any, result: Any) -> None:
+def print_summary(params: Any, result: Any, params_file: Path) -> None:
+    """The end of `aefx run`: the tables, the MLflow run and how to open it, the files."""
     from rich.markup import escape
 
     from aefx.report import comparison_table, verdict_table
@@ -144,7 +148,7 @@ def print_summary(params: Any, result: Any) -> None:
     )
     if result.model_version:
         console.print(registered_as(f"[bold]{escape(result.model_version)}[/]"), soft_wrap=True)
-    console.print("Open the MLflow UI:  [bold]make ui[/]  (or: .venv/bin/aefx ui)")
+    console.print(ui_line(params_file, params.tracking.uri), soft_wrap=True, markup=False)
     print_outputs(console, params.paths)
     if result.dvc_recorded:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
@@ -155,6 +159,45 @@ def print_summary(params: Any, result: Any) -> None:
 def registered_as(version: str) -> str:
     """The closing line that names the encoder's registered version, ``models:/NAME/N``."""
     return f"Encoder registered as {version} (for aefx encode, score and reconstruct -m)"
+
+
+def ui_line(params_file: Path, configured: str | None) -> str:
+    """How to open the MLflow UI on a run's store (``configured``: the run's tracking.uri), in
+    words that work in the folder the run ran in: a tracking server's or Databricks
+    workspace's own address; else the command that serves it here. That is `make ui` in a
+    checkout of aefx (its Makefile), for params.yaml; else `aefx ui` (the virtual
+    environment's, where make set one up here), given the run's params file and, where the
+    run's --set changed it, its tracking.uri. It said `make ui` wherever aefx ran."""
+    import shlex
+
+    from aefx.config import DEFAULT_PARAMS, load_params
+    from aefx.servers import served_ui
+    from aefx.tracking import tracking_uri
+
+    uri = tracking_uri(configured)
+    if where := served_ui(uri):
+        return f"MLflow UI: {where}"
+    args = [] if params_file == DEFAULT_PARAMS else ["--params", str(params_file)]
+    try:
+        same_store = tracking_uri(load_params(params_file).tracking.uri) == uri
+    except AefxError:  # the file is gone or changed since the run read it
+        same_store = False
+    if not same_store:
+        args += ["--set", f"tracking.uri={'null' if configured is None else configured}"]
+    program = str(OWN_AEFX) if OWN_AEFX.is_file() else "aefx"
+    command = shlex.join([program, "ui", *args])
+    if not args and _makes_ui(Path("Makefile")):
+        command = f"make ui  (or: {command})"
+    return f"Open the MLflow UI:  {command}"
+
+
+def _makes_ui(makefile: Path) -> bool:
+    """``makefile`` has a `ui` target, as aefx's own has."""
+    try:
+        text = makefile.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(line.startswith("ui:") for line in text.splitlines())
 
 
 def why_not_recorded(paths: Any) -> str:

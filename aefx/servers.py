@@ -96,6 +96,17 @@ def is_databricks(uri: str) -> bool:
     return uri == "databricks" or urlsplit(uri).scheme == "databricks"
 
 
+def served_ui(uri: str) -> str | None:
+    """Where the MLflow UI of a tracking server or Databricks workspace is, in words (each
+    serves its own); None for a local store, whose UI `aefx ui` serves."""
+    if uri.startswith(("http://", "https://")):
+        return f"{uri} (the tracking server serves it; open it in a browser)"
+    if is_databricks(uri):
+        where = databricks_host(uri) or "this Databricks workspace"
+        return f"{where} (the workspace serves it: Experiments, in its sidebar)"
+    return None
+
+
 def databricks_host(uri: str) -> str | None:
     """The URL of the Databricks workspace that ``uri`` (``databricks`` or
     ``databricks://PROFILE``) stands for, found by the Databricks SDK's own rules (its

@@ -1300,6 +1300,57 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
         server.wait(timeout=60)
 
 
+def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, monkeypatch):
+    """A run with its own params file and --set tracking.uri, outside aefx's checkout: the
+    summary said `make ui (or: .venv/bin/aefx ui)`, which there is no Makefile for, and which
+    reads params.yaml's store. The command it names now serves the run's own store."""
+    import shlex
+
+    from mlflow.tracking import MlflowClient
+
+    from aefx.console import ui_line
+
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path)  # params.yaml: the project's own store, which the run did not use
+    (tmp_path / "params.yaml").rename(tmp_path / "other.yaml")
+    store = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # the run's, given by --set
+    MlflowClient(store).create_experiment("aefx")
+
+    line = ui_line(Path("other.yaml"), store)
+    assert line.startswith("Open the MLflow UI:  aefx ui ")  # no Makefile, no .venv here
+    [program, *args] = shlex.split(line.split(":  ", 1)[1])
+    assert program == "aefx" and args[:3] == ["ui", "--params", "other.yaml"]
+    port = free_port()
+    server = subprocess.Popen(
+        [*AEFX, *args, "--port", str(port)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        answer = _experiment_from_ui(server, port)
+        assert answer is not None and answer["experiment"]["name"] == "aefx"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    assert not (tmp_path / "mlruns").exists()  # other.yaml's own store was never opened
+
+    # In aefx's checkout, set up by make, for params.yaml: `make ui`, the README's command.
+    write_params(tmp_path)
+    (tmp_path / "Makefile").write_text("ui: .venv/stamp\n\t.venv/bin/aefx ui\n")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "aefx").write_text("#!/bin/sh\n")
+    assert ui_line(Path("params.yaml"), None) == (
+        "Open the MLflow UI:  make ui  (or: .venv/bin/aefx ui)"
+    )
+    # A tracking server serves its own UI: its address, as `aefx ui` prints it.
+    assert ui_line(Path("params.yaml"), "http://127.0.0.1:1") == (
+        "MLflow UI: http://127.0.0.1:1 (the tracking server serves it; open it in a browser)"
+    )
+
+
 def _experiment_from_ui(server: subprocess.Popen, port: int) -> dict | None:
     """The 'aefx' experiment as the UI's server answers for it, once it answers."""
     url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=aefx"

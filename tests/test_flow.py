@@ -140,8 +140,10 @@ def test_flow_runs_every_stage_and_records_one_mlflow_run(project, prefect_harne
     monkeypatch.delenv("COLUMNS", raising=False)
     # Not capsys: Prefect's log handlers may bind to its stream and outlive it.
     with contextlib.redirect_stdout(io.StringIO()) as log_file:
-        print_summary(params, result)
+        print_summary(params, result, Path("params.yaml"))
     shown = log_file.getvalue()
+    # No Makefile here, as in a project of the user's own: `aefx ui` opens its store.
+    assert "Open the MLflow UI:  aefx ui" in shown.splitlines()
     cells = re.findall(r"\d\.\d{4} ± \d\.\d{4}", shown)
     assert len(cells) == len(params.classifiers.use) * len(params.classifiers.features)
     assert re.findall(r"Encoder registered as (\S+)", shown) == [result.model_version]

@@ -61,7 +61,7 @@ def run(
     ):
         warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
-    print_summary(plan.params, result)
+    print_summary(plan.params, result, params_file)
 
 
 def check_places(params: Any) -> None:
@@ -122,14 +122,16 @@ def sweep(
     check_places(params)
     on_dask = bool(params.compute.dask_workers or params.compute.dask_address)
     quiet_environment(tensorflow=not on_dask)  # members train here unless Dask's workers do
-    from aefx.console import hide_user_error_tracebacks, rich_console
+    from aefx.console import hide_user_error_tracebacks, rich_console, ui_line
     from flows.sweep import check_sweep, run_sweep, sweep_table
 
     with interruptible(NOTHING_STARTED):
         check_sweep(params)
     with interruptible("the sweep's MLflow runs are marked KILLED"), hide_user_error_tracebacks():
         result = run_sweep(params)
-    rich_console().print(sweep_table(result))
+    console = rich_console()
+    console.print(sweep_table(result))
+    console.print(ui_line(params_file, params.tracking.uri), soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -253,11 +255,12 @@ def run_stage(
     ):
         result = stage(name).run(params)
     if name == "log_run":
-        from aefx.console import registered_as
+        from aefx.console import registered_as, ui_line
 
-        typer.echo(f"MLflow run {result.run_id}; open it with: aefx ui")
+        typer.echo(f"MLflow run {result.run_id}")
         if result.model_version:
             typer.echo(registered_as(result.model_version))
+        typer.echo(ui_line(params_file, params.tracking.uri))
 
 
 @app.command()
@@ -265,22 +268,18 @@ def run_stage(
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
     params_file: ParamsOption = Path("params.yaml"),
+    overrides: SetOption = None,
 ) -> None:
     """Open the MLflow UI on this project's store (listens on 127.0.0.1 only); for a tracking
     server or a Databricks workspace, say where its own UI is."""
     from aefx.config import load_params
-    from aefx.servers import databricks_host, is_databricks, require_tracking_store
+    from aefx.servers import require_tracking_store, served_ui
     from aefx.tracking import tracking_uri
 
-    uri = tracking_uri(load_params(params_file).tracking.uri)
+    uri = tracking_uri(load_params(params_file, overrides or []).tracking.uri)
     require_tracking_store(uri)
-    if uri.startswith(("http://", "https://")):
-        # A tracking server serves its own UI, and `mlflow ui` cannot take one as its store.
-        typer.echo(f"MLflow UI: {uri} (the tracking server serves it; open it in a browser)")
-        return
-    if is_databricks(uri):
-        where = databricks_host(uri) or "this Databricks workspace"
-        typer.echo(f"MLflow UI: {where} (the workspace serves it: Experiments, in its sidebar)")
+    if where := served_ui(uri):  # `mlflow ui` cannot take a tracking server as its store
+        typer.echo(f"MLflow UI: {where}")
         return
     _require_free_port(port)
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C to stop)")
