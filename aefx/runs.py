@@ -97,9 +97,14 @@ def runs_tables(runs: list[Any], width: int) -> list[Any]:
         pages.append((start, end))
         start = end
     title = f"Last {len(runs)} aefx run(s), newest first"
-    # The width every page leaves over goes to the keys, up to the longest: pages alike.
+    # The width every page leaves over goes to the keys, up to the longest, then to the runs'
+    # cells, up to their longest line: pages alike. (Names and paths folded at CELL_WIDTH in a
+    # log 200 columns wide.)
     left = min(spare(a, b) for a, b in pages)
     keys = min(_longest_key(rows), key_width + max(0, left))
+    left -= keys - key_width
+    runs_a_page = max(b - a for a, b in pages)
+    cells = max(CELL_WIDTH, min(_longest_cell(rows), CELL_WIDTH + max(0, left) // runs_a_page))
     return [
         _table(
             rows,
@@ -107,6 +112,7 @@ def runs_tables(runs: list[Any], width: int) -> list[Any]:
             title if len(pages) == 1 else f"{title}: {_span(a, b)} of {len(runs)}",
             keys,
             start=a,
+            cell_width=cells,
         )
         for a, b in pages
     ]
@@ -121,18 +127,23 @@ def _longest_key(rows: list[tuple[str, list[str], str | None]]) -> int:
     return max(len(row[0]) for row in rows)
 
 
-# The widest a run's cell grows before its text folds: a long value (a data path, a list)
-# takes more lines, not the width of the runs beside it.
+def _longest_cell(rows: list[tuple[str, list[str], str | None]]) -> int:
+    return max(len(value) for _, values, _ in rows for value in values)
+
+
+# The widest a run's cell grows before its text folds, unless the console has room to spare: a
+# long value (a data path, a list) takes more lines, not the width of the runs beside it.
 CELL_WIDTH = 12
+NAME_ROW = "name"
 
 
-def _broken_at_hyphens(name: str) -> str:
+def _broken_at_hyphens(name: str, width: int) -> str:
     """A run name (a flow's run bears its flow run's, "fervent-oxpecker") on lines of at most
-    CELL_WIDTH characters, broken after its hyphens: rich breaks only at spaces, and folded it
+    ``width`` characters, broken after its hyphens: rich breaks only at spaces, and folded it
     mid-word ("fervent-oxpe", "cker")."""
     lines: list[str] = []
     for part in re.split(r"(?<=-)", name):
-        if lines and len(lines[-1]) + len(part) <= CELL_WIDTH:
+        if lines and len(lines[-1]) + len(part) <= width:
             lines[-1] += part
         else:
             lines.append(part)
@@ -149,7 +160,7 @@ def _rows(runs: list[Any]) -> list[tuple[str, list[str], str | None]]:
 
     rows: list[tuple[str, list[str], str | None]] = [
         ("started", [started(r) for r in runs], None),
-        ("name", [_broken_at_hyphens(r.info.run_name or "") for r in runs], None),
+        (NAME_ROW, [r.info.run_name or "" for r in runs], None),
         ("status", [r.info.status for r in runs], None),
         ("via", [r.data.tags.get("aefx.entry_point", "") for r in runs], None),
     ]
@@ -184,17 +195,21 @@ def _table(
     title: str,
     key_width: int,
     start: int = 0,
+    cell_width: int = CELL_WIDTH,
 ) -> Any:
     """The rows' table for the runs of ``page``, which start at run ``start`` of the rows', its
-    keys in a column ``key_width`` wide."""
+    keys in a column ``key_width`` wide, each run's cells at most ``cell_width``."""
     from rich.table import Table
 
     table = Table(title=title or None)
     table.add_column("", overflow="fold", width=key_width)
     for run in page:
         table.add_column(
-            run.info.run_id[:8], justify="right", overflow="fold", min_width=8, max_width=CELL_WIDTH
+            run.info.run_id[:8], justify="right", overflow="fold", min_width=8, max_width=cell_width
         )
     for label, values, style in rows:
-        table.add_row(label, *values[start : start + len(page)], style=style)
+        cells = values[start : start + len(page)]
+        if label == NAME_ROW:
+            cells = [_broken_at_hyphens(name, cell_width) for name in cells]
+        table.add_row(label, *cells, style=style)
     return table

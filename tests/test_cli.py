@@ -1551,6 +1551,46 @@ def test_compare_runs_shows_every_run_on_a_narrow_terminal(tmp_path, monkeypatch
     ]
 
 
+@pytest.mark.parametrize("columns", [200, 80])
+def test_compare_runs_keeps_names_and_values_whole_where_the_console_has_room(
+    tmp_path, monkeypatch, columns
+):
+    """A sweep's members are named after their settings; a log is 200 columns wide. Every
+    cell folded at 12 characters however wide the console: "autoencoder." over
+    "bottleneck=8", a data path over two lines. Now the room left over widens the cells; on 80
+    columns they fold as before, and the table still fits."""
+    from aefx.tracking import client
+
+    write_params(tmp_path, TINY_PARAMS)
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    store = client(uri)
+    experiment = store.create_experiment("aefx")
+    made = [
+        ("spotted-curassow", "data/raw/breast-cancer.csv"),
+        ("autoencoder.bottleneck=4", "data/raw/wine.csv"),
+        ("autoencoder.bottleneck=8", "data/raw/wine.csv"),
+    ]
+    for n, (name, path) in enumerate(made):
+        run = store.create_run(
+            experiment, tags={"aefx.kind": "pipeline"}, start_time=1000 + n, run_name=name
+        )
+        store.log_param(run.info.run_id, "data.path", path)
+        store.set_terminated(run.info.run_id)
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    done = aefx("compare-runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    cells = re.compile(r"│\s*([^│]*?)\s*(?=│)")
+    rows = {found[0]: found[1:] for line in lines if (found := cells.findall(line))}
+    whole = columns == 200
+    newest_first = made[::-1]
+    assert (rows["name"] == [name for name, _ in newest_first]) == whole
+    assert (rows["data.path"] == [path for _, path in newest_first]) == whole
+
+
 def test_compare_runs_reads_as_many_runs_as_asked_page_by_page(tmp_path, monkeypatch):
     """`-n` past the store's page limit (50,000) was MLflow's `Invalid value ... for parameter
     'max_results'` traceback; the runs are now read a page at a time, up to N."""
