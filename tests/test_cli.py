@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -1278,16 +1279,7 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
     write_params(tmp_path)
     (tmp_path / "mlruns").mkdir()
     MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}").create_experiment("aefx")
-    port = free_port()
-    server = subprocess.Popen(
-        [*AEFX, "ui", "--port", str(port)],
-        cwd=tmp_path,
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    with _ui_server(cwd=tmp_path) as (server, port):
         answer = _experiment_from_ui(server, port)
         assert answer is not None and answer["experiment"]["name"] == "aefx"
 
@@ -1295,9 +1287,6 @@ def test_aefx_ui_serves_the_projects_store(tmp_path):
         assert done.returncode == 2
         assert done.stderr.startswith(f"aefx: error: port {port} on 127.0.0.1 is not free")
         assert done.stderr.count("\n") == 1
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, monkeypatch):
@@ -1320,21 +1309,9 @@ def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, 
     assert line.startswith("Open the MLflow UI:  aefx ui ")  # no Makefile, no .venv here
     [program, *args] = shlex.split(line.split(":  ", 1)[1])
     assert program == "aefx" and args[:3] == ["ui", "--params", "other.yaml"]
-    port = free_port()
-    server = subprocess.Popen(
-        [*AEFX, *args, "--port", str(port)],
-        cwd=tmp_path,
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    with _ui_server(*args[1:], cwd=tmp_path) as (server, port):
         answer = _experiment_from_ui(server, port)
         assert answer is not None and answer["experiment"]["name"] == "aefx"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
     assert not (tmp_path / "mlruns").exists()  # other.yaml's own store was never opened
 
     # In aefx's checkout, set up by make, for params.yaml: `make ui`, the README's command.
@@ -1349,6 +1326,25 @@ def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, 
     assert ui_line(Path("params.yaml"), "http://127.0.0.1:1") == (
         "MLflow UI: http://127.0.0.1:1 (the tracking server serves it; open it in a browser)"
     )
+
+
+@contextlib.contextmanager
+def _ui_server(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`aefx ui ARGS` started in ``cwd`` on a free port, and stopped on the way out."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*AEFX, "ui", *args, "--port", str(port)],
+        cwd=cwd,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield server, port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
 
 
 def _experiment_from_ui(server: subprocess.Popen, port: int) -> dict | None:
