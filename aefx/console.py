@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +131,11 @@ def rich_console() -> Any:
     return Console(width=LOG_WIDTH)
 
 
-def print_summary(params: Any, result: Any, params_file: Path) -> None:
-    """The end of `aefx run`: the tables, the MLflow run and how to open it, the files."""
+def print_summary(
+    params: Any, result: Any, params_file: Path, overrides: Sequence[str] | None = None
+) -> None:
+    """The end of `aefx run` (``params`` read from ``params_file`` with ``overrides``, its
+    --set): the tables, the MLflow run and how to open it, the files."""
     from rich.markup import escape
 
     from aefx.report import comparison_table, verdict_table
@@ -148,7 +151,9 @@ def print_summary(params: Any, result: Any, params_file: Path) -> None:
     )
     if result.model_version:
         console.print(registered_as(f"[bold]{escape(result.model_version)}[/]"), soft_wrap=True)
-    console.print(ui_line(params_file, params.tracking.uri), soft_wrap=True, markup=False)
+    console.print(
+        ui_line(params_file, params.tracking.uri, overrides), soft_wrap=True, markup=False
+    )
     print_outputs(console, params.paths)
     if result.dvc_recorded:
         console.print("Recorded in dvc.lock: `dvc status` shows nothing to re-run.")
@@ -161,16 +166,19 @@ def registered_as(version: str) -> str:
     return f"Encoder registered as {version} (for aefx encode, score and reconstruct -m)"
 
 
-def ui_line(params_file: Path, configured: str | None) -> str:
+def ui_line(
+    params_file: Path, configured: str | None, overrides: Sequence[str] | None = None
+) -> str:
     """How to open the MLflow UI on a run's store (``configured``: the run's tracking.uri), in
     words that work in the folder the run ran in: a tracking server's or Databricks
     workspace's own address; else the command that serves it here. That is `make ui` in a
     checkout of aefx (its Makefile), for params.yaml; else `aefx ui` (the virtual
     environment's, where make set one up here), given the run's params file and, where the
-    run's --set changed it, its tracking.uri. It said `make ui` wherever aefx ran."""
+    run's ``overrides`` (its --set) changed it, its tracking.uri. It said `make ui` wherever
+    aefx ran."""
     import shlex
 
-    from aefx.config import DEFAULT_PARAMS, load_params
+    from aefx.config import DEFAULT_PARAMS, parse_override
     from aefx.servers import served_ui
     from aefx.tracking import tracking_uri
 
@@ -178,11 +186,8 @@ def ui_line(params_file: Path, configured: str | None) -> str:
     if where := served_ui(uri):
         return f"MLflow UI: {where}"
     args = [] if params_file == DEFAULT_PARAMS else ["--params", str(params_file)]
-    try:
-        same_store = tracking_uri(load_params(params_file).tracking.uri) == uri
-    except AefxError:  # the file is gone or changed since the run read it
-        same_store = False
-    if not same_store:
+    changed = [parse_override(text)[0][:2] for text in overrides or ()]
+    if ["tracking"] in changed or ["tracking", "uri"] in changed:  # -s tracking.uri=, tracking=
         args += ["--set", f"tracking.uri={'null' if configured is None else configured}"]
     program = str(OWN_AEFX) if OWN_AEFX.is_file() else "aefx"
     command = shlex.join([program, "ui", *args])

@@ -1305,7 +1305,7 @@ def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, 
     store = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # the run's, given by --set
     MlflowClient(store).create_experiment("aefx")
 
-    line = ui_line(Path("other.yaml"), store)
+    line = ui_line(Path("other.yaml"), store, [f"tracking.uri={store}", "seeds=[1]"])
     assert line.startswith("Open the MLflow UI:  aefx ui ")  # no Makefile, no .venv here
     [program, *args] = shlex.split(line.split(":  ", 1)[1])
     assert program == "aefx" and args[:3] == ["ui", "--params", "other.yaml"]
@@ -1313,6 +1313,10 @@ def test_the_ui_command_a_run_names_opens_its_store_from_where_it_ran(tmp_path, 
         answer = _experiment_from_ui(server, port)
         assert answer is not None and answer["experiment"]["name"] == "aefx"
     assert not (tmp_path / "mlruns").exists()  # other.yaml's own store was never opened
+    # Its store unchanged by --set: the params file alone says where it is.
+    assert ui_line(Path("other.yaml"), None, ["seeds=[1]"]) == (
+        "Open the MLflow UI:  aefx ui --params other.yaml"
+    )
 
     # In aefx's checkout, set up by make, for params.yaml: `make ui`, the README's command.
     write_params(tmp_path)

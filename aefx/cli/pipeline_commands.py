@@ -61,7 +61,7 @@ def run(
     ):
         warm_start(plan.params)
         result = run_pipeline(plan.params, record_dvc=plan.record_dvc)
-    print_summary(plan.params, result, params_file)
+    print_summary(plan.params, result, params_file, overrides)
 
 
 def check_places(params: Any) -> None:
@@ -131,7 +131,8 @@ def sweep(
         result = run_sweep(params)
     console = rich_console()
     console.print(sweep_table(result))
-    console.print(ui_line(params_file, params.tracking.uri), soft_wrap=True, markup=False)
+    line = ui_line(params_file, params.tracking.uri, overrides)
+    console.print(line, soft_wrap=True, markup=False)
 
 
 @app.command()
