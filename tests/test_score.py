@@ -77,7 +77,26 @@ def test_score_flags_rows_the_autoencoder_cannot_reconstruct(project, prefect_ha
     )
     assert scores.loc[scores["is_anomaly"] == 1, "anomaly"].all()
     auc = float(done.stdout.split("ROC AUC ")[1].split(",")[0])
-    assert auc > 0.95 and "AP " in done.stdout and "threshold_" in done.stdout
+    assert auc > 0.95 and "AP " in done.stdout
+    # The closing line says where the threshold came from (it read `threshold_ 0.00946`).
+    contamination = pd.read_json(params.paths.encoder_meta, typ="series")["anomaly"][
+        "contamination"
+    ]
+    assert (
+        f"; threshold {threshold:.6g} (learned: {100 * contamination:g}% of the training "
+        "rows score above it); " in done.stdout
+    )
+
+    # --threshold flags above the score given instead, and says so.
+    given = float(np.median(scores["decision_score"]))
+    done = run_command(
+        *AEFX, "score", "-m", result.run_id, "-i", "new.parquet", "-o", "given.parquet",
+        "--threshold", f"{given!r}", "--keep", "is_anomaly", cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    flagged = pd.read_parquet(project / "given.parquet")["anomaly"]
+    np.testing.assert_array_equal(flagged, (scores["decision_score"] > given).astype(int))
+    assert f"; threshold {given:.6g} (--threshold); {flagged.sum()} flagged" in done.stdout
 
     # A truth column that is not 0/1, or missing: one line, no output.
     rows.assign(is_anomaly="yes").to_csv(project / "bad.csv", index=False)

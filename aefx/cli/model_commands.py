@@ -202,7 +202,7 @@ def score(
         float | None,
         typer.Option(
             help="Flag above this score (a mean squared error, 0 or more) instead of the "
-            "learned threshold_.",
+            "threshold learned in training.",
             min=0.0,
             callback=_a_number,
         ),
@@ -214,7 +214,8 @@ def score(
 ) -> None:
     """Anomaly scores of new rows, from the shipped autoencoder's reconstruction error.
 
-    Per row: decision_score (the error) and anomaly (1 above PyOD's threshold_, from training)."""
+    Per row: decision_score (the error) and anomaly (1 above the threshold learned in training:
+    the score that anomaly.contamination of the training rows exceed)."""
     from aefx.encode import score_file
 
     encoder, files = _shipped_model(model, input_path, output, params_file)
@@ -224,8 +225,14 @@ def score(
     with interruptible(NOTHING_WRITTEN):
         stats = score_file(encoder, detector, input_path, output, rows, truth, keep or [])
     share = stats.flagged / stats.rows
+    # PyOD's name for it, threshold_, told nobody where the number came from.
+    came_from = (
+        f"learned: {100 * detector.contamination:g}% of the training rows score above it"
+        if threshold is None
+        else "--threshold"
+    )
     typer.echo(
-        f"{stats.rows} rows scored into {output}; threshold_ {stats.threshold:.6g}; "
+        f"{stats.rows} rows scored into {output}; threshold {stats.threshold:.6g} ({came_from}); "
         f"{stats.flagged} flagged ({share:.2%})"
     )
     if stats.roc_auc is not None:
