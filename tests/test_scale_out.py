@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import sys
 
@@ -81,19 +82,42 @@ def test_a_cnn_on_a_dask_worker_prints_none_of_tensorflows_lines(project, prefec
 
 def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, prefect_harness):
     """`--workers 5000` for six tasks starts six workers, each with its share of the cores;
-    a worker beyond the tasks would cost its memory and wait for nothing."""
+    a worker beyond the tasks would cost its memory and wait for nothing. More workers than
+    CPUs are warned of: they take turns on the CPUs (nothing said so before)."""
     from flows.pipeline import comparison_groups, task_runner
 
     params = load_params(overrides=["seeds=[1, 2, 3]", "classifiers.use=[logreg, knn]"])
     assert sorted(comparison_groups(params)) == [
         (seed, name) for seed in (1, 2, 3) for name in ("knn", "logreg")
     ]
-    for asked, started in ((5000, 6), (6, 6), (2, 2)):
-        compute = type(params.compute)(dask_workers=asked)
-        cluster = task_runner(compute, len(comparison_groups(params))).cluster_kwargs
-        assert cluster["n_workers"] == started
-        share = str(max(1, (os.cpu_count() or 1) // started))
-        assert cluster["env"]["OMP_NUM_THREADS"] == share
+    cpus = os.cpu_count() or 1
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # Prefect's logging keeps flows' records from the root's
+    logger = logging.getLogger("flows.pipeline")
+    logger.addHandler(handler)
+    try:
+        tasks = len(comparison_groups(params))
+        cases = [(5000, 6, tasks), (6, 6, tasks), (2, 2, tasks), (1, 1, tasks)]
+        cases += [(cpus + 1, cpus + 1, cpus + 1), (cpus, cpus, cpus + 1)]  # on any machine
+        for asked, started, tasks in cases:
+            compute = type(params.compute)(dask_workers=asked)
+            records.clear()
+            cluster = task_runner(compute, tasks).cluster_kwargs
+            assert cluster["n_workers"] == started
+            share = str(max(1, cpus // started))
+            assert cluster["env"]["OMP_NUM_THREADS"] == share
+            assert [r.getMessage() for r in records] == (
+                [
+                    f"compute.dask_workers={asked} starts {started} worker processes on {cpus} "
+                    "CPU(s): they take turns on them, each holding its own TensorFlow in "
+                    f"memory; {cpus} keep every CPU busy"
+                ]
+                if started > cpus
+                else []
+            )
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, prefect_harness):
