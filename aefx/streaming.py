@@ -61,13 +61,17 @@ def parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[np.nda
 
 def text_features(path: Path, label: str | None, ignore: Sequence[str] = ()) -> list[str]:
     """The feature columns of a CSV or TSV ``path`` (every column but the label and those in
-    ``ignore``), from its header, so the model's size is checked before the copy is made."""
-    from aefx.encode import read_chunks
+    ``ignore``), from its header, so the model's size is checked before the copy is made.
+    The first row's values are checked as the copy checks them: a column of names or ids is
+    then refused at once, alone, not after the warnings of the table's columns."""
+    from aefx.encode import chunk_origin, read_chunks
 
     first = next(read_chunks(path, 1), None)
     if first is None or first.empty:
         raise AefxError(f"{path}: 0 row(s); need at least 2 to train and validate")
-    return _text_features(path, [str(c) for c in first.columns], label, ignore)
+    features = _text_features(path, [str(c) for c in first.columns], label, ignore)
+    _feature_block(first, features, *chunk_origin(first, path, 0))
+    return features
 
 
 def _text_features(

@@ -703,10 +703,18 @@ def test_a_column_of_decimal_points_among_decimal_commas_stops_the_copy(tmp_path
             "column 'f1' mixes decimal marks ('2,5' with a comma, '1.5' with a point): write "
             "its numbers with one mark",
         ),
+        (
+            # Refused alone: the warning that no column is data.label came before it.
+            lambda f: f.rename(columns={"label": "target"}).assign(
+                name=[f"c{i}" for i in range(len(f))]
+            ),
+            "column 'name' is not numeric (value 'c0'); data.ignore: [name] keeps it out (an "
+            "id, a name?)",
+        ),
         (lambda f: f.head(1), "1 row(s); need at least 2 to train and validate"),
         (lambda f: f.head(0), "0 row(s); need at least 2 to train and validate"),
     ],
-    ids=["missing", "text", "ids", "marks", "one row", "header only"],
+    ids=["missing", "text", "ids", "marks", "ids, no label", "one row", "header only"],
 )
 def test_bad_csv_rows_stop_train_stream_with_one_line_and_nothing_left(project, spoil, message):
     """Found while the CSV is copied (a value far into the file, after chunks were written):
