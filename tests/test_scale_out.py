@@ -97,8 +97,8 @@ def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, 
     logger = logging.getLogger("flows.pipeline")
     logger.addHandler(handler)
     try:
-        tasks = len(comparison_groups(params))
-        cases = [(5000, 6, tasks), (6, 6, tasks), (2, 2, tasks), (1, 1, tasks)]
+        mapped = len(comparison_groups(params))
+        cases = [(5000, 6, mapped), (6, 6, mapped), (2, 2, mapped), (1, 1, mapped)]
         cases += [(cpus + 1, cpus + 1, cpus + 1), (cpus, cpus, cpus + 1)]  # on any machine
         for asked, started, tasks in cases:
             compute = type(params.compute)(dask_workers=asked)
