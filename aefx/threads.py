@@ -1,11 +1,12 @@
 """One BLAS and one OpenMP thread per classifier cell, however many cells run side by side,
-and subnormal floats flushed to zero while it runs."""
+and subnormal floats flushed to zero while it runs; and how many CPUs this process may use."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import functools
+import os
 import platform
 import sys
 import threading
@@ -52,6 +53,17 @@ class _SharedBlasCap:
 
 
 one_blas_thread = _SharedBlasCap().held
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity set where the system keeps one (Linux;
+    ``taskset``, a container's ``--cpuset-cpus``), else the machine's count. ``os.cpu_count()``
+    counts the machine's: in a container given 2 of 64 CPUs, 64 (as TensorFlow, which counts
+    the affinity set, does not). Python 3.13's ``os.process_cpu_count()`` is the same."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows: no affinity call
+        return os.cpu_count() or 1
 
 
 @contextmanager

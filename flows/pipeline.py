@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from aefx.config import ComputeConfig, Params, params_to_flat_dict
 from aefx.errors import AefxError, first_line
 from aefx.pipeline import check_comparison, compare_inputs, compare_outputs, is_dvc_project, stage
+from aefx.threads import usable_cpus
 from aefx.tracking import (
     client,
     ended_on_error,
@@ -149,7 +149,7 @@ def worker_env(workers: int) -> dict[str, str]:
     starts a temporary Prefect server of its own (measured: one per worker, each costing CPU for
     the whole run), so with none configured the temporary server is started here, once, and
     shared with the flow and the workers."""
-    share = str(max(1, (os.cpu_count() or 1) // workers))
+    share = str(max(1, usable_cpus() // workers))
     names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     env = dict.fromkeys(names, share)
     env.update(TF_NUM_INTRAOP_THREADS=share, TF_NUM_INTEROP_THREADS="1")
@@ -182,7 +182,7 @@ def task_runner(compute: ComputeConfig, tasks: int) -> Any:
                 compute.dask_workers,
                 workers,
             )
-        cpus = os.cpu_count() or 1
+        cpus = usable_cpus()
         if workers > cpus:
             # Said nowhere before: --workers 6 on 2 CPUs ran the wine table in 38 s, against
             # 28 s on the default thread pool.

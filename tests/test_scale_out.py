@@ -16,6 +16,7 @@ from aefx.config import load_params
 from aefx.errors import AefxError
 from aefx.pipeline import STAGES
 from aefx.sweep import members
+from aefx.threads import usable_cpus
 from tests.conftest import (
     TINY_PARAMS,
     copy_project,
@@ -90,7 +91,7 @@ def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, 
     assert sorted(comparison_groups(params)) == [
         (seed, name) for seed in (1, 2, 3) for name in ("knn", "logreg")
     ]
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append  # Prefect's logging keeps flows' records from the root's
@@ -118,6 +119,39 @@ def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, 
             )
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.mark.skipif(
+    len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+    reason="needs a CPU affinity set of two CPUs or more to narrow",
+)
+def test_local_workers_count_the_cpus_this_process_may_use(project, prefect_harness):
+    """Under `taskset` or a container's cpuset, the CPUs the process may run on are fewer than
+    the machine's: the workers' share of threads and the warning count those, not
+    ``os.cpu_count()`` (which gave each of 2 workers on 1 allowed CPU half the machine)."""
+    from flows.pipeline import task_runner
+
+    compute = type(load_params().compute)(dask_workers=2)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("flows.pipeline")
+    allowed = os.sched_getaffinity(0)
+    logger.addHandler(handler)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        assert usable_cpus() == 1
+        cluster = task_runner(compute, 2).cluster_kwargs
+    finally:
+        os.sched_setaffinity(0, allowed)
+        logger.removeHandler(handler)
+    assert usable_cpus() == len(allowed)
+    assert cluster["n_workers"] == 2
+    assert cluster["env"]["OMP_NUM_THREADS"] == cluster["env"]["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert [r.getMessage() for r in records] == [
+        "compute.dask_workers=2 starts 2 worker processes on 1 CPU(s): they take turns on "
+        "them, each holding its own TensorFlow in memory; 1 keep every CPU busy"
+    ]
 
 
 def test_comparison_on_an_existing_dask_cluster_runs_on_its_workers(project, prefect_harness):
