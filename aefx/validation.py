@@ -328,6 +328,12 @@ def _looks_like_row_id(values: pd.Series) -> bool:
     return whole and values.nunique() == len(values) == values.max() - values.min() + 1
 
 
+def _short_of_all(share: float) -> str:
+    """A share under 1 as a percentage that never reads 100%: 398 rows of 400 are 99.5%, and
+    more than 99.9% reads 99.9% (rounded, ``:.0%`` made both 100%, as if one class were all)."""
+    return f"{share:.0%}" if share < 0.995 else f"{math.floor(share * 1000) / 10:.1f}%"
+
+
 def _near_duplicate_classes(labels: pd.Series) -> list[list[str]]:
     """Text classes that are one class written two ways ('yes', 'Yes', 'yes '), in groups."""
     groups: dict[str, list[str]] = {}
@@ -365,7 +371,7 @@ def table_warnings(
     if len(shares) > 1 and shares.iloc[0] >= MAJORITY_WARNING:
         warnings.append(
             f"{origin}: class {show_value(shares.index[0])} of {label!r} holds "
-            f"{shares.iloc[0]:.0%} of the rows, so accuracy mostly counts it; "
+            f"{_short_of_all(shares.iloc[0])} of the rows, so accuracy mostly counts it; "
             "evaluation.metric: f1_macro weighs every class alike"
         )
     near = _near_duplicate_classes(frame[label])

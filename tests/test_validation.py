@@ -149,6 +149,13 @@ def test_one_class_holding_most_rows_warns_that_accuracy_mostly_counts_it():
     ]
     frame["label"] = ["no"] * 75 + ["yes"] * 25
     assert table_warnings(frame, "label", "mine.csv") == []
+    # A share that rounds to 100% reads short of it: the other class has rows.
+    for majority, rows, shown in ((398, 400, "99.5%"), (1999, 2000, "99.9%"), (99, 100, "99%")):
+        frame = pd.DataFrame(
+            {"a": range(rows), "label": ["no"] * majority + ["yes"] * (rows - majority)}
+        )
+        [warning] = [w for w in table_warnings(frame, "label", "mine.csv") if "accuracy" in w]
+        assert f"holds {shown} of the rows" in warning
 
 
 def test_constant_columns_and_duplicated_rows_warn_but_pass():
