@@ -58,8 +58,8 @@ one_blas_thread = _SharedBlasCap().held
 def usable_cpus() -> int:
     """The CPUs this process may run on: its affinity set where the system keeps one (Linux;
     ``taskset``, a container's ``--cpuset-cpus``), else the machine's count. ``os.cpu_count()``
-    counts the machine's: in a container given 2 of 64 CPUs, 64 (as TensorFlow, which counts
-    the affinity set, does not). Python 3.13's ``os.process_cpu_count()`` is the same."""
+    counts the machine's: 64 in a container given 2 of them, whose TensorFlow sizes its own
+    pools by the 2. Python 3.13's ``os.process_cpu_count()`` is the same."""
     try:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # macOS, Windows: no affinity call

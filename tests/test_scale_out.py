@@ -128,10 +128,12 @@ def test_a_local_cluster_starts_no_more_workers_than_the_run_has_tasks(project, 
 def test_local_workers_count_the_cpus_this_process_may_use(project, prefect_harness):
     """Under `taskset` or a container's cpuset, the CPUs the process may run on are fewer than
     the machine's: the workers' share of threads and the warning count those, not
-    ``os.cpu_count()`` (which gave each of 2 workers on 1 allowed CPU half the machine)."""
+    ``os.cpu_count()`` (which gave one worker on 1 allowed CPU every CPU of the machine, and
+    warned of nothing when the workers were more than the allowed CPUs)."""
     from flows.pipeline import task_runner
 
     compute = type(load_params().compute)(dask_workers=2)
+    one = type(compute)(dask_workers=1)
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
@@ -142,12 +144,15 @@ def test_local_workers_count_the_cpus_this_process_may_use(project, prefect_harn
     try:
         assert usable_cpus() == 1
         cluster = task_runner(compute, 2).cluster_kwargs
+        alone = task_runner(one, 2).cluster_kwargs
     finally:
         os.sched_setaffinity(0, allowed)
         logger.removeHandler(handler)
     assert usable_cpus() == len(allowed)
     assert cluster["n_workers"] == 2
     assert cluster["env"]["OMP_NUM_THREADS"] == cluster["env"]["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert alone["n_workers"] == 1
+    assert alone["env"]["OMP_NUM_THREADS"] == alone["env"]["TF_NUM_INTRAOP_THREADS"] == "1"
     assert [r.getMessage() for r in records] == [
         "compute.dask_workers=2 starts 2 worker processes on 1 CPU(s): they take turns on "
         "them, each holding its own TensorFlow in memory; 1 keep every CPU busy"
