@@ -965,12 +965,40 @@ def chosen_on_test(metric: str) -> str | None:
     )
 
 
+# The logged params that name the data a run was trained and scored on (with the synthetic
+# source's own settings, data.synthetic.*); the paths among them are compared absolute.
+_DATA_PARAMS = ("data.source", "data.path", "data.test_path", "data.labels_path", "data.label")
+_DATA_PATHS = ("data.path", "data.test_path", "data.labels_path")
+
+
+def data_identity(flat: dict[str, str]) -> dict[str, str]:
+    """Of params as runs log them (``params_to_flat_dict``), those that name the data the run
+    was trained and scored on: its source, files and label, and the synthetic source's settings.
+    Runs that differ in one scored other data, so their figures do not rank against each other,
+    and their encoders may take other columns. Relative paths are made absolute from here."""
+    synthetic = flat.get("data.source") == "synthetic"
+    return {
+        key: os.path.abspath(value) if key in _DATA_PATHS and value != "null" else value
+        for key, value in flat.items()
+        if key in _DATA_PARAMS or (synthetic and key.startswith("data.synthetic."))
+    }
+
+
 def promote(
-    uri: str, name: str, metric: str, alias: str, lowest: bool = False
+    uri: str,
+    name: str,
+    metric: str,
+    alias: str,
+    lowest: bool = False,
+    data: dict[str, str] | None = None,
+    whose: str = "the params'",
+    note: Callable[[str], None] = log.info,
 ) -> tuple[str, float]:
     """Point ``alias`` at the registered version whose run has the best ``metric``. A version
     whose run was deleted (in the MLflow UI, or for good by ``mlflow gc``), or that was
-    registered without a run, is passed over."""
+    registered without a run, is passed over. With ``data``, a :func:`data_identity` (``whose``
+    it is: "params.yaml's"), so is a version whose run was trained on other data (``--set
+    data.path=...``, an image folder), and ``note`` says how many were."""
     from aefx.tracking import all_pages, client
 
     mlflow_client = client(uri)
@@ -979,8 +1007,11 @@ def promote(
     versions = all_pages(mlflow_client.search_model_versions, f"name = {quoted}")
     if not versions:
         raise AefxError(f"no registered model {name!r} in {uri}: run `aefx run` first")
-    # Versions registered from one run (a model registered again) read its metrics once.
-    logged = {run: _live_run_metrics(mlflow_client, run) for run in {v.run_id for v in versions}}
+    # Versions registered from one run (a model registered again) read its run once.
+    runs = {run: _live_run(mlflow_client, run) for run in {v.run_id for v in versions}}
+    if data is not None:
+        versions = _on_the_data(name, versions, runs, data, whose, note)
+    logged = {v.run_id: runs[v.run_id].data.metrics if runs[v.run_id] else {} for v in versions}
     scored = [
         (logged[v.run_id][metric], int(v.version)) for v in versions if metric in logged[v.run_id]
     ]
@@ -1023,18 +1054,57 @@ def _metric_hint(metric: str, logged: set[str]) -> str:
     return f" (their runs log {first_few(shown)})" if logged else ""
 
 
-def _live_run_metrics(mlflow_client: Any, run_id: str | None) -> dict[str, float]:
-    """The metrics of a run that is still there, else none: a run deleted in the UI is kept
-    (lifecycle ``deleted``) until ``mlflow gc`` removes it, after which MLflow says not found."""
+def _on_the_data(
+    name: str,
+    versions: list[Any],
+    runs: dict[str | None, Any],
+    identity: dict[str, str],
+    whose: str,
+    note: Callable[[str], None],
+) -> list[Any]:
+    """The ``versions`` whose run was trained on the data ``identity`` names (``whose`` it is:
+    "params.yaml's"); the others are noted, or refused where none is left. Versions
+    without a run are kept, for the metric's own check to pass over, and so are those whose run
+    logged no data params (not made by aefx): nothing says their data differs."""
+    kept, other = [], set()
+    for version in versions:
+        run = runs[version.run_id]
+        logged = run is not None and "data.source" in run.data.params
+        theirs = data_identity(run.data.params) if logged else identity
+        if theirs == identity:
+            kept.append(version)
+            continue
+        # Named by its file where it has one that differs (data.path=data/raw/other.csv).
+        keys = ["data.path"] if theirs.get("data.path", "null") != "null" else []
+        keys += [*identity, *theirs]
+        key = next(k for k in keys if theirs.get(k) != identity.get(k))
+        other.add(f"{key}={run.data.params.get(key, '(not logged)')}")
+    if not other:
+        return kept
+    passed, shown = len(versions) - len(kept), first_few(sorted(other))
+    if not any(runs[v.run_id] for v in kept):
+        raise AefxError(
+            f"no version of {name!r} was trained on {whose} data: all {passed} had {shown}; "
+            "`aefx run` registers one"
+        )
+    note(
+        f"passed over {passed} version(s) of {name!r} trained on other data than {whose} ({shown})"
+    )
+    return kept
+
+
+def _live_run(mlflow_client: Any, run_id: str | None) -> Any:
+    """A run that is still there, else None: a run deleted in the UI is kept (lifecycle
+    ``deleted``) until ``mlflow gc`` removes it, after which MLflow says not found."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     if not run_id:
-        return {}
+        return None
     try:
         run = mlflow_client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             raise
-        return {}
-    return {} if run.info.lifecycle_stage == "deleted" else run.data.metrics
+        return None
+    return None if run.info.lifecycle_stage == "deleted" else run

@@ -243,10 +243,17 @@ def _promote(params: Params, uri: str) -> None:
     t = params.tracking
     if not (t.registered_model and t.promote_alias):
         return
-    from aefx.encode import chosen_on_test, promote
+    from aefx.encode import chosen_on_test, data_identity, promote
 
     metric = params.promote_metric
-    version, value = promote(uri, t.registered_model, metric, t.promote_alias)
+    version, value = promote(
+        uri,
+        t.registered_model,
+        metric,
+        t.promote_alias,
+        data=data_identity(params_to_flat_dict(params)),
+        whose="this run's",
+    )
     if warning := chosen_on_test(metric):
         log.warning("log_run: %s", warning)
     log.info(

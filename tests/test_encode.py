@@ -329,6 +329,69 @@ def test_promote_finds_the_versions_of_a_name_with_an_apostrophe(tmp_path):
     assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
 
 
+def test_promote_ranks_only_versions_trained_on_the_params_files_data(tmp_path, monkeypatch):
+    """Every run registers its encoder under one name, whatever its data: a run of another file
+    (`--set data.path=...`) or of other synthetic settings scored other rows, and its encoder
+    takes other columns. Promote ranked them all, and made such a version champion on its
+    higher score; it now ranks those of the params file's data and says how many it passed over
+    (the version made in that session's trial, on a 400-row table, scored 1.0)."""
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
+
+    from aefx.config import params_to_flat_dict
+    from aefx.encode import data_identity, promote
+
+    write_params(tmp_path, TINY_PARAMS)
+    flat = params_to_flat_dict(load_params(tmp_path / "params.yaml"))
+    ours = {k: v for k, v in flat.items() if k.startswith("data.")}
+    other_file = {**ours, "data.source": "file", "data.path": "data/raw/other.csv"}
+    other_settings = {**ours, "data.synthetic.n_features": "20"}
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("aefx")
+    client.create_registered_model("aefx-encoder")
+    for data, score in ((ours, 0.90), (other_file, 0.99), (ours, 0.93), (other_settings, 0.98)):
+        run = client.create_run(experiment).info.run_id
+        client.log_batch(run, params=[Param(k, v) for k, v in data.items()])
+        client.log_metric(run, "cv_accuracy.logreg.encoded", score)
+        client.create_model_version("aefx-encoder", str(tmp_path / "model"), run)
+
+    def promoted(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*AEFX, "promote", "--metric", "cv_accuracy.logreg.encoded", *args],
+            cwd=tmp_path, env={**subprocess_env(), "MLFLOW_TRACKING_URI": uri},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    done = promoted()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "models:/aefx-encoder@champion -> version 3 (cv_accuracy.logreg.encoded = 0.9300)\n"
+    )
+    assert done.stderr == (
+        "note: passed over 2 version(s) of 'aefx-encoder' trained on other data than "
+        "params.yaml's (data.path=data/raw/other.csv, data.synthetic.n_features=20)\n"
+    )
+    assert str(client.get_model_version_by_alias("aefx-encoder", "champion").version) == "3"
+    # A params file whose data no version was trained on: one line, and the alias stays.
+    tree = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    tree["data"]["synthetic"]["n_samples"] = 99
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(tree))
+    done = promoted("-p", "mine.yaml")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "aefx: error: no version of 'aefx-encoder' was trained on mine.yaml's data: all 4 had "
+        "data.path=data/raw/other.csv, data.synthetic.n_samples=120; `aefx run` registers one\n"
+    )
+    assert str(client.get_model_version_by_alias("aefx-encoder", "champion").version) == "3"
+    # Without a params file's data (the library's default), every version is ranked.
+    assert promote(uri, "aefx-encoder", "cv_accuracy.logreg.encoded", "best") == ("2", 0.99)
+    # A file named relative to the project and absolute is one file.
+    monkeypatch.chdir(tmp_path)
+    absolute = {**other_file, "data.path": str(tmp_path / "data/raw/other.csv")}
+    assert data_identity(absolute) == data_identity(other_file) != data_identity(ours)
+
+
 def test_promote_passes_over_versions_whose_run_is_deleted(tmp_path):
     """A run deleted in the MLflow UI was still ranked, so its version could be made champion;
     once `mlflow gc` had removed it for good, promote was MLflow's `Run with id=... not found`

@@ -424,8 +424,8 @@ def promote(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Point an alias (default: champion) at the registered encoder version with the best metric."""
-    from aefx.config import alias_problem, load_params
-    from aefx.encode import chosen_on_test
+    from aefx.config import alias_problem, load_params, params_to_flat_dict
+    from aefx.encode import chosen_on_test, data_identity
     from aefx.encode import promote as set_alias
     from aefx.servers import require_tracking_store
     from aefx.tracking import tracking_uri
@@ -441,7 +441,16 @@ def promote(
     quiet_environment()
     uri = tracking_uri(params.tracking.uri)
     require_tracking_store(uri, existing=True)
-    version, value = set_alias(uri, name, metric, alias, lowest)
+    version, value = set_alias(
+        uri,
+        name,
+        metric,
+        alias,
+        lowest,
+        data=data_identity(params_to_flat_dict(params)),
+        whose=f"{params_file}'s",
+        note=lambda line: typer.echo(f"note: {line}", err=True),
+    )
     # Once a version was chosen by it: a metric no run logged is one line, with no warning.
     if warning := chosen_on_test(metric):
         typer.echo(f"warning: {warning}", err=True)
